@@ -1,0 +1,76 @@
+import { z } from 'zod';
+
+/**
+ * The one typed configuration object, read from the environment and validated at start.
+ * A bad value stops the process with a message naming the variable.
+ */
+const boolFlag = z
+  .enum(['true', 'false', '1', '0', ''])
+  .optional()
+  .transform((v) => v === 'true' || v === '1');
+
+const schema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  PORT: z.coerce.number().int().min(0).max(65535).default(4000),
+  HOST: z.string().default('0.0.0.0'),
+  DATABASE_URL: z.string().url().optional(),
+  /** Where the embedded PostgreSQL keeps its files when DATABASE_URL is unset. */
+  PATRON_DATA_DIR: z.string().default('.data'),
+  /** The embedded PostgreSQL gets its own port so it never meets a system server on 5432. */
+  PATRON_EMBEDDED_PG_PORT: z.coerce.number().int().min(1).max(65535).default(54329),
+  PATRON_ADMIN_KEY: z.string().min(24, 'PATRON_ADMIN_KEY must be at least 24 characters').optional(),
+  /** Secret for customer tokens; generated once and kept in the database when unset. */
+  PATRON_TOKEN_SECRET: z.string().min(32, 'PATRON_TOKEN_SECRET must be at least 32 characters').optional(),
+  PATRON_CUSTOMER_TOKEN_TTL_SECONDS: z.coerce.number().int().min(60).max(86400).default(900),
+  /** Production hardening can be relaxed one switch at a time. */
+  PATRON_INTROSPECTION: boolFlag,
+  PATRON_GRAPHIQL: boolFlag,
+  PATRON_JOBS: z.enum(['on', 'off']).default('on'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  PATRON_DB_POOL_MAX: z.coerce.number().int().min(1).max(200).default(20),
+});
+
+export interface Config {
+  env: 'development' | 'production' | 'test';
+  port: number;
+  host: string;
+  databaseUrl?: string;
+  dataDir: string;
+  embeddedPgPort: number;
+  adminKey?: string;
+  tokenSecret?: string;
+  customerTokenTtlSeconds: number;
+  introspection: boolean;
+  graphiql: boolean;
+  jobs: boolean;
+  logLevel: string;
+  dbPoolMax: number;
+}
+
+export class ConfigError extends Error {}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = schema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
+  }
+  const e = parsed.data;
+  const production = e.NODE_ENV === 'production';
+  return {
+    env: e.NODE_ENV,
+    port: e.PORT,
+    host: e.HOST,
+    databaseUrl: e.DATABASE_URL,
+    dataDir: e.PATRON_DATA_DIR,
+    embeddedPgPort: e.PATRON_EMBEDDED_PG_PORT,
+    adminKey: e.PATRON_ADMIN_KEY,
+    tokenSecret: e.PATRON_TOKEN_SECRET,
+    customerTokenTtlSeconds: e.PATRON_CUSTOMER_TOKEN_TTL_SECONDS,
+    introspection: production ? e.PATRON_INTROSPECTION : true,
+    graphiql: production ? e.PATRON_GRAPHIQL : true,
+    jobs: e.PATRON_JOBS === 'on',
+    logLevel: e.LOG_LEVEL,
+    dbPoolMax: e.PATRON_DB_POOL_MAX,
+  };
+}

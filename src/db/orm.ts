@@ -1,0 +1,45 @@
+import { MikroORM, Options } from '@mikro-orm/postgresql';
+import { Migrator } from '@mikro-orm/migrations';
+import { types } from 'pg';
+import { Account } from '../entities/account';
+import { ApiKey } from '../entities/api-key';
+import { Authorization } from '../entities/authorization';
+import { LedgerEntry } from '../entities/ledger-entry';
+import { Lot } from '../entities/lot';
+import { Member } from '../entities/member';
+import { Program } from '../entities/program';
+import { Migration20261122000000_ledger } from '../migrations/Migration20261122000000_ledger';
+
+// Points and money are bounded far below 2^53, so int8 columns read as plain numbers.
+types.setTypeParser(types.builtins.INT8, (v) => Number(v));
+
+export const entities = [Program, ApiKey, Member, Account, LedgerEntry, Lot, Authorization];
+
+/** Migrations are listed in code so the built server needs no file globbing. */
+export const migrationsList = [
+  { name: 'Migration20261122000000_ledger', class: Migration20261122000000_ledger },
+];
+
+export function ormOptions(clientUrl: string, poolMax = 20): Options {
+  return {
+    clientUrl,
+    entities,
+    extensions: [Migrator],
+    migrations: { migrationsList, transactional: true, allOrNothing: true, snapshot: false, silent: true },
+    pool: { min: 1, max: poolMax },
+    allowGlobalContext: false,
+    forceUtcTimezone: true,
+    debug: false,
+    // Entities are few; a file cache would only add a ./temp folder and cross-process staleness.
+    metadataCache: { enabled: false },
+  };
+}
+
+export async function openOrm(clientUrl: string, poolMax?: number): Promise<MikroORM> {
+  return MikroORM.init(ormOptions(clientUrl, poolMax));
+}
+
+/** Applies committed migrations; the schema is never synchronised from entities at run time. */
+export async function migrate(orm: MikroORM): Promise<void> {
+  await orm.getMigrator().up();
+}

@@ -1,0 +1,35 @@
+/**
+ * Errors a service may raise on purpose. Each has a stable code that reaches clients as
+ * `extensions.code`; anything else is masked as INTERNAL_SERVER_ERROR.
+ */
+export enum ErrorCode {
+  BAD_USER_INPUT = 'BAD_USER_INPUT',
+  UNAUTHENTICATED = 'UNAUTHENTICATED',
+  FORBIDDEN = 'FORBIDDEN',
+  NOT_FOUND = 'NOT_FOUND',
+  INSUFFICIENT_POINTS = 'INSUFFICIENT_POINTS',
+  IDEMPOTENCY_CONFLICT = 'IDEMPOTENCY_CONFLICT',
+  ACCOUNT_FROZEN = 'ACCOUNT_FROZEN',
+  INVALID_STATE = 'INVALID_STATE',
+  AUTHORIZATION_EXPIRED = 'AUTHORIZATION_EXPIRED',
+  NOT_REVERSIBLE = 'NOT_REVERSIBLE',
+  ALREADY_REVERSED = 'ALREADY_REVERSED',
+  CONFLICT = 'CONFLICT',
+}
+
+export class PatronError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly details?: Record<string, unknown>,
+  ) {
+    super(message);
+    this.name = 'PatronError';
+  }
+}
+
+export const badInput = (message: string, details?: Record<string, unknown>) =>
+  new PatronError(ErrorCode.BAD_USER_INPUT, message, details);
+
+export const notFound = (what: string, details?: Record<string, unknown>) =>
+  new PatronError(ErrorCode.NOT_FOUND, `${what} not found`, details);

@@ -1,0 +1,539 @@
+import { randomUUID } from 'node:crypto';
+import { Client, Pool } from 'pg';
+import type { PubSub } from 'type-graphql';
+
+/**
+ * Pub/sub for type-graphql subscriptions.
+ *
+ * Routing: events are keyed by topic + id (`BALANCE_CHANGED` + accountId), and each key has its
+ * own set of local subscribers, so an event wakes only the subscribers of its key.
+ *
+ * PgPubSub carries events between instances over PostgreSQL LISTEN/NOTIFY: `publish` buffers,
+ * one query per flush sends the buffer as a few NOTIFY payloads, and every instance (including
+ * the publisher) delivers to its local subscribers when the notification arrives on its LISTEN
+ * connection, so all subscribers see one stream, each event once.
+ */
+
+export type TopicId = string | number;
+
+/** What services depend on to announce a change after their transaction committed. */
+export interface EventPublisher {
+  publish(topic: string, id: TopicId, payload: unknown): void;
+}
+
+/** pino-compatible subset. */
+export interface PubSubLogger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+export interface SubscriptionOptions {
+  /** Events kept for a slow subscriber; beyond it the oldest are dropped. */
+  bufferSize?: number;
+}
+
+const DEFAULT_BUFFER_SIZE = 256;
+
+/**
+ * The async iterator handed to graphql-js for one subscription. graphql-js (and graphql-ws on
+ * `complete`/disconnect) calls `return()`, which unregisters it from the router.
+ */
+class TopicSubscription<T> implements AsyncIterableIterator<T> {
+  private readonly buffered: T[] = [];
+  private readonly waiting: Array<(result: IteratorResult<T>) => void> = [];
+  private done = false;
+  private overflowing = false;
+
+  constructor(
+    readonly topic: string,
+    readonly id: string | undefined,
+    private readonly bufferSize: number,
+    private readonly logger: PubSubLogger,
+    private readonly onClose: (subscription: TopicSubscription<T>) => void,
+  ) {}
+
+  push(value: T): void {
+    if (this.done) return;
+    const waiter = this.waiting.shift();
+    if (waiter) {
+      waiter({ value, done: false });
+      return;
+    }
+    this.buffered.push(value);
+    if (this.buffered.length > this.bufferSize) {
+      this.buffered.shift();
+      // One warning per backlog episode, not one per dropped event.
+      if (!this.overflowing) {
+        this.overflowing = true;
+        this.logger.warn(
+          { topic: this.topic, id: this.id, bufferSize: this.bufferSize },
+          'subscriber too slow: dropping oldest events',
+        );
+      }
+    }
+  }
+
+  next(): Promise<IteratorResult<T>> {
+    if (this.buffered.length > 0) {
+      const value = this.buffered.shift() as T;
+      if (this.buffered.length === 0) this.overflowing = false;
+      return Promise.resolve({ value, done: false });
+    }
+    if (this.done) return Promise.resolve({ value: undefined, done: true });
+    return new Promise((resolve) => this.waiting.push(resolve));
+  }
+
+  return(): Promise<IteratorResult<T>> {
+    this.end();
+    return Promise.resolve({ value: undefined, done: true });
+  }
+
+  throw(error?: unknown): Promise<IteratorResult<T>> {
+    this.end();
+    return Promise.reject(error);
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  /** Stops the iterator: pending and future `next()` calls resolve as done. */
+  end(): void {
+    if (this.done) return;
+    this.done = true;
+    this.buffered.length = 0;
+    for (const waiter of this.waiting.splice(0)) waiter({ value: undefined, done: true });
+    this.onClose(this);
+  }
+}
+
+/** Local subscribers by routing key. */
+class TopicRouter {
+  private readonly subscribers = new Map<string, Set<TopicSubscription<unknown>>>();
+
+  constructor(
+    private readonly logger: PubSubLogger,
+    private readonly defaultBufferSize: number,
+  ) {}
+
+  static key(topic: string, id: string | undefined): string {
+    // NUL cannot appear in a topic name, so `topic` alone never collides with `topic`+id.
+    return id === undefined ? topic : `${topic}\u0000${id}`;
+  }
+
+  subscribe<T>(topic: string, id: string | undefined, options?: SubscriptionOptions): TopicSubscription<T> {
+    const key = TopicRouter.key(topic, id);
+    const subscription = new TopicSubscription<T>(
+      topic,
+      id,
+      options?.bufferSize ?? this.defaultBufferSize,
+      this.logger,
+      (closed) => {
+        const set = this.subscribers.get(key);
+        set?.delete(closed as TopicSubscription<unknown>);
+        if (set?.size === 0) this.subscribers.delete(key);
+      },
+    );
+    let set = this.subscribers.get(key);
+    if (!set) this.subscribers.set(key, (set = new Set()));
+    set.add(subscription as TopicSubscription<unknown>);
+    return subscription;
+  }
+
+  /** Returns how many subscribers received the payload. */
+  deliver(topic: string, id: string | undefined, payload: unknown): number {
+    const set = this.subscribers.get(TopicRouter.key(topic, id));
+    if (!set) return 0;
+    for (const subscription of set) subscription.push(payload);
+    return set.size;
+  }
+
+  get subscriberCount(): number {
+    let count = 0;
+    for (const set of this.subscribers.values()) count += set.size;
+    return count;
+  }
+
+  endAll(): void {
+    for (const set of [...this.subscribers.values()]) for (const subscription of [...set]) subscription.end();
+    this.subscribers.clear();
+  }
+}
+
+/** One event on the wire and in the buffer; `id` is null for topic-wide events. */
+type WireEvent = [topic: string, id: string | null, payload: unknown];
+
+/**
+ * type-graphql (like graphql-yoga) calls `publish(topic, payload)` or `publish(topic, id, payload)`;
+ * ids are compared as strings so a numeric id matches its string form.
+ */
+function toWireEvent(topic: string, args: unknown[]): WireEvent {
+  if (args.length === 1) return [topic, null, args[0]];
+  if (args.length === 2 && (typeof args[0] === 'string' || typeof args[0] === 'number')) {
+    return [topic, String(args[0]), args[1]];
+  }
+  throw new TypeError(`publish(${topic}) expects (payload) or (id, payload)`);
+}
+
+function normalizeId(id: unknown): string | undefined {
+  if (id === undefined || id === null) return undefined;
+  if (typeof id === 'string' || typeof id === 'number') return String(id);
+  throw new TypeError(`subscription topic id must be a string or number, got ${typeof id}`);
+}
+
+/**
+ * In-memory pub/sub with the same interface and routing as PgPubSub, for unit tests and single
+ * process use. Payloads go through JSON and arrive asynchronously, as they do over NOTIFY, so a
+ * payload that would not survive the database (a Date, a bigint) fails the same way here.
+ */
+export class LocalPubSub implements PubSub, EventPublisher {
+  private readonly router: TopicRouter;
+  private pending: WireEvent[] = [];
+  private flushScheduled = false;
+  private closed = false;
+
+  constructor(options: { logger: PubSubLogger; subscriberBufferSize?: number }) {
+    this.router = new TopicRouter(options.logger, options.subscriberBufferSize ?? DEFAULT_BUFFER_SIZE);
+  }
+
+  async start(): Promise<void> {}
+
+  publish(topic: string, id: TopicId, payload: unknown): void;
+  publish(topic: string, payload: unknown): void;
+  publish(topic: string, ...args: unknown[]): void {
+    if (this.closed) return;
+    const [eventTopic, id, payload] = toWireEvent(topic, args);
+    this.pending.push([eventTopic, id, JSON.parse(JSON.stringify(payload ?? null))]);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  subscribe<T = unknown>(topic: string, id?: unknown, options?: SubscriptionOptions): AsyncIterableIterator<T> {
+    return this.router.subscribe<T>(topic, normalizeId(id), options);
+  }
+
+  get subscriberCount(): number {
+    return this.router.subscriberCount;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.flush();
+    this.closed = true;
+    this.router.endAll();
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    const events = this.pending;
+    this.pending = [];
+    for (const [topic, id, payload] of events) this.router.deliver(topic, id ?? undefined, payload);
+  }
+}
+
+export interface PgPubSubOptions {
+  connectionString: string;
+  logger: PubSubLogger;
+  /** NOTIFY channel; instances that should share events use the same one. */
+  channel?: string;
+  subscriberBufferSize?: number;
+  /** Upper bound of one NOTIFY payload; PostgreSQL refuses payloads of 8000 bytes or more. */
+  maxPayloadBytes?: number;
+  /** Backoff bounds for re-establishing the LISTEN connection. */
+  reconnectDelayMs?: { min: number; max: number };
+}
+
+export interface PgPubSubStats {
+  /** Events accepted by `publish`. */
+  published: number;
+  /** NOTIFY payloads sent (each carries a batch of events). */
+  notifications: number;
+  /** Round trips spent sending them (one per flush). */
+  notifyQueries: number;
+  /** Events received on the LISTEN connection, from any instance. */
+  received: number;
+  /** Events lost: too large, failed to serialize, or the NOTIFY query failed. */
+  dropped: number;
+  /** Successful LISTEN (re)connections. */
+  listenConnections: number;
+}
+
+/** A NOTIFY payload: sender and sequence make every payload unique (identical payloads in one transaction are merged). */
+interface WireBatch {
+  s: string;
+  n: number;
+  e: WireEvent[];
+}
+
+export class PgPubSub implements PubSub, EventPublisher {
+  private readonly router: TopicRouter;
+  private readonly logger: PubSubLogger;
+  private readonly connectionString: string;
+  private readonly channel: string;
+  private readonly maxPayloadBytes: number;
+  private readonly reconnectDelayMs: { min: number; max: number };
+  private readonly instanceId = randomUUID();
+  private readonly notifyPool: Pool;
+
+  /** Serialized events (JSON text) waiting for the next flush. */
+  private pending: string[] = [];
+  private flushScheduled = false;
+  private flushing: Promise<void> | null = null;
+  private batchSequence = 0;
+
+  private listenClient: Client | null = null;
+  private reconnectTimer: NodeJS.Timeout | null = null;
+  private reconnectAttempt = 0;
+  private started = false;
+  private closed = false;
+
+  private readonly counters: PgPubSubStats = {
+    published: 0,
+    notifications: 0,
+    notifyQueries: 0,
+    received: 0,
+    dropped: 0,
+    listenConnections: 0,
+  };
+
+  constructor(options: PgPubSubOptions) {
+    this.connectionString = options.connectionString;
+    this.logger = options.logger;
+    this.channel = options.channel ?? 'patron_events';
+    this.maxPayloadBytes = options.maxPayloadBytes ?? 7000;
+    this.reconnectDelayMs = options.reconnectDelayMs ?? { min: 100, max: 5000 };
+    this.router = new TopicRouter(this.logger, options.subscriberBufferSize ?? DEFAULT_BUFFER_SIZE);
+    // One connection keeps NOTIFYs in publish order; the pool replaces it when it breaks.
+    this.notifyPool = new Pool({
+      connectionString: this.connectionString,
+      max: 1,
+      idleTimeoutMillis: 0,
+      // Bounded, so a flush (and close(), which awaits it) cannot hang on an unreachable database.
+      connectionTimeoutMillis: 10_000,
+      query_timeout: 10_000,
+      application_name: 'patron-pubsub-notify',
+    });
+    this.notifyPool.on('error', (error) => this.logger.warn({ err: error }, 'pubsub NOTIFY connection failed'));
+  }
+
+  get stats(): Readonly<PgPubSubStats> {
+    return { ...this.counters };
+  }
+
+  get subscriberCount(): number {
+    return this.router.subscriberCount;
+  }
+
+  /** Resolves once the LISTEN connection is up; rejects if the first attempt fails. */
+  async start(): Promise<void> {
+    if (this.started) return;
+    if (this.closed) throw new Error('PgPubSub is closed');
+    this.started = true;
+    try {
+      await this.connectListener();
+    } catch (error) {
+      this.started = false;
+      throw error;
+    }
+  }
+
+  publish(topic: string, id: TopicId, payload: unknown): void;
+  publish(topic: string, payload: unknown): void;
+  publish(topic: string, ...args: unknown[]): void {
+    if (this.closed) {
+      this.logger.warn({ topic }, 'publish after pubsub closed: event dropped');
+      return;
+    }
+    const event = toWireEvent(topic, args);
+    let serialized: string;
+    try {
+      serialized = JSON.stringify(event);
+    } catch (error) {
+      // Published after commit: failing the caller would report a committed change as failed.
+      this.counters.dropped++;
+      this.logger.error({ err: error, topic }, 'event payload is not JSON-serializable: dropped');
+      return;
+    }
+    if (Buffer.byteLength(serialized) > this.maxPayloadBytes - 100) {
+      this.counters.dropped++;
+      this.logger.error({ topic, bytes: Buffer.byteLength(serialized) }, 'event payload exceeds the NOTIFY limit: dropped');
+      return;
+    }
+    this.counters.published++;
+    this.pending.push(serialized);
+    this.scheduleFlush();
+  }
+
+  subscribe<T = unknown>(topic: string, id?: unknown, options?: SubscriptionOptions): AsyncIterableIterator<T> {
+    if (this.closed) {
+      // An already-finished iterator: a subscription arriving during shutdown just ends.
+      const ended = this.router.subscribe<T>(topic, normalizeId(id), options);
+      ended.end();
+      return ended;
+    }
+    return this.router.subscribe<T>(topic, normalizeId(id), options);
+  }
+
+  /** Sends what is buffered, ends open subscriptions and closes both connections. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = null;
+    await this.flushNow();
+    this.router.endAll();
+    const listener = this.listenClient;
+    this.listenClient = null;
+    await Promise.allSettled([listener?.end(), this.notifyPool.end()]);
+  }
+
+  /** Waits until every event published so far has been sent (not necessarily received). */
+  async flushNow(): Promise<void> {
+    while (this.flushing || this.pending.length > 0) {
+      if (this.flushing) await this.flushing;
+      else await this.flush();
+    }
+  }
+
+  private scheduleFlush(): void {
+    // While a flush is in flight, events pile up and go out together when it finishes.
+    if (this.flushScheduled || this.flushing) return;
+    this.flushScheduled = true;
+    setImmediate(() => {
+      this.flushScheduled = false;
+      void this.flush();
+    });
+  }
+
+  private flush(): Promise<void> {
+    if (this.flushing) return this.flushing;
+    if (this.pending.length === 0) return Promise.resolve();
+    const events = this.pending;
+    this.pending = [];
+    this.flushing = this.send(events).finally(() => {
+      this.flushing = null;
+      if (this.pending.length > 0) this.scheduleFlush();
+    });
+    return this.flushing;
+  }
+
+  private async send(events: string[]): Promise<void> {
+    const payloads = this.pack(events);
+    try {
+      // Several NOTIFYs in one statement are delivered in order, in one round trip.
+      await this.notifyPool.query(
+        'SELECT pg_notify($1, payload) FROM unnest($2::text[]) WITH ORDINALITY AS batch(payload, position) ORDER BY position',
+        [this.channel, payloads],
+      );
+      this.counters.notifyQueries++;
+      this.counters.notifications += payloads.length;
+    } catch (error) {
+      this.counters.dropped += events.length;
+      this.logger.error({ err: error, events: events.length }, 'pubsub NOTIFY failed: events dropped');
+    }
+  }
+
+  /** Packs serialized events into as few payloads under `maxPayloadBytes` as possible. */
+  private pack(events: string[]): string[] {
+    const payloads: string[] = [];
+    let batch: string[] = [];
+    let batchBytes = 0;
+    const envelope = (): string =>
+      `{"s":${JSON.stringify(this.instanceId)},"n":${++this.batchSequence},"e":[${batch.join(',')}]}`;
+    // Room for the envelope: instance id, sequence number, brackets.
+    const budget = this.maxPayloadBytes - 80;
+    for (const event of events) {
+      const bytes = Buffer.byteLength(event) + 1;
+      if (batch.length > 0 && batchBytes + bytes > budget) {
+        payloads.push(envelope());
+        batch = [];
+        batchBytes = 0;
+      }
+      batch.push(event);
+      batchBytes += bytes;
+    }
+    if (batch.length > 0) payloads.push(envelope());
+    return payloads;
+  }
+
+  private onNotification(channel: string, payload: string | undefined): void {
+    if (channel !== this.channel || !payload) return;
+    let batch: WireBatch;
+    try {
+      batch = JSON.parse(payload) as WireBatch;
+    } catch (error) {
+      this.logger.warn({ err: error }, 'unreadable pubsub notification ignored');
+      return;
+    }
+    for (const [topic, id, eventPayload] of batch.e) {
+      this.counters.received++;
+      this.router.deliver(topic, id ?? undefined, eventPayload);
+    }
+  }
+
+  private async connectListener(): Promise<void> {
+    const client = new Client({
+      connectionString: this.connectionString,
+      // Notice a silently dead connection in seconds rather than the OS default of hours.
+      keepAlive: true,
+      keepAliveInitialDelayMillis: 10_000,
+      connectionTimeoutMillis: 10_000,
+      application_name: 'patron-pubsub-listen',
+    });
+    let established = false;
+    let lost = false;
+    const onLost = (error?: Error): void => {
+      // Failures before LISTEN succeeded reject connectListener() instead.
+      if (!established || lost) return;
+      lost = true;
+      if (this.listenClient === client) this.listenClient = null;
+      client.removeAllListeners('notification');
+      void client.end().catch(() => undefined);
+      if (this.closed) return;
+      this.logger.warn({ err: error }, 'pubsub LISTEN connection lost; events published meanwhile are missed');
+      this.scheduleReconnect();
+    };
+    client.on('error', onLost);
+    client.on('end', () => onLost());
+    client.on('notification', (message) => this.onNotification(message.channel, message.payload));
+
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${escapeIdentifier(this.channel)}`);
+    } catch (error) {
+      await client.end().catch(() => undefined);
+      throw error;
+    }
+    if (this.closed) {
+      await client.end().catch(() => undefined);
+      return;
+    }
+    established = true;
+    this.listenClient = client;
+    this.reconnectAttempt = 0;
+    this.counters.listenConnections++;
+    if (this.counters.listenConnections > 1) this.logger.info({ channel: this.channel }, 'pubsub LISTEN re-established');
+  }
+
+  private scheduleReconnect(): void {
+    if (this.closed || this.reconnectTimer) return;
+    const { min, max } = this.reconnectDelayMs;
+    const exponential = Math.min(max, min * 2 ** this.reconnectAttempt++);
+    // Jitter keeps many instances from reconnecting in lockstep after a database restart.
+    const delay = Math.round(exponential / 2 + Math.random() * (exponential / 2));
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = null;
+      this.connectListener().catch((error: unknown) => {
+        this.logger.warn({ err: error, attempt: this.reconnectAttempt }, 'pubsub LISTEN reconnect failed');
+        this.scheduleReconnect();
+      });
+    }, delay);
+  }
+}
+
+function escapeIdentifier(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}

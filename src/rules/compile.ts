@@ -1,0 +1,237 @@
+/**
+ * Turns a rule definition (data, possibly straight from JSON) into a checked, executable form:
+ * every condition and action bound to its parsed arguments. Validation is compilation that
+ * reports its errors, so what is saved is exactly what will run.
+ */
+import { isPlainObject } from './args';
+import { findAction, findCondition } from './catalogue';
+import type { ActionStage, BoundAction } from './earn-action';
+import {
+  CAP_KEYS,
+  RULE_STATUSES,
+  RuleCaps,
+  RuleContext,
+  RuleDefinition,
+  RuleStatus,
+  ValidationError,
+  ValidationResult,
+} from './types';
+
+/** Why a condition tree did not match: the node that failed and its reason. */
+export interface ConditionMismatch {
+  path: string;
+  message: string;
+}
+export type CompiledCondition = (context: RuleContext) => true | ConditionMismatch;
+
+export interface CompiledAction {
+  code: string;
+  stage: ActionStage;
+  run: BoundAction;
+}
+
+export interface CompiledRule {
+  trigger: string;
+  condition: CompiledCondition | null;
+  actions: CompiledAction[];
+  lifetimeDays: number | null;
+  delayDays: number | null;
+  caps: RuleCaps;
+  priority: number;
+  exclusive: boolean;
+  activeFrom: Date | null;
+  activeTo: Date | null;
+  status: RuleStatus;
+}
+
+export type CompileResult = { rule: CompiledRule; errors: [] } | { rule?: undefined; errors: ValidationError[] };
+
+const DEFINITION_KEYS = new Set<string>([
+  'trigger',
+  'condition',
+  'actions',
+  'lifetimeDays',
+  'delayDays',
+  'caps',
+  'priority',
+  'exclusive',
+  'activeFrom',
+  'activeTo',
+  'status',
+] satisfies (keyof RuleDefinition)[]);
+
+/** Checks a definition before it is saved; error paths name the offending node. */
+export function validateRule(definition: unknown): ValidationResult {
+  const { errors } = compileRule(definition);
+  return errors.length === 0 ? { ok: true } : { ok: false, errors };
+}
+
+export function compileRule(definition: unknown): CompileResult {
+  const errors: ValidationError[] = [];
+  const error = (path: string, message: string) => errors.push({ path, message });
+  if (!isPlainObject(definition)) return { errors: [{ path: '', message: 'must be an object' }] };
+
+  for (const key of Object.keys(definition)) if (!DEFINITION_KEYS.has(key)) error(key, 'unknown field');
+
+  const { trigger, status, priority = 0, exclusive = false } = definition;
+  if (typeof trigger !== 'string' || trigger.trim() === '') error('trigger', 'is required: an event type');
+  if (!RULE_STATUSES.includes(status as RuleStatus)) error('status', `must be one of ${RULE_STATUSES.join(', ')}`);
+  if (!Number.isSafeInteger(priority)) error('priority', 'must be an integer');
+  if (typeof exclusive !== 'boolean') error('exclusive', 'must be a boolean');
+
+  const lifetimeDays = optionalInt(definition.lifetimeDays, 1, 'lifetimeDays', error);
+  const delayDays = optionalInt(definition.delayDays, 0, 'delayDays', error);
+  const caps = compileCaps(definition.caps, error);
+  const activeFrom = optionalDate(definition.activeFrom, 'activeFrom', error);
+  const activeTo = optionalDate(definition.activeTo, 'activeTo', error);
+  if (activeFrom && activeTo && activeFrom >= activeTo) error('activeTo', 'must be after activeFrom');
+
+  const condition = definition.condition == null ? null : compileCondition(definition.condition, 'condition', errors);
+  const actions = compileActions(definition.actions, errors);
+
+  if (errors.length > 0) return { errors };
+  return {
+    rule: {
+      trigger: trigger as string,
+      condition,
+      actions,
+      lifetimeDays,
+      delayDays,
+      caps,
+      priority: priority as number,
+      exclusive: exclusive as boolean,
+      activeFrom,
+      activeTo,
+      status: status as RuleStatus,
+    },
+    errors: [],
+  };
+}
+
+type ReportError = (path: string, message: string) => void;
+
+function optionalInt(value: unknown, min: number, path: string, error: ReportError): number | null {
+  if (value === undefined || value === null) return null;
+  if (typeof value === 'number' && Number.isSafeInteger(value) && value >= min) return value;
+  error(path, `must be an integer ≥ ${min}, or null for the program default`);
+  return null;
+}
+
+function optionalDate(value: unknown, path: string, error: ReportError): Date | null {
+  if (value === undefined || value === null) return null;
+  if (value instanceof Date && !Number.isNaN(value.getTime())) return value;
+  error(path, 'must be a valid Date or null');
+  return null;
+}
+
+function compileCaps(value: unknown, error: ReportError): RuleCaps {
+  if (value === undefined || value === null) return {};
+  if (!isPlainObject(value)) {
+    error('caps', 'must be an object');
+    return {};
+  }
+  const caps: RuleCaps = {};
+  for (const [key, cap] of Object.entries(value)) {
+    if (!(CAP_KEYS as readonly string[]).includes(key)) error(`caps.${key}`, `unknown cap; expected ${CAP_KEYS.join(', ')}`);
+    else if (cap === undefined || cap === null) continue;
+    else if (typeof cap !== 'number' || !Number.isSafeInteger(cap) || cap <= 0) error(`caps.${key}`, 'must be a positive integer');
+    else caps[key as keyof RuleCaps] = cap;
+  }
+  return caps;
+}
+
+const NODE_KINDS = ['all', 'any', 'not', 'condition'] as const;
+
+function compileCondition(node: unknown, path: string, errors: ValidationError[]): CompiledCondition {
+  const never: CompiledCondition = () => ({ path, message: 'invalid' });
+  const fail = (at: string, message: string) => {
+    errors.push({ path: at, message });
+    return never;
+  };
+  if (!isPlainObject(node)) return fail(path, 'must be an object with one of all, any, not, condition');
+
+  const kinds = NODE_KINDS.filter((kind) => Object.hasOwn(node, kind));
+  if (kinds.length !== 1) return fail(path, 'must have exactly one of all, any, not, condition');
+  const [kind] = kinds;
+  for (const key of Object.keys(node)) {
+    if (key !== kind && !(kind === 'condition' && key === 'args')) errors.push({ path: `${path}.${key}`, message: 'unknown field' });
+  }
+
+  if (kind === 'not') {
+    const inner = compileCondition(node.not, `${path}.not`, errors);
+    return (context) => (inner(context) === true ? { path: `${path}.not`, message: 'not: the negated condition matched' } : true);
+  }
+  if (kind === 'all' || kind === 'any') {
+    const list = node[kind];
+    const listPath = `${path}.${kind}`;
+    if (!Array.isArray(list) || list.length === 0) return fail(listPath, 'must be a non-empty list of conditions');
+    const children = list.map((child, index) => compileCondition(child, `${listPath}[${index}]`, errors));
+    return kind === 'all' ? allOf(children) : anyOf(children, listPath);
+  }
+
+  const code = node.condition;
+  const condition = typeof code === 'string' ? findCondition(code) : undefined;
+  if (!condition) return fail(`${path}.condition`, `unknown condition ${JSON.stringify(code)}`);
+  const binding = condition.bind(node.args, `${path}.args`);
+  if (!('test' in binding)) {
+    errors.push(...binding.errors);
+    return never;
+  }
+  const { test } = binding;
+  return (context) => {
+    const outcome = test(context);
+    if (outcome === true) return true;
+    return { path, message: `${condition.code}: ${outcome === false ? 'did not match' : outcome}` };
+  };
+}
+
+/** The first failing child explains the mismatch. */
+function allOf(children: CompiledCondition[]): CompiledCondition {
+  return (context) => {
+    for (const child of children) {
+      const outcome = child(context);
+      if (outcome !== true) return outcome;
+    }
+    return true;
+  };
+}
+
+/** Every child failed, so every reason is worth showing. */
+function anyOf(children: CompiledCondition[], path: string): CompiledCondition {
+  return (context) => {
+    const reasons: string[] = [];
+    for (const child of children) {
+      const outcome = child(context);
+      if (outcome === true) return true;
+      reasons.push(outcome.message);
+    }
+    return { path, message: `none of ${children.length} matched: ${reasons.join('; ')}` };
+  };
+}
+
+function compileActions(value: unknown, errors: ValidationError[]): CompiledAction[] {
+  if (!Array.isArray(value) || value.length === 0) {
+    errors.push({ path: 'actions', message: 'must be a non-empty list of actions' });
+    return [];
+  }
+  const actions: CompiledAction[] = [];
+  for (const [index, spec] of value.entries()) {
+    const path = `actions[${index}]`;
+    if (!isPlainObject(spec)) {
+      errors.push({ path, message: 'must be an object { code, args }' });
+      continue;
+    }
+    for (const key of Object.keys(spec)) {
+      if (key !== 'code' && key !== 'args') errors.push({ path: `${path}.${key}`, message: 'unknown field' });
+    }
+    const action = typeof spec.code === 'string' ? findAction(spec.code) : undefined;
+    if (!action) {
+      errors.push({ path: `${path}.code`, message: `unknown action ${JSON.stringify(spec.code)}` });
+      continue;
+    }
+    const binding = action.bind(spec.args, `${path}.args`);
+    if ('run' in binding) actions.push({ code: action.code, stage: action.stage, run: binding.run });
+    else errors.push(...binding.errors);
+  }
+  return actions;
+}

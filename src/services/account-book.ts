@@ -1,0 +1,476 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { CauseType, EntryKind } from '../entities/ledger-entry';
+import { MemberStatus } from '../entities/member';
+import { ErrorCode, PatronError, notFound } from '../errors';
+import { memberRefColumn } from './member-service';
+
+/** Why an entry was written. */
+export interface Cause {
+  type: CauseType;
+  id?: string | null;
+  ruleVersionId?: string | null;
+  reason?: string | null;
+  idempotencyKey?: string | null;
+}
+
+export interface Balances {
+  available: number;
+  pending: number;
+  reserved: number;
+}
+
+export interface EntryRecord extends Balances {
+  id: number;
+  programId: string;
+  accountId: string;
+  memberId: string;
+  kind: EntryKind;
+  amount: number;
+  deltaAvailable: number;
+  deltaPending: number;
+  deltaReserved: number;
+  causeType: CauseType;
+  causeId: string | null;
+  ruleVersionId: string | null;
+  reason: string | null;
+  idempotencyKey: string | null;
+  reversesEntryId: number | null;
+  authorizationId: string | null;
+  /** The lot an accrual created. */
+  lotId: number | null;
+  createdAt: Date;
+}
+
+/** The program settings a ledger write needs, read with the account lock. */
+export interface ProgramPolicy {
+  defaultLifetimeDays: number | null;
+  pendingDays: number;
+  authorizationTtlSeconds: number;
+  pointValueMinor: number;
+  currency: string;
+}
+
+/** Who a write is about: our member id, or the shop's id, e-mail or phone. */
+export type MemberRef = { id: string } | { externalId: string } | { email: string } | { phone: string };
+
+export interface AccountState extends Balances {
+  id: string;
+  programId: string;
+  memberId: string;
+  memberStatus: MemberStatus;
+  lifetimeEarned: number;
+  lifetimeRedeemed: number;
+  lifetimeExpired: number;
+}
+
+/** Points moved to (+) or from (−) a lot by one entry. */
+interface LotChange {
+  lotId: number;
+  amount: number;
+}
+
+interface Posting {
+  kind: EntryKind;
+  available?: number;
+  pending?: number;
+  reserved?: number;
+  cause: Cause;
+  reversesEntryId?: number | null;
+  authorizationId?: string | null;
+  newLot?: { amount: number; availableAt: Date; expiresAt: Date | null; activated: boolean };
+  lotChanges?: LotChange[];
+  activateLots?: number[];
+  earned?: number;
+  redeemed?: number;
+  expired?: number;
+}
+
+const pgArray = (values: Array<number | string>) => `{${values.join(',')}}`;
+
+export function toEntryRecord(row: Record<string, any>, memberId: string): EntryRecord {
+  return {
+    id: Number(row.id),
+    programId: row.program_id,
+    accountId: row.account_id,
+    memberId,
+    kind: row.kind,
+    amount: Number(row.amount),
+    deltaAvailable: Number(row.delta_available),
+    deltaPending: Number(row.delta_pending),
+    deltaReserved: Number(row.delta_reserved),
+    available: Number(row.available_after),
+    pending: Number(row.pending_after),
+    reserved: Number(row.reserved_after),
+    causeType: row.cause_type,
+    causeId: row.cause_id,
+    ruleVersionId: row.rule_version_id,
+    reason: row.reason,
+    idempotencyKey: row.idempotency_key,
+    reversesEntryId: row.reverses_entry_id == null ? null : Number(row.reverses_entry_id),
+    authorizationId: row.authorization_id,
+    lotId: row.lot_id == null ? null : Number(row.lot_id),
+    createdAt: new Date(row.created_at),
+  };
+}
+
+/**
+ * One member's account, locked for the rest of the caller's transaction. Every change is an
+ * entry written together with its lot changes and the new cached balances in one statement,
+ * so the row lock is held no longer than the SQL needs. Nothing here commits or publishes.
+ */
+export class AccountBook {
+  /** Entries written through this book, in order: the caller publishes them after commit. */
+  readonly written: EntryRecord[] = [];
+
+  private constructor(
+    private readonly tx: EntityManager,
+    readonly state: AccountState,
+    readonly policy: ProgramPolicy,
+    readonly now: Date,
+  ) {}
+
+  /**
+   * Locks the member's account (SELECT … FOR UPDATE) and brings it up to date: lots past
+   * their expiry are expired and pending lots whose time has come become available.
+   */
+  static async open(tx: EntityManager, programId: string, member: MemberRef, now: Date): Promise<AccountBook> {
+    const [column, value] = memberRefColumn(member);
+    const [row] = await tx.execute(
+      `select a.*, m.status as member_status, p.default_lifetime_days, p.pending_days, p.authorization_ttl_seconds,
+         p.point_value_minor, p.currency,
+         exists (select 1 from lot l where l.account_id = a.id and l.remaining > 0 and l.expires_at <= ?) as has_overdue,
+         exists (select 1 from lot l where l.account_id = a.id and l.remaining > 0
+                   and l.activated_at is null and l.available_at <= ?) as has_due
+       from member m join account a on a.member_id = m.id join program p on p.id = m.program_id
+       where m.${column} = ? and m.program_id = ?
+       for update of a`,
+      [now, now, value, programId],
+    );
+    if (!row) throw notFound('Member', { member });
+    const book = new AccountBook(tx, {
+      id: row.id,
+      programId: row.program_id,
+      memberId: row.member_id,
+      memberStatus: row.member_status,
+      available: Number(row.available),
+      pending: Number(row.pending),
+      reserved: Number(row.reserved),
+      lifetimeEarned: Number(row.lifetime_earned),
+      lifetimeRedeemed: Number(row.lifetime_redeemed),
+      lifetimeExpired: Number(row.lifetime_expired),
+    }, {
+      defaultLifetimeDays: row.default_lifetime_days,
+      pendingDays: row.pending_days,
+      authorizationTtlSeconds: row.authorization_ttl_seconds,
+      pointValueMinor: row.point_value_minor,
+      currency: row.currency,
+    }, now);
+    if (row.has_overdue) await book.expireOverdueLots();
+    if (row.has_due) await book.activateDueLots();
+    return book;
+  }
+
+  get balances(): Balances {
+    return { available: this.state.available, pending: this.state.pending, reserved: this.state.reserved };
+  }
+
+  assertActive(): void {
+    if (this.state.memberStatus === MemberStatus.FROZEN) {
+      throw new PatronError(ErrorCode.ACCOUNT_FROZEN, 'The member is frozen and cannot spend points', {
+        memberId: this.state.memberId,
+      });
+    }
+  }
+
+  /** Adds a lot; it is pending until `availableAt`. */
+  async accrue(points: number, opts: { availableAt: Date; expiresAt: Date | null; cause: Cause; kind?: EntryKind }) {
+    const activated = opts.availableAt.getTime() <= this.now.getTime();
+    return this.post({
+      kind: opts.kind ?? EntryKind.ACCRUAL,
+      available: activated ? points : 0,
+      pending: activated ? 0 : points,
+      cause: opts.cause,
+      newLot: { amount: points, availableAt: opts.availableAt, expiresAt: opts.expiresAt, activated },
+      earned: points,
+    });
+  }
+
+  /** Spends available points for good, nearest-expiry lots first. */
+  async redeem(points: number, cause: Cause, kind: EntryKind = EntryKind.REDEMPTION) {
+    const taken = await this.takeSpendable(points);
+    return this.post({ kind, available: -points, cause, lotChanges: taken, redeemed: points });
+  }
+
+  /** Moves points from available to reserved, holding them in their lots for the authorization. */
+  async hold(points: number, authorizationId: string, cause: Cause) {
+    const taken = await this.takeSpendable(points);
+    return this.post({
+      kind: EntryKind.AUTHORIZATION,
+      available: -points,
+      reserved: points,
+      cause,
+      authorizationId,
+      lotChanges: taken,
+    });
+  }
+
+  /** Spends reserved points of an authorization. */
+  async capture(points: number, authorizationId: string, cause: Cause) {
+    return this.post({ kind: EntryKind.CAPTURE, reserved: -points, cause, authorizationId, redeemed: points });
+  }
+
+  /** Returns reserved points of an authorization to available, into the lots they came from. */
+  async release(points: number, authorizationId: string, cause: Cause) {
+    const held = await this.heldByAuthorization(authorizationId);
+    const restored = takeInOrder(held, points);
+    const entry = await this.post({
+      kind: EntryKind.RELEASE,
+      available: points,
+      reserved: -points,
+      cause,
+      authorizationId,
+      lotChanges: restored.map((c) => ({ lotId: c.lotId, amount: c.amount })),
+    });
+    await this.expireOverdueLots();
+    return entry;
+  }
+
+  /** Undoes an entry with a reversing one; each entry can be reversed once. */
+  async reverse(entry: EntryRecord, cause: Cause) {
+    if (entry.accountId !== this.state.id) throw notFound('Ledger entry', { entryId: entry.id });
+    const [done] = await this.tx.execute('select id from ledger_entry where reverses_entry_id = ?', [entry.id]);
+    if (done) {
+      throw new PatronError(ErrorCode.ALREADY_REVERSED, 'This entry was already reversed', {
+        entryId: entry.id,
+        reversalId: Number(done.id),
+      });
+    }
+    const base = { kind: EntryKind.REVERSAL, cause, reversesEntryId: entry.id, authorizationId: entry.authorizationId };
+    let reversal: EntryRecord;
+    if (entry.amount > 0 && (entry.kind === EntryKind.ACCRUAL || entry.kind === EntryKind.ADJUSTMENT)) {
+      reversal = await this.post({ ...base, ...(await this.takeBackAccrual(entry)), earned: -entry.amount });
+    } else if (entry.amount < 0 && (entry.kind === EntryKind.REDEMPTION || entry.kind === EntryKind.ADJUSTMENT)) {
+      const restored = await this.allocationsOf([entry.id]);
+      reversal = await this.post({ ...base, available: -entry.amount, lotChanges: restored, redeemed: entry.amount });
+    } else if (entry.kind === EntryKind.CAPTURE && entry.authorizationId) {
+      const restored = await this.heldByAuthorization(entry.authorizationId);
+      const points = restored.reduce((s, c) => s + c.amount, 0);
+      reversal = await this.post({ ...base, available: points, lotChanges: restored, redeemed: -points });
+    } else {
+      throw new PatronError(ErrorCode.NOT_REVERSIBLE, `A ${entry.kind} entry cannot be reversed`, {
+        entryId: entry.id,
+      });
+    }
+    await this.expireOverdueLots();
+    return reversal;
+  }
+
+  /** Posts one expiry entry for every lot of this account past its expiry. */
+  async expireOverdueLots(): Promise<EntryRecord | null> {
+    const lots = await this.tx.execute(
+      `select id, remaining, activated_at is not null as active from lot
+       where account_id = ? and remaining > 0 and expires_at <= ? order by id`,
+      [this.state.id, this.now],
+    );
+    if (lots.length === 0) return null;
+    const sum = (active: boolean) =>
+      lots.filter((l: any) => l.active === active).reduce((s: number, l: any) => s + Number(l.remaining), 0);
+    const available = sum(true);
+    const pending = sum(false);
+    return this.post({
+      kind: EntryKind.EXPIRY,
+      available: -available,
+      pending: -pending,
+      cause: { type: CauseType.JOB, id: 'expire-lots', reason: 'Points expired' },
+      lotChanges: lots.map((l: any) => ({ lotId: Number(l.id), amount: -Number(l.remaining) })),
+      expired: available + pending,
+    });
+  }
+
+  /** Makes pending lots whose time has come available, in one activation entry. */
+  async activateDueLots(): Promise<EntryRecord | null> {
+    const lots = await this.tx.execute(
+      `select id, remaining from lot
+       where account_id = ? and remaining > 0 and activated_at is null and available_at <= ? order by id`,
+      [this.state.id, this.now],
+    );
+    if (lots.length === 0) return null;
+    const points = lots.reduce((s: number, l: any) => s + Number(l.remaining), 0);
+    return this.post({
+      kind: EntryKind.ACTIVATION,
+      available: points,
+      pending: -points,
+      cause: { type: CauseType.JOB, id: 'activate-lots', reason: 'Pending points became available' },
+      activateLots: lots.map((l: any) => Number(l.id)),
+    });
+  }
+
+  /** Spendable lots, nearest expiry first, until `points` are covered; never an expired or pending lot. */
+  private async takeSpendable(points: number): Promise<LotChange[]> {
+    const insufficient = () =>
+      new PatronError(ErrorCode.INSUFFICIENT_POINTS, `Not enough points: ${points} asked, ${this.state.available} available`, {
+        requested: points,
+        available: this.state.available,
+      });
+    if (points > this.state.available) throw insufficient();
+    const taken: LotChange[] = [];
+    let missing = points;
+    const pageSize = 100;
+    for (let offset = 0; missing > 0; offset += pageSize) {
+      const lots = await this.tx.execute(
+        `select id, remaining from lot
+         where account_id = ? and remaining > 0 and activated_at is not null and (expires_at is null or expires_at > ?)
+         order by expires_at asc nulls last, id limit ? offset ?`,
+        [this.state.id, this.now, pageSize, offset],
+      );
+      for (const lot of lots) {
+        const take = Math.min(missing, Number(lot.remaining));
+        taken.push({ lotId: Number(lot.id), amount: -take });
+        missing -= take;
+        if (missing === 0) break;
+      }
+      if (lots.length < pageSize) break;
+    }
+    if (missing > 0) throw insufficient();
+    return taken;
+  }
+
+  /** Points an authorization still holds, per lot, latest expiry first (released first). */
+  private async heldByAuthorization(authorizationId: string): Promise<LotChange[]> {
+    const rows = await this.tx.execute(
+      `select la.lot_id, -sum(la.amount) as held
+       from lot_allocation la
+       join ledger_entry e on e.id = la.entry_id
+       join lot l on l.id = la.lot_id
+       where e.account_id = ? and e.authorization_id = ?
+       group by la.lot_id, l.expires_at
+       having sum(la.amount) < 0
+       order by l.expires_at desc nulls first, la.lot_id desc`,
+      [this.state.id, authorizationId],
+    );
+    return rows.map((r: any) => ({ lotId: Number(r.lot_id), amount: Number(r.held) }));
+  }
+
+  /** What the given entries took from lots, turned into changes that give it back. */
+  private async allocationsOf(entryIds: number[]): Promise<LotChange[]> {
+    const rows = await this.tx.execute(
+      `select lot_id, -sum(amount) as amount from lot_allocation where entry_id = any(?::bigint[])
+       group by lot_id having sum(amount) <> 0 order by lot_id`,
+      [pgArray(entryIds)],
+    );
+    return rows.map((r: any) => ({ lotId: Number(r.lot_id), amount: Number(r.amount) }));
+  }
+
+  /**
+   * Taking back an accrual: what its lot still holds comes from the lot; what was spent from
+   * it comes from other spendable lots. What already expired is not taken twice.
+   */
+  private async takeBackAccrual(entry: EntryRecord): Promise<Partial<Posting>> {
+    const [lot] = await this.tx.execute(
+      `select l.id, l.remaining, l.activated_at is not null as active,
+         coalesce((select -sum(la.amount) from lot_allocation la join ledger_entry e on e.id = la.entry_id
+                   where la.lot_id = l.id and e.kind = 'expiry'), 0) as expired
+       from lot l where l.source_entry_id = ?`,
+      [entry.id],
+    );
+    const remaining = Number(lot.remaining);
+    const spent = entry.amount - remaining - Number(lot.expired);
+    const changes: LotChange[] = remaining > 0 ? [{ lotId: Number(lot.id), amount: -remaining }] : [];
+    const fromLot = { available: lot.active ? -remaining : 0, pending: lot.active ? 0 : -remaining };
+    if (spent <= 0) return { ...fromLot, lotChanges: changes };
+    // The lot's own points leave first; the rest must be covered by what else is available.
+    this.state.available += fromLot.available;
+    try {
+      const others = await this.takeSpendable(spent);
+      return { available: fromLot.available - spent, pending: fromLot.pending, lotChanges: [...changes, ...others] };
+    } finally {
+      this.state.available -= fromLot.available;
+    }
+  }
+
+  private async post(p: Posting): Promise<EntryRecord> {
+    const s = this.state;
+    const d = { available: p.available ?? 0, pending: p.pending ?? 0, reserved: p.reserved ?? 0 };
+    const next = { available: s.available + d.available, pending: s.pending + d.pending, reserved: s.reserved + d.reserved };
+    if (next.available < 0 || next.pending < 0 || next.reserved < 0) {
+      throw new PatronError(ErrorCode.INSUFFICIENT_POINTS, 'Not enough points for this operation', {
+        available: s.available,
+      });
+    }
+    const lifetime = {
+      earned: s.lifetimeEarned + (p.earned ?? 0),
+      redeemed: s.lifetimeRedeemed + (p.redeemed ?? 0),
+      expired: s.lifetimeExpired + (p.expired ?? 0),
+    };
+    const c = p.cause;
+    const params: unknown[] = [
+      s.programId, s.id, p.kind, d.available + d.pending + d.reserved, d.available, d.pending, d.reserved,
+      next.available, next.pending, next.reserved, c.type, c.id ?? null, c.ruleVersionId ?? null, c.reason ?? null,
+      c.idempotencyKey ?? null, p.reversesEntryId ?? null, p.authorizationId ?? null, this.now,
+      next.available, next.pending, next.reserved, lifetime.earned, lifetime.redeemed, lifetime.expired, this.now, s.id,
+    ];
+    const parts = [
+      `with e as (
+        insert into ledger_entry (program_id, account_id, kind, amount, delta_available, delta_pending, delta_reserved,
+          available_after, pending_after, reserved_after, cause_type, cause_id, rule_version_id, reason,
+          idempotency_key, reverses_entry_id, authorization_id, created_at)
+        values (?, ?, ?::entry_kind, ?, ?, ?, ?, ?, ?, ?, ?::cause_type, ?, ?::uuid, ?, ?, ?::bigint, ?::uuid, ?)
+        returning *
+      ), a as (
+        update account set available = ?, pending = ?, reserved = ?, lifetime_earned = ?, lifetime_redeemed = ?,
+          lifetime_expired = ?, entry_count = entry_count + 1, updated_at = ? where id = ?
+      )`,
+    ];
+    let lotColumn = 'null::bigint as lot_id';
+    if (p.newLot) {
+      const l = p.newLot;
+      parts.push(`, l as (
+        insert into lot (program_id, account_id, source_entry_id, amount, remaining, available_at, activated_at, expires_at, created_at)
+        select ?, ?, e.id, ?, ?, ?, ?, ?, ? from e returning id
+      )`);
+      params.push(s.programId, s.id, l.amount, l.amount, l.availableAt, l.activated ? this.now : null, l.expiresAt, this.now);
+      lotColumn = '(select id from l) as lot_id';
+    }
+    const changes = (p.lotChanges ?? []).filter((ch) => ch.amount !== 0);
+    if (changes.length > 0) {
+      const ids = pgArray(changes.map((ch) => ch.lotId));
+      const amounts = pgArray(changes.map((ch) => ch.amount));
+      parts.push(`, al as (
+        insert into lot_allocation (entry_id, lot_id, amount)
+        select e.id, ch.lot_id, ch.amount from e, unnest(?::bigint[], ?::bigint[]) as ch(lot_id, amount)
+      ), lu as (
+        update lot set remaining = lot.remaining + ch.amount
+        from unnest(?::bigint[], ?::bigint[]) as ch(lot_id, amount) where lot.id = ch.lot_id
+      )`);
+      params.push(ids, amounts, ids, amounts);
+    }
+    if (p.activateLots?.length) {
+      parts.push(`, act as (update lot set activated_at = available_at where id = any(?::bigint[]))`);
+      params.push(pgArray(p.activateLots));
+    }
+    parts.push(`select e.*, ${lotColumn} from e`);
+    const [row] = await this.tx.execute(parts.join('\n'), params);
+    Object.assign(s, next, {
+      lifetimeEarned: lifetime.earned,
+      lifetimeRedeemed: lifetime.redeemed,
+      lifetimeExpired: lifetime.expired,
+    });
+    const entry = toEntryRecord(row, s.memberId);
+    this.written.push(entry);
+    return entry;
+  }
+}
+
+/** Takes `points` from the changes in their order, cutting the last one short. */
+function takeInOrder(changes: LotChange[], points: number): LotChange[] {
+  const out: LotChange[] = [];
+  let missing = points;
+  for (const ch of changes) {
+    if (missing === 0) break;
+    const take = Math.min(missing, ch.amount);
+    out.push({ lotId: ch.lotId, amount: take });
+    missing -= take;
+  }
+  if (missing > 0) throw new PatronError(ErrorCode.INVALID_STATE, 'The authorization holds fewer points than asked');
+  return out;
+}

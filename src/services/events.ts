@@ -1,0 +1,29 @@
+import type { Balances, EntryRecord } from './account-book';
+
+/** Publishes domain events after their transaction committed. Implemented by the pub/sub. */
+export interface EventPublisher {
+  publish(topic: string, id: string, payload: unknown): void;
+}
+
+export const Topic = {
+  /** id: member id */
+  BALANCE_CHANGED: 'BALANCE_CHANGED',
+} as const;
+
+export interface BalanceChangedEvent {
+  memberId: string;
+  balances: Balances;
+  entry: EntryRecord;
+}
+
+/** One event per written entry, each carrying the balances right after it. */
+export function publishBalanceChanges(events: EventPublisher, entries: EntryRecord[]): void {
+  for (const entry of entries) {
+    const event: BalanceChangedEvent = {
+      memberId: entry.memberId,
+      balances: { available: entry.available, pending: entry.pending, reserved: entry.reserved },
+      entry,
+    };
+    events.publish(Topic.BALANCE_CHANGED, entry.memberId, event);
+  }
+}

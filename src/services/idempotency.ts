@@ -1,0 +1,70 @@
+import { createHash } from 'node:crypto';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { ErrorCode, PatronError, badInput } from '../errors';
+
+const MAX_KEY_LENGTH = 200;
+
+/** JSON with sorted keys, so equal inputs hash equally whatever their key order. */
+export function canonicalJson(value: unknown): string {
+  if (value === undefined) return 'null';
+  if (value === null || typeof value !== 'object') return JSON.stringify(value);
+  if (value instanceof Date) return JSON.stringify(value.toISOString());
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  const entries = Object.entries(value as Record<string, unknown>)
+    .filter(([, v]) => v !== undefined)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+}
+
+export function requestHash(operation: string, input: unknown): string {
+  return createHash('sha256').update(operation).update('\n').update(canonicalJson(input)).digest('hex');
+}
+
+export interface IdempotentCall<T> {
+  programId: string;
+  key: string;
+  operation: string;
+  input: unknown;
+  /** Turns the stored JSON back into the result; also applied to a first run, so both are equal. */
+  revive: (json: unknown) => T;
+}
+
+/**
+ * Runs `work` once per (program, key) inside the caller's transaction. The key is claimed
+ * first: a concurrent request with the same key waits on the unique index until the first
+ * commits, then replays its stored result. A different input under the same key is an
+ * IDEMPOTENCY_CONFLICT. If the work fails, the transaction rolls back and the key is free.
+ */
+export async function once<T>(tx: EntityManager, call: IdempotentCall<T>, work: () => Promise<T>): Promise<T> {
+  if (!call.key || call.key.length > MAX_KEY_LENGTH) {
+    throw badInput(`idempotencyKey must be 1 to ${MAX_KEY_LENGTH} characters`);
+  }
+  const hash = requestHash(call.operation, call.input);
+  const claimed = await tx.execute(
+    `insert into idempotency_record (program_id, key, operation, request_hash) values (?, ?, ?, ?)
+     on conflict do nothing returning 1 as claimed`,
+    [call.programId, call.key, call.operation, hash],
+  );
+  if (claimed.length === 0) {
+    const [first] = await tx.execute(
+      'select operation, request_hash, response from idempotency_record where program_id = ? and key = ?',
+      [call.programId, call.key],
+    );
+    if (first.operation !== call.operation || first.request_hash !== hash) {
+      throw new PatronError(
+        ErrorCode.IDEMPOTENCY_CONFLICT,
+        'This idempotency key was already used with a different request',
+        { key: call.key, firstOperation: first.operation },
+      );
+    }
+    return call.revive(first.response);
+  }
+  const result = await work();
+  const json = JSON.parse(JSON.stringify(result));
+  await tx.execute('update idempotency_record set response = ?::json where program_id = ? and key = ?', [
+    JSON.stringify(json),
+    call.programId,
+    call.key,
+  ]);
+  return call.revive(json);
+}

@@ -1,0 +1,392 @@
+import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
+import { randomUUID } from 'node:crypto';
+import { AuthorizationStatus } from '../entities/authorization';
+import { CauseType, EntryKind } from '../entities/ledger-entry';
+import { ErrorCode, PatronError, badInput, notFound } from '../errors';
+import { AccountBook, Cause, EntryRecord, MemberRef, toEntryRecord } from './account-book';
+import { Clock, DAY_MS } from './clock';
+import { EventPublisher, publishBalanceChanges } from './events';
+import { once } from './idempotency';
+import { transaction } from './unit-of-work';
+
+/** Who is writing: a key of the program, an operator, or a job. */
+export interface Actor {
+  programId: string;
+  kind: 'server' | 'admin' | 'job';
+  id: string;
+}
+
+export const MAX_POINTS = 1_000_000_000;
+const MAX_REASON = 500;
+
+export interface AccountSnapshot {
+  memberId: string;
+  available: number;
+  pending: number;
+  reserved: number;
+  lifetimeEarned: number;
+  lifetimeRedeemed: number;
+  lifetimeExpired: number;
+}
+
+/** What every ledger write returns: the entry it made and the account right after. */
+export interface LedgerResult {
+  entry: EntryRecord;
+  account: AccountSnapshot;
+}
+
+export interface AuthorizationRecord {
+  id: string;
+  memberId: string;
+  amount: number;
+  captured: number;
+  status: AuthorizationStatus;
+  reference: string | null;
+  expiresAt: Date;
+  createdAt: Date;
+  closedAt: Date | null;
+}
+
+export interface AuthorizationResult extends LedgerResult {
+  authorization: AuthorizationRecord;
+}
+
+export interface AccrueInput {
+  member: MemberRef;
+  points: number;
+  reason?: string | null;
+  /** Days the points live; else `expiresAt`; else the program's default lifetime. */
+  lifetimeDays?: number | null;
+  expiresAt?: Date | null;
+  /** Days the points stay pending; else `availableAt`; else the program's pending period. */
+  delayDays?: number | null;
+  availableAt?: Date | null;
+  idempotencyKey: string;
+}
+
+export interface SpendInput {
+  member: MemberRef;
+  points: number;
+  reason?: string | null;
+  idempotencyKey: string;
+}
+
+export interface AuthorizeInput extends SpendInput {
+  /** The shop's reference, e.g. its order id. */
+  reference?: string | null;
+  ttlSeconds?: number | null;
+}
+
+export interface AdjustInput {
+  member: MemberRef;
+  /** Signed: positive credits a lot, negative spends nearest-expiry first. */
+  points: number;
+  reason: string;
+  lifetimeDays?: number | null;
+  idempotencyKey: string;
+}
+
+export function checkPoints(points: number, field = 'points', allowNegative = false): void {
+  const magnitude = allowNegative ? Math.abs(points) : points;
+  if (!Number.isSafeInteger(points) || magnitude < 1 || magnitude > MAX_POINTS) {
+    throw badInput(
+      `${field} must be a whole number from ${allowNegative ? '±' : ''}1 to ${allowNegative ? '±' : ''}${MAX_POINTS}`,
+      { field, value: points },
+    );
+  }
+}
+
+function checkReason(reason: string | null | undefined, required = false): void {
+  if (required && !reason?.trim()) throw badInput('reason is required', { field: 'reason' });
+  if (reason && reason.length > MAX_REASON) throw badInput(`reason must be at most ${MAX_REASON} characters`, { field: 'reason' });
+}
+
+function checkDays(days: number | null | undefined, field: string, min: number): void {
+  if (days == null) return;
+  if (!Number.isSafeInteger(days) || days < min || days > 36_500) {
+    throw badInput(`${field} must be a whole number of days from ${min} to 36500`, { field, value: days });
+  }
+}
+
+function reviveEntry(json: any): EntryRecord {
+  return { ...json, createdAt: new Date(json.createdAt) };
+}
+
+function reviveResult(json: any): LedgerResult {
+  return { entry: reviveEntry(json.entry), account: json.account };
+}
+
+function reviveAuthorization(json: any): AuthorizationRecord {
+  return {
+    ...json,
+    expiresAt: new Date(json.expiresAt),
+    createdAt: new Date(json.createdAt),
+    closedAt: json.closedAt ? new Date(json.closedAt) : null,
+  };
+}
+
+function snapshot(book: AccountBook): AccountSnapshot {
+  const s = book.state;
+  return {
+    memberId: s.memberId,
+    available: s.available,
+    pending: s.pending,
+    reserved: s.reserved,
+    lifetimeEarned: s.lifetimeEarned,
+    lifetimeRedeemed: s.lifetimeRedeemed,
+    lifetimeExpired: s.lifetimeExpired,
+  };
+}
+
+function toAuthorization(row: any, memberId: string): AuthorizationRecord {
+  return {
+    id: row.id,
+    memberId,
+    amount: Number(row.amount),
+    captured: Number(row.captured),
+    status: row.status,
+    reference: row.reference,
+    expiresAt: new Date(row.expires_at),
+    createdAt: new Date(row.created_at),
+    closedAt: row.closed_at ? new Date(row.closed_at) : null,
+  };
+}
+
+/**
+ * The points ledger. Each public method is one unit of work: it opens a transaction, locks
+ * the member's account, writes entries through an AccountBook, records the idempotent
+ * result, commits, and only then publishes the balance changes.
+ */
+export class LedgerService {
+  constructor(
+    private readonly orm: MikroORM,
+    private readonly clock: Clock,
+    private readonly events: EventPublisher,
+  ) {}
+
+  accrue(actor: Actor, input: AccrueInput): Promise<LedgerResult> {
+    checkPoints(input.points);
+    checkReason(input.reason);
+    checkDays(input.lifetimeDays, 'lifetimeDays', 1);
+    checkDays(input.delayDays, 'delayDays', 0);
+    if (input.lifetimeDays != null && input.expiresAt) throw badInput('Give lifetimeDays or expiresAt, not both');
+    if (input.delayDays != null && input.availableAt) throw badInput('Give delayDays or availableAt, not both');
+    return this.write(actor, 'accrue', input, input.member, async (book) => {
+      const { availableAt, expiresAt } = lotTimes(book, input);
+      return book.accrue(input.points, { availableAt, expiresAt, cause: this.cause(actor, input) });
+    });
+  }
+
+  redeem(actor: Actor, input: SpendInput): Promise<LedgerResult> {
+    checkPoints(input.points);
+    checkReason(input.reason);
+    return this.write(actor, 'redeem', input, input.member, (book) => {
+      book.assertActive();
+      return book.redeem(input.points, this.cause(actor, input));
+    });
+  }
+
+  adjust(actor: Actor, input: AdjustInput): Promise<LedgerResult> {
+    checkPoints(input.points, 'points', true);
+    checkReason(input.reason, true);
+    checkDays(input.lifetimeDays, 'lifetimeDays', 1);
+    const cause = { ...this.cause(actor, input), type: CauseType.ADMIN };
+    return this.write(actor, 'adjust', input, input.member, (book) => {
+      if (input.points < 0) return book.redeem(-input.points, cause, EntryKind.ADJUSTMENT);
+      const { availableAt, expiresAt } = lotTimes(book, { lifetimeDays: input.lifetimeDays, delayDays: 0 });
+      return book.accrue(input.points, { availableAt, expiresAt, cause, kind: EntryKind.ADJUSTMENT });
+    });
+  }
+
+  async reverseEntry(actor: Actor, input: { entryId: number; reason?: string | null; idempotencyKey: string }) {
+    checkReason(input.reason);
+    const original = await this.findEntry(actor.programId, input.entryId);
+    return this.write(actor, 'reverseEntry', input, { id: original.memberId }, (book) =>
+      book.reverse(original, this.cause(actor, input)),
+    );
+  }
+
+  authorizeRedemption(actor: Actor, input: AuthorizeInput): Promise<AuthorizationResult> {
+    checkPoints(input.points);
+    checkReason(input.reason);
+    if (input.ttlSeconds != null && (!Number.isSafeInteger(input.ttlSeconds) || input.ttlSeconds < 10 || input.ttlSeconds > 7 * 86400)) {
+      throw badInput('ttlSeconds must be from 10 to 604800', { field: 'ttlSeconds' });
+    }
+    if (input.reference && input.reference.length > 200) throw badInput('reference must be at most 200 characters');
+    return this.run(actor, 'authorizeRedemption', input, reviveAuthorizationResult, async (tx) => {
+      const book = await AccountBook.open(tx, actor.programId, input.member, this.clock.now());
+      book.assertActive();
+      const id = randomUUID();
+      const ttl = input.ttlSeconds ?? book.policy.authorizationTtlSeconds;
+      const expiresAt = new Date(book.now.getTime() + ttl * 1000);
+      const entry = await book.hold(input.points, id, this.cause(actor, input));
+      const [row] = await tx.execute(
+        `insert into "authorization" (id, program_id, account_id, amount, reference, expires_at, created_at)
+         values (?, ?, ?, ?, ?, ?, ?) returning *`,
+        [id, actor.programId, book.state.id, input.points, input.reference ?? null, expiresAt, book.now],
+      );
+      return { book, result: { entry, account: snapshot(book), authorization: toAuthorization(row, book.state.memberId) } };
+    });
+  }
+
+  /** Spends `points` of the authorization (all by default); the rest goes back to available. */
+  captureRedemption(actor: Actor, input: { authorizationId: string; points?: number | null; idempotencyKey: string }) {
+    if (input.points != null) checkPoints(input.points);
+    return this.onAuthorization(actor, 'captureRedemption', input, async (book, auth) => {
+      if (book.now >= auth.expiresAt) {
+        throw new PatronError(ErrorCode.AUTHORIZATION_EXPIRED, 'The authorization expired and its points were released', {
+          authorizationId: auth.id,
+        });
+      }
+      const points = input.points ?? auth.amount;
+      if (points > auth.amount) {
+        throw badInput(`Cannot capture ${points}: the authorization holds ${auth.amount}`, { field: 'points' });
+      }
+      const cause = this.cause(actor, input);
+      const entry = await book.capture(points, auth.id, cause);
+      if (points < auth.amount) await book.release(auth.amount - points, auth.id, cause);
+      return { entry, status: AuthorizationStatus.CAPTURED, captured: points };
+    });
+  }
+
+  releaseRedemption(actor: Actor, input: { authorizationId: string; idempotencyKey: string }) {
+    return this.onAuthorization(actor, 'releaseRedemption', input, async (book, auth) => {
+      const entry = await book.release(auth.amount, auth.id, this.cause(actor, input));
+      return { entry, status: AuthorizationStatus.RELEASED, captured: 0 };
+    });
+  }
+
+  /** Releases one authorization whose TTL has passed; used by the job. Returns false if already closed. */
+  async releaseExpiredAuthorization(programId: string, authorizationId: string, now: Date): Promise<boolean> {
+    const outcome = await transaction(this.orm, async (tx) => {
+      const auth = await this.loadAuthorization(tx, programId, authorizationId);
+      const book = await AccountBook.open(tx, programId, { id: auth.memberId }, now);
+      const [locked] = await tx.execute(`select status from "authorization" where id = ?`, [auth.id]);
+      if (locked.status !== AuthorizationStatus.OPEN || auth.expiresAt > now) return null;
+      await book.release(auth.amount, auth.id, { type: CauseType.JOB, id: 'release-authorizations', reason: 'Authorization expired' });
+      await this.closeAuthorization(tx, auth.id, AuthorizationStatus.RELEASED, 0, now);
+      return book;
+    });
+    if (outcome) publishBalanceChanges(this.events, outcome.written);
+    return outcome != null;
+  }
+
+  async findEntry(programId: string, entryId: number): Promise<EntryRecord> {
+    if (!Number.isSafeInteger(entryId) || entryId < 1) throw notFound('Ledger entry', { entryId });
+    const [row] = await this.orm.em.fork().execute(
+      `select e.*, a.member_id, (select id from lot where source_entry_id = e.id) as lot_id
+       from ledger_entry e join account a on a.id = e.account_id where e.id = ? and e.program_id = ?`,
+      [entryId, programId],
+    );
+    if (!row) throw notFound('Ledger entry', { entryId });
+    return toEntryRecord(row, row.member_id);
+  }
+
+  private cause(actor: Actor, input: { reason?: string | null; idempotencyKey: string }): Cause {
+    return {
+      type: actor.kind === 'admin' ? CauseType.ADMIN : actor.kind === 'job' ? CauseType.JOB : CauseType.API,
+      id: actor.id,
+      reason: input.reason ?? null,
+      idempotencyKey: input.idempotencyKey,
+    };
+  }
+
+  private write(
+    actor: Actor,
+    operation: string,
+    input: { idempotencyKey: string },
+    member: MemberRef,
+    work: (book: AccountBook) => Promise<EntryRecord>,
+  ): Promise<LedgerResult> {
+    return this.run(actor, operation, input, reviveResult, async (tx) => {
+      const book = await AccountBook.open(tx, actor.programId, member, this.clock.now());
+      const entry = await work(book);
+      return { book, result: { entry, account: snapshot(book) } };
+    });
+  }
+
+  /** The transaction, the idempotency record, then the events once committed. */
+  private async run<T>(
+    actor: Actor,
+    operation: string,
+    input: { idempotencyKey: string },
+    revive: (json: any) => T,
+    work: (tx: EntityManager) => Promise<{ book: AccountBook; result: T }>,
+  ): Promise<T> {
+    let book: AccountBook | undefined;
+    const { idempotencyKey, ...rest } = input;
+    const result = await transaction(this.orm, (tx) => {
+      book = undefined;
+      return once(tx, { programId: actor.programId, key: idempotencyKey, operation, input: rest, revive }, async () => {
+        const done = await work(tx);
+        book = done.book;
+        return done.result;
+      });
+    });
+    if (book) publishBalanceChanges(this.events, book.written);
+    return result;
+  }
+
+  private onAuthorization(
+    actor: Actor,
+    operation: string,
+    input: { authorizationId: string; idempotencyKey: string },
+    work: (book: AccountBook, auth: AuthorizationRecord) => Promise<{ entry: EntryRecord; status: AuthorizationStatus; captured: number }>,
+  ): Promise<AuthorizationResult> {
+    return this.run(actor, operation, input, reviveAuthorizationResult, async (tx) => {
+      const found = await this.loadAuthorization(tx, actor.programId, input.authorizationId);
+      const book = await AccountBook.open(tx, actor.programId, { id: found.memberId }, this.clock.now());
+      // Re-read under the account lock: a concurrent capture or release may have closed it.
+      const auth = await this.loadAuthorization(tx, actor.programId, input.authorizationId);
+      if (auth.status !== AuthorizationStatus.OPEN) {
+        throw new PatronError(ErrorCode.INVALID_STATE, `The authorization is already ${auth.status}`, {
+          authorizationId: auth.id,
+          status: auth.status,
+        });
+      }
+      const done = await work(book, auth);
+      const row = await this.closeAuthorization(tx, auth.id, done.status, done.captured, book.now);
+      return { book, result: { entry: done.entry, account: snapshot(book), authorization: toAuthorization(row, auth.memberId) } };
+    });
+  }
+
+  private async loadAuthorization(tx: EntityManager, programId: string, id: string): Promise<AuthorizationRecord> {
+    const uuid = /^[0-9a-f-]{36}$/i.test(id) ? id : null;
+    const [row] = uuid
+      ? await tx.execute(
+          `select au.*, a.member_id from "authorization" au join account a on a.id = au.account_id
+           where au.id = ? and au.program_id = ?`,
+          [uuid, programId],
+        )
+      : [];
+    if (!row) throw notFound('Authorization', { authorizationId: id });
+    return toAuthorization(row, row.member_id);
+  }
+
+  private async closeAuthorization(tx: EntityManager, id: string, status: AuthorizationStatus, captured: number, now: Date) {
+    const [row] = await tx.execute(
+      `update "authorization" set status = ?::authorization_status, captured = ?, closed_at = ? where id = ? returning *`,
+      [status, captured, now, id],
+    );
+    return row;
+  }
+}
+
+function reviveAuthorizationResult(json: any): AuthorizationResult {
+  return { ...reviveResult(json), authorization: reviveAuthorization(json.authorization) };
+}
+
+/** When a new lot becomes available and when it expires, from the input or the program's defaults. */
+function lotTimes(
+  book: AccountBook,
+  input: { lifetimeDays?: number | null; expiresAt?: Date | null; delayDays?: number | null; availableAt?: Date | null },
+): { availableAt: Date; expiresAt: Date | null } {
+  const now = book.now.getTime();
+  const availableAt = input.availableAt ?? new Date(now + (input.delayDays ?? book.policy.pendingDays) * DAY_MS);
+  const lifetime = input.lifetimeDays ?? book.policy.defaultLifetimeDays;
+  const expiresAt = input.expiresAt ?? (lifetime != null ? new Date(availableAt.getTime() + lifetime * DAY_MS) : null);
+  if (expiresAt && expiresAt <= availableAt) {
+    throw badInput('The points would expire before they become available', { field: 'expiresAt' });
+  }
+  return { availableAt, expiresAt };
+}

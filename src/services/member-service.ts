@@ -1,0 +1,180 @@
+import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
+import { randomUUID } from 'node:crypto';
+import { parsePhoneNumberWithError } from 'libphonenumber-js';
+import { MemberStatus } from '../entities/member';
+import { ErrorCode, PatronError, badInput, notFound } from '../errors';
+import type { MemberRef } from './account-book';
+import type { Clock } from './clock';
+import { transaction } from './unit-of-work';
+
+export interface MemberRecord {
+  id: string;
+  programId: string;
+  externalId: string;
+  email: string | null;
+  phone: string | null;
+  name: string | null;
+  birthday: string | null;
+  status: MemberStatus;
+  tags: string[];
+  registeredAt: Date;
+}
+
+export interface UpsertMemberInput {
+  externalId: string;
+  email?: string | null;
+  phone?: string | null;
+  name?: string | null;
+  /** YYYY-MM-DD */
+  birthday?: string | null;
+  tags?: string[] | null;
+  registeredAt?: Date | null;
+}
+
+export interface UpsertMemberResult {
+  member: MemberRecord;
+  created: boolean;
+}
+
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+
+export function normalizeEmail(email: string): string {
+  const e = email.trim().toLowerCase();
+  if (e.length > 254 || !EMAIL.test(e)) throw badInput('email is not a valid e-mail address', { field: 'email' });
+  return e;
+}
+
+/** E.164; numbers without a country code are read as Russian, the programs' home market. */
+export function normalizePhone(phone: string): string {
+  try {
+    const parsed = parsePhoneNumberWithError(phone.trim(), 'RU');
+    if (!parsed.isPossible()) throw new Error('impossible');
+    return parsed.number;
+  } catch {
+    throw badInput('phone is not a valid phone number', { field: 'phone' });
+  }
+}
+
+function checkBirthday(birthday: string): string {
+  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(birthday);
+  const date = m ? new Date(Date.UTC(+m[1], +m[2] - 1, +m[3])) : null;
+  if (!m || !date || date.getUTCDate() !== +m[3] || date.getUTCMonth() !== +m[2] - 1 || +m[1] < 1900) {
+    throw badInput('birthday must be a date YYYY-MM-DD', { field: 'birthday' });
+  }
+  return birthday;
+}
+
+const pgTags = (tags: string[] | null) => (tags ? `{${tags.map((t) => JSON.stringify(t)).join(',')}}` : null);
+
+function checkText(value: string | null | undefined, field: string, max: number): void {
+  if (value != null && (value.length > max || (field === 'externalId' && !value.trim()))) {
+    throw badInput(`${field} must be 1 to ${max} characters`, { field });
+  }
+}
+
+export function toMember(row: any): MemberRecord {
+  return {
+    id: row.id,
+    programId: row.program_id,
+    externalId: row.external_id,
+    email: row.email,
+    phone: row.phone,
+    name: row.name,
+    birthday: row.birthday ? formatDate(row.birthday) : null,
+    status: row.status,
+    tags: row.tags ?? [],
+    registeredAt: new Date(row.registered_at),
+  };
+}
+
+function formatDate(value: unknown): string {
+  if (typeof value === 'string') return value.slice(0, 10);
+  const d = value as Date;
+  const pad = (n: number) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
+}
+
+/** Resolves any of the ways a shop names a member to a where-clause. */
+export function memberRefColumn(ref: MemberRef): [string, string] {
+  if ('id' in ref) return ['id', ref.id];
+  if ('externalId' in ref) return ['external_id', ref.externalId];
+  if ('email' in ref) return ['email', normalizeEmail(ref.email)];
+  return ['phone', normalizePhone(ref.phone)];
+}
+
+/** Members and their accounts: registration (idempotent by the shop's id), lookup, freezing. */
+export class MemberService {
+  constructor(
+    private readonly orm: MikroORM,
+    private readonly clock: Clock,
+  ) {}
+
+  async upsert(programId: string, input: UpsertMemberInput): Promise<UpsertMemberResult> {
+    checkText(input.externalId, 'externalId', 200);
+    checkText(input.name, 'name', 200);
+    const email = input.email ? normalizeEmail(input.email) : null;
+    const phone = input.phone ? normalizePhone(input.phone) : null;
+    const birthday = input.birthday ? checkBirthday(input.birthday) : null;
+    const tags = input.tags ?? null;
+    if (tags && (tags.length > 50 || tags.some((t) => !t || t.length > 50))) {
+      throw badInput('tags: at most 50 tags of 1 to 50 characters', { field: 'tags' });
+    }
+    const now = this.clock.now();
+    return transaction(this.orm, async (tx) => {
+      try {
+        // Fields left out keep their value; an upsert with the same input changes nothing.
+        const [row] = await tx.execute(
+          `insert into member as m (id, program_id, external_id, email, phone, name, birthday, tags, registered_at, updated_at)
+           values (?, ?, ?, ?, ?, ?, ?::date, coalesce(?::text[], '{}'), ?, ?)
+           on conflict (program_id, external_id) do update set
+             email = coalesce(excluded.email, m.email), phone = coalesce(excluded.phone, m.phone),
+             name = coalesce(excluded.name, m.name), birthday = coalesce(excluded.birthday, m.birthday),
+             tags = case when ?::text[] is null then m.tags else excluded.tags end, updated_at = excluded.updated_at
+           returning m.*, (xmax = 0) as created`,
+          [randomUUID(), programId, input.externalId, email, phone, input.name ?? null, birthday, pgTags(tags),
+            input.registeredAt ?? now, now, pgTags(tags)],
+        );
+        if (row.created) {
+          await tx.execute(
+            `insert into account (id, program_id, member_id, updated_at) values (?, ?, ?, ?)`,
+            [randomUUID(), programId, row.id, now],
+          );
+        }
+        return { member: toMember(row), created: Boolean(row.created) };
+      } catch (error) {
+        if ((error as { code?: string }).code === '23505') {
+          throw new PatronError(ErrorCode.CONFLICT, 'Another member already has this e-mail or phone', {
+            field: String((error as Error).message).includes('email') ? 'email' : 'phone',
+          });
+        }
+        throw error;
+      }
+    });
+  }
+
+  async setStatus(programId: string, ref: MemberRef, status: MemberStatus): Promise<MemberRecord> {
+    const [column, value] = memberRefColumn(ref);
+    const [row] = await this.orm.em.fork().execute(
+      `update member set status = ?::member_status, updated_at = ? where program_id = ? and ${column} = ? returning *`,
+      [status, this.clock.now(), programId, value],
+    );
+    if (!row) throw notFound('Member', { member: ref });
+    return toMember(row);
+  }
+
+  async find(programId: string, ref: MemberRef, em?: EntityManager): Promise<MemberRecord | null> {
+    const [column, value] = memberRefColumn(ref);
+    if (column === 'id' && !/^[0-9a-f-]{36}$/i.test(value)) return null;
+    const [row] = await (em ?? this.orm.em.fork()).execute(
+      `select * from member where program_id = ? and ${column} = ?`,
+      [programId, value],
+    );
+    return row ? toMember(row) : null;
+  }
+
+  async get(programId: string, ref: MemberRef): Promise<MemberRecord> {
+    const member = await this.find(programId, ref);
+    if (!member) throw notFound('Member', { member: ref });
+    return member;
+  }
+}

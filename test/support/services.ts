@@ -1,0 +1,44 @@
+import type { MikroORM } from '@mikro-orm/postgresql';
+import { openOrm } from '../../src/db/orm';
+import { AccessService } from '../../src/services/access-service';
+import { ManualClock } from '../../src/services/clock';
+import type { EventPublisher } from '../../src/services/events';
+import { LedgerService, type Actor } from '../../src/services/ledger-service';
+import { MemberService } from '../../src/services/member-service';
+import { createTestDatabase, type TestDatabase } from './database';
+
+/** Services wired to a database of the suite's own, with a clock the test moves. */
+export interface ServiceHarness {
+  db: TestDatabase;
+  orm: MikroORM;
+  clock: ManualClock;
+  events: Array<{ topic: string; id: string; payload: any }>;
+  ledger: LedgerService;
+  members: MemberService;
+  access: AccessService;
+  programId: string;
+  server: Actor;
+  admin: Actor;
+  close(): Promise<void>;
+}
+
+export async function serviceHarness(start = new Date('2026-01-10T09:00:00Z')): Promise<ServiceHarness> {
+  const db = await createTestDatabase();
+  const orm = await openOrm(db.url, 10);
+  const clock = new ManualClock(start);
+  const events: ServiceHarness['events'] = [];
+  const publisher: EventPublisher = { publish: (topic, id, payload) => events.push({ topic, id, payload }) };
+  const members = new MemberService(orm, clock);
+  const ledger = new LedgerService(orm, clock, publisher);
+  const access = new AccessService(orm, clock, members, { customerTokenTtlSeconds: 900 });
+  const { programId } = await access.bootstrap('test-operator-key-000000000000');
+  return {
+    db, orm, clock, events, ledger, members, access, programId,
+    server: { programId, kind: 'server', id: 'test-server' },
+    admin: { programId, kind: 'admin', id: 'test-admin' },
+    close: async () => {
+      await orm.close(true);
+      await db.drop();
+    },
+  };
+}
