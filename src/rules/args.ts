@@ -94,7 +94,8 @@ export function describeArgs(defs: ArgDefs): ArgDescription[] {
   }));
 }
 
-export type ParsedArgs<A extends ArgDefs> = { values: ArgValues<A>; errors: [] } | { values?: undefined; errors: ValidationError[] };
+export type ParsedArgs<A extends ArgDefs> =
+  { values: ArgValues<A>; errors: [] } | { values?: undefined; errors: ValidationError[] };
 
 /**
  * Checks raw args against their definitions, then runs `validate` (cross-argument checks) on the
@@ -165,7 +166,9 @@ function parseValue(def: ArgDef, raw: unknown, path: string, errors: ValidationE
       }
       if (def.required && raw.length === 0) return fail('must not be empty');
       const unknown = def.options ? raw.filter((item) => !def.options!.includes(item)) : [];
-      if (unknown.length > 0) return fail(`unknown option(s) ${unknown.join(', ')}; expected ${def.options!.join(', ')}`);
+      if (unknown.length > 0) {
+        return fail(`unknown option(s) ${unknown.join(', ')}; expected ${def.options!.join(', ')}`);
+      }
       return [...raw];
     }
     case 'boolean':
@@ -173,7 +176,9 @@ function parseValue(def: ArgDef, raw: unknown, path: string, errors: ValidationE
     case 'datetime':
       return parseDateTime(raw) ?? fail('must be an ISO-8601 date-time with an offset, e.g. 2024-11-29T00:00:00+03:00');
     case 'enum':
-      if (typeof raw !== 'string' || !def.options?.includes(raw)) return fail(`must be one of ${def.options?.join(', ')}`);
+      if (typeof raw !== 'string' || !def.options?.includes(raw)) {
+        return fail(`must be one of ${def.options?.join(', ')}`);
+      }
       return raw;
     case 'json':
       if (isJsonScalar(raw)) return raw;
@@ -208,5 +213,7 @@ export function isPlainObject(value: unknown): value is Record<string, unknown> 
 }
 
 function isJsonScalar(value: unknown): value is JsonScalar {
-  return typeof value === 'string' || typeof value === 'boolean' || (typeof value === 'number' && Number.isFinite(value));
+  return (
+    typeof value === 'string' || typeof value === 'boolean' || (typeof value === 'number' && Number.isFinite(value))
+  );
 }

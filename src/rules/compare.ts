@@ -33,7 +33,9 @@ const FORBIDDEN_SEGMENTS = new Set(['__proto__', 'prototype', 'constructor']);
 export function pathIssues(path: string): ArgIssue[] {
   const segments = path.split('.');
   if (segments.some((segment) => segment === '')) return [{ arg: 'path', message: 'must be dot-separated names' }];
-  if (segments.some((segment) => FORBIDDEN_SEGMENTS.has(segment))) return [{ arg: 'path', message: 'names a reserved property' }];
+  if (segments.some((segment) => FORBIDDEN_SEGMENTS.has(segment))) {
+    return [{ arg: 'path', message: 'names a reserved property' }];
+  }
   return [];
 }
 
@@ -44,7 +46,9 @@ export function operandIssues(operator: Operator, value: JsonOperand): ArgIssue[
     return isList && value.length > 0 ? [] : [{ arg: 'value', message: `${operator} needs a non-empty list` }];
   }
   if (isList) return [{ arg: 'value', message: `${operator} needs a single value, not a list` }];
-  if (operator in ORDERING && typeof value !== 'number') return [{ arg: 'value', message: `${operator} needs a number` }];
+  if (operator in ORDERING && typeof value !== 'number') {
+    return [{ arg: 'value', message: `${operator} needs a number` }];
+  }
   return [];
 }
 
@@ -100,5 +104,5 @@ function asNumber(value: unknown): number | undefined {
 }
 
 function show(value: unknown): string {
-  return typeof value === 'string' ? `'${value}'` : JSON.stringify(value) ?? String(value);
+  return typeof value === 'string' ? `'${value}'` : (JSON.stringify(value) ?? String(value));
 }

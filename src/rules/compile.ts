@@ -132,10 +132,14 @@ function compileCaps(value: unknown, error: ReportError): RuleCaps {
   }
   const caps: RuleCaps = {};
   for (const [key, cap] of Object.entries(value)) {
-    if (!(CAP_KEYS as readonly string[]).includes(key)) error(`caps.${key}`, `unknown cap; expected ${CAP_KEYS.join(', ')}`);
-    else if (cap === undefined || cap === null) continue;
-    else if (typeof cap !== 'number' || !Number.isSafeInteger(cap) || cap <= 0) error(`caps.${key}`, 'must be a positive integer');
-    else caps[key as keyof RuleCaps] = cap;
+    const path = `caps.${key}`;
+    if (!(CAP_KEYS as readonly string[]).includes(key)) {
+      error(path, `unknown cap; expected ${CAP_KEYS.join(', ')}`);
+    } else if (typeof cap === 'number' && Number.isSafeInteger(cap) && cap > 0) {
+      caps[key as keyof RuleCaps] = cap;
+    } else if (cap !== undefined && cap !== null) {
+      error(path, 'must be a positive integer');
+    }
   }
   return caps;
 }
@@ -154,12 +158,15 @@ function compileCondition(node: unknown, path: string, errors: ValidationError[]
   if (kinds.length !== 1) return fail(path, 'must have exactly one of all, any, not, condition');
   const [kind] = kinds;
   for (const key of Object.keys(node)) {
-    if (key !== kind && !(kind === 'condition' && key === 'args')) errors.push({ path: `${path}.${key}`, message: 'unknown field' });
+    if (key !== kind && !(kind === 'condition' && key === 'args')) {
+      errors.push({ path: `${path}.${key}`, message: 'unknown field' });
+    }
   }
 
   if (kind === 'not') {
     const inner = compileCondition(node.not, `${path}.not`, errors);
-    return (context) => (inner(context) === true ? { path: `${path}.not`, message: 'not: the negated condition matched' } : true);
+    return (context) =>
+      inner(context) === true ? { path: `${path}.not`, message: 'not: the negated condition matched' } : true;
   }
   if (kind === 'all' || kind === 'any') {
     const list = node[kind];
@@ -226,7 +233,9 @@ function compileActions(value: unknown, errors: ValidationError[]): CompiledActi
     }
     const action = typeof spec.code === 'string' ? findAction(spec.code) : undefined;
     if (!action) {
-      errors.push({ path: `${path}.code`, message: `unknown action ${JSON.stringify(spec.code)}` });
+      const message =
+        spec.code === undefined ? 'is required: an action code' : `unknown action ${JSON.stringify(spec.code)}`;
+      errors.push({ path: `${path}.code`, message });
       continue;
     }
     const binding = action.bind(spec.args, `${path}.args`);

@@ -4,7 +4,7 @@
  * database counts — but every award carries its rule's caps for the service to apply.
  */
 import { CompiledRule, compileRule } from './compile';
-import type { ActionOutput } from './earn-action';
+import type { ActionInput, ActionOutput, ActionStage } from './earn-action';
 import { isValidTimeZone } from './time-zone';
 import type { Award, EvaluationResult, EvaluationTotals, MismatchReason, Rule, RuleContext, RuleResult } from './types';
 
@@ -24,7 +24,13 @@ export function evaluateRules(rules: readonly Rule[], context: RuleContext): Eva
   assertValidContext(context);
   const entries: Entry[] = rules.map((rule) => {
     const compiled = compileRule(rule.definition);
-    const result: RuleResult = { ruleId: rule.id, versionId: rule.versionId, matched: false, awards: [], sideEffects: [] };
+    const result: RuleResult = {
+      ruleId: rule.id,
+      versionId: rule.versionId,
+      matched: false,
+      awards: [],
+      sideEffects: [],
+    };
     if (!compiled.rule) result.reason = { code: 'invalid', ...compiled.errors[0] };
     return { rule, compiled: compiled.rule, result };
   });
@@ -39,9 +45,7 @@ export function evaluateRules(rules: readonly Rule[], context: RuleContext): Eva
       continue;
     }
     result.matched = true;
-    for (const action of compiled.actions) {
-      if (action.stage === 'award') collect(result, compiled, action.code, action.run({ context, otherRulesMemberPoints: 0 }));
-    }
+    runStage('award', compiled, result, { context, otherRulesMemberPoints: 0 });
     if (compiled.exclusive && !exclusiveWinner) exclusiveWinner = { ruleId: rule.id, priority: compiled.priority };
   }
 
@@ -50,10 +54,10 @@ export function evaluateRules(rules: readonly Rule[], context: RuleContext): Eva
   const allBasePoints = [...basePoints.values()].reduce((sum, points) => sum + points, 0);
   for (const { compiled, result } of entries) {
     if (!compiled || !result.matched) continue;
-    const otherRulesMemberPoints = allBasePoints - basePoints.get(result)!;
-    for (const action of compiled.actions) {
-      if (action.stage === 'multiply') collect(result, compiled, action.code, action.run({ context, otherRulesMemberPoints }));
-    }
+    runStage('multiply', compiled, result, {
+      context,
+      otherRulesMemberPoints: allBasePoints - basePoints.get(result)!,
+    });
   }
 
   const results = entries.map(({ result }) => result);
@@ -82,13 +86,26 @@ function whyNotApplied(
   return outcome === true ? undefined : { code: 'condition', ...outcome };
 }
 
+function runStage(stage: ActionStage, rule: CompiledRule, result: RuleResult, input: ActionInput): void {
+  for (const action of rule.actions) {
+    if (action.stage === stage) collect(result, rule, action.code, action.run(input));
+  }
+}
+
 function collect(result: RuleResult, rule: CompiledRule, actionCode: string, output: ActionOutput): void {
   const { points = 0, beneficiary = 'member', sideEffects = [] } = output;
   if (!Number.isSafeInteger(points) || points < 0) {
     throw new RangeError(`action '${actionCode}' returned ${points} points; expected a non-negative integer`);
   }
   if (points > 0) {
-    const award: Award = { points, beneficiary, lifetimeDays: rule.lifetimeDays, delayDays: rule.delayDays, actionCode, caps: rule.caps };
+    const award: Award = {
+      points,
+      beneficiary,
+      lifetimeDays: rule.lifetimeDays,
+      delayDays: rule.delayDays,
+      actionCode,
+      caps: rule.caps,
+    };
     result.awards.push(award);
   }
   for (const effect of sideEffects) result.sideEffects.push({ ...effect, actionCode });
@@ -102,7 +119,9 @@ function totalsOf(results: RuleResult[]): EvaluationTotals {
   const awards = results.flatMap((result) => result.awards);
   const byLevel = new Map<number, number>();
   for (const { beneficiary, points } of awards) {
-    if (beneficiary !== 'member') byLevel.set(beneficiary.referrerLevel, (byLevel.get(beneficiary.referrerLevel) ?? 0) + points);
+    if (beneficiary !== 'member') {
+      byLevel.set(beneficiary.referrerLevel, (byLevel.get(beneficiary.referrerLevel) ?? 0) + points);
+    }
   }
   return {
     memberPoints: memberPoints(awards),
@@ -139,9 +158,15 @@ function assertValidContext(context: RuleContext): void {
   if (context.order) {
     if (!isMoney(context.order.totalMinor)) problems.push('order.totalMinor must be a non-negative integer');
     context.order.lines.forEach((line, index) => {
-      if (!isMoney(line.eligibleMoneyMinor)) problems.push(`order.lines[${index}].eligibleMoneyMinor must be a non-negative integer`);
-      if (!isMoney(line.unitPriceMinor)) problems.push(`order.lines[${index}].unitPriceMinor must be a non-negative integer`);
-      if (!(Number.isFinite(line.quantity) && line.quantity > 0)) problems.push(`order.lines[${index}].quantity must be positive`);
+      if (!isMoney(line.eligibleMoneyMinor)) {
+        problems.push(`order.lines[${index}].eligibleMoneyMinor must be a non-negative integer`);
+      }
+      if (!isMoney(line.unitPriceMinor)) {
+        problems.push(`order.lines[${index}].unitPriceMinor must be a non-negative integer`);
+      }
+      if (!(Number.isFinite(line.quantity) && line.quantity > 0)) {
+        problems.push(`order.lines[${index}].quantity must be positive`);
+      }
     });
   }
   if (problems.length > 0) throw new TypeError(`invalid rule context: ${problems.join('; ')}`);

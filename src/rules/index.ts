@@ -1,7 +1,13 @@
 /** The rule engine: pure evaluation of loyalty rules (no I/O). */
 export * from './types';
 export { EarnCondition, type EarnConditionConfig, type ConditionOutcome } from './earn-condition';
-export { EarnAction, type EarnActionConfig, type ActionInput, type ActionOutput, type ActionStage } from './earn-action';
+export {
+  EarnAction,
+  type EarnActionConfig,
+  type ActionInput,
+  type ActionOutput,
+  type ActionStage,
+} from './earn-action';
 export type { ArgDef, ArgDefs, ArgType, ArgValues, ArgDescription, ArgIssue } from './args';
 export { type Decimal, parseDecimal, formatDecimal, mulDivFloor } from './decimal';
 export { listConditions, listActions, findCondition, findAction, type CatalogueEntry } from './catalogue';

@@ -35,10 +35,7 @@ export interface ConditionLeaf {
   args?: Record<string, unknown>;
 }
 export type ConditionNode =
-  | { all: ConditionNode[] }
-  | { any: ConditionNode[] }
-  | { not: ConditionNode }
-  | ConditionLeaf;
+  { all: ConditionNode[] } | { any: ConditionNode[] } | { not: ConditionNode } | ConditionLeaf;
 
 export interface ActionSpec {
   code: string;

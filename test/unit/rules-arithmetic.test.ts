@@ -56,11 +56,16 @@ describe('exact decimals', () => {
 
   it('matches exact rational arithmetic for any amount and two-decimal percent', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 0, max: 10 ** 12 }), fc.integer({ min: 0, max: 10_000 }), fc.integer({ min: 1, max: 1000 }), (amount, hundredths, pointValue) => {
-        const percent = decimal(`${Math.floor(hundredths / 100)}.${String(hundredths % 100).padStart(2, '0')}`);
-        const expected = (BigInt(amount) * BigInt(hundredths)) / (100n * 100n * BigInt(pointValue));
-        expect(mulDivFloor(amount, percent, 100 * pointValue)).toBe(Number(expected));
-      }),
+      fc.property(
+        fc.integer({ min: 0, max: 10 ** 12 }),
+        fc.integer({ min: 0, max: 10_000 }),
+        fc.integer({ min: 1, max: 1000 }),
+        (amount, hundredths, pointValue) => {
+          const percent = decimal(`${Math.floor(hundredths / 100)}.${String(hundredths % 100).padStart(2, '0')}`);
+          const expected = (BigInt(amount) * BigInt(hundredths)) / (100n * 100n * BigInt(pointValue));
+          expect(mulDivFloor(amount, percent, 100 * pointValue)).toBe(Number(expected));
+        },
+      ),
     );
   });
 });
@@ -69,7 +74,14 @@ describe('time zones', () => {
   it('23:30 UTC on Sunday is 02:30 on Monday in Moscow', () => {
     const instant = new Date('2024-03-10T23:30:00Z');
     expect(localTime(instant, 'UTC')).toMatchObject({ day: 10, hour: 23, weekday: 'sun' });
-    expect(localTime(instant, 'Europe/Moscow')).toEqual({ year: 2024, month: 3, day: 11, hour: 2, minute: 30, weekday: 'mon' });
+    expect(localTime(instant, 'Europe/Moscow')).toEqual({
+      year: 2024,
+      month: 3,
+      day: 11,
+      hour: 2,
+      minute: 30,
+      weekday: 'mon',
+    });
   });
 
   it('reads midnight as hour 0, not 24', () => {
@@ -82,7 +94,9 @@ describe('time zones', () => {
     expect(calendarDaysBetween(from, to, 'America/New_York')).toBe(2);
     // 23:00 and 01:00 UTC the next day are one calendar day apart in UTC but the same day in Moscow.
     expect(calendarDaysBetween(new Date('2024-05-01T22:00:00Z'), new Date('2024-05-02T01:00:00Z'), 'UTC')).toBe(1);
-    expect(calendarDaysBetween(new Date('2024-05-01T22:00:00Z'), new Date('2024-05-02T01:00:00Z'), 'Europe/Moscow')).toBe(0);
+    expect(
+      calendarDaysBetween(new Date('2024-05-01T22:00:00Z'), new Date('2024-05-02T01:00:00Z'), 'Europe/Moscow'),
+    ).toBe(0);
   });
 
   it('recognises IANA names only', () => {

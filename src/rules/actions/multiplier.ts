@@ -15,7 +15,8 @@ import { EarnAction } from '../earn-action';
  */
 export const multiplier = new EarnAction({
   code: 'multiplier',
-  description: "Multiplies the points other matched rules award the member for this event (2 = double); multipliers do not compound",
+  description:
+    'Multiplies the points other matched rules award the member for this event (2 = double); multipliers do not compound',
   stage: 'multiply',
   args: { factor: { type: 'decimal', required: true, min: 1, max: 100, description: 'Factor, e.g. 2 or 1.5' } },
   execute: ({ otherRulesMemberPoints }, { factor }) => ({

@@ -10,5 +10,6 @@ export const eventField = new EarnCondition({
     value: { type: 'json', required: true, description: 'The operand; a list for in / notIn' },
   },
   validate: ({ path, operator, value }) => [...pathIssues(path), ...operandIssues(operator, value)],
-  check: ({ event }, { path, operator, value }) => compare(`payload.${path}`, readPath(event.payload, path), operator, value),
+  check: ({ event }, { path, operator, value }) =>
+    compare(`payload.${path}`, readPath(event.payload, path), operator, value),
 });

@@ -8,7 +8,12 @@ export const memberTags = new EarnCondition({
   description: 'The member has any (or all) of the tags',
   args: {
     tags: { type: 'string[]', required: true, description: 'Tags to look for' },
-    match: { type: 'enum', options: ['any', 'all'], default: 'any', description: 'Whether one tag suffices or all are needed' },
+    match: {
+      type: 'enum',
+      options: ['any', 'all'],
+      default: 'any',
+      description: 'Whether one tag suffices or all are needed',
+    },
   },
   check: ({ member }, { tags, match }) => {
     const missing = tags.filter((tag) => !member.tags.includes(tag));
@@ -32,7 +37,7 @@ export const memberAttribute = new EarnCondition({
 
 export const daysSinceRegistration = new EarnCondition({
   code: 'daysSinceRegistration',
-  description: "Calendar days (program time zone) from registration to the event lie between min and max",
+  description: 'Calendar days (program time zone) from registration to the event lie between min and max',
   args: {
     min: { type: 'int', min: 0, description: 'Fewest days; 0 = the registration day' },
     max: { type: 'int', min: 0, description: 'Most days' },

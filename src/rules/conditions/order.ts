@@ -23,7 +23,8 @@ export const orderHasLine = new EarnCondition({
     categories: { type: 'string[]', description: 'Matching categories' },
     minQuantity: { type: 'int', min: 1, default: 1, description: 'Fewest units across the matching lines' },
   },
-  validate: ({ skus, categories }) => (skus?.length || categories?.length ? [] : [{ message: 'needs skus, categories or both' }]),
+  validate: ({ skus, categories }) =>
+    skus?.length || categories?.length ? [] : [{ message: 'needs skus, categories or both' }],
   check: ({ order }, { skus, categories, minQuantity }) => {
     if (!order) return NO_ORDER;
     const quantity = order.lines

@@ -3,7 +3,9 @@ import type { ArgIssue } from '../args';
 /** Cross-argument check shared by min/max conditions: at least one bound, and min ≤ max. */
 export function rangeIssues(min: number | undefined, max: number | undefined): ArgIssue[] {
   if (min === undefined && max === undefined) return [{ message: 'needs min, max or both' }];
-  if (min !== undefined && max !== undefined && min > max) return [{ arg: 'max', message: `max ${max} is below min ${min}` }];
+  if (min !== undefined && max !== undefined && min > max) {
+    return [{ arg: 'max', message: `max ${max} is below min ${min}` }];
+  }
   return [];
 }
 

@@ -13,7 +13,8 @@ export const dayOfWeek = new EarnCondition({
 
 export const hourOfDay = new EarnCondition({
   code: 'hourOfDay',
-  description: 'The event happened from hour `from` up to (not including) hour `to`, in the program time zone; 22 → 2 wraps past midnight',
+  description:
+    'The event happened from hour `from` up to (not including) hour `to`, in the program time zone; 22 → 2 wraps past midnight',
   args: {
     from: { type: 'int', required: true, min: 0, max: 23, description: 'First hour included' },
     to: { type: 'int', required: true, min: 0, max: 24, description: 'First hour excluded; 24 = until midnight' },
