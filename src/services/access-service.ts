@@ -229,6 +229,17 @@ export class AccessService {
     return toProgram(row);
   }
 
+  /** Programs by id, in the order asked (for DataLoader). */
+  async getPrograms(ids: string[]): Promise<ProgramRecord[]> {
+    const rows = await this.orm.em.fork().execute('select * from program where id = any(?::uuid[])', [`{${ids.join(',')}}`]);
+    const byId = new Map(rows.map((r: any) => [r.id, toProgram(r)]));
+    return ids.map((id) => {
+      const program = byId.get(id);
+      if (!program) throw notFound('Program', { programId: id });
+      return program;
+    });
+  }
+
   async updateProgramSettings(programId: string, input: Partial<ProgramSettings>): Promise<ProgramRecord> {
     checkSettings(input);
     const columns: Record<keyof ProgramSettings, string> = {

@@ -256,8 +256,11 @@ export class LedgerService {
     });
   }
 
-  /** Releases one authorization whose TTL has passed; used by the job. Returns false if already closed. */
-  async releaseExpiredAuthorization(programId: string, authorizationId: string, now: Date): Promise<boolean> {
+  /**
+   * Releases one authorization whose TTL has passed; used by the job. Returns the entries written
+   * (the job counts them), or null if it was already closed or is not yet due.
+   */
+  async releaseExpiredAuthorization(programId: string, authorizationId: string, now: Date): Promise<EntryRecord[] | null> {
     const outcome = await transaction(this.orm, async (tx) => {
       const auth = await this.loadAuthorization(tx, programId, authorizationId);
       const book = await AccountBook.open(tx, programId, { id: auth.memberId }, now);
@@ -267,8 +270,9 @@ export class LedgerService {
       await this.closeAuthorization(tx, auth.id, AuthorizationStatus.RELEASED, 0, now);
       return book;
     });
-    if (outcome) publishBalanceChanges(this.events, outcome.written);
-    return outcome != null;
+    if (!outcome) return null;
+    publishBalanceChanges(this.events, outcome.written);
+    return outcome.written;
   }
 
   async findEntry(programId: string, entryId: number): Promise<EntryRecord> {

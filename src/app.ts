@@ -1,0 +1,54 @@
+import 'reflect-metadata';
+import type { MikroORM } from '@mikro-orm/postgresql';
+import type { Config } from './config';
+import { migrate, openOrm } from './db/orm';
+import type { Logger } from './logger';
+import { PgPubSub } from './graphql/pubsub';
+import { createSchema } from './graphql/schema';
+import { createHttpServer } from './server';
+import { createServices, type Services } from './services';
+import { systemClock, type Clock } from './services/clock';
+
+export interface AppOptions {
+  config: Config;
+  databaseUrl: string;
+  logger: Logger;
+  clock?: Clock;
+}
+
+export interface RunningApp {
+  port: number;
+  url: string;
+  orm: MikroORM;
+  services: Services;
+  /** The operator key, when this start created it (printed once). */
+  generatedAdminKey?: string;
+  close(): Promise<void>;
+}
+
+/** Wires the database, domain, pub/sub and servers; `close` undoes it in reverse order. */
+export async function startApp(options: AppOptions): Promise<RunningApp> {
+  const { config, logger } = options;
+  const clock = options.clock ?? systemClock;
+  const orm = await openOrm(options.databaseUrl, config.dbPoolMax);
+  await migrate(orm);
+  const pubsub = new PgPubSub({ connectionString: options.databaseUrl, logger: logger.child({ module: 'pubsub' }) });
+  await pubsub.start();
+  const services = createServices(orm, clock, pubsub, config);
+  const { generatedAdminKey } = await services.access.bootstrap(config.adminKey);
+  const schema = await createSchema(pubsub);
+  const server = await createHttpServer({ config, schema, services, pubsub, orm, logger });
+  const port = await server.listen(config.port, config.host);
+  return {
+    port,
+    url: `http://127.0.0.1:${port}/graphql`,
+    orm,
+    services,
+    generatedAdminKey,
+    close: async () => {
+      await server.close();
+      await pubsub.close();
+      await orm.close(true);
+    },
+  };
+}

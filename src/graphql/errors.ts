@@ -1,0 +1,49 @@
+import { unwrapResolverError } from '@apollo/server/errors';
+import { GraphQLError, type GraphQLFormattedError } from 'graphql';
+import { ArgumentValidationError } from 'type-graphql';
+import { ErrorCode, PatronError } from '../errors';
+import type { Logger } from '../logger';
+
+/** Codes graphql-js and Apollo give for malformed requests; they pass through unchanged. */
+const REQUEST_CODES = new Set(['GRAPHQL_PARSE_FAILED', 'GRAPHQL_VALIDATION_FAILED', 'BAD_USER_INPUT', 'BAD_REQUEST', 'PERSISTED_QUERY_NOT_FOUND', 'OPERATION_RESOLUTION_FAILURE']);
+
+/**
+ * Every error leaves with a stable `extensions.code`. Errors the domain raised on purpose keep
+ * their message and details; anything unexpected is logged and masked.
+ */
+export function createErrorFormatter(logger: Logger, exposeDetails: boolean) {
+  return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
+    const original = unwrapResolverError(error);
+    const base = { locations: formatted.locations, path: formatted.path };
+    if (original instanceof PatronError) {
+      return { ...base, message: original.message, extensions: { code: original.code, ...original.details } };
+    }
+    if (original instanceof ArgumentValidationError) {
+      const fields = original.extensions.validationErrors as Array<{ property: string; constraints?: Record<string, string>; children?: unknown[] }>;
+      return {
+        ...base,
+        message: 'Invalid input: ' + describeValidation(fields).join('; '),
+        extensions: { code: ErrorCode.BAD_USER_INPUT, fields: describeValidation(fields) },
+      };
+    }
+    const code = formatted.extensions?.code as string | undefined;
+    if (code && REQUEST_CODES.has(code)) return { ...formatted, extensions: { code } };
+    if (original instanceof GraphQLError && !original.originalError && !original.path) {
+      // Armor's limits and graphql-js validation report plain GraphQLErrors without a code.
+      return { ...base, message: original.message, extensions: { code: code ?? 'GRAPHQL_VALIDATION_FAILED' } };
+    }
+    logger.error({ err: original, path: formatted.path }, 'unexpected error');
+    return {
+      ...base,
+      message: exposeDetails && original instanceof Error ? original.message : 'Internal server error',
+      extensions: { code: 'INTERNAL_SERVER_ERROR' },
+    };
+  };
+}
+
+function describeValidation(errors: Array<{ property: string; constraints?: Record<string, string>; children?: any[] }>, prefix = ''): string[] {
+  return errors.flatMap((e) => [
+    ...Object.values(e.constraints ?? {}).map((m) => `${prefix}${m}`),
+    ...describeValidation(e.children ?? [], `${prefix}${e.property}.`),
+  ]);
+}

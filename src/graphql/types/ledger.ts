@@ -1,0 +1,194 @@
+import { Field, ID, InputType, Int, ObjectType, registerEnumType } from 'type-graphql';
+import { IsIn, IsInt, IsOptional, Length, Max, Min, ValidateNested, ArrayMaxSize } from 'class-validator';
+import { SafeIntResolver } from 'graphql-scalars';
+import { AuthorizationStatus } from '../../entities/authorization';
+import { CauseType, EntryKind } from '../../entities/ledger-entry';
+import { MAX_POINTS } from '../../services/ledger-service';
+import { MemberRefInput, Money, PageInfo } from './common';
+
+registerEnumType(EntryKind, { name: 'EntryKind' });
+registerEnumType(CauseType, { name: 'CauseType' });
+registerEnumType(AuthorizationStatus, { name: 'AuthorizationStatus' });
+
+export enum LotStatus {
+  PENDING = 'pending',
+  AVAILABLE = 'available',
+  SPENT = 'spent',
+  EXPIRED = 'expired',
+}
+registerEnumType(LotStatus, { name: 'LotStatus' });
+
+@ObjectType({ description: 'A member\'s points. Money values use the program\'s point value.' })
+export class Account {
+  @Field(() => ID) memberId!: string;
+  @Field(() => SafeIntResolver, { description: 'Spendable now.' }) available!: number;
+  @Field(() => SafeIntResolver, { description: 'Earned, not spendable yet.' }) pending!: number;
+  @Field(() => SafeIntResolver, { description: 'Held by open authorizations at checkout.' }) reserved!: number;
+  @Field(() => SafeIntResolver) lifetimeEarned!: number;
+  @Field(() => SafeIntResolver) lifetimeRedeemed!: number;
+  @Field(() => SafeIntResolver) lifetimeExpired!: number;
+  @Field(() => Money, { description: 'What the available points are worth.' }) availableMoney!: Money;
+}
+
+@ObjectType({ description: 'One immutable change to an account.' })
+export class LedgerEntry {
+  @Field(() => ID) id!: string;
+  @Field(() => ID) memberId!: string;
+  @Field(() => EntryKind) kind!: EntryKind;
+  @Field(() => SafeIntResolver, { description: 'Change of the member\'s total points (available + pending + reserved).' })
+  amount!: number;
+  @Field(() => SafeIntResolver, { description: 'Available points right after this entry.' }) balanceAfter!: number;
+  @Field(() => SafeIntResolver) pendingAfter!: number;
+  @Field(() => SafeIntResolver) reservedAfter!: number;
+  @Field(() => CauseType) causeType!: CauseType;
+  @Field(() => String, { nullable: true, description: 'An order id, rule id, key id or job name.' }) causeId!: string | null;
+  @Field(() => ID, { nullable: true, description: 'The rule version that produced the points.' }) ruleVersionId!: string | null;
+  @Field(() => String, { nullable: true }) reason!: string | null;
+  @Field(() => String, { nullable: true }) idempotencyKey!: string | null;
+  @Field(() => ID, { nullable: true, description: 'The entry this one undoes.' }) reversesEntryId!: string | null;
+  @Field(() => ID, { nullable: true }) authorizationId!: string | null;
+  @Field(() => ID, { nullable: true, description: 'The lot an accrual created.' }) lotId!: string | null;
+  @Field() createdAt!: Date;
+}
+
+@ObjectType({ description: 'Points from one accrual, spent nearest-expiry first.' })
+export class Lot {
+  @Field(() => ID) id!: string;
+  @Field(() => SafeIntResolver) amount!: number;
+  @Field(() => SafeIntResolver) remaining!: number;
+  @Field(() => LotStatus) status!: LotStatus;
+  @Field() availableAt!: Date;
+  @Field(() => Date, { nullable: true }) expiresAt!: Date | null;
+  @Field() createdAt!: Date;
+}
+
+@ObjectType()
+export class Authorization {
+  @Field(() => ID) id!: string;
+  @Field(() => ID) memberId!: string;
+  @Field(() => SafeIntResolver) amount!: number;
+  @Field(() => SafeIntResolver) captured!: number;
+  @Field(() => AuthorizationStatus) status!: AuthorizationStatus;
+  @Field(() => String, { nullable: true }) reference!: string | null;
+  @Field() expiresAt!: Date;
+  @Field() createdAt!: Date;
+  @Field(() => Date, { nullable: true }) closedAt!: Date | null;
+}
+
+@ObjectType({ description: 'The entry a write made and the account right after it.' })
+export class LedgerResult {
+  @Field(() => LedgerEntry) entry!: LedgerEntry;
+  @Field(() => Account) account!: Account;
+}
+
+@ObjectType()
+export class AuthorizationResult extends LedgerResult {
+  @Field(() => Authorization) authorization!: Authorization;
+}
+
+@ObjectType()
+export class LedgerEntryConnection {
+  @Field(() => [LedgerEntry]) nodes!: LedgerEntry[];
+  @Field(() => PageInfo) pageInfo!: PageInfo;
+}
+
+@ObjectType()
+export class LotConnection {
+  @Field(() => [Lot]) nodes!: Lot[];
+  @Field(() => PageInfo) pageInfo!: PageInfo;
+}
+
+@ObjectType()
+export class LedgerDiscrepancy {
+  @Field(() => ID) accountId!: string;
+  @Field(() => ID) memberId!: string;
+  @Field() check!: string;
+  @Field(() => SafeIntResolver) expected!: number;
+  @Field(() => SafeIntResolver) actual!: number;
+}
+
+@ObjectType()
+export class LedgerVerification {
+  @Field() ok!: boolean;
+  @Field(() => Int) accountsChecked!: number;
+  @Field(() => [LedgerDiscrepancy]) discrepancies!: LedgerDiscrepancy[];
+}
+
+@ObjectType({ description: 'A balance change, published after the transaction that made it committed.' })
+export class BalanceChange {
+  @Field(() => ID) memberId!: string;
+  @Field(() => SafeIntResolver) available!: number;
+  @Field(() => SafeIntResolver) pending!: number;
+  @Field(() => SafeIntResolver) reserved!: number;
+  @Field(() => LedgerEntry) entry!: LedgerEntry;
+}
+
+const points = { min: 1, max: MAX_POINTS };
+
+@InputType()
+class LedgerWriteInput {
+  @Field(() => MemberRefInput) @ValidateNested() member!: MemberRefInput;
+  @Field({ description: 'Retries with the same key and input return the first result; other input is IDEMPOTENCY_CONFLICT.' })
+  @Length(1, 200)
+  idempotencyKey!: string;
+  @Field({ nullable: true }) @IsOptional() @Length(1, 500) reason?: string;
+}
+
+@InputType()
+export class AccrueInput extends LedgerWriteInput {
+  @Field(() => Int) @IsInt() @Min(points.min) @Max(points.max) points!: number;
+  @Field(() => Int, { nullable: true, description: 'Days the points live after they become available.' })
+  @IsOptional() @IsInt() @Min(1) @Max(36_500) lifetimeDays?: number;
+  @Field({ nullable: true, description: 'Instead of lifetimeDays.' }) @IsOptional() expiresAt?: Date;
+  @Field(() => Int, { nullable: true, description: 'Days the points stay pending.' })
+  @IsOptional() @IsInt() @Min(0) @Max(36_500) delayDays?: number;
+  @Field({ nullable: true, description: 'Instead of delayDays.' }) @IsOptional() availableAt?: Date;
+}
+
+@InputType()
+export class RedeemInput extends LedgerWriteInput {
+  @Field(() => Int) @IsInt() @Min(points.min) @Max(points.max) points!: number;
+}
+
+@InputType()
+export class AuthorizeRedemptionInput extends RedeemInput {
+  @Field({ nullable: true, description: 'The shop\'s reference, e.g. its order id.' }) @IsOptional() @Length(1, 200) reference?: string;
+  @Field(() => Int, { nullable: true, description: 'Seconds before uncaptured points release themselves.' })
+  @IsOptional() @IsInt() @Min(10) @Max(604_800) ttlSeconds?: number;
+}
+
+@InputType()
+export class AdjustInput extends LedgerWriteInput {
+  @Field(() => Int, { description: 'Signed: positive credits, negative debits.' })
+  @IsInt() @Min(-points.max) @Max(points.max) points!: number;
+  @Field({ description: 'Why: shown in the member\'s history.' }) @Length(1, 500) declare reason: string;
+  @Field(() => Int, { nullable: true }) @IsOptional() @IsInt() @Min(1) @Max(36_500) lifetimeDays?: number;
+}
+
+@InputType()
+export class CaptureRedemptionInput {
+  @Field(() => ID) @Length(1, 64) authorizationId!: string;
+  @Field(() => Int, { nullable: true, description: 'Points to spend; the rest is released. Defaults to all.' })
+  @IsOptional() @IsInt() @Min(points.min) @Max(points.max) points?: number;
+  @Field() @Length(1, 200) idempotencyKey!: string;
+}
+
+@InputType()
+export class ReleaseRedemptionInput {
+  @Field(() => ID) @Length(1, 64) authorizationId!: string;
+  @Field() @Length(1, 200) idempotencyKey!: string;
+}
+
+@InputType()
+export class ReverseEntryInput {
+  @Field(() => ID) @Length(1, 20) entryId!: string;
+  @Field({ nullable: true }) @IsOptional() @Length(1, 500) reason?: string;
+  @Field() @Length(1, 200) idempotencyKey!: string;
+}
+
+@InputType()
+export class LedgerEntryFilter {
+  @Field(() => [EntryKind], { nullable: true }) @IsOptional() @ArrayMaxSize(20) @IsIn(Object.values(EntryKind), { each: true }) kinds?: EntryKind[];
+  @Field({ nullable: true, description: 'Entries at or after this time.' }) @IsOptional() from?: Date;
+  @Field({ nullable: true, description: 'Entries before this time.' }) @IsOptional() to?: Date;
+}

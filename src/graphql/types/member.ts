@@ -1,0 +1,53 @@
+import { Field, ID, InputType, Int, ObjectType, registerEnumType } from 'type-graphql';
+import { ArrayMaxSize, IsOptional, Length, Matches, MaxLength } from 'class-validator';
+import { MemberStatus } from '../../entities/member';
+import { MemberRefInput } from './common';
+
+registerEnumType(MemberStatus, { name: 'MemberStatus', description: 'A frozen member cannot spend points.' });
+
+@ObjectType({ description: 'A customer of the shop in the program.' })
+export class Member {
+  @Field(() => ID) id!: string;
+  @Field({ description: 'The shop\'s own customer id.' }) externalId!: string;
+  @Field(() => String, { nullable: true }) email!: string | null;
+  @Field(() => String, { nullable: true, description: 'E.164' }) phone!: string | null;
+  @Field(() => String, { nullable: true }) name!: string | null;
+  @Field(() => String, { nullable: true, description: 'YYYY-MM-DD' }) birthday!: string | null;
+  @Field(() => MemberStatus) status!: MemberStatus;
+  @Field(() => [String]) tags!: string[];
+  @Field() registeredAt!: Date;
+}
+
+@InputType()
+export class UpsertMemberInput {
+  @Field({ description: 'The shop\'s own customer id; upserting the same id again updates the member.' })
+  @Length(1, 200)
+  externalId!: string;
+  @Field({ nullable: true }) @IsOptional() @MaxLength(254) email?: string;
+  @Field({ nullable: true }) @IsOptional() @Length(3, 32) phone?: string;
+  @Field({ nullable: true }) @IsOptional() @Length(1, 200) name?: string;
+  @Field({ nullable: true, description: 'YYYY-MM-DD' }) @IsOptional() @Matches(/^\d{4}-\d{2}-\d{2}$/) birthday?: string;
+  @Field(() => [String], { nullable: true }) @IsOptional() @ArrayMaxSize(50) @Length(1, 50, { each: true }) tags?: string[];
+  @Field({ nullable: true, description: 'When the customer registered at the shop; defaults to now.' })
+  @IsOptional()
+  registeredAt?: Date;
+}
+
+@ObjectType()
+export class UpsertMemberResult {
+  @Field(() => Member) member!: Member;
+  @Field({ description: 'True when this call registered the member.' }) created!: boolean;
+}
+
+@ObjectType()
+export class CustomerToken {
+  @Field({ description: 'A short-lived token for the member\'s app: `Authorization: Bearer <token>`.' }) token!: string;
+  @Field(() => ID) memberId!: string;
+  @Field() expiresAt!: Date;
+}
+
+@InputType()
+export class IssueCustomerTokenInput {
+  @Field(() => MemberRefInput) member!: MemberRefInput;
+  @Field(() => Int, { nullable: true, description: 'Seconds, 60 to 86400.' }) @IsOptional() ttlSeconds?: number;
+}

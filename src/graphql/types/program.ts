@@ -1,0 +1,66 @@
+import { Field, ID, InputType, Int, ObjectType, registerEnumType } from 'type-graphql';
+import { IsIn, IsInt, IsOptional, Length, Matches, Max, Min } from 'class-validator';
+import { ApiKeyRole } from '../../entities/api-key';
+
+registerEnumType(ApiKeyRole, { name: 'ApiKeyRole', description: 'server: a storefront backend; admin: the shop\'s staff.' });
+
+@ObjectType({ description: 'A loyalty program (one shop) and its settings.' })
+export class Program {
+  @Field(() => ID) id!: string;
+  @Field() name!: string;
+  @Field({ description: 'ISO 4217 currency of the shop.' }) currency!: string;
+  @Field(() => Int, { description: 'Money value of one point in minor units (100 = 1 point is 1 ruble).' }) pointValueMinor!: number;
+  @Field(() => Int, { nullable: true, description: 'Lifetime of points when an accrual names none; null = they never expire.' })
+  defaultLifetimeDays!: number | null;
+  @Field(() => Int, { description: 'Days new points stay pending when an accrual names no delay.' }) pendingDays!: number;
+  @Field(() => Int, { description: 'Largest share of an order, in percent, payable with points.' }) maxRedeemPercent!: number;
+  @Field({ description: 'IANA time zone of the shop.' }) timeZone!: string;
+  @Field(() => Int, { description: 'Seconds an uncaptured authorization holds points.' }) authorizationTtlSeconds!: number;
+  @Field() createdAt!: Date;
+}
+
+@InputType()
+export class ProgramSettingsInput {
+  @Field({ nullable: true }) @IsOptional() @Length(1, 200) name?: string;
+  @Field({ nullable: true }) @IsOptional() @Matches(/^[A-Z]{3}$/) currency?: string;
+  @Field(() => Int, { nullable: true }) @IsOptional() @IsInt() @Min(1) @Max(1_000_000) pointValueMinor?: number;
+  @Field(() => Int, { nullable: true }) @IsOptional() @IsInt() @Min(1) @Max(36_500) defaultLifetimeDays?: number | null;
+  @Field(() => Int, { nullable: true }) @IsOptional() @IsInt() @Min(0) @Max(365) pendingDays?: number;
+  @Field(() => Int, { nullable: true }) @IsOptional() @IsInt() @Min(0) @Max(100) maxRedeemPercent?: number;
+  @Field({ nullable: true }) @IsOptional() @Length(1, 64) timeZone?: string;
+  @Field(() => Int, { nullable: true }) @IsOptional() @IsInt() @Min(10) @Max(604_800) authorizationTtlSeconds?: number;
+}
+
+@InputType()
+export class CreateProgramInput extends ProgramSettingsInput {
+  @Field() @Length(1, 200) declare name: string;
+}
+
+@ObjectType({ description: 'An API key. Its secret is shown once, when it is created.' })
+export class ApiKey {
+  @Field(() => ID) id!: string;
+  @Field(() => ApiKeyRole) role!: ApiKeyRole;
+  @Field() name!: string;
+  @Field({ description: 'The first characters of the secret, to tell keys apart.' }) prefix!: string;
+  @Field({ description: 'The installation\'s first key; it may also create programs.' }) operator!: boolean;
+  @Field() createdAt!: Date;
+  @Field(() => Date, { nullable: true }) revokedAt!: Date | null;
+}
+
+@ObjectType()
+export class CreatedApiKey {
+  @Field(() => ApiKey) apiKey!: ApiKey;
+  @Field({ description: 'Send as `Authorization: Bearer <secret>`. Shown only now.' }) secret!: string;
+}
+
+@InputType()
+export class CreateApiKeyInput {
+  @Field(() => ApiKeyRole) @IsIn(Object.values(ApiKeyRole)) role!: ApiKeyRole;
+  @Field() @Length(1, 100) name!: string;
+}
+
+@ObjectType()
+export class CreatedProgram {
+  @Field(() => Program) program!: Program;
+  @Field(() => CreatedApiKey, { description: 'The new program\'s first admin key.' }) adminKey!: CreatedApiKey;
+}

@@ -1,0 +1,39 @@
+import type { EntryRecord } from '../services/account-book';
+import type { AccountSnapshot, AuthorizationRecord } from '../services/ledger-service';
+import type { LotRecord, Page } from '../services/ledger-queries';
+import type { Account, Authorization, LedgerEntry, Lot } from '../graphql/types/ledger';
+import { LotStatus } from '../graphql/types/ledger';
+
+/** Service records to GraphQL objects: ids as strings, names as the schema says them. */
+export const toLedgerEntry = (e: EntryRecord): LedgerEntry => ({
+  id: String(e.id),
+  memberId: e.memberId,
+  kind: e.kind,
+  amount: e.amount,
+  balanceAfter: e.available,
+  pendingAfter: e.pending,
+  reservedAfter: e.reserved,
+  causeType: e.causeType,
+  causeId: e.causeId,
+  ruleVersionId: e.ruleVersionId,
+  reason: e.reason,
+  idempotencyKey: e.idempotencyKey,
+  reversesEntryId: e.reversesEntryId == null ? null : String(e.reversesEntryId),
+  authorizationId: e.authorizationId,
+  lotId: e.lotId == null ? null : String(e.lotId),
+  createdAt: e.createdAt,
+});
+
+/** `programId` rides along, unexposed, so money fields can find the point value. */
+export type AccountValue = Omit<Account, 'availableMoney'> & { programId: string };
+
+export const toAccount = (a: AccountSnapshot, programId: string): AccountValue => ({ ...a, programId });
+
+export const toLot = (l: LotRecord): Lot => ({ ...l, id: String(l.id), status: l.status as LotStatus });
+
+export const toAuthorization = (a: AuthorizationRecord): Authorization => ({ ...a });
+
+export const toPage = <T, G>(page: Page<T & { id: number }>, map: (t: T & { id: number }) => G) => ({
+  nodes: page.nodes.map(map),
+  pageInfo: { hasNextPage: page.hasNextPage, endCursor: page.endCursor },
+});

@@ -1,0 +1,34 @@
+import { ErrorCode, PatronError, badInput } from '../errors';
+import type { Context } from '../graphql/context';
+import { MemberRefInput, toMemberRef } from '../graphql/types/common';
+import type { MemberRef } from '../services/account-book';
+import type { Actor } from '../services/ledger-service';
+
+/** The writer a key stands for; customers never write. */
+export function actorOf(ctx: Context): Actor {
+  const id = ctx.identity;
+  if (id.kind !== 'key') throw new PatronError(ErrorCode.FORBIDDEN, 'Only API keys may change the ledger');
+  return { programId: id.programId, kind: id.role === 'admin' ? 'admin' : 'server', id: id.keyId };
+}
+
+/**
+ * The member a read is about. A customer token reads only its own member (and may leave the
+ * argument out); keys must name one.
+ */
+export function memberScope(ctx: Context, given: MemberRefInput | null | undefined): MemberRef {
+  const id = ctx.identity;
+  const input = given && Object.values(given).some((v) => v != null) ? given : null;
+  if (id.kind === 'customer') {
+    if (input && toMemberRefOrNull(input)?.toString() !== id.memberId) {
+      throw new PatronError(ErrorCode.FORBIDDEN, 'A customer token reads only its own member');
+    }
+    return { id: id.memberId };
+  }
+  if (!input) throw badInput('member is required', { field: 'member' });
+  return toMemberRef(input);
+}
+
+function toMemberRefOrNull(input: MemberRefInput): string | null {
+  const ref = toMemberRef(input);
+  return 'id' in ref ? ref.id : null;
+}

@@ -1,0 +1,47 @@
+import { Arg, Authorized, ID, Resolver, Root, Subscription, type SubscribeResolverData } from 'type-graphql';
+import { ErrorCode, PatronError } from '../errors';
+import { checkRoles, programOf } from '../graphql/auth';
+import type { Context } from '../graphql/context';
+import { Role } from '../graphql/context';
+import { BalanceChange } from '../graphql/types/ledger';
+import type { EntryRecord } from '../services/account-book';
+import { Topic, type BalanceChangedEvent } from '../services/events';
+import { toLedgerEntry } from './mappers';
+
+/** Checked when the subscription starts, not per event: a refused subscription never opens. */
+async function subscribeToMember(data: SubscribeResolverData<unknown, { memberId?: string }, Context>, roles: Role[]) {
+  const ctx = data.context;
+  checkRoles(ctx, roles);
+  const programId = programOf(ctx);
+  const memberId = ctx.identity.kind === 'customer' ? ctx.identity.memberId : String(data.args.memberId);
+  const member = await ctx.services.members.find(programId, { id: memberId });
+  if (!member) throw new PatronError(ErrorCode.NOT_FOUND, 'Member not found', { memberId });
+  return ctx.pubsub.subscribe(Topic.BALANCE_CHANGED, memberId);
+}
+
+/** Events travel as JSON between instances: dates arrive as strings. */
+function toBalanceChange(event: BalanceChangedEvent): BalanceChange {
+  const entry: EntryRecord = { ...event.entry, createdAt: new Date(event.entry.createdAt) };
+  return { memberId: event.memberId, ...event.balances, entry: toLedgerEntry(entry) };
+}
+
+@Resolver()
+export class SubscriptionResolver {
+  @Authorized(Role.ADMIN, Role.SERVER)
+  @Subscription(() => BalanceChange, {
+    description: 'Every change of one member\'s balance, after it committed, on any instance.',
+    subscribe: (data) => subscribeToMember(data as never, [Role.ADMIN, Role.SERVER]),
+  })
+  balanceChanged(@Root() event: BalanceChangedEvent, @Arg('memberId', () => ID) _memberId: string): BalanceChange {
+    return toBalanceChange(event);
+  }
+
+  @Authorized(Role.CUSTOMER)
+  @Subscription(() => BalanceChange, {
+    description: 'The customer token\'s own balance changes.',
+    subscribe: (data) => subscribeToMember(data as never, [Role.CUSTOMER]),
+  })
+  myBalance(@Root() event: BalanceChangedEvent): BalanceChange {
+    return toBalanceChange(event);
+  }
+}

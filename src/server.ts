@@ -1,0 +1,162 @@
+import { ApolloServer } from '@apollo/server';
+import { expressMiddleware } from '@as-integrations/express5';
+import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
+import express from 'express';
+import { GraphQLError, execute, parse, specifiedRules, subscribe, validate, type GraphQLSchema, type ExecutionArgs } from 'graphql';
+import { useServer } from 'graphql-ws/use/ws';
+import { randomUUID } from 'node:crypto';
+import http from 'node:http';
+import { WebSocketServer } from 'ws';
+import type { MikroORM } from '@mikro-orm/postgresql';
+import type { PubSub } from 'type-graphql';
+import type { Config } from './config';
+import { PatronError } from './errors';
+import type { Logger } from './logger';
+import type { Services } from './services';
+import { identify } from './graphql/auth';
+import type { Context, Identity } from './graphql/context';
+import { createErrorFormatter } from './graphql/errors';
+import { createGraphiqlHandler } from './graphql/graphiql';
+import { armor, MAX_TOKENS } from './graphql/limits';
+import { createLoaders } from './graphql/loaders';
+
+export interface HttpServerDeps {
+  config: Config;
+  schema: GraphQLSchema;
+  services: Services;
+  pubsub: PubSub;
+  orm: MikroORM;
+  logger: Logger;
+}
+
+export interface PatronHttpServer {
+  httpServer: http.Server;
+  listen(port: number, host: string): Promise<number>;
+  close(): Promise<void>;
+}
+
+const REQUEST_ID = /^[\w.:-]{1,100}$/;
+
+/** HTTP (GraphQL, GraphiQL, health) and WebSocket subscriptions on one port. */
+export async function createHttpServer(deps: HttpServerDeps): Promise<PatronHttpServer> {
+  const { config, schema, services, logger } = deps;
+  const app = express();
+  app.disable('x-powered-by');
+  const httpServer = http.createServer(app);
+  const limits = armor(config.introspection);
+  const formatError = createErrorFormatter(logger, config.env !== 'production');
+
+  const contextFor = (identity: Identity, requestId: string): Context => ({
+    requestId,
+    identity,
+    services,
+    loaders: createLoaders(services, identity.kind === 'anonymous' ? null : identity.programId),
+    logger: logger.child({ requestId }),
+    pubsub: deps.pubsub,
+  });
+
+  // WebSocket: authenticated once per connection, the same limits per operation.
+  const wss = new WebSocketServer({ server: httpServer, path: '/graphql' });
+  const wsServer = useServer<Record<string, unknown>, { identity?: Identity }>(
+    {
+      schema,
+      onConnect: async (ctx) => {
+        try {
+          const params = ctx.connectionParams ?? {};
+          const identity = await identify(services.access, params.Authorization ?? params.authorization);
+          if (identity.kind === 'anonymous') return false;
+          ctx.extra.identity = identity;
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      context: (ctx) => contextFor(ctx.extra.identity!, randomUUID()),
+      onSubscribe: (_ctx, _id, payload) => {
+        let document;
+        try {
+          document = parse(payload.query, { maxTokens: MAX_TOKENS });
+        } catch (error) {
+          return [formatError({ message: (error as Error).message, extensions: { code: 'GRAPHQL_PARSE_FAILED' } }, error)] as never;
+        }
+        const errors = validate(schema, document, [...specifiedRules, ...limits.validationRules]);
+        if (errors.length > 0) return errors.map((e) => formatError({ message: e.message, extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } }, e)) as never;
+        return { schema, document, variableValues: payload.variables, operationName: payload.operationName } as ExecutionArgs;
+      },
+      onNext: (_ctx, _id, _payload, _args, result) => {
+        if (!('errors' in result) || !result.errors) return result;
+        return { ...result, errors: result.errors.map((e) => formatError(e.toJSON(), e)) } as never;
+      },
+      execute,
+      subscribe,
+    },
+    wss,
+  );
+
+  const apollo = new ApolloServer<Context>({
+    schema,
+    introspection: config.introspection,
+    includeStacktraceInErrorResponses: false,
+    allowBatchedHttpRequests: false,
+    validationRules: limits.validationRules,
+    formatError,
+    plugins: [
+      ...limits.plugins,
+      ApolloServerPluginDrainHttpServer({ httpServer }),
+      { async serverWillStart() { return { async drainServer() { await wsServer.dispose(); } }; } },
+    ],
+  });
+  await apollo.start();
+
+  app.get('/healthz', async (_req, res) => {
+    try {
+      await deps.orm.em.fork().execute('select 1');
+      res.json({ status: 'ok' });
+    } catch {
+      res.status(503).json({ status: 'unavailable' });
+    }
+  });
+
+  if (config.graphiql) {
+    const graphiql = createGraphiqlHandler({ endpoint: '/graphql', subscriptionEndpoint: '/graphql' });
+    app.use((req, res, next) => (graphiql(req, res) ? undefined : next()));
+  }
+
+  app.use(
+    '/graphql',
+    express.json({ limit: '256kb' }),
+    expressMiddleware(apollo, {
+      context: async ({ req, res }) => {
+        const header = req.headers['x-request-id'];
+        const requestId = typeof header === 'string' && REQUEST_ID.test(header) ? header : randomUUID();
+        res.setHeader('x-request-id', requestId);
+        let identity: Identity;
+        try {
+          identity = await identify(services.access, req.headers.authorization ?? req.headers['x-api-key']);
+        } catch (error) {
+          if (error instanceof PatronError) throw unauthenticated(error);
+          throw error;
+        }
+        return contextFor(identity, requestId);
+      },
+    }),
+  );
+
+  return {
+    httpServer,
+    listen: (port, host) =>
+      new Promise((resolve, reject) => {
+        httpServer.once('error', reject);
+        httpServer.listen(port, host, () => resolve((httpServer.address() as { port: number }).port));
+      }),
+    close: async () => {
+      await apollo.stop();
+      wss.close();
+    },
+  };
+}
+
+/** Credentials are checked before execution: Apollo answers 401 with the code. */
+function unauthenticated(error: PatronError) {
+  return new GraphQLError(error.message, { extensions: { code: error.code, http: { status: 401 } } });
+}
