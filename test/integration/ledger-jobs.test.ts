@@ -100,7 +100,12 @@ test('expiry posts one entry per account, balances agree, a second run does noth
   expect(second).toEqual({ lots: 0, entries: 0, accounts: 0, batches: 0 });
   expect(await entriesOf(h, 'expiry')).toHaveLength(10);
   // The expired points can no longer be spent: only the long-lived lot is left.
-  await expect(h.ledger.redeem(h.server, { member: { id: members[3] }, points: 104, idempotencyKey: key() })).resolves.toBeDefined();
+  await expect(h.ledger.redeem(h.server, { member: { id: members[3] }, points: 104, idempotencyKey: key() })).rejects.toMatchObject({
+    code: 'INSUFFICIENT_POINTS',
+  });
+  await expect(h.ledger.redeem(h.server, { member: { id: members[3] }, points: 103, idempotencyKey: key() })).resolves.toMatchObject({
+    account: { available: 0 },
+  });
   await expectBooksBalance(h);
 });
 
