@@ -1,8 +1,9 @@
 import { ApolloServer } from '@apollo/server';
 import { expressMiddleware } from '@as-integrations/express5';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
+import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import express from 'express';
-import { GraphQLError, execute, parse, specifiedRules, subscribe, validate, type GraphQLSchema, type ExecutionArgs } from 'graphql';
+import { GraphQLError, execute, parse, specifiedRules, subscribe, validate, type GraphQLFormattedError, type GraphQLSchema, type ExecutionArgs } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
@@ -77,10 +78,10 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<PatronHttp
         try {
           document = parse(payload.query, { maxTokens: MAX_TOKENS });
         } catch (error) {
-          return [formatError({ message: (error as Error).message, extensions: { code: 'GRAPHQL_PARSE_FAILED' } }, error)] as never;
+          return [toGraphQLError(formatError({ message: (error as Error).message, extensions: { code: 'GRAPHQL_PARSE_FAILED' } }, error), error)];
         }
         const errors = validate(schema, document, [...specifiedRules, ...limits.validationRules]);
-        if (errors.length > 0) return errors.map((e) => formatError({ message: e.message, extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } }, e)) as never;
+        if (errors.length > 0) return errors.map((e) => toGraphQLError(formatError({ message: e.message, extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } }, e), e));
         return { schema, document, variableValues: payload.variables, operationName: payload.operationName } as ExecutionArgs;
       },
       onNext: (_ctx, _id, _payload, _args, result) => {
@@ -98,11 +99,15 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<PatronHttp
     introspection: config.introspection,
     includeStacktraceInErrorResponses: false,
     allowBatchedHttpRequests: false,
+    // main.ts owns shutdown: drain, then close the pool, then stop the embedded database.
+    stopOnTerminationSignals: false,
     validationRules: limits.validationRules,
     formatError,
     plugins: [
       ...limits.plugins,
       ApolloServerPluginDrainHttpServer({ httpServer }),
+      // Apollo's own landing page loads from its CDN; GraphiQL (when enabled) is served above instead.
+      ApolloServerPluginLandingPageDisabled(),
       { async serverWillStart() { return { async drainServer() { await wsServer.dispose(); } }; } },
     ],
   });
@@ -154,6 +159,16 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<PatronHttp
       wss.close();
     },
   };
+}
+
+/**
+ * graphql-ws sends the errors onSubscribe returns only when they are GraphQLError instances;
+ * anything else (such as formatted plain objects) makes it close the socket with 4500.
+ * Field suggestions are masked as armor's Apollo plugin masks them over HTTP.
+ */
+function toGraphQLError(formatted: GraphQLFormattedError, original: unknown): GraphQLError {
+  const at = original instanceof GraphQLError ? { nodes: original.nodes, source: original.source, positions: original.positions } : {};
+  return new GraphQLError(formatted.message.replace(/Did you mean ".+"/g, '[Suggestion hidden]'), { ...at, extensions: formatted.extensions });
 }
 
 /** Credentials are checked before execution: Apollo answers 401 with the code. */

