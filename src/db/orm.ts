@@ -4,20 +4,27 @@ import { types } from 'pg';
 import { Account } from '../entities/account';
 import { ApiKey } from '../entities/api-key';
 import { Authorization } from '../entities/authorization';
+import { TrackedEvent } from '../entities/event';
 import { LedgerEntry } from '../entities/ledger-entry';
 import { Lot } from '../entities/lot';
 import { Member } from '../entities/member';
+import { ShopOrder, ShopOrderAward, ShopOrderLine, ShopOrderRefund } from '../entities/order';
 import { Program } from '../entities/program';
+import { Rule, RuleAward, RuleVersion } from '../entities/rule';
 import { Migration20261122000000_ledger } from '../migrations/Migration20261122000000_ledger';
+import { Migration20261122010000_rules } from '../migrations/Migration20261122010000_rules';
+import { Migration20261122020000_orders } from '../migrations/Migration20261122020000_orders';
 
 // Points and money are bounded far below 2^53, so int8 columns read as plain numbers.
 types.setTypeParser(types.builtins.INT8, (v) => Number(v));
 
-export const entities = [Program, ApiKey, Member, Account, LedgerEntry, Lot, Authorization];
+export const entities = [Program, ApiKey, Member, Account, LedgerEntry, Lot, Authorization, Rule, RuleVersion, RuleAward, TrackedEvent, ShopOrder, ShopOrderLine, ShopOrderAward, ShopOrderRefund];
 
 /** Migrations are listed in code so the built server needs no file globbing. */
 export const migrationsList = [
   { name: 'Migration20261122000000_ledger', class: Migration20261122000000_ledger },
+  { name: 'Migration20261122010000_rules', class: Migration20261122010000_rules },
+  { name: 'Migration20261122020000_orders', class: Migration20261122020000_orders },
 ];
 
 export function ormOptions(clientUrl: string, poolMax = 20): Options {

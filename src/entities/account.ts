@@ -30,6 +30,14 @@ export class Account {
   @Property({ type: new BigIntType('number') })
   reserved: number = 0;
 
+  /**
+   * Points owed: earned points taken back after they were spent, under the 'allow_debt'
+   * policy. Points that become available repay it first. The member's net points are
+   * available + pending + reserved − debt.
+   */
+  @Property({ type: new BigIntType('number') })
+  debt: number = 0;
+
   @Property({ type: new BigIntType('number') })
   lifetimeEarned: number = 0;
 

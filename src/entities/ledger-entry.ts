@@ -10,6 +10,8 @@ export enum EntryKind {
   EXPIRY = 'expiry',
   ADJUSTMENT = 'adjustment',
   REVERSAL = 'reversal',
+  /** Available points paying off a debt (points taken back after they were spent). */
+  DEBT_REPAYMENT = 'debt_repayment',
 }
 
 export enum CauseType {
@@ -22,8 +24,8 @@ export enum CauseType {
 }
 
 /**
- * One immutable change to an account. `amount` is the change of the member's total points
- * (available + pending + reserved); the three deltas say which buckets moved. The database
+ * One immutable change to an account. `amount` is the change of the member's net points
+ * (available + pending + reserved − debt); the deltas say which buckets moved. The database
  * refuses UPDATE and DELETE on this table; a mistake is undone by a reversing entry.
  */
 @Entity({ tableName: 'ledger_entry' })
@@ -52,6 +54,10 @@ export class LedgerEntry {
 
   @Property({ type: new BigIntType('number') })
   deltaReserved!: number;
+
+  /** Change of the debt (points owed): + when spent points are taken back, − when repaid. */
+  @Property({ type: new BigIntType('number') })
+  deltaDebt: number = 0;
 
   @Property({ type: new BigIntType('number') })
   availableAfter!: number;
@@ -82,6 +88,10 @@ export class LedgerEntry {
   /** The entry this one undoes; an entry is reversed at most once. */
   @Property({ type: new BigIntType('number'), nullable: true, unique: true })
   reversesEntryId: number | null = null;
+
+  /** The entry this one undoes a part of (e.g. for an order's returned lines); many parts may name one entry. */
+  @Property({ type: new BigIntType('number'), nullable: true })
+  partlyReversesEntryId: number | null = null;
 
   @Property({ type: 'uuid', nullable: true })
   authorizationId: string | null = null;

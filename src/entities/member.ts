@@ -45,6 +45,14 @@ export class Member {
   @Property({ type: 'timestamptz' })
   registeredAt: Date = new Date();
 
+  /** Who referred the member; bound at registration and never changed, so the tree has no cycles. */
+  @Property({ type: 'uuid', nullable: true })
+  referrerId: string | null = null;
+
+  /** The shop's own facts about the member (city, segment …) that rule conditions may compare. */
+  @Property({ type: 'jsonb' })
+  attributes: Record<string, unknown> = {};
+
   @Property({ type: 'timestamptz', onUpdate: () => new Date() })
   updatedAt: Date = new Date();
 }

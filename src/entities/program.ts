@@ -1,6 +1,14 @@
 import { Entity, PrimaryKey, Property } from '@mikro-orm/core';
 import { randomUUID } from 'node:crypto';
 
+/** What happens when earned points are taken back (an order cancelled or returned) after they were spent. */
+export enum NegativeBalancePolicy {
+  /** The account owes the rest as debt; points that become available repay it first. */
+  ALLOW_DEBT = 'allow_debt',
+  /** Only what the account still has is taken; the rest is forgiven. */
+  TAKE_AVAILABLE = 'take_available',
+}
+
 /** A loyalty program: one shop (tenant) with its own members, keys, rules and settings. */
 @Entity({ tableName: 'program' })
 export class Program {
@@ -34,9 +42,32 @@ export class Program {
   @Property({ type: 'text' })
   timeZone: string = 'Europe/Moscow';
 
+  /** The birthday bonus is raised this many days before the birthday (0 = on the day). */
+  @Property({ type: 'integer' })
+  birthdayDaysBefore: number = 0;
+
   /** Seconds an authorization (reserved points) lives before it releases itself. */
   @Property({ type: 'integer' })
   authorizationTtlSeconds: number = 900;
+
+  /** Sale items cannot be paid with points (S4). */
+  @Property({ type: 'boolean' })
+  excludeOnSale: boolean = true;
+
+  /** Gift cards cannot be paid with points: that would turn points into money. */
+  @Property({ type: 'boolean' })
+  excludeGiftCards: boolean = true;
+
+  /** Delivery can be paid with points. */
+  @Property({ type: 'boolean' })
+  deliveryEligible: boolean = false;
+
+  /** Orders earn on the part paid with points too. */
+  @Property({ type: 'boolean' })
+  earnOnPointsPaidPart: boolean = false;
+
+  @Property({ type: 'text' })
+  negativeBalancePolicy: NegativeBalancePolicy = NegativeBalancePolicy.TAKE_AVAILABLE;
 
   @Property({ type: 'timestamptz' })
   createdAt: Date = new Date();

@@ -23,12 +23,27 @@ function toAuthorizationResult(r: AuthorizationRecordResult, programId: string) 
   return { ...toResult(r, programId), authorization: r.authorization };
 }
 
+/** Points in the program's money (S2): the point value is configurable per program. */
+async function worth(points: number, programId: string, ctx: Context): Promise<Money> {
+  const program = await ctx.loaders.program.load(programId);
+  return { amountMinor: points * program.pointValueMinor, currency: program.currency };
+}
+
 @Resolver(() => Account)
 export class AccountResolver {
   @FieldResolver(() => Money)
-  async availableMoney(@Root() account: AccountValue, @Ctx() ctx: Context): Promise<Money> {
-    const program = await ctx.loaders.program.load(account.programId);
-    return { amountMinor: account.available * program.pointValueMinor, currency: program.currency };
+  availableMoney(@Root() account: AccountValue, @Ctx() ctx: Context): Promise<Money> {
+    return worth(account.available, account.programId, ctx);
+  }
+
+  @FieldResolver(() => Money)
+  pendingMoney(@Root() account: AccountValue, @Ctx() ctx: Context): Promise<Money> {
+    return worth(account.pending, account.programId, ctx);
+  }
+
+  @FieldResolver(() => Money)
+  reservedMoney(@Root() account: AccountValue, @Ctx() ctx: Context): Promise<Money> {
+    return worth(account.reserved, account.programId, ctx);
   }
 }
 

@@ -10,6 +10,7 @@ export const toLedgerEntry = (e: EntryRecord): LedgerEntry => ({
   memberId: e.memberId,
   kind: e.kind,
   amount: e.amount,
+  debtChange: e.deltaDebt,
   balanceAfter: e.available,
   pendingAfter: e.pending,
   reservedAfter: e.reserved,
@@ -19,13 +20,14 @@ export const toLedgerEntry = (e: EntryRecord): LedgerEntry => ({
   reason: e.reason,
   idempotencyKey: e.idempotencyKey,
   reversesEntryId: e.reversesEntryId == null ? null : String(e.reversesEntryId),
+  partlyReversesEntryId: e.partlyReversesEntryId == null ? null : String(e.partlyReversesEntryId),
   authorizationId: e.authorizationId,
   lotId: e.lotId == null ? null : String(e.lotId),
   createdAt: e.createdAt,
 });
 
 /** `programId` rides along, unexposed, so money fields can find the point value. */
-export type AccountValue = Omit<Account, 'availableMoney'> & { programId: string };
+export type AccountValue = Omit<Account, 'availableMoney' | 'pendingMoney' | 'reservedMoney'> & { programId: string };
 
 export const toAccount = (a: AccountSnapshot, programId: string): AccountValue => ({ ...a, programId });
 

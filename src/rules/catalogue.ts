@@ -8,7 +8,7 @@ import { multiplier } from './actions/multiplier';
 import { rewardReferrer } from './actions/referrer';
 import type { ArgDescription } from './args';
 import { eventField } from './conditions/event';
-import { daysSinceRegistration, memberAttribute, memberTags, memberTier } from './conditions/member';
+import { cumulativeSpendCrosses, daysSinceRegistration, memberAttribute, memberTags, memberTier } from './conditions/member';
 import { channel, orderHasLine, orderTotal, paymentMethod } from './conditions/order';
 import { dayOfWeek, hourOfDay, occurredWithin } from './conditions/time';
 import type { ActionStage, EarnAction } from './earn-action';
@@ -24,6 +24,7 @@ const CONDITIONS: readonly EarnCondition[] = [
   memberAttribute,
   daysSinceRegistration,
   memberTier,
+  cumulativeSpendCrosses,
   dayOfWeek,
   hourOfDay,
   occurredWithin,

@@ -39,6 +39,7 @@ export interface CompiledRule {
   caps: RuleCaps;
   priority: number;
   exclusive: boolean;
+  oncePerMember: boolean;
   activeFrom: Date | null;
   activeTo: Date | null;
   status: RuleStatus;
@@ -55,6 +56,7 @@ const DEFINITION_KEYS = new Set<string>([
   'caps',
   'priority',
   'exclusive',
+  'oncePerMember',
   'activeFrom',
   'activeTo',
   'status',
@@ -73,11 +75,12 @@ export function compileRule(definition: unknown): CompileResult {
 
   for (const key of Object.keys(definition)) if (!DEFINITION_KEYS.has(key)) error(key, 'unknown field');
 
-  const { trigger, status, priority = 0, exclusive = false } = definition;
+  const { trigger, status, priority = 0, exclusive = false, oncePerMember = false } = definition;
   if (typeof trigger !== 'string' || trigger.trim() === '') error('trigger', 'is required: an event type');
   if (!RULE_STATUSES.includes(status as RuleStatus)) error('status', `must be one of ${RULE_STATUSES.join(', ')}`);
   if (!Number.isSafeInteger(priority)) error('priority', 'must be an integer');
   if (typeof exclusive !== 'boolean') error('exclusive', 'must be a boolean');
+  if (typeof oncePerMember !== 'boolean') error('oncePerMember', 'must be a boolean');
 
   const lifetimeDays = optionalInt(definition.lifetimeDays, 1, 'lifetimeDays', error);
   const delayDays = optionalInt(definition.delayDays, 0, 'delayDays', error);
@@ -100,6 +103,7 @@ export function compileRule(definition: unknown): CompileResult {
       caps,
       priority: priority as number,
       exclusive: exclusive as boolean,
+      oncePerMember: oncePerMember as boolean,
       activeFrom,
       activeTo,
       status: status as RuleStatus,

@@ -155,6 +155,10 @@ function assertValidContext(context: RuleContext): void {
   if (!Number.isSafeInteger(context.pointValueMinor) || context.pointValueMinor <= 0) {
     problems.push('pointValueMinor must be a positive integer');
   }
+  const spend = context.member?.cumulativeSpend;
+  if (spend && !(isMoney(spend.beforeMinor) && isMoney(spend.afterMinor) && spend.afterMinor >= spend.beforeMinor)) {
+    problems.push('member.cumulativeSpend must be non-negative integers with afterMinor ≥ beforeMinor');
+  }
   if (context.order) {
     if (!isMoney(context.order.totalMinor)) problems.push('order.totalMinor must be a non-negative integer');
     context.order.lines.forEach((line, index) => {

@@ -56,6 +56,11 @@ export interface RuleDefinition {
   priority?: number;
   /** When this rule matches, rules of strictly lower priority are not applied. */
   exclusive?: boolean;
+  /**
+   * Achievements: the rule rewards each member at most once, ever (the service enforces it with a
+   * unique index, so concurrent orders cannot both win).
+   */
+  oncePerMember?: boolean;
   activeFrom?: Date | null;
   /** Exclusive upper bound. */
   activeTo?: Date | null;
@@ -102,6 +107,8 @@ export interface RuleContext {
     birthday?: string | null;
     tierCode?: string | null;
     attributes?: Record<string, unknown>;
+    /** Paid orders only: the member's cumulative paid amount before and after this order (minor units). */
+    cumulativeSpend?: { beforeMinor: number; afterMinor: number } | null;
   };
   order?: {
     totalMinor: number;

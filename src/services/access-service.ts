@@ -2,6 +2,7 @@ import type { MikroORM } from '@mikro-orm/postgresql';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { SignJWT, jwtVerify } from 'jose';
 import { ApiKeyRole } from '../entities/api-key';
+import { NegativeBalancePolicy } from '../entities/program';
 import { badInput, notFound } from '../errors';
 import type { MemberRef } from './account-book';
 import type { Clock } from './clock';
@@ -40,6 +41,15 @@ export interface ProgramSettings {
   maxRedeemPercent: number;
   timeZone: string;
   authorizationTtlSeconds: number;
+  /** Days before the birthday the birthday event is raised; 0 = on the day. */
+  birthdayDaysBefore: number;
+  /** Checkout policy (S1, S4): what points may pay for and what orders earn on. */
+  excludeOnSale: boolean;
+  excludeGiftCards: boolean;
+  deliveryEligible: boolean;
+  earnOnPointsPaidPart: boolean;
+  /** When points taken back from a cancelled or returned order were already spent (S5). */
+  negativeBalancePolicy: NegativeBalancePolicy;
 }
 
 export interface ProgramRecord extends ProgramSettings {
@@ -56,6 +66,12 @@ export const DEFAULT_SETTINGS: ProgramSettings = {
   maxRedeemPercent: 100,
   timeZone: 'Europe/Moscow',
   authorizationTtlSeconds: 900,
+  birthdayDaysBefore: 0,
+  excludeOnSale: true,
+  excludeGiftCards: true,
+  deliveryEligible: false,
+  earnOnPointsPaidPart: false,
+  negativeBalancePolicy: NegativeBalancePolicy.TAKE_AVAILABLE,
 };
 
 /** Revocation reaches other instances within this time; the revoking instance forgets at once. */
@@ -92,6 +108,12 @@ export function toProgram(row: any): ProgramRecord {
     maxRedeemPercent: row.max_redeem_percent,
     timeZone: row.time_zone,
     authorizationTtlSeconds: row.authorization_ttl_seconds,
+    birthdayDaysBefore: row.birthday_days_before,
+    excludeOnSale: row.exclude_on_sale,
+    excludeGiftCards: row.exclude_gift_cards,
+    deliveryEligible: row.delivery_eligible,
+    earnOnPointsPaidPart: row.earn_on_points_paid_part,
+    negativeBalancePolicy: row.negative_balance_policy,
     createdAt: new Date(row.created_at),
   };
 }
@@ -109,6 +131,10 @@ export function checkSettings(s: Partial<ProgramSettings>): void {
   intIn(s.pendingDays, 'pendingDays', 0, 365);
   intIn(s.maxRedeemPercent, 'maxRedeemPercent', 0, 100);
   intIn(s.authorizationTtlSeconds, 'authorizationTtlSeconds', 10, 7 * 86_400);
+  intIn(s.birthdayDaysBefore, 'birthdayDaysBefore', 0, 31);
+  if (s.negativeBalancePolicy != null && !Object.values(NegativeBalancePolicy).includes(s.negativeBalancePolicy)) {
+    throw badInput(`negativeBalancePolicy must be one of ${Object.values(NegativeBalancePolicy).join(', ')}`, { field: 'negativeBalancePolicy' });
+  }
   if (s.timeZone != null) {
     try {
       new Intl.DateTimeFormat('en', { timeZone: s.timeZone });
@@ -251,6 +277,12 @@ export class AccessService {
       maxRedeemPercent: 'max_redeem_percent',
       timeZone: 'time_zone',
       authorizationTtlSeconds: 'authorization_ttl_seconds',
+      birthdayDaysBefore: 'birthday_days_before',
+      excludeOnSale: 'exclude_on_sale',
+      excludeGiftCards: 'exclude_gift_cards',
+      deliveryEligible: 'delivery_eligible',
+      earnOnPointsPaidPart: 'earn_on_points_paid_part',
+      negativeBalancePolicy: 'negative_balance_policy',
     };
     const sets: string[] = [];
     const params: unknown[] = [];
@@ -319,9 +351,12 @@ export class AccessService {
   private async insertProgram(tx: { execute: MikroORM['em']['execute'] }, id: string, s: ProgramSettings) {
     const [row] = await tx.execute(
       `insert into program (id, name, currency, point_value_minor, default_lifetime_days, pending_days, max_redeem_percent,
-         time_zone, authorization_ttl_seconds, created_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) returning *`,
+         time_zone, authorization_ttl_seconds, birthday_days_before, exclude_on_sale, exclude_gift_cards, delivery_eligible,
+         earn_on_points_paid_part, negative_balance_policy, created_at)
+       values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) returning *`,
       [id, s.name, s.currency, s.pointValueMinor, s.defaultLifetimeDays, s.pendingDays, s.maxRedeemPercent, s.timeZone,
-        s.authorizationTtlSeconds, this.clock.now()],
+        s.authorizationTtlSeconds, s.birthdayDaysBefore, s.excludeOnSale, s.excludeGiftCards, s.deliveryEligible,
+        s.earnOnPointsPaidPart, s.negativeBalancePolicy, this.clock.now()],
     );
     return toProgram(row);
   }

@@ -1,6 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { CauseType, EntryKind } from '../entities/ledger-entry';
 import { MemberStatus } from '../entities/member';
+import { NegativeBalancePolicy } from '../entities/program';
 import { ErrorCode, PatronError, notFound } from '../errors';
 import { memberRefColumn } from './member-service';
 
@@ -29,12 +30,16 @@ export interface EntryRecord extends Balances {
   deltaAvailable: number;
   deltaPending: number;
   deltaReserved: number;
+  /** Change of the account's debt: + when points taken back were already spent, − when repaid. */
+  deltaDebt: number;
   causeType: CauseType;
   causeId: string | null;
   ruleVersionId: string | null;
   reason: string | null;
   idempotencyKey: string | null;
   reversesEntryId: number | null;
+  /** The entry this one undoes a part of (an order's returned lines). */
+  partlyReversesEntryId: number | null;
   authorizationId: string | null;
   /** The lot an accrual created. */
   lotId: number | null;
@@ -48,6 +53,26 @@ export interface ProgramPolicy {
   authorizationTtlSeconds: number;
   pointValueMinor: number;
   currency: string;
+  negativeBalancePolicy: NegativeBalancePolicy;
+}
+
+/**
+ * What to do when points to take back were already spent and the account's other available
+ * points do not cover them: refuse (INSUFFICIENT_POINTS), record the rest as debt that later
+ * points repay first, or forgive the rest.
+ */
+export type Shortfall = 'refuse' | 'debt' | 'forgive';
+
+/** The shortfall an order's take-back uses under the program's policy. */
+export const shortfallUnder = (policy: NegativeBalancePolicy): Shortfall =>
+  policy === NegativeBalancePolicy.ALLOW_DEBT ? 'debt' : 'forgive';
+
+/** An accrual's lot: what is left in it and what expired from it unused. */
+export interface AccrualLot {
+  id: number;
+  remaining: number;
+  expired: number;
+  active: boolean;
 }
 
 /** Who a write is about: our member id, or the shop's id, e-mail or phone. */
@@ -58,6 +83,8 @@ export interface AccountState extends Balances {
   programId: string;
   memberId: string;
   memberStatus: MemberStatus;
+  /** Points taken back after they were spent, owed until later points repay them (>= 0). */
+  debt: number;
   lifetimeEarned: number;
   lifetimeRedeemed: number;
   lifetimeExpired: number;
@@ -74,8 +101,10 @@ interface Posting {
   available?: number;
   pending?: number;
   reserved?: number;
+  debt?: number;
   cause: Cause;
   reversesEntryId?: number | null;
+  partlyReversesEntryId?: number | null;
   authorizationId?: string | null;
   newLot?: { amount: number; availableAt: Date; expiresAt: Date | null; activated: boolean };
   lotChanges?: LotChange[];
@@ -98,6 +127,7 @@ export function toEntryRecord(row: Record<string, any>, memberId: string): Entry
     deltaAvailable: Number(row.delta_available),
     deltaPending: Number(row.delta_pending),
     deltaReserved: Number(row.delta_reserved),
+    deltaDebt: Number(row.delta_debt ?? 0),
     available: Number(row.available_after),
     pending: Number(row.pending_after),
     reserved: Number(row.reserved_after),
@@ -107,6 +137,7 @@ export function toEntryRecord(row: Record<string, any>, memberId: string): Entry
     reason: row.reason,
     idempotencyKey: row.idempotency_key,
     reversesEntryId: row.reverses_entry_id == null ? null : Number(row.reverses_entry_id),
+    partlyReversesEntryId: row.partly_reverses_entry_id == null ? null : Number(row.partly_reverses_entry_id),
     authorizationId: row.authorization_id,
     lotId: row.lot_id == null ? null : Number(row.lot_id),
     createdAt: new Date(row.created_at),
@@ -137,7 +168,7 @@ export class AccountBook {
     const [column, value] = memberRefColumn(member);
     const [row] = await tx.execute(
       `select a.*, m.status as member_status, p.default_lifetime_days, p.pending_days, p.authorization_ttl_seconds,
-         p.point_value_minor, p.currency,
+         p.point_value_minor, p.currency, p.negative_balance_policy,
          exists (select 1 from lot l where l.account_id = a.id and l.remaining > 0 and l.expires_at <= ?) as has_overdue,
          exists (select 1 from lot l where l.account_id = a.id and l.remaining > 0
                    and l.activated_at is null and l.available_at <= ?) as has_due
@@ -155,6 +186,7 @@ export class AccountBook {
       available: Number(row.available),
       pending: Number(row.pending),
       reserved: Number(row.reserved),
+      debt: Number(row.debt),
       lifetimeEarned: Number(row.lifetime_earned),
       lifetimeRedeemed: Number(row.lifetime_redeemed),
       lifetimeExpired: Number(row.lifetime_expired),
@@ -164,9 +196,12 @@ export class AccountBook {
       authorizationTtlSeconds: row.authorization_ttl_seconds,
       pointValueMinor: row.point_value_minor,
       currency: row.currency,
+      negativeBalancePolicy: row.negative_balance_policy,
     }, now);
     if (row.has_overdue) await book.expireOverdueLots();
     if (row.has_due) await book.activateDueLots();
+    // Points that became available while a debt was owed (e.g. activated by the job) repay it first.
+    await book.repayDebt({ type: CauseType.JOB, id: 'repay-debt', reason: 'Debt repaid from available points' });
     return book;
   }
 
@@ -185,7 +220,7 @@ export class AccountBook {
   /** Adds a lot; it is pending until `availableAt`. */
   async accrue(points: number, opts: { availableAt: Date; expiresAt: Date | null; cause: Cause; kind?: EntryKind }) {
     const activated = opts.availableAt.getTime() <= this.now.getTime();
-    return this.post({
+    const entry = await this.post({
       kind: opts.kind ?? EntryKind.ACCRUAL,
       available: activated ? points : 0,
       pending: activated ? 0 : points,
@@ -193,6 +228,20 @@ export class AccountBook {
       newLot: { amount: points, availableAt: opts.availableAt, expiresAt: opts.expiresAt, activated },
       earned: points,
     });
+    await this.repayDebt({ ...opts.cause, reason: 'Debt repaid from new points' });
+    return entry;
+  }
+
+  /**
+   * Pays the account's debt from its available points, nearest-expiry lots first, in one
+   * entry that lowers available and the debt alike (amount 0: the member's net points do not
+   * change). Pending points repay it once they become available.
+   */
+  async repayDebt(cause: Cause): Promise<EntryRecord | null> {
+    const points = Math.min(this.state.debt, this.state.available);
+    if (points <= 0) return null;
+    const taken = await this.takeSpendable(points);
+    return this.post({ kind: EntryKind.DEBT_REPAYMENT, available: -points, debt: -points, cause, lotChanges: taken });
   }
 
   /** Spends available points for good, nearest-expiry lots first. */
@@ -235,20 +284,22 @@ export class AccountBook {
     return entry;
   }
 
-  /** Undoes an entry with a reversing one; each entry can be reversed once. */
-  async reverse(entry: EntryRecord, cause: Cause) {
-    if (entry.accountId !== this.state.id) throw notFound('Ledger entry', { entryId: entry.id });
-    const [done] = await this.tx.execute('select id from ledger_entry where reverses_entry_id = ?', [entry.id]);
-    if (done) {
-      throw new PatronError(ErrorCode.ALREADY_REVERSED, 'This entry was already reversed', {
-        entryId: entry.id,
-        reversalId: Number(done.id),
-      });
-    }
+  /**
+   * Undoes an entry with a reversing one; each entry can be reversed once, and not after a
+   * part of it was reversed. Taking back an accrual whose points were spent covers them from
+   * the account's other available points; what those do not cover is refused by default, or
+   * owed as debt, or forgiven (`shortfall`).
+   */
+  async reverse(entry: EntryRecord, cause: Cause, opts: { shortfall?: Shortfall } = {}) {
+    this.checkOwnEntry(entry);
+    await this.refuseIfReversed(entry, true);
     const base = { kind: EntryKind.REVERSAL, cause, reversesEntryId: entry.id, authorizationId: entry.authorizationId };
     let reversal: EntryRecord;
-    if (entry.amount > 0 && (entry.kind === EntryKind.ACCRUAL || entry.kind === EntryKind.ADJUSTMENT)) {
-      reversal = await this.post({ ...base, ...(await this.takeBackAccrual(entry)), earned: -entry.amount });
+    if (isCredit(entry)) {
+      const lot = await this.accrualLot(entry);
+      // What expired from the lot unused is not taken again.
+      const taken = await this.takeBackAccrual(entry, lot, entry.amount - lot.expired, opts.shortfall ?? 'refuse');
+      reversal = await this.post({ ...base, ...taken, cause: withForgiven(cause, taken.forgiven), earned: -entry.amount });
     } else if (entry.amount < 0 && (entry.kind === EntryKind.REDEMPTION || entry.kind === EntryKind.ADJUSTMENT)) {
       const restored = await this.allocationsOf([entry.id]);
       reversal = await this.post({ ...base, available: -entry.amount, lotChanges: restored, redeemed: entry.amount });
@@ -263,6 +314,68 @@ export class AccountBook {
     }
     await this.expireOverdueLots();
     return reversal;
+  }
+
+  /**
+   * Undoes `points` of an accrual (takes them back: from its own lot first, then as
+   * {@link reverse} does) or of a capture (gives them back to the lots they came from, latest
+   * expiry first), for the returned part of an order. The entry names the original in
+   * `partlyReversesEntryId`; the caller keeps the parts within the original.
+   */
+  async reversePart(entry: EntryRecord, points: number, cause: Cause, opts: { shortfall?: Shortfall } = {}) {
+    this.checkOwnEntry(entry);
+    if (!Number.isSafeInteger(points) || points < 1 || points > Math.abs(entry.amount)) {
+      throw new PatronError(ErrorCode.INVALID_STATE, `Cannot reverse ${points} points of a ${entry.amount} point entry`, {
+        entryId: entry.id,
+      });
+    }
+    await this.refuseIfReversed(entry, false);
+    const base = { kind: EntryKind.REVERSAL, partlyReversesEntryId: entry.id, authorizationId: entry.authorizationId };
+    let reversal: EntryRecord;
+    if (isCredit(entry)) {
+      const taken = await this.takeBackAccrual(entry, await this.accrualLot(entry), points, opts.shortfall ?? 'refuse');
+      reversal = await this.post({ ...base, ...taken, cause: withForgiven(cause, taken.forgiven), earned: -points });
+    } else if (entry.kind === EntryKind.CAPTURE && entry.authorizationId) {
+      const restored = takeInOrder(await this.heldByAuthorization(entry.authorizationId), points);
+      reversal = await this.post({ ...base, cause, available: points, lotChanges: restored, redeemed: -points });
+    } else {
+      throw new PatronError(ErrorCode.NOT_REVERSIBLE, `A ${entry.kind} entry cannot be reversed in part`, { entryId: entry.id });
+    }
+    await this.expireOverdueLots();
+    return reversal;
+  }
+
+  /** The lot an accrual created: what it still holds and what expired from it unused. */
+  async accrualLot(entry: EntryRecord): Promise<AccrualLot> {
+    const [lot] = await this.tx.execute(
+      `select l.id, l.remaining, l.activated_at is not null as active,
+         coalesce((select -sum(la.amount) from lot_allocation la join ledger_entry e on e.id = la.entry_id
+                   where la.lot_id = l.id and e.kind = 'expiry'), 0) as expired
+       from lot l where l.source_entry_id = ? and l.account_id = ?`,
+      [entry.id, this.state.id],
+    );
+    if (!lot) throw notFound('Lot of the entry', { entryId: entry.id });
+    return { id: Number(lot.id), remaining: Number(lot.remaining), expired: Number(lot.expired), active: lot.active };
+  }
+
+  private checkOwnEntry(entry: EntryRecord): void {
+    if (entry.accountId !== this.state.id) throw notFound('Ledger entry', { entryId: entry.id });
+  }
+
+  /** A whole reversal also refuses an entry reversed in part before: those parts would be undone twice. */
+  private async refuseIfReversed(entry: EntryRecord, includingParts: boolean): Promise<void> {
+    const [done] = await this.tx.execute(
+      `select id, reverses_entry_id is null as partial from ledger_entry
+       where reverses_entry_id = ? ${includingParts ? 'or partly_reverses_entry_id = ?' : ''}
+       order by reverses_entry_id nulls last limit 1`,
+      includingParts ? [entry.id, entry.id] : [entry.id],
+    );
+    if (!done) return;
+    throw new PatronError(
+      ErrorCode.ALREADY_REVERSED,
+      done.partial ? 'Part of this entry was already reversed; it cannot be reversed whole' : 'This entry was already reversed',
+      { entryId: entry.id, reversalId: Number(done.id) },
+    );
   }
 
   /** Posts one expiry entry for every lot of this account past its expiry. */
@@ -306,7 +419,7 @@ export class AccountBook {
   }
 
   /** Spendable lots, nearest expiry first, until `points` are covered; never an expired or pending lot. */
-  private async takeSpendable(points: number): Promise<LotChange[]> {
+  private async takeSpendable(points: number, excludeLotId: number | null = null): Promise<LotChange[]> {
     const insufficient = () =>
       new PatronError(ErrorCode.INSUFFICIENT_POINTS, `Not enough points: ${points} asked, ${this.state.available} available`, {
         requested: points,
@@ -320,8 +433,9 @@ export class AccountBook {
       const lots = await this.tx.execute(
         `select id, remaining from lot
          where account_id = ? and remaining > 0 and activated_at is not null and (expires_at is null or expires_at > ?)
+           and id is distinct from ?::bigint
          order by expires_at asc nulls last, id limit ? offset ?`,
-        [this.state.id, this.now, pageSize, offset],
+        [this.state.id, this.now, excludeLotId, pageSize, offset],
       );
       for (const lot of lots) {
         const take = Math.min(missing, Number(lot.remaining));
@@ -362,37 +476,52 @@ export class AccountBook {
   }
 
   /**
-   * Taking back an accrual: what its lot still holds comes from the lot; what was spent from
-   * it comes from other spendable lots. What already expired is not taken twice.
+   * Taking back `points` of an accrual: what its lot still holds leaves first; the rest was
+   * spent (or repaid a debt) and comes from the account's other available points. What those
+   * do not cover is the shortfall: refused, owed as debt, or forgiven.
    */
-  private async takeBackAccrual(entry: EntryRecord): Promise<Partial<Posting>> {
-    const [lot] = await this.tx.execute(
-      `select l.id, l.remaining, l.activated_at is not null as active,
-         coalesce((select -sum(la.amount) from lot_allocation la join ledger_entry e on e.id = la.entry_id
-                   where la.lot_id = l.id and e.kind = 'expiry'), 0) as expired
-       from lot l where l.source_entry_id = ?`,
-      [entry.id],
-    );
-    const remaining = Number(lot.remaining);
-    const spent = entry.amount - remaining - Number(lot.expired);
-    const changes: LotChange[] = remaining > 0 ? [{ lotId: Number(lot.id), amount: -remaining }] : [];
-    const fromLot = { available: lot.active ? -remaining : 0, pending: lot.active ? 0 : -remaining };
-    if (spent <= 0) return { ...fromLot, lotChanges: changes };
-    // The lot's own points leave first; the rest must be covered by what else is available.
-    this.state.available += fromLot.available;
-    try {
-      const others = await this.takeSpendable(spent);
-      return { available: fromLot.available - spent, pending: fromLot.pending, lotChanges: [...changes, ...others] };
-    } finally {
-      this.state.available -= fromLot.available;
+  private async takeBackAccrual(
+    entry: EntryRecord,
+    lot: AccrualLot,
+    points: number,
+    shortfall: Shortfall,
+  ): Promise<Pick<Posting, 'available' | 'pending' | 'debt' | 'lotChanges'> & { forgiven: number }> {
+    const fromLot = Math.min(points, lot.remaining);
+    const fromLotAvailable = lot.active ? fromLot : 0;
+    const rest = points - fromLot;
+    const othersAvailable = this.state.available - fromLotAvailable;
+    let covered = rest;
+    if (rest > othersAvailable) {
+      if (shortfall === 'refuse') {
+        throw new PatronError(
+          ErrorCode.INSUFFICIENT_POINTS,
+          `${rest} of the ${entry.amount} points were already spent and only ${othersAvailable} are available to take back`,
+          { entryId: entry.id, requested: rest, available: othersAvailable },
+        );
+      }
+      covered = othersAvailable;
     }
+    // The entry's own lot is left out: its remainder is already taken above.
+    const others = covered > 0 ? await this.takeSpendable(covered, lot.id) : [];
+    return {
+      available: -fromLotAvailable - covered,
+      pending: -(fromLot - fromLotAvailable),
+      debt: shortfall === 'debt' ? rest - covered : 0,
+      forgiven: shortfall === 'forgive' ? rest - covered : 0,
+      lotChanges: [...(fromLot > 0 ? [{ lotId: lot.id, amount: -fromLot }] : []), ...others],
+    };
   }
 
   private async post(p: Posting): Promise<EntryRecord> {
     const s = this.state;
-    const d = { available: p.available ?? 0, pending: p.pending ?? 0, reserved: p.reserved ?? 0 };
-    const next = { available: s.available + d.available, pending: s.pending + d.pending, reserved: s.reserved + d.reserved };
-    if (next.available < 0 || next.pending < 0 || next.reserved < 0) {
+    const d = { available: p.available ?? 0, pending: p.pending ?? 0, reserved: p.reserved ?? 0, debt: p.debt ?? 0 };
+    const next = {
+      available: s.available + d.available,
+      pending: s.pending + d.pending,
+      reserved: s.reserved + d.reserved,
+      debt: s.debt + d.debt,
+    };
+    if (next.available < 0 || next.pending < 0 || next.reserved < 0 || next.debt < 0) {
       throw new PatronError(ErrorCode.INSUFFICIENT_POINTS, 'Not enough points for this operation', {
         available: s.available,
       });
@@ -403,21 +532,23 @@ export class AccountBook {
       expired: s.lifetimeExpired + (p.expired ?? 0),
     };
     const c = p.cause;
+    // The amount is the change of the member's net points: what they hold minus what they owe.
+    const amount = d.available + d.pending + d.reserved - d.debt;
     const params: unknown[] = [
-      s.programId, s.id, p.kind, d.available + d.pending + d.reserved, d.available, d.pending, d.reserved,
+      s.programId, s.id, p.kind, amount, d.available, d.pending, d.reserved, d.debt,
       next.available, next.pending, next.reserved, c.type, c.id ?? null, c.ruleVersionId ?? null, c.reason ?? null,
-      c.idempotencyKey ?? null, p.reversesEntryId ?? null, p.authorizationId ?? null, this.now,
-      next.available, next.pending, next.reserved, lifetime.earned, lifetime.redeemed, lifetime.expired, this.now, s.id,
+      c.idempotencyKey ?? null, p.reversesEntryId ?? null, p.partlyReversesEntryId ?? null, p.authorizationId ?? null, this.now,
+      next.available, next.pending, next.reserved, next.debt, lifetime.earned, lifetime.redeemed, lifetime.expired, this.now, s.id,
     ];
     const parts = [
       `with e as (
         insert into ledger_entry (program_id, account_id, kind, amount, delta_available, delta_pending, delta_reserved,
-          available_after, pending_after, reserved_after, cause_type, cause_id, rule_version_id, reason,
-          idempotency_key, reverses_entry_id, authorization_id, created_at)
-        values (?, ?, ?::entry_kind, ?, ?, ?, ?, ?, ?, ?, ?::cause_type, ?, ?::uuid, ?, ?, ?::bigint, ?::uuid, ?)
+          delta_debt, available_after, pending_after, reserved_after, cause_type, cause_id, rule_version_id, reason,
+          idempotency_key, reverses_entry_id, partly_reverses_entry_id, authorization_id, created_at)
+        values (?, ?, ?::entry_kind, ?, ?, ?, ?, ?, ?, ?, ?, ?::cause_type, ?, ?::uuid, ?, ?, ?::bigint, ?::bigint, ?::uuid, ?)
         returning *
       ), a as (
-        update account set available = ?, pending = ?, reserved = ?, lifetime_earned = ?, lifetime_redeemed = ?,
+        update account set available = ?, pending = ?, reserved = ?, debt = ?, lifetime_earned = ?, lifetime_redeemed = ?,
           lifetime_expired = ?, entry_count = entry_count + 1, updated_at = ? where id = ?
       )`,
     ];
@@ -473,4 +604,16 @@ function takeInOrder(changes: LotChange[], points: number): LotChange[] {
   }
   if (missing > 0) throw new PatronError(ErrorCode.INVALID_STATE, 'The authorization holds fewer points than asked');
   return out;
+}
+
+/** An entry that credited points: reversing it takes them back. */
+function isCredit(entry: EntryRecord): boolean {
+  return entry.amount > 0 && (entry.kind === EntryKind.ACCRUAL || entry.kind === EntryKind.ADJUSTMENT);
+}
+
+/** Forgiven points leave no trace in the balances, so the reversal's reason says how many. */
+function withForgiven(cause: Cause, forgiven: number): Cause {
+  if (forgiven <= 0) return cause;
+  const note = `${forgiven} already spent points forgiven`;
+  return { ...cause, reason: cause.reason ? `${cause.reason} (${note})` : note };
 }

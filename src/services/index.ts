@@ -1,10 +1,15 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { AccessService } from './access-service';
 import type { Clock } from './clock';
+import { EarningService, MemberReferrers } from './earning-service';
+import { EventService } from './event-service';
 import type { EventPublisher } from './events';
+import { LedgerAudit } from './ledger-audit';
 import { LedgerQueries } from './ledger-queries';
 import { LedgerService } from './ledger-service';
 import { MemberService } from './member-service';
+import { OrderService } from './order-service';
+import { RuleService } from './rule-service';
 
 /** The domain, wired once per process. Resolvers and jobs reach services only through this. */
 export interface Services {
@@ -12,6 +17,12 @@ export interface Services {
   members: MemberService;
   ledger: LedgerService;
   ledgerQueries: LedgerQueries;
+  audit: LedgerAudit;
+  rules: RuleService;
+  /** The Earning port: what the order service calls when an order is paid. */
+  earning: EarningService;
+  events: EventService;
+  orders: OrderService;
 }
 
 export function createServices(
@@ -20,11 +31,20 @@ export function createServices(
   events: EventPublisher,
   options: { tokenSecret?: string; customerTokenTtlSeconds: number },
 ): Services {
-  const members = new MemberService(orm, clock);
+  const rules = new RuleService(orm, clock);
+  const earning = new EarningService(orm, rules, new MemberReferrers());
+  const tracked = new EventService(orm, clock, events, earning);
+  // A new member's registration event (and welcome bonus) commits with the member.
+  const members = new MemberService(orm, clock, tracked.onRegistered);
   return {
     access: new AccessService(orm, clock, members, options),
     members,
     ledger: new LedgerService(orm, clock, events),
     ledgerQueries: new LedgerQueries(orm, clock),
+    audit: new LedgerAudit(orm),
+    rules,
+    earning,
+    events: tracked,
+    orders: new OrderService(orm, clock, events, earning),
   };
 }

@@ -22,23 +22,24 @@ export interface LedgerVerification {
 
 /**
  * The checks, all recomputed in one set-based statement per program:
- * - entries_available / entries_pending / entries_reserved: sum of entry deltas = cached balance;
+ * - entries_available / entries_pending / entries_reserved / entries_debt: sum of entry deltas = cached balance;
  * - last_entry_available / _pending / _reserved: the newest entry's *_after = cached balance;
  * - entry_count: number of entries = the account's cached count;
  * - lifetime_expired: points the expiry entries took = the cached lifetime total;
  * - lots_available / lots_pending: remainders of activated / not-yet-activated lots = cached balance;
  * - open_authorizations: amounts of open authorizations = reserved;
  * - authorization_holds: points the open authorizations' allocations still hold in lots = reserved;
- * - negative_*: nothing below zero (balances, balances after any entry, lot remainders);
+ * - negative_*: nothing below zero (balances, debt, balances after any entry, lot remainders);
  * - lot_remaining (per lot): remaining = amount + sum of its allocations.
  */
 const VERIFY_SQL = `
 with acc as (
-  select a.id, a.member_id, a.available, a.pending, a.reserved, a.entry_count, a.lifetime_expired
+  select a.id, a.member_id, a.available, a.pending, a.reserved, a.debt, a.entry_count, a.lifetime_expired
   from account a where a.program_id = ?
 ), entries as (
   select e.account_id,
     sum(e.delta_available) as available, sum(e.delta_pending) as pending, sum(e.delta_reserved) as reserved,
+    sum(e.delta_debt) as debt,
     count(*) as entry_count,
     coalesce(-sum(e.amount) filter (where e.kind = 'expiry'), 0) as expired,
     min(least(e.available_after, e.pending_after, e.reserved_after)) as lowest_after
@@ -74,6 +75,7 @@ cross join lateral (values
   ('entries_available', coalesce(en.available, 0), acc.available),
   ('entries_pending', coalesce(en.pending, 0), acc.pending),
   ('entries_reserved', coalesce(en.reserved, 0), acc.reserved),
+  ('entries_debt', coalesce(en.debt, 0), acc.debt),
   ('last_entry_available', coalesce(le.available_after, 0), acc.available),
   ('last_entry_pending', coalesce(le.pending_after, 0), acc.pending),
   ('last_entry_reserved', coalesce(le.reserved_after, 0), acc.reserved),
@@ -86,6 +88,7 @@ cross join lateral (values
   ('negative_available', greatest(acc.available, 0), acc.available),
   ('negative_pending', greatest(acc.pending, 0), acc.pending),
   ('negative_reserved', greatest(acc.reserved, 0), acc.reserved),
+  ('negative_debt', greatest(acc.debt, 0), acc.debt),
   ('negative_entry_balance', greatest(coalesce(en.lowest_after, 0), 0), coalesce(en.lowest_after, 0)),
   ('negative_lot_remaining', greatest(coalesce(lo.lowest_remaining, 0), 0), coalesce(lo.lowest_remaining, 0))
 ) as c(check_name, expected, actual)

@@ -51,6 +51,7 @@ function toSnapshot(row: any): AccountSnapshot {
     available: Number(row.available),
     pending: Number(row.pending),
     reserved: Number(row.reserved),
+    debt: Number(row.debt),
     lifetimeEarned: Number(row.lifetime_earned),
     lifetimeRedeemed: Number(row.lifetime_redeemed),
     lifetimeExpired: Number(row.lifetime_expired),

@@ -24,6 +24,8 @@ export interface AccountSnapshot {
   available: number;
   pending: number;
   reserved: number;
+  /** Points owed after earned points were taken back once spent (see AccountBook.repayDebt). */
+  debt: number;
   lifetimeEarned: number;
   lifetimeRedeemed: number;
   lifetimeExpired: number;
@@ -125,20 +127,21 @@ function reviveAuthorization(json: any): AuthorizationRecord {
   };
 }
 
-function snapshot(book: AccountBook): AccountSnapshot {
+export function snapshot(book: AccountBook): AccountSnapshot {
   const s = book.state;
   return {
     memberId: s.memberId,
     available: s.available,
     pending: s.pending,
     reserved: s.reserved,
+    debt: s.debt,
     lifetimeEarned: s.lifetimeEarned,
     lifetimeRedeemed: s.lifetimeRedeemed,
     lifetimeExpired: s.lifetimeExpired,
   };
 }
 
-function toAuthorization(row: any, memberId: string): AuthorizationRecord {
+export function toAuthorization(row: any, memberId: string): AuthorizationRecord {
   return {
     id: row.id,
     memberId,
@@ -220,12 +223,8 @@ export class LedgerService {
       const ttl = input.ttlSeconds ?? book.policy.authorizationTtlSeconds;
       const expiresAt = new Date(book.now.getTime() + ttl * 1000);
       const entry = await book.hold(input.points, id, this.cause(actor, input));
-      const [row] = await tx.execute(
-        `insert into "authorization" (id, program_id, account_id, amount, reference, expires_at, created_at)
-         values (?, ?, ?, ?, ?, ?, ?) returning *`,
-        [id, actor.programId, book.state.id, input.points, input.reference ?? null, expiresAt, book.now],
-      );
-      return { book, result: { entry, account: snapshot(book), authorization: toAuthorization(row, book.state.memberId) } };
+      const authorization = await recordAuthorization(tx, book, { id, points: input.points, reference: input.reference ?? null, expiresAt });
+      return { book, result: { entry, account: snapshot(book), authorization } };
     });
   }
 
@@ -267,7 +266,7 @@ export class LedgerService {
       const [locked] = await tx.execute(`select status from "authorization" where id = ?`, [auth.id]);
       if (locked.status !== AuthorizationStatus.OPEN || auth.expiresAt > now) return null;
       await book.release(auth.amount, auth.id, { type: CauseType.JOB, id: 'release-authorizations', reason: 'Authorization expired' });
-      await this.closeAuthorization(tx, auth.id, AuthorizationStatus.RELEASED, 0, now);
+      await closeAuthorization(tx, auth.id, AuthorizationStatus.RELEASED, 0, now);
       return book;
     });
     if (!outcome) return null;
@@ -349,7 +348,7 @@ export class LedgerService {
         });
       }
       const done = await work(book, auth);
-      const row = await this.closeAuthorization(tx, auth.id, done.status, done.captured, book.now);
+      const row = await closeAuthorization(tx, auth.id, done.status, done.captured, book.now);
       return { book, result: { entry: done.entry, account: snapshot(book), authorization: toAuthorization(row, auth.memberId) } };
     });
   }
@@ -366,14 +365,29 @@ export class LedgerService {
     if (!row) throw notFound('Authorization', { authorizationId: id });
     return toAuthorization(row, row.member_id);
   }
+}
 
-  private async closeAuthorization(tx: EntityManager, id: string, status: AuthorizationStatus, captured: number, now: Date) {
-    const [row] = await tx.execute(
-      `update "authorization" set status = ?::authorization_status, captured = ?, closed_at = ? where id = ? returning *`,
-      [status, captured, now, id],
-    );
-    return row;
-  }
+/** The authorization row for points `book.hold` just reserved under `id`. */
+export async function recordAuthorization(
+  tx: EntityManager,
+  book: AccountBook,
+  a: { id: string; points: number; reference: string | null; expiresAt: Date },
+): Promise<AuthorizationRecord> {
+  const [row] = await tx.execute(
+    `insert into "authorization" (id, program_id, account_id, amount, reference, expires_at, created_at)
+     values (?, ?, ?, ?, ?, ?, ?) returning *`,
+    [a.id, book.state.programId, book.state.id, a.points, a.reference, a.expiresAt, book.now],
+  );
+  return toAuthorization(row, book.state.memberId);
+}
+
+/** Marks an authorization captured or released; its entries are written by the caller's book. */
+export async function closeAuthorization(tx: EntityManager, id: string, status: AuthorizationStatus, captured: number, now: Date) {
+  const [row] = await tx.execute(
+    `update "authorization" set status = ?::authorization_status, captured = ?, closed_at = ? where id = ? returning *`,
+    [status, captured, now, id],
+  );
+  return row;
 }
 
 function reviveAuthorizationResult(json: any): AuthorizationResult {

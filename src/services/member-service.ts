@@ -18,6 +18,9 @@ export interface MemberRecord {
   status: MemberStatus;
   tags: string[];
   registeredAt: Date;
+  /** The member who referred this one, bound at registration. */
+  referrerId: string | null;
+  attributes: Record<string, unknown>;
 }
 
 export interface UpsertMemberInput {
@@ -29,7 +32,17 @@ export interface UpsertMemberInput {
   birthday?: string | null;
   tags?: string[] | null;
   registeredAt?: Date | null;
+  /** The referring member's externalId; bound when the member registers, ignored later. */
+  referrerExternalId?: string | null;
+  /** Replaces the member's attributes (facts rule conditions may compare) when given. */
+  attributes?: Record<string, unknown> | null;
 }
+
+/**
+ * Work that joins the transaction registering a member (e.g. the registration event and its
+ * welcome bonus); the function it returns runs after commit (e.g. publishing balance changes).
+ */
+export type RegistrationHook = (tx: EntityManager, member: MemberRecord) => Promise<(() => void) | void>;
 
 export interface UpsertMemberResult {
   member: MemberRecord;
@@ -64,6 +77,16 @@ function checkBirthday(birthday: string): string {
   return birthday;
 }
 
+const MAX_ATTRIBUTES_JSON = 8_000;
+
+function checkAttributes(attributes: Record<string, unknown>): string {
+  const json = typeof attributes === 'object' && !Array.isArray(attributes) ? JSON.stringify(attributes) : undefined;
+  if (!json || json.length > MAX_ATTRIBUTES_JSON) {
+    throw badInput(`attributes must be a JSON object of at most ${MAX_ATTRIBUTES_JSON} characters`, { field: 'attributes' });
+  }
+  return json;
+}
+
 const pgTags = (tags: string[] | null) => (tags ? `{${tags.map((t) => JSON.stringify(t)).join(',')}}` : null);
 
 function checkText(value: string | null | undefined, field: string, max: number): void {
@@ -84,6 +107,8 @@ export function toMember(row: any): MemberRecord {
     status: row.status,
     tags: row.tags ?? [],
     registeredAt: new Date(row.registered_at),
+    referrerId: row.referrer_id ?? null,
+    attributes: row.attributes ?? {},
   };
 }
 
@@ -107,6 +132,7 @@ export class MemberService {
   constructor(
     private readonly orm: MikroORM,
     private readonly clock: Clock,
+    private readonly onRegistered?: RegistrationHook,
   ) {}
 
   async upsert(programId: string, input: UpsertMemberInput): Promise<UpsertMemberResult> {
@@ -119,28 +145,34 @@ export class MemberService {
     if (tags && (tags.length > 50 || tags.some((t) => !t || t.length > 50))) {
       throw badInput('tags: at most 50 tags of 1 to 50 characters', { field: 'tags' });
     }
+    const attributes = input.attributes == null ? null : checkAttributes(input.attributes);
+    checkText(input.referrerExternalId, 'referrerExternalId', 200);
+    if (input.referrerExternalId != null && input.referrerExternalId === input.externalId) {
+      throw badInput('A member cannot refer themselves', { field: 'referrerExternalId' });
+    }
     const now = this.clock.now();
-    return transaction(this.orm, async (tx) => {
+    const registered: { afterCommit?: (() => void) | void } = {};
+    const result = await transaction(this.orm, async (tx) => {
+      registered.afterCommit = undefined;
+      const referrerId = input.referrerExternalId ? await this.referrerId(tx, programId, input.referrerExternalId) : null;
+      let row: any;
       try {
         // Fields left out keep their value; an upsert with the same input changes nothing.
-        const [row] = await tx.execute(
-          `insert into member as m (id, program_id, external_id, email, phone, name, birthday, tags, registered_at, updated_at)
-           values (?, ?, ?, ?, ?, ?, ?::date, coalesce(?::text[], '{}'), ?, ?)
+        // The referrer is set only on insert: binding it later could close a cycle in the tree.
+        [row] = await tx.execute(
+          `insert into member as m (id, program_id, external_id, email, phone, name, birthday, tags, registered_at, updated_at,
+             referrer_id, attributes)
+           values (?, ?, ?, ?, ?, ?, ?::date, coalesce(?::text[], '{}'), ?, ?, ?, coalesce(?::jsonb, '{}'))
            on conflict (program_id, external_id) do update set
              email = coalesce(excluded.email, m.email), phone = coalesce(excluded.phone, m.phone),
              name = coalesce(excluded.name, m.name), birthday = coalesce(excluded.birthday, m.birthday),
-             tags = case when ?::text[] is null then m.tags else excluded.tags end, updated_at = excluded.updated_at
+             tags = case when ?::text[] is null then m.tags else excluded.tags end,
+             attributes = case when ?::jsonb is null then m.attributes else excluded.attributes end,
+             updated_at = excluded.updated_at
            returning m.*, (xmax = 0) as created`,
           [randomUUID(), programId, input.externalId, email, phone, input.name ?? null, birthday, pgTags(tags),
-            input.registeredAt ?? now, now, pgTags(tags)],
+            input.registeredAt ?? now, now, referrerId, attributes, pgTags(tags), attributes],
         );
-        if (row.created) {
-          await tx.execute(
-            `insert into account (id, program_id, member_id, updated_at) values (?, ?, ?, ?)`,
-            [randomUUID(), programId, row.id, now],
-          );
-        }
-        return { member: toMember(row), created: Boolean(row.created) };
       } catch (error) {
         if ((error as { code?: string }).code === '23505') {
           throw new PatronError(ErrorCode.CONFLICT, 'Another member already has this e-mail or phone', {
@@ -149,7 +181,24 @@ export class MemberService {
         }
         throw error;
       }
+      const member = toMember(row);
+      if (row.created) {
+        await tx.execute(
+          `insert into account (id, program_id, member_id, updated_at) values (?, ?, ?, ?)`,
+          [randomUUID(), programId, row.id, now],
+        );
+        registered.afterCommit = await this.onRegistered?.(tx, member);
+      }
+      return { member, created: Boolean(row.created) };
     });
+    registered.afterCommit?.();
+    return result;
+  }
+
+  private async referrerId(tx: EntityManager, programId: string, externalId: string): Promise<string> {
+    const [row] = await tx.execute('select id from member where program_id = ? and external_id = ?', [programId, externalId]);
+    if (!row) throw badInput('No member has this referrerExternalId', { field: 'referrerExternalId' });
+    return row.id;
   }
 
   async setStatus(programId: string, ref: MemberRef, status: MemberStatus): Promise<MemberRecord> {

@@ -398,6 +398,7 @@ describe('the catalogue listing for admin tools', () => {
       'memberAttribute',
       'daysSinceRegistration',
       'memberTier',
+      'cumulativeSpendCrosses',
       'dayOfWeek',
       'hourOfDay',
       'occurredWithin',

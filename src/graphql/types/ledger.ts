@@ -24,10 +24,16 @@ export class Account {
   @Field(() => SafeIntResolver, { description: 'Spendable now.' }) available!: number;
   @Field(() => SafeIntResolver, { description: 'Earned, not spendable yet.' }) pending!: number;
   @Field(() => SafeIntResolver, { description: 'Held by open authorizations at checkout.' }) reserved!: number;
+  @Field(() => SafeIntResolver, {
+    description: 'Points owed: earned points taken back after they were spent (policy ALLOW_DEBT). Points that become available repay it first.',
+  })
+  debt!: number;
   @Field(() => SafeIntResolver) lifetimeEarned!: number;
   @Field(() => SafeIntResolver) lifetimeRedeemed!: number;
   @Field(() => SafeIntResolver) lifetimeExpired!: number;
   @Field(() => Money, { description: 'What the available points are worth.' }) availableMoney!: Money;
+  @Field(() => Money, { description: 'What the pending points will be worth.' }) pendingMoney!: Money;
+  @Field(() => Money, { description: 'What the reserved points are worth.' }) reservedMoney!: Money;
 }
 
 @ObjectType({ description: 'One immutable change to an account.' })
@@ -35,8 +41,10 @@ export class LedgerEntry {
   @Field(() => ID) id!: string;
   @Field(() => ID) memberId!: string;
   @Field(() => EntryKind) kind!: EntryKind;
-  @Field(() => SafeIntResolver, { description: 'Change of the member\'s total points (available + pending + reserved).' })
+  @Field(() => SafeIntResolver, { description: 'Change of the member\'s net points (available + pending + reserved − debt).' })
   amount!: number;
+  @Field(() => SafeIntResolver, { description: 'Change of the debt: positive when spent points were taken back, negative when repaid.' })
+  debtChange!: number;
   @Field(() => SafeIntResolver, { description: 'Available points right after this entry.' }) balanceAfter!: number;
   @Field(() => SafeIntResolver) pendingAfter!: number;
   @Field(() => SafeIntResolver) reservedAfter!: number;
@@ -46,6 +54,8 @@ export class LedgerEntry {
   @Field(() => String, { nullable: true }) reason!: string | null;
   @Field(() => String, { nullable: true }) idempotencyKey!: string | null;
   @Field(() => ID, { nullable: true, description: 'The entry this one undoes.' }) reversesEntryId!: string | null;
+  @Field(() => ID, { nullable: true, description: 'The entry this one undoes a part of (returned order lines).' })
+  partlyReversesEntryId!: string | null;
   @Field(() => ID, { nullable: true }) authorizationId!: string | null;
   @Field(() => ID, { nullable: true, description: 'The lot an accrual created.' }) lotId!: string | null;
   @Field() createdAt!: Date;

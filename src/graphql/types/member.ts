@@ -1,5 +1,6 @@
 import { Field, ID, InputType, Int, ObjectType, registerEnumType } from 'type-graphql';
 import { ArrayMaxSize, IsOptional, Length, Matches, MaxLength } from 'class-validator';
+import { JSONResolver } from 'graphql-scalars';
 import { MemberStatus } from '../../entities/member';
 import { MemberRefInput } from './common';
 
@@ -16,6 +17,8 @@ export class Member {
   @Field(() => MemberStatus) status!: MemberStatus;
   @Field(() => [String]) tags!: string[];
   @Field() registeredAt!: Date;
+  @Field(() => ID, { nullable: true, description: 'The member who referred this one, bound at registration.' }) referrerId!: string | null;
+  @Field(() => JSONResolver, { description: 'The shop\'s facts about the member that rule conditions may compare.' }) attributes!: unknown;
 }
 
 @InputType()
@@ -31,6 +34,13 @@ export class UpsertMemberInput {
   @Field({ nullable: true, description: 'When the customer registered at the shop; defaults to now.' })
   @IsOptional()
   registeredAt?: Date;
+  @Field({ nullable: true, description: 'The referring member\'s externalId; bound when the member registers, ignored afterwards.' })
+  @IsOptional()
+  @Length(1, 200)
+  referrerExternalId?: string;
+  @Field(() => JSONResolver, { nullable: true, description: 'A JSON object; replaces the member\'s attributes when given.' })
+  @IsOptional()
+  attributes?: Record<string, unknown>;
 }
 
 @ObjectType()

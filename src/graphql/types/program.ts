@@ -1,8 +1,17 @@
 import { Field, ID, InputType, Int, ObjectType, registerEnumType } from 'type-graphql';
-import { IsIn, IsInt, IsOptional, Length, Matches, Max, Min } from 'class-validator';
+import { IsBoolean, IsIn, IsInt, IsOptional, Length, Matches, Max, Min } from 'class-validator';
 import { ApiKeyRole } from '../../entities/api-key';
+import { NegativeBalancePolicy } from '../../entities/program';
 
 registerEnumType(ApiKeyRole, { name: 'ApiKeyRole', description: 'server: a storefront backend; admin: the shop\'s staff.' });
+registerEnumType(NegativeBalancePolicy, {
+  name: 'NegativeBalancePolicy',
+  description: 'When points taken back from a cancelled or returned order were already spent.',
+  valuesConfig: {
+    ALLOW_DEBT: { description: 'The account owes the rest as debt; points that become available repay it first.' },
+    TAKE_AVAILABLE: { description: 'Only what the account still has is taken; the rest is forgiven.' },
+  },
+});
 
 @ObjectType({ description: 'A loyalty program (one shop) and its settings.' })
 export class Program {
@@ -16,6 +25,13 @@ export class Program {
   @Field(() => Int, { description: 'Largest share of an order, in percent, payable with points.' }) maxRedeemPercent!: number;
   @Field({ description: 'IANA time zone of the shop.' }) timeZone!: string;
   @Field(() => Int, { description: 'Seconds an uncaptured authorization holds points.' }) authorizationTtlSeconds!: number;
+  @Field(() => Int, { description: 'Days before a member\'s birthday the birthday event is raised; 0 = on the day.' })
+  birthdayDaysBefore!: number;
+  @Field({ description: 'Sale items cannot be paid with points.' }) excludeOnSale!: boolean;
+  @Field({ description: 'Gift cards cannot be paid with points.' }) excludeGiftCards!: boolean;
+  @Field({ description: 'Delivery can be paid with points.' }) deliveryEligible!: boolean;
+  @Field({ description: 'Orders earn points on the part paid with points too.' }) earnOnPointsPaidPart!: boolean;
+  @Field(() => NegativeBalancePolicy) negativeBalancePolicy!: NegativeBalancePolicy;
   @Field() createdAt!: Date;
 }
 
@@ -29,6 +45,13 @@ export class ProgramSettingsInput {
   @Field(() => Int, { nullable: true }) @IsOptional() @IsInt() @Min(0) @Max(100) maxRedeemPercent?: number;
   @Field({ nullable: true }) @IsOptional() @Length(1, 64) timeZone?: string;
   @Field(() => Int, { nullable: true }) @IsOptional() @IsInt() @Min(10) @Max(604_800) authorizationTtlSeconds?: number;
+  @Field(() => Int, { nullable: true }) @IsOptional() @IsInt() @Min(0) @Max(31) birthdayDaysBefore?: number;
+  @Field({ nullable: true }) @IsOptional() @IsBoolean() excludeOnSale?: boolean;
+  @Field({ nullable: true }) @IsOptional() @IsBoolean() excludeGiftCards?: boolean;
+  @Field({ nullable: true }) @IsOptional() @IsBoolean() deliveryEligible?: boolean;
+  @Field({ nullable: true }) @IsOptional() @IsBoolean() earnOnPointsPaidPart?: boolean;
+  @Field(() => NegativeBalancePolicy, { nullable: true }) @IsOptional() @IsIn(Object.values(NegativeBalancePolicy))
+  negativeBalancePolicy?: NegativeBalancePolicy;
 }
 
 @InputType()

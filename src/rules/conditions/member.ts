@@ -56,3 +56,16 @@ export const memberTier = new EarnCondition({
     return (tier !== null && tiers.includes(tier)) || `tier '${tier}' is not in ${tiers.join(', ')}`;
   },
 });
+
+export const cumulativeSpendCrosses = new EarnCondition({
+  code: 'cumulativeSpendCrosses',
+  description:
+    "A paid order brings the member's cumulative paid amount to the threshold or past it (minor units); pair with oncePerMember for an achievement",
+  args: { threshold: { type: 'int', required: true, min: 1, description: 'Cumulative spend, e.g. 2000000 for 20 000.00' } },
+  check: ({ member }, { threshold }) => {
+    const spend = member.cumulativeSpend;
+    if (!spend) return 'the event is not a paid order';
+    if (spend.beforeMinor >= threshold) return `already ${spend.beforeMinor} ≥ ${threshold} before this order`;
+    return spend.afterMinor >= threshold || `${spend.afterMinor} < threshold ${threshold}`;
+  },
+});

@@ -1,0 +1,111 @@
+import { Arg, Authorized, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { RuleStatus } from '../entities/rule';
+import type { Context } from '../graphql/context';
+import { Role } from '../graphql/context';
+import { programOf } from '../graphql/auth';
+import { LedgerEntry } from '../graphql/types/ledger';
+import {
+  CreateRuleInput, Rule, RuleActionType, RuleConditionType, RuleDefinition, RuleDefinitionInput, RuleFilter, RuleRef,
+  RuleVersion, UpdateRuleInput,
+} from '../graphql/types/rules';
+import { listActions, listConditions } from '../rules';
+import type { RuleDefinitionInput as ServiceDefinitionInput, RuleRecord, RuleVersionRecord, StoredDefinition } from '../services/rule-service';
+import { actorOf } from './scope';
+
+export const toRuleDefinition = (d: StoredDefinition): RuleDefinition => ({
+  trigger: d.trigger,
+  condition: d.condition ?? null,
+  actions: d.actions.map((a) => ({ code: a.code, args: a.args ?? null })),
+  lifetimeDays: d.lifetimeDays ?? null,
+  delayDays: d.delayDays ?? null,
+  caps: { ...d.caps },
+  priority: d.priority ?? 0,
+  exclusive: d.exclusive ?? false,
+  oncePerMember: d.oncePerMember ?? false,
+  activeFrom: d.activeFrom ?? null,
+  activeTo: d.activeTo ?? null,
+});
+
+const toRule = (r: RuleRecord): Rule => ({ ...r, definition: toRuleDefinition(r.definition) });
+
+const toRuleVersion = (v: RuleVersionRecord): RuleVersion => ({ ...v, definition: toRuleDefinition(v.definition) });
+
+/** Plain data for the service: the input classes stay at the edge. */
+const toDefinitionInput = (d: RuleDefinitionInput): ServiceDefinitionInput => ({
+  ...d,
+  actions: d.actions.map((a) => ({ code: a.code, args: a.args })),
+  caps: d.caps ? { ...d.caps } : null,
+});
+
+@Resolver(() => Rule)
+export class RuleResolver {
+  @Authorized(Role.ADMIN)
+  @Query(() => [Rule], { description: 'The program\'s rules, oldest first.' })
+  async rules(@Ctx() ctx: Context, @Arg('filter', () => RuleFilter, { nullable: true }) filter?: RuleFilter): Promise<Rule[]> {
+    return (await ctx.services.rules.listRules(programOf(ctx), { ...filter })).map(toRule);
+  }
+
+  @Authorized(Role.ADMIN)
+  @Query(() => Rule)
+  async rule(@Arg('id', () => ID) id: string, @Ctx() ctx: Context): Promise<Rule> {
+    return toRule(await ctx.services.rules.getRule(programOf(ctx), id));
+  }
+
+  @FieldResolver(() => [RuleVersion], { description: 'Every saved version, newest first.' })
+  async versions(@Root() rule: Rule, @Ctx() ctx: Context): Promise<RuleVersion[]> {
+    return (await ctx.loaders.ruleVersions.load(rule.id)).map(toRuleVersion);
+  }
+
+  @Authorized(Role.ADMIN)
+  @Mutation(() => Rule, { description: 'Saves a rule (version 1) after checking it against the catalogue.' })
+  async createRule(@Arg('input') input: CreateRuleInput, @Ctx() ctx: Context): Promise<Rule> {
+    const rule = await ctx.services.rules.createRule(actorOf(ctx), {
+      name: input.name,
+      status: input.status,
+      definition: toDefinitionInput(input.definition),
+    });
+    return toRule(rule);
+  }
+
+  @Authorized(Role.ADMIN)
+  @Mutation(() => Rule, { description: 'Renames a rule and/or saves a new version of its definition.' })
+  async updateRule(@Arg('input') input: UpdateRuleInput, @Ctx() ctx: Context): Promise<Rule> {
+    const rule = await ctx.services.rules.updateRule(actorOf(ctx), input.id, {
+      name: input.name,
+      definition: input.definition ? toDefinitionInput(input.definition) : null,
+    });
+    return toRule(rule);
+  }
+
+  @Authorized(Role.ADMIN)
+  @Mutation(() => Rule, { description: 'Activates, pauses or archives a rule (archiving is final). No new version.' })
+  async setRuleStatus(
+    @Arg('id', () => ID) id: string,
+    @Arg('status', () => RuleStatus) status: RuleStatus,
+    @Ctx() ctx: Context,
+  ): Promise<Rule> {
+    return toRule(await ctx.services.rules.setRuleStatus(actorOf(ctx), id, status));
+  }
+
+  @Authorized(Role.ADMIN)
+  @Query(() => [RuleConditionType], { description: 'The conditions rules can use, with their typed arguments.' })
+  ruleConditions(): RuleConditionType[] {
+    return listConditions();
+  }
+
+  @Authorized(Role.ADMIN)
+  @Query(() => [RuleActionType], { description: 'The actions rules can use, with their typed arguments.' })
+  ruleActions(): RuleActionType[] {
+    return listActions();
+  }
+}
+
+@Resolver(() => LedgerEntry)
+export class LedgerEntryRuleResolver {
+  @FieldResolver(() => RuleRef, { nullable: true, description: 'The rule version that produced the points, when a rule did.' })
+  async rule(@Root() entry: LedgerEntry, @Ctx() ctx: Context): Promise<RuleRef | null> {
+    if (!entry.ruleVersionId) return null;
+    const ref = await ctx.loaders.ruleVersion.load(entry.ruleVersionId);
+    return ref && { id: ref.ruleId, name: ref.name, version: ref.version, versionId: ref.versionId };
+  }
+}

@@ -1,0 +1,68 @@
+import type { MikroORM } from '@mikro-orm/postgresql';
+import { openOrm } from '../../src/db/orm';
+import { RuleStatus } from '../../src/entities/rule';
+import { createServices, type Services } from '../../src/services';
+import { ManualClock } from '../../src/services/clock';
+import type { EventPublisher } from '../../src/services/events';
+import type { Actor } from '../../src/services/ledger-service';
+import type { RuleDefinitionInput } from '../../src/services/rule-service';
+import { createTestDatabase, type TestDatabase } from './database';
+
+/** The real service wiring (rules, earning, events, the registration hook) on a database of the suite's own. */
+export interface RulesHarness {
+  db: TestDatabase;
+  orm: MikroORM;
+  clock: ManualClock;
+  published: Array<{ topic: string; id: string; payload: any }>;
+  services: Services;
+  programId: string;
+  admin: Actor;
+  server: Actor;
+  /** A new member; no rule exists for registration unless the test made one. */
+  member(externalId: string, extra?: { birthday?: string; referrerExternalId?: string; tags?: string[] }): Promise<string>;
+  /** An active rule. */
+  rule(name: string, definition: RuleDefinitionInput): Promise<{ id: string; versionId: string }>;
+  balance(memberId: string): Promise<{ available: number; pending: number }>;
+  count(sql: string, params?: unknown[]): Promise<number>;
+  close(): Promise<void>;
+}
+
+export async function rulesHarness(start = new Date('2026-03-10T09:00:00Z')): Promise<RulesHarness> {
+  const db = await createTestDatabase();
+  const orm = await openOrm(db.url, 20);
+  const clock = new ManualClock(start);
+  const published: RulesHarness['published'] = [];
+  const publisher: EventPublisher = { publish: (topic, id, payload) => published.push({ topic, id, payload }) };
+  const services = createServices(orm, clock, publisher, { customerTokenTtlSeconds: 900 });
+  const { programId } = await services.access.bootstrap('test-operator-key-000000000000');
+  const admin: Actor = { programId, kind: 'admin', id: 'test-admin' };
+  return {
+    db, orm, clock, published, services, programId, admin,
+    server: { programId, kind: 'server', id: 'test-server' },
+    async member(externalId, extra = {}) {
+      const { member } = await services.members.upsert(programId, { externalId, ...extra });
+      return member.id;
+    },
+    async rule(name, definition) {
+      const rule = await services.rules.createRule(admin, { name, status: RuleStatus.ACTIVE, definition });
+      return { id: rule.id, versionId: rule.versionId };
+    },
+    async balance(memberId) {
+      const [row] = await orm.em.fork().execute('select available, pending from account where member_id = ?', [memberId]);
+      return { available: Number(row.available), pending: Number(row.pending) };
+    },
+    async count(sql, params = []) {
+      const [row] = await orm.em.fork().execute(sql, params);
+      return Number(Object.values(row)[0]);
+    },
+    close: async () => {
+      await orm.close(true);
+      await db.drop();
+    },
+  };
+}
+
+/** Runs the calls at the same moment and returns how each one settled. */
+export function together<T>(...calls: Array<() => Promise<T>>): Promise<PromiseSettledResult<T>[]> {
+  return Promise.allSettled(calls.map((call) => call()));
+}
