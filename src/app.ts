@@ -8,6 +8,9 @@ import { createSchema } from './graphql/schema';
 import { createHttpServer } from './server';
 import { createServices, type Services } from './services';
 import { systemClock, type Clock } from './services/clock';
+import { createJobRunner } from './jobs/runner';
+import { LedgerJobs } from './services/ledger-jobs';
+import { birthdayJob } from './services/event-service';
 
 export interface AppOptions {
   config: Config;
@@ -36,9 +39,12 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
   await pubsub.start();
   const services = createServices(orm, clock, pubsub, config);
   const { generatedAdminKey } = await services.access.bootstrap(config.adminKey);
+  const jobs = createJobRunner(orm, new LedgerJobs(orm, services.ledger, pubsub, { logger }), { clock, logger });
+  jobs.register(birthdayJob(services));
   const schema = await createSchema(pubsub);
-  const server = await createHttpServer({ config, schema, services, pubsub, orm, logger });
+  const server = await createHttpServer({ config, schema, services, pubsub, jobs, orm, logger });
   const port = await server.listen(config.port, config.host);
+  if (config.jobs) jobs.start();
   return {
     port,
     url: `http://127.0.0.1:${port}/graphql`,
@@ -46,6 +52,7 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
     services,
     generatedAdminKey,
     close: async () => {
+      await jobs.stop();
       await server.close();
       await pubsub.close();
       await orm.close(true);

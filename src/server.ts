@@ -11,6 +11,7 @@ import { WebSocketServer } from 'ws';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { PubSub } from 'type-graphql';
 import type { Config } from './config';
+import type { JobRunner } from './jobs/runner';
 import { PatronError } from './errors';
 import type { Logger } from './logger';
 import type { Services } from './services';
@@ -26,6 +27,7 @@ export interface HttpServerDeps {
   schema: GraphQLSchema;
   services: Services;
   pubsub: PubSub;
+  jobs: JobRunner;
   orm: MikroORM;
   logger: Logger;
 }
@@ -54,6 +56,7 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<PatronHttp
     loaders: createLoaders(services, identity.kind === 'anonymous' ? null : identity.programId),
     logger: logger.child({ requestId }),
     pubsub: deps.pubsub,
+    jobs: deps.jobs,
   });
 
   // WebSocket: authenticated once per connection, the same limits per operation.
@@ -80,7 +83,7 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<PatronHttp
         } catch (error) {
           return [toGraphQLError(formatError({ message: (error as Error).message, extensions: { code: 'GRAPHQL_PARSE_FAILED' } }, error), error)];
         }
-        const errors = validate(schema, document, [...specifiedRules, ...limits.validationRules]);
+        const errors = validate(schema, document, [...specifiedRules, ...limits.webSocketRules]);
         if (errors.length > 0) return errors.map((e) => toGraphQLError(formatError({ message: e.message, extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } }, e), e));
         return { schema, document, variableValues: payload.variables, operationName: payload.operationName } as ExecutionArgs;
       },
@@ -102,6 +105,7 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<PatronHttp
     // main.ts owns shutdown: drain, then close the pool, then stop the embedded database.
     stopOnTerminationSignals: false,
     validationRules: limits.validationRules,
+    parseOptions: { maxTokens: MAX_TOKENS },
     formatError,
     plugins: [
       ...limits.plugins,
@@ -112,6 +116,14 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<PatronHttp
     ],
   });
   await apollo.start();
+
+  // Every response names its request id: the caller's, when it sent a sensible one.
+  app.use((req, res, next) => {
+    const header = req.headers['x-request-id'];
+    res.locals.requestId = typeof header === 'string' && REQUEST_ID.test(header) ? header : randomUUID();
+    res.setHeader('x-request-id', res.locals.requestId);
+    next();
+  });
 
   app.get('/healthz', async (_req, res) => {
     try {
@@ -132,9 +144,7 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<PatronHttp
     express.json({ limit: '256kb' }),
     expressMiddleware(apollo, {
       context: async ({ req, res }) => {
-        const header = req.headers['x-request-id'];
-        const requestId = typeof header === 'string' && REQUEST_ID.test(header) ? header : randomUUID();
-        res.setHeader('x-request-id', requestId);
+        const requestId: string = res.locals.requestId;
         let identity: Identity;
         try {
           identity = await identify(services.access, req.headers.authorization ?? req.headers['x-api-key']);
@@ -146,6 +156,19 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<PatronHttp
       },
     }),
   );
+
+  // A body that is not JSON, or too large, gets a GraphQL-shaped error, never Express's HTML page.
+  app.use((error: { status?: number; type?: string }, _req: express.Request, res: express.Response, next: express.NextFunction) => {
+    if (!error || res.headersSent) return next(error);
+    const status = error.status && error.status >= 400 && error.status < 500 ? error.status : 500;
+    if (status === 500) logger.error({ err: error }, 'request failed');
+    res.status(status).json({
+      errors: [{
+        message: status === 413 ? 'Request body too large' : status === 500 ? 'Internal server error' : 'Malformed request body',
+        extensions: { code: status === 500 ? 'INTERNAL_SERVER_ERROR' : 'BAD_REQUEST' },
+      }],
+    });
+  });
 
   return {
     httpServer,

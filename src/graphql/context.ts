@@ -3,6 +3,7 @@ import type { ApiKeyRole } from '../entities/api-key';
 import type { Services } from '../services';
 import type { Loaders } from './loaders';
 import type { PubSub } from 'type-graphql';
+import type { JobRunner } from '../jobs/runner';
 
 export enum Role {
   /** The installation's first admin key: may also create programs. */
@@ -24,6 +25,7 @@ export interface Context {
   loaders: Loaders;
   logger: Logger;
   pubsub: PubSub;
+  jobs: JobRunner;
 }
 
 export function rolesOf(identity: Identity): Role[] {

@@ -2,21 +2,29 @@ import { ApolloArmor } from '@escape.tech/graphql-armor';
 import type { GraphQLArmorConfig } from '@escape.tech/graphql-armor-types';
 import { NoSchemaIntrospectionCustomRule, type ValidationRule } from 'graphql';
 
+/** Tokens per document: enforced by graphql-js's parser itself, on both transports. */
+export const MAX_TOKENS = 2000;
+
 /** The same limits guard HTTP and WebSocket operations. */
 export const LIMITS: GraphQLArmorConfig = {
   maxDepth: { n: 10 },
-  costLimit: { maxCost: 5000 },
+  // The largest page (200 entries with every field) must fit.
+  costLimit: { maxCost: 15000 },
   maxAliases: { n: 15 },
   maxDirectives: { n: 20 },
-  maxTokens: { n: 2000 },
+  // Armor's token plugin re-parses inside Apollo and turns syntax errors into 500s; the parser's
+  // own maxTokens (parseOptions) gives the proper GRAPHQL_PARSE_FAILED instead.
+  maxTokens: { enabled: false },
   blockFieldSuggestion: { enabled: true },
 };
-
-export const MAX_TOKENS = 2000;
 
 export function armor(introspection: boolean) {
   const protection = new ApolloArmor(LIMITS).protect();
   const validationRules: ValidationRule[] = [...protection.validationRules];
-  if (!introspection) validationRules.push(NoSchemaIntrospectionCustomRule);
-  return { plugins: protection.plugins, validationRules };
+  return {
+    plugins: protection.plugins,
+    validationRules,
+    /** Apollo refuses introspection itself over HTTP; WebSocket operations need the rule. */
+    webSocketRules: introspection ? validationRules : [...validationRules, NoSchemaIntrospectionCustomRule],
+  };
 }

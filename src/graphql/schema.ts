@@ -1,9 +1,13 @@
 import { GraphQLSchema, lexicographicSortSchema, printSchema } from 'graphql';
 import type { PubSub } from 'type-graphql';
 import { buildSchema } from 'type-graphql';
+import { EventResolver } from '../resolvers/event-resolver';
 import { LedgerResolver, AccountResolver } from '../resolvers/ledger-resolver';
+import { OperationsResolver } from '../resolvers/operations-resolver';
 import { MemberResolver } from '../resolvers/member-resolver';
+import { OrderResolver } from '../resolvers/order-resolver';
 import { ProgramResolver } from '../resolvers/program-resolver';
+import { LedgerEntryRuleResolver, RuleResolver } from '../resolvers/rule-resolver';
 import { SubscriptionResolver } from '../resolvers/subscription-resolver';
 import { authChecker } from './auth';
 
@@ -14,6 +18,11 @@ export const resolvers = [
   LedgerResolver,
   AccountResolver,
   SubscriptionResolver,
+  OrderResolver,
+  RuleResolver,
+  LedgerEntryRuleResolver,
+  EventResolver,
+  OperationsResolver,
 ] as const;
 
 export async function createSchema(pubSub: PubSub): Promise<GraphQLSchema> {

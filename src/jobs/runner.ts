@@ -72,7 +72,10 @@ export class JobRunner {
     const job = this.jobs.get(name);
     if (!job) throw badInput(`Unknown job ${name}; known jobs: ${this.jobNames.join(', ')}`, { field: 'job', value: name });
     if (asOf && Number.isNaN(asOf.getTime())) throw badInput('asOf must be a valid time', { field: 'asOf' });
-    const run = this.runLocked(job, asOf ?? this.clock.now());
+    const now = this.clock.now();
+    // Catching up a missed run is fine; running ahead would burn points before their time.
+    if (asOf && asOf > now) throw badInput('asOf cannot be in the future', { field: 'asOf' });
+    const run = this.runLocked(job, asOf ?? now);
     this.running.add(run);
     try {
       return await run;

@@ -282,8 +282,11 @@ test('runJob: unknown job, asOf for catch-up, schedules start and stop', async (
   const [id] = await newMembers(h, 1);
   await accrue(h, id, 40, { lifetimeDays: 2 });
   const twoDaysOn = new Date(h.clock.now().getTime() + 2 * DAY_MS);
-  // The clock has not moved: a default run finds nothing, a catch-up with asOf does the work.
+  // Before the lot's expiry nothing is due, and running ahead of the clock is refused.
   expect(await runner.runJob('expire-lots')).toMatchObject({ skipped: false, result: { lots: 0 } });
+  await expect(runner.runJob('expire-lots', twoDaysOn)).rejects.toMatchObject({ code: 'BAD_USER_INPUT' });
+  // Three days on, a catch-up run as of the missed moment does the work, dated then.
+  h.clock.advance(3 * DAY_MS);
   const caughtUp = await runner.runJob('expire-lots', twoDaysOn);
   expect(caughtUp).toEqual({ job: 'expire-lots', asOf: twoDaysOn, skipped: false, result: { lots: 1, entries: 1, accounts: 1, batches: 1 } });
   expect(await runner.runJob('expire-lots', twoDaysOn)).toMatchObject({ result: { lots: 0, entries: 0 } });
