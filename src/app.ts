@@ -42,7 +42,7 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
   const jobs = createJobRunner(orm, new LedgerJobs(orm, services.ledger, pubsub, { logger }), { clock, logger });
   jobs.register(birthdayJob(services));
   const schema = await createSchema(pubsub);
-  const server = await createHttpServer({ config, schema, services, pubsub, jobs, orm, logger });
+  const server = await createHttpServer({ config, schema, services, pubsub, jobs, orm, logger, clock });
   const port = await server.listen(config.port, config.host);
   if (config.jobs) jobs.start();
   return {

@@ -12,6 +12,7 @@ import type { MikroORM } from '@mikro-orm/postgresql';
 import type { PubSub } from 'type-graphql';
 import type { Config } from './config';
 import type { JobRunner } from './jobs/runner';
+import type { Clock } from './services/clock';
 import { PatronError } from './errors';
 import type { Logger } from './logger';
 import type { Services } from './services';
@@ -29,6 +30,7 @@ export interface HttpServerDeps {
   pubsub: PubSub;
   jobs: JobRunner;
   orm: MikroORM;
+  clock: Clock;
   logger: Logger;
 }
 
@@ -59,24 +61,31 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<PatronHttp
     jobs: deps.jobs,
   });
 
-  // WebSocket: authenticated once per connection, the same limits per operation.
+  // WebSocket: credentials from connectionParams, checked again for every operation and while
+  // subscriptions stay open, so a revoked key or an expired token loses the socket.
   const wss = new WebSocketServer({ server: httpServer, path: '/graphql' });
-  const wsServer = useServer<Record<string, unknown>, { identity?: Identity }>(
+  const forbidden = (socket: { close(code: number, reason: string): void }) => socket.close(4403, 'Forbidden');
+  const wsServer = useServer<Record<string, unknown>, { identity?: Identity; credential?: unknown }>(
     {
       schema,
       onConnect: async (ctx) => {
-        try {
-          const params = ctx.connectionParams ?? {};
-          const identity = await identify(services.access, params.Authorization ?? params.authorization);
-          if (identity.kind === 'anonymous') return false;
-          ctx.extra.identity = identity;
-          return true;
-        } catch {
-          return false;
-        }
+        const params = ctx.connectionParams ?? {};
+        const credential = params.Authorization ?? params.authorization;
+        const identity = await identify(services.access, credential).catch(() => null);
+        if (!identity || identity.kind === 'anonymous') return false;
+        ctx.extra.identity = identity;
+        ctx.extra.credential = credential;
+        watchCredential(ctx.extra.socket, identity, deps.clock, () => identify(services.access, credential), () => forbidden(ctx.extra.socket));
+        return true;
       },
       context: (ctx) => contextFor(ctx.extra.identity!, randomUUID()),
-      onSubscribe: (_ctx, _id, payload) => {
+      onSubscribe: async (ctx, _id, payload) => {
+        const identity = await identify(services.access, ctx.extra.credential).catch(() => null);
+        if (!identity || identity.kind === 'anonymous') {
+          forbidden(ctx.extra.socket);
+          return [new GraphQLError('Invalid, revoked or expired credentials', { extensions: { code: 'UNAUTHENTICATED' } })];
+        }
+        ctx.extra.identity = identity;
         let document;
         try {
           document = parse(payload.query, { maxTokens: MAX_TOKENS });
@@ -192,6 +201,29 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<PatronHttp
 function toGraphQLError(formatted: GraphQLFormattedError, original: unknown): GraphQLError {
   const at = original instanceof GraphQLError ? { nodes: original.nodes, source: original.source, positions: original.positions } : {};
   return new GraphQLError(formatted.message.replace(/Did you mean ".+"/g, '[Suggestion hidden]'), { ...at, extensions: formatted.extensions });
+}
+
+const KEY_RECHECK_MS = 10_000;
+
+/**
+ * Closes a socket when its credentials stop being valid: a customer token at its expiry, an
+ * API key within seconds of its revocation (the key cache makes the re-check cheap).
+ */
+function watchCredential(
+  socket: { once(event: 'close', listener: () => void): unknown },
+  identity: Identity,
+  clock: Clock,
+  recheck: () => Promise<Identity>,
+  close: () => void,
+): void {
+  const timer =
+    identity.kind === 'customer'
+      ? setTimeout(close, Math.max(0, identity.expiresAt.getTime() - clock.now().getTime()))
+      : setInterval(() => {
+          recheck().catch(() => close());
+        }, KEY_RECHECK_MS);
+  timer.unref();
+  socket.once('close', () => clearTimeout(timer));
 }
 
 /** Credentials are checked before execution: Apollo answers 401 with the code. */

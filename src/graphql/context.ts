@@ -16,7 +16,7 @@ export enum Role {
 export type Identity =
   | { kind: 'anonymous' }
   | { kind: 'key'; programId: string; keyId: string; role: ApiKeyRole; operator: boolean }
-  | { kind: 'customer'; programId: string; memberId: string };
+  | { kind: 'customer'; programId: string; memberId: string; expiresAt: Date };
 
 export interface Context {
   requestId: string;

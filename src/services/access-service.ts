@@ -19,6 +19,7 @@ export interface ApiKeyIdentity {
 export interface CustomerIdentity {
   programId: string;
   memberId: string;
+  expiresAt: Date;
 }
 
 export interface ApiKeyRecord {
@@ -325,8 +326,8 @@ export class AccessService {
         algorithms: ['HS256'],
         currentDate: this.clock.now(),
       });
-      if (typeof payload.sub !== 'string' || typeof payload.pid !== 'string') return null;
-      return { programId: payload.pid, memberId: payload.sub };
+      if (typeof payload.sub !== 'string' || typeof payload.pid !== 'string' || typeof payload.exp !== 'number') return null;
+      return { programId: payload.pid, memberId: payload.sub, expiresAt: new Date(payload.exp * 1000) };
     } catch {
       return null;
     }
