@@ -33,6 +33,10 @@ export class Lot {
   @Property({ type: 'timestamptz', nullable: true })
   expiresAt: Date | null = null;
 
+  /** Points a take-back forgave (already spent or held elsewhere); returned points repay them first. */
+  @Property({ type: new BigIntType('number') })
+  forgiven: number = 0;
+
   @Property({ type: 'timestamptz' })
   createdAt!: Date;
 }

@@ -4,6 +4,7 @@ import { MemberStatus } from '../entities/member';
 import { NegativeBalancePolicy } from '../entities/program';
 import { ErrorCode, PatronError, notFound } from '../errors';
 import { memberRefColumn } from './member-service';
+import { pgArray } from './sql';
 
 /** Why an entry was written. */
 export interface Cause {
@@ -90,10 +91,11 @@ export interface AccountState extends Balances {
   lifetimeExpired: number;
 }
 
-/** Points moved to (+) or from (−) a lot by one entry. */
+/** Points moved to (+) or from (−) a lot by one entry, and the change of what the lot has forgiven. */
 interface LotChange {
   lotId: number;
   amount: number;
+  forgiven?: number;
 }
 
 interface Posting {
@@ -108,13 +110,12 @@ interface Posting {
   authorizationId?: string | null;
   newLot?: { amount: number; availableAt: Date; expiresAt: Date | null; activated: boolean };
   lotChanges?: LotChange[];
-  activateLots?: number[];
   earned?: number;
   redeemed?: number;
-  expired?: number;
 }
 
-const pgArray = (values: Array<number | string>) => `{${values.join(',')}}`;
+/** The cause of the debt repayments that opening a book (or a job) makes. */
+export const DEBT_REPAID: Cause = { type: CauseType.JOB, id: 'repay-debt', reason: 'Debt repaid from available points' };
 
 export function toEntryRecord(row: Record<string, any>, memberId: string): EntryRecord {
   return {
@@ -200,8 +201,8 @@ export class AccountBook {
     }, now);
     if (row.has_overdue) await book.expireOverdueLots();
     if (row.has_due) await book.activateDueLots();
-    // Points that became available while a debt was owed (e.g. activated by the job) repay it first.
-    await book.repayDebt({ type: CauseType.JOB, id: 'repay-debt', reason: 'Debt repaid from available points' });
+    // Points that became available while a debt was owed repay it first.
+    await book.repayDebt(DEBT_REPAID);
     return book;
   }
 
@@ -238,10 +239,8 @@ export class AccountBook {
    * change). Pending points repay it once they become available.
    */
   async repayDebt(cause: Cause): Promise<EntryRecord | null> {
-    const points = Math.min(this.state.debt, this.state.available);
-    if (points <= 0) return null;
-    const taken = await this.takeSpendable(points);
-    return this.post({ kind: EntryKind.DEBT_REPAYMENT, available: -points, debt: -points, cause, lotChanges: taken });
+    if (this.state.debt <= 0 || this.state.available <= 0) return null;
+    return this.absorb(await repayDebts(this.tx, [this.state.id], this.now, cause));
   }
 
   /** Spends available points for good, nearest-expiry lots first. */
@@ -270,17 +269,16 @@ export class AccountBook {
 
   /** Returns reserved points of an authorization to available, into the lots they came from. */
   async release(points: number, authorizationId: string, cause: Cause) {
-    const held = await this.heldByAuthorization(authorizationId);
-    const restored = takeInOrder(held, points);
+    const restored = takeInOrder(await this.heldByAuthorization(authorizationId), points);
     const entry = await this.post({
       kind: EntryKind.RELEASE,
       available: points,
       reserved: -points,
       cause,
       authorizationId,
-      lotChanges: restored.map((c) => ({ lotId: c.lotId, amount: c.amount })),
+      lotChanges: restored,
     });
-    await this.expireOverdueLots();
+    await this.settle(restored, cause);
     return entry;
   }
 
@@ -295,16 +293,18 @@ export class AccountBook {
     await this.refuseIfReversed(entry, true);
     const base = { kind: EntryKind.REVERSAL, cause, reversesEntryId: entry.id, authorizationId: entry.authorizationId };
     let reversal: EntryRecord;
+    let restored: LotChange[] = [];
     if (isCredit(entry)) {
       const lot = await this.accrualLot(entry);
-      // What expired from the lot unused is not taken again.
-      const taken = await this.takeBackAccrual(entry, lot, entry.amount - lot.expired, opts.shortfall ?? 'refuse');
-      reversal = await this.post({ ...base, ...taken, cause: withForgiven(cause, taken.forgiven), earned: -entry.amount });
+      // What expired from the lot unused is not taken again: it stays earned, and expired.
+      const points = entry.amount - lot.expired;
+      const taken = await this.takeBackAccrual(entry, lot, points, opts.shortfall ?? 'refuse');
+      reversal = await this.post({ ...base, ...taken, cause: withForgiven(cause, taken.forgiven), earned: -points });
     } else if (entry.amount < 0 && (entry.kind === EntryKind.REDEMPTION || entry.kind === EntryKind.ADJUSTMENT)) {
-      const restored = await this.allocationsOf([entry.id]);
+      restored = await this.allocationsOf([entry.id]);
       reversal = await this.post({ ...base, available: -entry.amount, lotChanges: restored, redeemed: entry.amount });
     } else if (entry.kind === EntryKind.CAPTURE && entry.authorizationId) {
-      const restored = await this.heldByAuthorization(entry.authorizationId);
+      restored = await this.heldByAuthorization(entry.authorizationId);
       const points = restored.reduce((s, c) => s + c.amount, 0);
       reversal = await this.post({ ...base, available: points, lotChanges: restored, redeemed: -points });
     } else {
@@ -312,7 +312,7 @@ export class AccountBook {
         entryId: entry.id,
       });
     }
-    await this.expireOverdueLots();
+    await this.settle(restored, cause);
     return reversal;
   }
 
@@ -332,16 +332,17 @@ export class AccountBook {
     await this.refuseIfReversed(entry, false);
     const base = { kind: EntryKind.REVERSAL, partlyReversesEntryId: entry.id, authorizationId: entry.authorizationId };
     let reversal: EntryRecord;
+    let restored: LotChange[] = [];
     if (isCredit(entry)) {
       const taken = await this.takeBackAccrual(entry, await this.accrualLot(entry), points, opts.shortfall ?? 'refuse');
       reversal = await this.post({ ...base, ...taken, cause: withForgiven(cause, taken.forgiven), earned: -points });
     } else if (entry.kind === EntryKind.CAPTURE && entry.authorizationId) {
-      const restored = takeInOrder(await this.heldByAuthorization(entry.authorizationId), points);
+      restored = takeInOrder(await this.heldByAuthorization(entry.authorizationId), points);
       reversal = await this.post({ ...base, cause, available: points, lotChanges: restored, redeemed: -points });
     } else {
       throw new PatronError(ErrorCode.NOT_REVERSIBLE, `A ${entry.kind} entry cannot be reversed in part`, { entryId: entry.id });
     }
-    await this.expireOverdueLots();
+    await this.settle(restored, cause);
     return reversal;
   }
 
@@ -380,73 +381,81 @@ export class AccountBook {
 
   /** Posts one expiry entry for every lot of this account past its expiry. */
   async expireOverdueLots(): Promise<EntryRecord | null> {
-    const lots = await this.tx.execute(
-      `select id, remaining, activated_at is not null as active from lot
-       where account_id = ? and remaining > 0 and expires_at <= ? order by id`,
-      [this.state.id, this.now],
-    );
-    if (lots.length === 0) return null;
-    const sum = (active: boolean) =>
-      lots.filter((l: any) => l.active === active).reduce((s: number, l: any) => s + Number(l.remaining), 0);
-    const available = sum(true);
-    const pending = sum(false);
-    return this.post({
-      kind: EntryKind.EXPIRY,
-      available: -available,
-      pending: -pending,
-      cause: { type: CauseType.JOB, id: 'expire-lots', reason: 'Points expired' },
-      lotChanges: lots.map((l: any) => ({ lotId: Number(l.id), amount: -Number(l.remaining) })),
-      expired: available + pending,
-    });
+    return this.absorb(await sweepLots(this.tx, EXPIRY, { accountIds: [this.state.id], asOf: this.now }));
   }
 
   /** Makes pending lots whose time has come available, in one activation entry. */
   async activateDueLots(): Promise<EntryRecord | null> {
+    return this.absorb(await sweepLots(this.tx, ACTIVATION, { accountIds: [this.state.id], asOf: this.now }));
+  }
+
+  /**
+   * After points came back to lots (a release, a reversed capture or redemption): what a
+   * take-back forgave in those lots is taken again, lots past their expiry expire, and the
+   * account's debt is repaid, all before the caller sees the balances.
+   */
+  private async settle(returned: LotChange[], cause: Cause): Promise<void> {
+    await this.reclaimForgiven(returned, cause);
+    await this.expireOverdueLots();
+    await this.repayDebt({ ...cause, reason: 'Debt repaid from points given back' });
+  }
+
+  /**
+   * Points forgiven when a lot's accrual was taken back were forgiven because they were spent
+   * or held; when they come back to the lot, the take-back gets them after all. One entry per
+   * lot, naming the accrual it finishes taking back.
+   */
+  private async reclaimForgiven(returned: LotChange[], cause: Cause): Promise<void> {
+    const back = new Map(returned.filter((c) => c.amount > 0).map((c) => [c.lotId, c.amount]));
+    if (back.size === 0) return;
     const lots = await this.tx.execute(
-      `select id, remaining from lot
-       where account_id = ? and remaining > 0 and activated_at is null and available_at <= ? order by id`,
-      [this.state.id, this.now],
+      'select id, source_entry_id, forgiven from lot where id = any(?::bigint[]) and forgiven > 0 order by id',
+      [pgArray([...back.keys()])],
     );
-    if (lots.length === 0) return null;
-    const points = lots.reduce((s: number, l: any) => s + Number(l.remaining), 0);
-    return this.post({
-      kind: EntryKind.ACTIVATION,
-      available: points,
-      pending: -points,
-      cause: { type: CauseType.JOB, id: 'activate-lots', reason: 'Pending points became available' },
-      activateLots: lots.map((l: any) => Number(l.id)),
-    });
+    for (const lot of lots) {
+      const points = Math.min(Number(lot.forgiven), back.get(Number(lot.id))!);
+      await this.post({
+        kind: EntryKind.REVERSAL,
+        available: -points,
+        cause: { ...cause, reason: `Taken back: ${points} points of entry ${lot.source_entry_id}, forgiven while spent or reserved, came back` },
+        partlyReversesEntryId: Number(lot.source_entry_id),
+        lotChanges: [{ lotId: Number(lot.id), amount: -points, forgiven: -points }],
+      });
+    }
   }
 
   /** Spendable lots, nearest expiry first, until `points` are covered; never an expired or pending lot. */
   private async takeSpendable(points: number, excludeLotId: number | null = null): Promise<LotChange[]> {
-    const insufficient = () =>
-      new PatronError(ErrorCode.INSUFFICIENT_POINTS, `Not enough points: ${points} asked, ${this.state.available} available`, {
+    const rows = points > this.state.available ? [] : await this.tx.execute(
+      `select id, least(remaining, ? - before) as take from (${SPENDABLE_LOTS}) lots where before < ? order by before`,
+      [points, pgArray([this.state.id]), this.now, excludeLotId, points],
+    );
+    const taken: LotChange[] = rows.map((r: any) => ({ lotId: Number(r.id), amount: -Number(r.take) }));
+    if (taken.reduce((s, c) => s - c.amount, 0) < points) {
+      throw new PatronError(ErrorCode.INSUFFICIENT_POINTS, `Not enough points: ${points} asked, ${this.state.available} available`, {
         requested: points,
         available: this.state.available,
       });
-    if (points > this.state.available) throw insufficient();
-    const taken: LotChange[] = [];
-    let missing = points;
-    const pageSize = 100;
-    for (let offset = 0; missing > 0; offset += pageSize) {
-      const lots = await this.tx.execute(
-        `select id, remaining from lot
-         where account_id = ? and remaining > 0 and activated_at is not null and (expires_at is null or expires_at > ?)
-           and id is distinct from ?::bigint
-         order by expires_at asc nulls last, id limit ? offset ?`,
-        [this.state.id, this.now, excludeLotId, pageSize, offset],
-      );
-      for (const lot of lots) {
-        const take = Math.min(missing, Number(lot.remaining));
-        taken.push({ lotId: Number(lot.id), amount: -take });
-        missing -= take;
-        if (missing === 0) break;
-      }
-      if (lots.length < pageSize) break;
     }
-    if (missing > 0) throw insufficient();
     return taken;
+  }
+
+  /** Takes the state after a set-based statement on this account; returns the entry it wrote, if any. */
+  private absorb(outcome: SweepOutcome): EntryRecord | null {
+    let last: EntryRecord | null = null;
+    for (const entry of outcome.entries) {
+      const totals = outcome.totals.get(entry.accountId)!;
+      Object.assign(this.state, {
+        available: entry.available,
+        pending: entry.pending,
+        reserved: entry.reserved,
+        debt: totals.debt,
+        lifetimeExpired: totals.lifetimeExpired,
+      });
+      this.written.push(entry);
+      last = entry;
+    }
+    return last;
   }
 
   /** Points an authorization still holds, per lot, latest expiry first (released first). */
@@ -477,8 +486,10 @@ export class AccountBook {
 
   /**
    * Taking back `points` of an accrual: what its lot still holds leaves first; the rest was
-   * spent (or repaid a debt) and comes from the account's other available points. What those
-   * do not cover is the shortfall: refused, owed as debt, or forgiven.
+   * spent, is held by an authorization, or repaid a debt, and comes from the account's other
+   * available points. What those do not cover is the shortfall: refused, owed as debt, or
+   * forgiven. Forgiven points are noted on the lot: should they come back to it (a released
+   * hold, a reversed capture), {@link reclaimForgiven} takes them.
    */
   private async takeBackAccrual(
     entry: EntryRecord,
@@ -490,25 +501,24 @@ export class AccountBook {
     const fromLotAvailable = lot.active ? fromLot : 0;
     const rest = points - fromLot;
     const othersAvailable = this.state.available - fromLotAvailable;
-    let covered = rest;
-    if (rest > othersAvailable) {
-      if (shortfall === 'refuse') {
-        throw new PatronError(
-          ErrorCode.INSUFFICIENT_POINTS,
-          `${rest} of the ${entry.amount} points were already spent and only ${othersAvailable} are available to take back`,
-          { entryId: entry.id, requested: rest, available: othersAvailable },
-        );
-      }
-      covered = othersAvailable;
+    const covered = Math.min(rest, othersAvailable);
+    const missing = rest - covered;
+    if (missing > 0 && shortfall === 'refuse') {
+      throw new PatronError(
+        ErrorCode.INSUFFICIENT_POINTS,
+        `${rest} of the ${entry.amount} points were already spent or are reserved, and only ${othersAvailable} are available to take back`,
+        { entryId: entry.id, requested: rest, available: othersAvailable },
+      );
     }
+    const forgiven = shortfall === 'forgive' ? missing : 0;
     // The entry's own lot is left out: its remainder is already taken above.
     const others = covered > 0 ? await this.takeSpendable(covered, lot.id) : [];
     return {
       available: -fromLotAvailable - covered,
       pending: -(fromLot - fromLotAvailable),
-      debt: shortfall === 'debt' ? rest - covered : 0,
-      forgiven: shortfall === 'forgive' ? rest - covered : 0,
-      lotChanges: [...(fromLot > 0 ? [{ lotId: lot.id, amount: -fromLot }] : []), ...others],
+      debt: shortfall === 'debt' ? missing : 0,
+      forgiven,
+      lotChanges: [{ lotId: lot.id, amount: -fromLot, forgiven }, ...others],
     };
   }
 
@@ -529,7 +539,6 @@ export class AccountBook {
     const lifetime = {
       earned: s.lifetimeEarned + (p.earned ?? 0),
       redeemed: s.lifetimeRedeemed + (p.redeemed ?? 0),
-      expired: s.lifetimeExpired + (p.expired ?? 0),
     };
     const c = p.cause;
     // The amount is the change of the member's net points: what they hold minus what they owe.
@@ -538,7 +547,7 @@ export class AccountBook {
       s.programId, s.id, p.kind, amount, d.available, d.pending, d.reserved, d.debt,
       next.available, next.pending, next.reserved, c.type, c.id ?? null, c.ruleVersionId ?? null, c.reason ?? null,
       c.idempotencyKey ?? null, p.reversesEntryId ?? null, p.partlyReversesEntryId ?? null, p.authorizationId ?? null, this.now,
-      next.available, next.pending, next.reserved, next.debt, lifetime.earned, lifetime.redeemed, lifetime.expired, this.now, s.id,
+      next.available, next.pending, next.reserved, next.debt, lifetime.earned, lifetime.redeemed, this.now, s.id,
     ];
     const parts = [
       `with e as (
@@ -549,7 +558,7 @@ export class AccountBook {
         returning *
       ), a as (
         update account set available = ?, pending = ?, reserved = ?, debt = ?, lifetime_earned = ?, lifetime_redeemed = ?,
-          lifetime_expired = ?, entry_count = entry_count + 1, updated_at = ? where id = ?
+          entry_count = entry_count + 1, updated_at = ? where id = ?
       )`,
     ];
     let lotColumn = 'null::bigint as lot_id';
@@ -562,30 +571,27 @@ export class AccountBook {
       params.push(s.programId, s.id, l.amount, l.amount, l.availableAt, l.activated ? this.now : null, l.expiresAt, this.now);
       lotColumn = '(select id from l) as lot_id';
     }
-    const changes = (p.lotChanges ?? []).filter((ch) => ch.amount !== 0);
+    const changes = (p.lotChanges ?? []).filter((ch) => ch.amount !== 0 || ch.forgiven);
     if (changes.length > 0) {
-      const ids = pgArray(changes.map((ch) => ch.lotId));
-      const amounts = pgArray(changes.map((ch) => ch.amount));
-      parts.push(`, al as (
+      // One update per lot: a statement must not update a row twice.
+      parts.push(`, ch as (
+        select * from unnest(?::bigint[], ?::bigint[], ?::bigint[]) as ch(lot_id, amount, forgiven)
+      ), al as (
         insert into lot_allocation (entry_id, lot_id, amount)
-        select e.id, ch.lot_id, ch.amount from e, unnest(?::bigint[], ?::bigint[]) as ch(lot_id, amount)
+        select e.id, ch.lot_id, ch.amount from e, ch where ch.amount <> 0
       ), lu as (
-        update lot set remaining = lot.remaining + ch.amount
-        from unnest(?::bigint[], ?::bigint[]) as ch(lot_id, amount) where lot.id = ch.lot_id
+        update lot set remaining = lot.remaining + ch.amount, forgiven = lot.forgiven + ch.forgiven
+        from ch where lot.id = ch.lot_id
       )`);
-      params.push(ids, amounts, ids, amounts);
-    }
-    if (p.activateLots?.length) {
-      parts.push(`, act as (update lot set activated_at = available_at where id = any(?::bigint[]))`);
-      params.push(pgArray(p.activateLots));
+      params.push(
+        pgArray(changes.map((ch) => ch.lotId)),
+        pgArray(changes.map((ch) => ch.amount)),
+        pgArray(changes.map((ch) => ch.forgiven ?? 0)),
+      );
     }
     parts.push(`select e.*, ${lotColumn} from e`);
     const [row] = await this.tx.execute(parts.join('\n'), params);
-    Object.assign(s, next, {
-      lifetimeEarned: lifetime.earned,
-      lifetimeRedeemed: lifetime.redeemed,
-      lifetimeExpired: lifetime.expired,
-    });
+    Object.assign(s, next, { lifetimeEarned: lifetime.earned, lifetimeRedeemed: lifetime.redeemed });
     const entry = toEntryRecord(row, s.memberId);
     this.written.push(entry);
     return entry;
@@ -616,4 +622,182 @@ function withForgiven(cause: Cause, forgiven: number): Cause {
   if (forgiven <= 0) return cause;
   const note = `${forgiven} already spent points forgiven`;
   return { ...cause, reason: cause.reason ? `${cause.reason} (${note})` : note };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Set-based statements over locked accounts: a book runs them for its own account, the jobs for
+// a batch of accounts, so expiry, activation and debt repayment are written one way only. Each
+// reads the lots under the callers' account locks (a writer may have moved some meanwhile), and
+// writes per account one entry whose *_after values come from the updated account row, the lots'
+// allocations and the lots themselves.
+
+/** Which lots a statement may touch: an id range (the jobs' batches), or all of them. */
+export interface SweepScope {
+  /** Accounts the caller has locked; no other account is touched. */
+  accountIds: string[];
+  asOf: Date;
+  lotIds?: { from: number; to: number };
+}
+
+export interface SweepOutcome {
+  entries: EntryRecord[];
+  /** Lots the statement changed. */
+  lots: number;
+  /** Each changed account's debt and lifetime expired right after (its balances are in its entry). */
+  totals: Map<string, { debt: number; lifetimeExpired: number }>;
+}
+
+/**
+ * A pass over the lots that are due. `due` is the condition on `lot l` (its one `?` is asOf); it
+ * matches a partial index of the lot table, by which the jobs find due lots across all accounts.
+ */
+export interface LotSweep {
+  due: string;
+  sql: string;
+}
+
+const ALL_LOTS = { from: 1, to: Number.MAX_SAFE_INTEGER };
+
+/** Lots past their expiry give up their remainder: available or pending, into lifetime expired. */
+const DUE_FOR_EXPIRY = 'l.remaining > 0 and l.expires_at <= ?';
+export const EXPIRY: LotSweep = {
+  due: DUE_FOR_EXPIRY,
+  sql: `
+with due as (
+  select l.id, l.account_id, l.remaining, l.activated_at is not null as active
+  from lot l
+  where l.id between ? and ? and ${DUE_FOR_EXPIRY} and l.account_id = any(?::uuid[])
+), per_account as (
+  select account_id,
+    coalesce(sum(remaining) filter (where active), 0) as from_available,
+    coalesce(sum(remaining) filter (where not active), 0) as from_pending
+  from due group by account_id
+), acc as (
+  update account a set
+    available = a.available - p.from_available,
+    pending = a.pending - p.from_pending,
+    lifetime_expired = a.lifetime_expired + p.from_available + p.from_pending,
+    entry_count = a.entry_count + 1,
+    updated_at = ?
+  from per_account p where a.id = p.account_id
+  returning a.id, a.program_id, a.member_id, a.available, a.pending, a.reserved, a.debt, a.lifetime_expired,
+    p.from_available, p.from_pending
+), e as (
+  insert into ledger_entry (program_id, account_id, kind, amount, delta_available, delta_pending, delta_reserved,
+    available_after, pending_after, reserved_after, cause_type, cause_id, reason, created_at)
+  select program_id, id, 'expiry'::entry_kind, -(from_available + from_pending), -from_available, -from_pending, 0,
+    available, pending, reserved, 'job'::cause_type, 'expire-lots', 'Points expired', ?
+  from acc order by id
+  returning *
+), allocated as (
+  insert into lot_allocation (entry_id, lot_id, amount)
+  select e.id, due.id, -due.remaining from due join e on e.account_id = due.account_id
+), emptied as (
+  update lot set remaining = 0 from due where lot.id = due.id
+)
+select e.*, acc.member_id, acc.debt, acc.lifetime_expired, (select count(*) from due) as lot_count
+from e join acc on acc.id = e.account_id order by e.id`,
+};
+
+/** Pending lots whose availableAt has come become available (activated as of their availableAt). */
+const DUE_FOR_ACTIVATION = 'l.remaining > 0 and l.activated_at is null and l.available_at <= ?';
+export const ACTIVATION: LotSweep = {
+  due: DUE_FOR_ACTIVATION,
+  sql: `
+with due as (
+  select l.id, l.account_id, l.remaining
+  from lot l
+  where l.id between ? and ? and ${DUE_FOR_ACTIVATION} and l.account_id = any(?::uuid[])
+), per_account as (
+  select account_id, sum(remaining) as points from due group by account_id
+), acc as (
+  update account a set
+    available = a.available + p.points,
+    pending = a.pending - p.points,
+    entry_count = a.entry_count + 1,
+    updated_at = ?
+  from per_account p where a.id = p.account_id
+  returning a.id, a.program_id, a.member_id, a.available, a.pending, a.reserved, a.debt, a.lifetime_expired, p.points
+), e as (
+  insert into ledger_entry (program_id, account_id, kind, amount, delta_available, delta_pending, delta_reserved,
+    available_after, pending_after, reserved_after, cause_type, cause_id, reason, created_at)
+  select program_id, id, 'activation'::entry_kind, 0, points, -points, 0,
+    available, pending, reserved, 'job'::cause_type, 'activate-lots', 'Pending points became available', ?
+  from acc order by id
+  returning *
+), activated as (
+  update lot set activated_at = lot.available_at from due where lot.id = due.id
+)
+select e.*, acc.member_id, acc.debt, acc.lifetime_expired, (select count(*) from due) as lot_count
+from e join acc on acc.id = e.account_id order by e.id`,
+};
+
+/** Runs a sweep over the due lots of the given (locked) accounts. */
+export async function sweepLots(tx: EntityManager, sweep: LotSweep, scope: SweepScope): Promise<SweepOutcome> {
+  if (scope.accountIds.length === 0) return { entries: [], lots: 0, totals: new Map() };
+  const { from, to } = scope.lotIds ?? ALL_LOTS;
+  const rows = await tx.execute(sweep.sql, [from, to, scope.asOf, pgArray(scope.accountIds), scope.asOf, scope.asOf]);
+  return sweepOutcome(rows);
+}
+
+/**
+ * The spendable lots of some accounts (active, not past the `?` moment, all but an optional
+ * lot), nearest expiry first, each with `before`: the points of the account's lots ahead of it.
+ * Taking `least(remaining, wanted - before)` from the lots `where before < wanted` covers `wanted`.
+ */
+const SPENDABLE_LOTS = `
+  select l.id, l.account_id, l.remaining,
+    (sum(l.remaining) over (partition by l.account_id order by l.expires_at nulls last, l.id) - l.remaining)::bigint as before
+  from lot l
+  where l.account_id = any(?::uuid[]) and l.remaining > 0 and l.activated_at is not null
+    and (l.expires_at is null or l.expires_at > ?) and l.id is distinct from ?::bigint`;
+
+const REPAY_DEBTS_SQL = `
+with lots as (${SPENDABLE_LOTS}
+), taken as (
+  select lots.id, lots.account_id, least(lots.remaining, a.debt - lots.before) as amount
+  from lots join account a on a.id = lots.account_id where lots.before < a.debt
+), per_account as (
+  select account_id, sum(amount)::bigint as points from taken group by account_id
+), acc as (
+  update account a set available = a.available - p.points, debt = a.debt - p.points,
+    entry_count = a.entry_count + 1, updated_at = ?
+  from per_account p where a.id = p.account_id
+  returning a.id, a.program_id, a.member_id, a.available, a.pending, a.reserved, a.debt, a.lifetime_expired, p.points
+), e as (
+  insert into ledger_entry (program_id, account_id, kind, amount, delta_available, delta_pending, delta_reserved, delta_debt,
+    available_after, pending_after, reserved_after, cause_type, cause_id, rule_version_id, reason, idempotency_key, created_at)
+  select program_id, id, 'debt_repayment'::entry_kind, 0, -points, 0, 0, -points,
+    available, pending, reserved, ?::cause_type, ?, ?::uuid, ?, ?, ?
+  from acc order by id
+  returning *
+), allocated as (
+  insert into lot_allocation (entry_id, lot_id, amount)
+  select e.id, taken.id, -taken.amount from taken join e on e.account_id = taken.account_id
+), emptied as (
+  update lot set remaining = lot.remaining - taken.amount from taken where lot.id = taken.id
+)
+select e.*, acc.member_id, acc.debt, acc.lifetime_expired, (select count(*) from taken) as lot_count
+from e join acc on acc.id = e.account_id order by e.id`;
+
+/**
+ * Pays the debts of the given (locked) accounts from their spendable points, nearest-expiry
+ * lots first: per account one entry that lowers available and the debt alike (amount 0: the
+ * member's net points do not change). Pending points repay it once they become available.
+ */
+export async function repayDebts(tx: EntityManager, accountIds: string[], asOf: Date, cause: Cause): Promise<SweepOutcome> {
+  if (accountIds.length === 0) return { entries: [], lots: 0, totals: new Map() };
+  const rows = await tx.execute(REPAY_DEBTS_SQL, [
+    pgArray(accountIds), asOf, null, asOf,
+    cause.type, cause.id ?? null, cause.ruleVersionId ?? null, cause.reason ?? null, cause.idempotencyKey ?? null, asOf,
+  ]);
+  return sweepOutcome(rows);
+}
+
+function sweepOutcome(rows: any[]): SweepOutcome {
+  return {
+    entries: rows.map((row) => toEntryRecord(row, row.member_id)),
+    lots: rows.length > 0 ? Number(rows[0].lot_count) : 0,
+    totals: new Map(rows.map((row) => [row.account_id, { debt: Number(row.debt), lifetimeExpired: Number(row.lifetime_expired) }])),
+  };
 }

@@ -30,11 +30,16 @@ export interface LedgerVerification {
  * - open_authorizations: amounts of open authorizations = reserved;
  * - authorization_holds: points the open authorizations' allocations still hold in lots = reserved;
  * - negative_*: nothing below zero (balances, debt, balances after any entry, lot remainders);
- * - lot_remaining (per lot): remaining = amount + sum of its allocations.
+ * - lifetime_totals: no point comes from nowhere — earned − redeemed − expired + what take-backs
+ *   forgave = available + pending + reserved − debt;
+ * - lot_remaining (per lot): remaining = amount + sum of its allocations;
+ * - lot_forgiven (per lot): a take-back forgave at most the lot's points that are spent or held
+ *   elsewhere (expected: that bound), so a forgiveness never covers points the member got back.
  */
 const VERIFY_SQL = `
 with acc as (
-  select a.id, a.member_id, a.available, a.pending, a.reserved, a.debt, a.entry_count, a.lifetime_expired
+  select a.id, a.member_id, a.available, a.pending, a.reserved, a.debt, a.entry_count,
+    a.lifetime_earned, a.lifetime_redeemed, a.lifetime_expired
   from account a where a.program_id = ?
 ), entries as (
   select e.account_id,
@@ -51,6 +56,7 @@ with acc as (
   select l.account_id,
     coalesce(sum(l.remaining) filter (where l.activated_at is not null), 0) as available,
     coalesce(sum(l.remaining) filter (where l.activated_at is null), 0) as pending,
+    sum(l.forgiven) as forgiven,
     min(l.remaining) as lowest_remaining
   from lot l where l.program_id = ? group by l.account_id
 ), open_auth as (
@@ -85,6 +91,8 @@ cross join lateral (values
   ('lots_pending', coalesce(lo.pending, 0), acc.pending),
   ('open_authorizations', coalesce(oa.amount, 0), acc.reserved),
   ('authorization_holds', coalesce(h.points, 0), acc.reserved),
+  ('lifetime_totals', acc.lifetime_earned - acc.lifetime_redeemed - acc.lifetime_expired + coalesce(lo.forgiven, 0),
+    acc.available + acc.pending + acc.reserved - acc.debt),
   ('negative_available', greatest(acc.available, 0), acc.available),
   ('negative_pending', greatest(acc.pending, 0), acc.pending),
   ('negative_reserved', greatest(acc.reserved, 0), acc.reserved),
@@ -101,6 +109,19 @@ left join lot_allocation la on la.lot_id = l.id
 where l.program_id = ?
 group by l.id, a.member_id
 having l.amount + coalesce(sum(la.amount), 0) <> l.remaining
+union all
+select l.account_id, a.member_id, 'lot_forgiven', elsewhere.points, l.forgiven, l.id
+from lot l
+join account a on a.id = l.account_id
+cross join lateral (
+  -- What entries other than expiry and the take-backs of the lot's own accrual took from it, net.
+  select coalesce(-sum(la.amount), 0) as points
+  from lot_allocation la join ledger_entry e on e.id = la.entry_id
+  where la.lot_id = l.id and e.kind <> 'expiry'
+    and e.reverses_entry_id is distinct from l.source_entry_id
+    and e.partly_reverses_entry_id is distinct from l.source_entry_id
+) elsewhere
+where l.program_id = ? and l.forgiven > 0 and l.forgiven > elsewhere.points
 order by account_id, check_name, lot_id`;
 
 /** Recomputes a program's books from entries, lots and allocations, and says where they disagree. */
@@ -113,7 +134,7 @@ export class LedgerAudit {
     return em.transactional(
       async (tx) => {
         const [{ accounts }] = await tx.execute('select count(*)::int as accounts from account where program_id = ?', [programId]);
-        const rows = await tx.execute(VERIFY_SQL, Array(7).fill(programId));
+        const rows = await tx.execute(VERIFY_SQL, Array(8).fill(programId));
         const discrepancies = rows.map((r: any): LedgerDiscrepancy => ({
           accountId: r.account_id,
           memberId: r.member_id,

@@ -1,11 +1,14 @@
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import type { Logger } from '../logger';
-import { EntryRecord, toEntryRecord } from './account-book';
+import { ACTIVATION, DEBT_REPAID, EXPIRY, LotSweep, repayDebts, sweepLots } from './account-book';
 import { EventPublisher, publishBalanceChanges } from './events';
 import type { LedgerService } from './ledger-service';
 import { transaction } from './unit-of-work';
 
-/** What a lot job did: lots moved, entries written (one per account and batch), accounts touched, batches committed. */
+/**
+ * What a lot job did: lots moved, entries written (one per account and batch, and a debt
+ * repayment where points became available to an account in debt), accounts touched, batches committed.
+ */
 export type LotJobResult = { lots: number; entries: number; accounts: number; batches: number };
 
 /** What the authorization job did; `failed` counts authorizations whose release raised an error. */
@@ -25,87 +28,11 @@ export interface LedgerJobsOptions {
   logger?: Logger;
 }
 
-const pgArray = (values: string[]) => `{${values.join(',')}}`;
-
 /** A slice of the lot id space holding at most `batchSize` lots that were due when the job began. */
 interface IdRange {
   from: number;
   to: number;
 }
-
-/** Which lots a job handles; `?` is the job's asOf. Must match an index of the lot table. */
-const DUE_FOR_EXPIRY = 'l.remaining > 0 and l.expires_at <= ?';
-const DUE_FOR_ACTIVATION = 'l.remaining > 0 and l.activated_at is null and l.available_at <= ?';
-
-/**
- * Expiry for the locked accounts of one id range, in one statement: the due lots are re-read
- * under the account locks (a writer may have expired some meanwhile), each account gets one
- * expiry entry whose *_after values come from the updated row, the lots give up their remainder
- * through negative allocations, and the lots are emptied.
- */
-const EXPIRE_RANGE_SQL = `
-with due as (
-  select l.id, l.account_id, l.remaining, l.activated_at is not null as active
-  from lot l
-  where l.id between ? and ? and ${DUE_FOR_EXPIRY} and l.account_id = any(?::uuid[])
-), per_account as (
-  select account_id,
-    coalesce(sum(remaining) filter (where active), 0) as from_available,
-    coalesce(sum(remaining) filter (where not active), 0) as from_pending
-  from due group by account_id
-), acc as (
-  update account a set
-    available = a.available - p.from_available,
-    pending = a.pending - p.from_pending,
-    lifetime_expired = a.lifetime_expired + p.from_available + p.from_pending,
-    entry_count = a.entry_count + 1,
-    updated_at = ?
-  from per_account p where a.id = p.account_id
-  returning a.id, a.program_id, a.member_id, a.available, a.pending, a.reserved, p.from_available, p.from_pending
-), e as (
-  insert into ledger_entry (program_id, account_id, kind, amount, delta_available, delta_pending, delta_reserved,
-    available_after, pending_after, reserved_after, cause_type, cause_id, reason, created_at)
-  select program_id, id, 'expiry'::entry_kind, -(from_available + from_pending), -from_available, -from_pending, 0,
-    available, pending, reserved, 'job'::cause_type, 'expire-lots', 'Points expired', ?
-  from acc order by id
-  returning *
-), allocated as (
-  insert into lot_allocation (entry_id, lot_id, amount)
-  select e.id, due.id, -due.remaining from due join e on e.account_id = due.account_id
-), emptied as (
-  update lot set remaining = 0 from due where lot.id = due.id
-)
-select e.*, acc.member_id, (select count(*) from due) as lot_count
-from e join acc on acc.id = e.account_id order by e.id`;
-
-/** Activation for the locked accounts of one id range: pending lots become available at their availableAt. */
-const ACTIVATE_RANGE_SQL = `
-with due as (
-  select l.id, l.account_id, l.remaining
-  from lot l
-  where l.id between ? and ? and ${DUE_FOR_ACTIVATION} and l.account_id = any(?::uuid[])
-), per_account as (
-  select account_id, sum(remaining) as points from due group by account_id
-), acc as (
-  update account a set
-    available = a.available + p.points,
-    pending = a.pending - p.points,
-    entry_count = a.entry_count + 1,
-    updated_at = ?
-  from per_account p where a.id = p.account_id
-  returning a.id, a.program_id, a.member_id, a.available, a.pending, a.reserved, p.points
-), e as (
-  insert into ledger_entry (program_id, account_id, kind, amount, delta_available, delta_pending, delta_reserved,
-    available_after, pending_after, reserved_after, cause_type, cause_id, reason, created_at)
-  select program_id, id, 'activation'::entry_kind, 0, points, -points, 0,
-    available, pending, reserved, 'job'::cause_type, 'activate-lots', 'Pending points became available', ?
-  from acc order by id
-  returning *
-), activated as (
-  update lot set activated_at = lot.available_at from due where lot.id = due.id
-)
-select e.*, acc.member_id, (select count(*) from due) as lot_count
-from e join acc on acc.id = e.account_id order by e.id`;
 
 /**
  * The ledger's scheduled work, set-based across all programs. Each job is idempotent for a
@@ -129,12 +56,12 @@ export class LedgerJobs {
 
   /** Lots past their expiry give up their remainder: one 'expiry' entry per account and batch. */
   expireLots(asOf: Date): Promise<LotJobResult> {
-    return this.walkLots(DUE_FOR_EXPIRY, EXPIRE_RANGE_SQL, asOf);
+    return this.walkLots(EXPIRY, asOf);
   }
 
   /** Pending lots whose availableAt has come become available: one 'activation' entry per account and batch. */
   activatePendingLots(asOf: Date): Promise<LotJobResult> {
-    return this.walkLots(DUE_FOR_ACTIVATION, ACTIVATE_RANGE_SQL, asOf);
+    return this.walkLots(ACTIVATION, asOf);
   }
 
   /** Open authorizations past their TTL give their points back, each in its own ledger transaction. */
@@ -176,27 +103,30 @@ export class LedgerJobs {
 
   /**
    * Finds the due lots once, as id ranges holding at most `batchSize` of them each, then handles
-   * each range in one transaction: lock its accounts in id order (a writer locks a single
-   * account, so this cannot deadlock with one), run the range's statement, commit, publish.
+   * each range in one transaction: lock its accounts in id order in one statement, run the
+   * sweep the account books run (the same statement, over the batch's accounts), let points
+   * that became available repay debts at once, commit, publish.
+   *
+   * Writers lock several accounts too, in their own order (an earning the member then its
+   * referrers, a cancellation the member then the award holders), so a batch can deadlock with
+   * one: PostgreSQL aborts one of the two and the unit of work retries it.
    */
-  private async walkLots(dueCondition: string, rangeSql: string, asOf: Date): Promise<LotJobResult> {
+  private async walkLots(sweep: LotSweep, asOf: Date): Promise<LotJobResult> {
     const result: LotJobResult = { lots: 0, entries: 0, accounts: 0, batches: 0 };
     const accounts = new Set<string>();
-    for (const range of await this.dueRanges(dueCondition, asOf)) {
-      const entries = await transaction(this.orm, async (tx) => {
-        const locked = await this.lockAccounts(tx, dueCondition, range, asOf);
-        if (locked.length === 0) return { entries: [] as EntryRecord[], lots: 0 };
-        const rows = await tx.execute(rangeSql, [range.from, range.to, asOf, pgArray(locked), asOf, asOf]);
-        return {
-          entries: rows.map((row: any) => toEntryRecord(row, row.member_id)),
-          lots: rows.length > 0 ? Number(rows[0].lot_count) : 0,
-        };
+    for (const range of await this.dueRanges(sweep.due, asOf)) {
+      const batch = await transaction(this.orm, async (tx) => {
+        const locked = await this.lockAccounts(tx, sweep.due, range, asOf);
+        const swept = await sweepLots(tx, sweep, { accountIds: locked, asOf, lotIds: range });
+        const indebted = swept.entries.filter((e) => e.available > 0 && swept.totals.get(e.accountId)!.debt > 0);
+        const repaid = await repayDebts(tx, indebted.map((e) => e.accountId), asOf, DEBT_REPAID);
+        return { lots: swept.lots, entries: [...swept.entries, ...repaid.entries] };
       });
       result.batches++;
-      result.lots += entries.lots;
-      result.entries += entries.entries.length;
-      for (const entry of entries.entries) accounts.add(entry.accountId);
-      publishBalanceChanges(this.events, entries.entries);
+      result.lots += batch.lots;
+      result.entries += batch.entries.length;
+      for (const entry of batch.entries) accounts.add(entry.accountId);
+      publishBalanceChanges(this.events, batch.entries);
     }
     result.accounts = accounts.size;
     return result;

@@ -5,6 +5,7 @@ import { EntryRecord, MemberRef, toEntryRecord } from './account-book';
 import type { Clock } from './clock';
 import type { AccountSnapshot } from './ledger-service';
 import { memberRefColumn } from './member-service';
+import { isUuid, pgArray } from './sql';
 
 export interface Page<T> {
   nodes: T[];
@@ -45,16 +46,19 @@ function pageSize(first: number | null | undefined): number {
   return n;
 }
 
+/** The account as of now: lots past their expiry count as expired even before a job or a write expired them. */
 function toSnapshot(row: any): AccountSnapshot {
+  const overdueAvailable = Number(row.overdue_available);
+  const overduePending = Number(row.overdue_pending);
   return {
     memberId: row.member_id,
-    available: Number(row.available),
-    pending: Number(row.pending),
+    available: Number(row.available) - overdueAvailable,
+    pending: Number(row.pending) - overduePending,
     reserved: Number(row.reserved),
     debt: Number(row.debt),
     lifetimeEarned: Number(row.lifetime_earned),
     lifetimeRedeemed: Number(row.lifetime_redeemed),
-    lifetimeExpired: Number(row.lifetime_expired),
+    lifetimeExpired: Number(row.lifetime_expired) + overdueAvailable + overduePending,
   };
 }
 
@@ -65,11 +69,23 @@ export class LedgerQueries {
     private readonly clock: Clock,
   ) {}
 
-  /** Accounts by member id, in the order asked (for DataLoader). */
+  /**
+   * Accounts by member id, in the order asked (for DataLoader). The cached balances still hold
+   * lots that passed their expiry since the last write or expiry run; a read leaves them out
+   * (one lookup in the open-lots index per account), so nobody is shown points they cannot
+   * spend. Pending lots whose time has come stay pending until then: showing them as available
+   * could show points a debt is about to take.
+   */
   async accountsOf(programId: string, memberIds: string[]): Promise<Array<AccountSnapshot | null>> {
     const rows = await this.orm.em.fork().execute(
-      'select * from account where program_id = ? and member_id = any(?::uuid[])',
-      [programId, `{${memberIds.join(',')}}`],
+      `select a.*, overdue.available as overdue_available, overdue.pending as overdue_pending
+       from account a cross join lateral (
+         select coalesce(sum(l.remaining) filter (where l.activated_at is not null), 0) as available,
+                coalesce(sum(l.remaining) filter (where l.activated_at is null), 0) as pending
+         from lot l where l.account_id = a.id and l.remaining > 0 and l.expires_at <= ?
+       ) overdue
+       where a.program_id = ? and a.member_id = any(?::uuid[])`,
+      [this.clock.now(), programId, pgArray(memberIds.filter(isUuid))],
     );
     const byMember = new Map(rows.map((r: any) => [r.member_id, toSnapshot(r)]));
     return memberIds.map((id) => byMember.get(id) ?? null);
@@ -89,7 +105,7 @@ export class LedgerQueries {
     const where = ['e.program_id = ?', 'a.member_id = ?'];
     const params: unknown[] = [programId, memberId];
     if (after != null) (where.push('e.id < ?'), params.push(after));
-    if (f.kinds?.length) (where.push('e.kind = any(?::entry_kind[])'), params.push(`{${f.kinds.join(',')}}`));
+    if (f.kinds?.length) (where.push('e.kind = any(?::entry_kind[])'), params.push(pgArray(f.kinds)));
     if (f.from) (where.push('e.created_at >= ?'), params.push(f.from));
     if (f.to) (where.push('e.created_at < ?'), params.push(f.to));
     const rows = await this.orm.em.fork().execute(

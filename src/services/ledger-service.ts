@@ -6,7 +6,8 @@ import { ErrorCode, PatronError, badInput, notFound } from '../errors';
 import { AccountBook, Cause, EntryRecord, MemberRef, toEntryRecord } from './account-book';
 import { Clock, DAY_MS } from './clock';
 import { EventPublisher, publishBalanceChanges } from './events';
-import { once } from './idempotency';
+import { once, checkClientKey } from './idempotency';
+import { checkReason, isUuid } from './sql';
 import { transaction } from './unit-of-work';
 
 /** Who is writing: a key of the program, an operator, or a job. */
@@ -17,7 +18,6 @@ export interface Actor {
 }
 
 export const MAX_POINTS = 1_000_000_000;
-const MAX_REASON = 500;
 
 export interface AccountSnapshot {
   memberId: string;
@@ -96,11 +96,6 @@ export function checkPoints(points: number, field = 'points', allowNegative = fa
       { field, value: points },
     );
   }
-}
-
-function checkReason(reason: string | null | undefined, required = false): void {
-  if (required && !reason?.trim()) throw badInput('reason is required', { field: 'reason' });
-  if (reason && reason.length > MAX_REASON) throw badInput(`reason must be at most ${MAX_REASON} characters`, { field: 'reason' });
 }
 
 function checkDays(days: number | null | undefined, field: string, min: number): void {
@@ -201,12 +196,27 @@ export class LedgerService {
     });
   }
 
+  /** Undoes an entry; an order's capture and awards are undone through the order (cancelOrder, refundOrderLines). */
   async reverseEntry(actor: Actor, input: { entryId: number; reason?: string | null; idempotencyKey: string }) {
     checkReason(input.reason);
     const original = await this.findEntry(actor.programId, input.entryId);
-    return this.write(actor, 'reverseEntry', input, { id: original.memberId }, (book) =>
-      book.reverse(original, this.cause(actor, input)),
-    );
+    return this.write(actor, 'reverseEntry', input, { id: original.memberId }, async (book, tx) => {
+      const [owner] = await tx.execute(
+        `select o.order_id from shop_order o where o.capture_entry_id = ?
+         union all
+         select o.order_id from shop_order_award aw join shop_order o on o.id = aw.order_id where aw.entry_id = ?
+         limit 1`,
+        [original.id, original.id],
+      );
+      if (owner) {
+        throw new PatronError(
+          ErrorCode.INVALID_STATE,
+          `Entry ${original.id} belongs to order ${owner.order_id}; use cancelOrder or refundOrderLines`,
+          { entryId: original.id, orderId: owner.order_id },
+        );
+      }
+      return book.reverse(original, this.cause(actor, input));
+    });
   }
 
   authorizeRedemption(actor: Actor, input: AuthorizeInput): Promise<AuthorizationResult> {
@@ -299,11 +309,11 @@ export class LedgerService {
     operation: string,
     input: { idempotencyKey: string },
     member: MemberRef,
-    work: (book: AccountBook) => Promise<EntryRecord>,
+    work: (book: AccountBook, tx: EntityManager) => Promise<EntryRecord>,
   ): Promise<LedgerResult> {
     return this.run(actor, operation, input, reviveResult, async (tx) => {
       const book = await AccountBook.open(tx, actor.programId, member, this.clock.now());
-      const entry = await work(book);
+      const entry = await work(book, tx);
       return { book, result: { entry, account: snapshot(book) } };
     });
   }
@@ -316,6 +326,7 @@ export class LedgerService {
     revive: (json: any) => T,
     work: (tx: EntityManager) => Promise<{ book: AccountBook; result: T }>,
   ): Promise<T> {
+    checkClientKey(input.idempotencyKey);
     let book: AccountBook | undefined;
     const { idempotencyKey, ...rest } = input;
     const result = await transaction(this.orm, (tx) => {
@@ -347,6 +358,15 @@ export class LedgerService {
           status: auth.status,
         });
       }
+      // An order's points move with the order, or the order and the books would disagree.
+      const [order] = await tx.execute('select order_id from shop_order where authorization_id = ?', [auth.id]);
+      if (order) {
+        throw new PatronError(
+          ErrorCode.INVALID_STATE,
+          `The authorization belongs to order ${order.order_id}; use payOrder/cancelOrder`,
+          { authorizationId: auth.id, orderId: order.order_id },
+        );
+      }
       const done = await work(book, auth);
       const row = await closeAuthorization(tx, auth.id, done.status, done.captured, book.now);
       return { book, result: { entry: done.entry, account: snapshot(book), authorization: toAuthorization(row, auth.memberId) } };
@@ -354,12 +374,11 @@ export class LedgerService {
   }
 
   private async loadAuthorization(tx: EntityManager, programId: string, id: string): Promise<AuthorizationRecord> {
-    const uuid = /^[0-9a-f-]{36}$/i.test(id) ? id : null;
-    const [row] = uuid
+    const [row] = isUuid(id)
       ? await tx.execute(
           `select au.*, a.member_id from "authorization" au join account a on a.id = au.account_id
            where au.id = ? and au.program_id = ?`,
-          [uuid, programId],
+          [id, programId],
         )
       : [];
     if (!row) throw notFound('Authorization', { authorizationId: id });
@@ -394,8 +413,12 @@ function reviveAuthorizationResult(json: any): AuthorizationResult {
   return { ...reviveResult(json), authorization: reviveAuthorization(json.authorization) };
 }
 
-/** When a new lot becomes available and when it expires, from the input or the program's defaults. */
-function lotTimes(
+/**
+ * When a new lot becomes available and when it expires, from the input or the program's
+ * defaults. A lot may become available in the past (points granted late), but never expire
+ * before it becomes available, nor be expired already.
+ */
+export function lotTimes(
   book: AccountBook,
   input: { lifetimeDays?: number | null; expiresAt?: Date | null; delayDays?: number | null; availableAt?: Date | null },
 ): { availableAt: Date; expiresAt: Date | null } {
@@ -405,6 +428,9 @@ function lotTimes(
   const expiresAt = input.expiresAt ?? (lifetime != null ? new Date(availableAt.getTime() + lifetime * DAY_MS) : null);
   if (expiresAt && expiresAt <= availableAt) {
     throw badInput('The points would expire before they become available', { field: 'expiresAt' });
+  }
+  if (expiresAt && expiresAt.getTime() <= now) {
+    throw badInput('The points would be expired already', { field: 'expiresAt', expiresAt });
   }
   return { availableAt, expiresAt };
 }

@@ -69,3 +69,19 @@ test('an entry reversed in part cannot then be reversed whole', async () => {
   });
   await expectBooksBalance();
 });
+
+test('taking back a partly expired accrual takes only what did not expire; the expired part stays earned and expired', async () => {
+  const ref = { id: await member() };
+  const short = await h.ledger.accrue(h.server, { member: ref, points: 100, lifetimeDays: 1, idempotencyKey: key() });
+  await h.ledger.accrue(h.server, { member: ref, points: 50, lifetimeDays: 30, idempotencyKey: key() });
+  await h.ledger.redeem(h.server, { member: ref, points: 30, idempotencyKey: key() }); // from the short lot
+  h.clock.advance(2 * 86_400_000); // its other 70 expire
+  try {
+    const reversal = await h.ledger.reverseEntry(h.admin, { entryId: short.entry.id, idempotencyKey: key() });
+    expect(reversal.entry.amount).toBe(-30);
+    expect(reversal.account).toMatchObject({ available: 20, lifetimeEarned: 120, lifetimeRedeemed: 30, lifetimeExpired: 70 });
+    await expectBooksBalance();
+  } finally {
+    h.clock.advance(-2 * 86_400_000);
+  }
+});
