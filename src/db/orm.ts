@@ -14,6 +14,8 @@ import { Rule, RuleAward, RuleVersion } from '../entities/rule';
 import { Migration20261122000000_ledger } from '../migrations/Migration20261122000000_ledger';
 import { Migration20261122010000_rules } from '../migrations/Migration20261122010000_rules';
 import { Migration20261122020000_orders } from '../migrations/Migration20261122020000_orders';
+import { Migration20261122030000_ledger_fixes } from '../migrations/Migration20261122030000_ledger_fixes';
+import { Migration20261122040000_order_fixes } from '../migrations/Migration20261122040000_order_fixes';
 
 // Points and money are bounded far below 2^53, so int8 columns read as plain numbers.
 types.setTypeParser(types.builtins.INT8, (v) => Number(v));
@@ -25,6 +27,8 @@ export const migrationsList = [
   { name: 'Migration20261122000000_ledger', class: Migration20261122000000_ledger },
   { name: 'Migration20261122010000_rules', class: Migration20261122010000_rules },
   { name: 'Migration20261122020000_orders', class: Migration20261122020000_orders },
+  { name: 'Migration20261122030000_ledger_fixes', class: Migration20261122030000_ledger_fixes },
+  { name: 'Migration20261122040000_order_fixes', class: Migration20261122040000_order_fixes },
 ];
 
 export function ormOptions(clientUrl: string, poolMax = 20): Options {

@@ -67,8 +67,9 @@ export class ShopOrder {
   @Property({ type: new BigIntType('number') })
   pointsReturned: number = 0;
 
+  /** What paying the order added to the member's cumulative spend; a cancel or return takes it back. */
   @Property({ type: new BigIntType('number') })
-  pointsEarned: number = 0;
+  spendAddedMinor: number = 0;
 
   @Property({ type: 'uuid', nullable: true })
   authorizationId: string | null = null;
@@ -155,6 +156,10 @@ export class ShopOrderAward {
 
   @Property({ type: new BigIntType('number') })
   takenBack: number = 0;
+
+  /** Null for the member's own award; N for the referrer N levels up. */
+  @Property({ type: 'integer', nullable: true })
+  referrerLevel: number | null = null;
 }
 
 /** One return of order lines: what came back and what the points did. */

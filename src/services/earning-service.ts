@@ -11,8 +11,9 @@ import {
   type RuleDefinition,
 } from '../rules';
 import { AccountBook, type EntryRecord } from './account-book';
-import { DAY_MS } from './clock';
 import type { Earning, EarningOutcome, EarningRequest } from './earning';
+import { lotTimes } from './ledger-service';
+import { pgArray } from './sql';
 import type { RuleService } from './rule-service';
 
 /** Finds a member's referrer `level` steps up the referral tree (1 = the direct referrer). */
@@ -116,12 +117,33 @@ interface Subject {
 const CAP_WINDOWS = ['perMemberPerDay', 'perMemberPerWeek', 'perMemberPerMonth', 'perMemberLifetime'] as const;
 type CapWindow = (typeof CAP_WINDOWS)[number];
 
-const EMPTY: DetailedEarningOutcome = { entries: [], memberPoints: 0, awards: [] };
+/** Nothing credited; a paid order's money may still have been added to the spend. */
+const nothingEarned = (spendAddedMinor: number): DetailedEarningOutcome => ({ entries: [], memberPoints: 0, awards: [], spendAddedMinor });
 
-/** Every entry an earning wrote plus what the member's book wrote before it, each once: what to publish. */
-export function entriesToPublish(book: AccountBook, outcome: EarningOutcome): EntryRecord[] {
-  const seen = new Set<number>();
-  return [...book.written, ...outcome.entries].filter((entry) => !seen.has(entry.id) && seen.add(entry.id));
+/**
+ * The lock order of every write that touches several accounts — earning for an event or an
+ * order, taking an order's awards back: first the account of the member whose event or order
+ * it is (AccountBook.open locks it), then their referrers' accounts, nearest first, up the
+ * referral tree, all in this one statement, before anything is written to them. A referrer is
+ * bound once, at registration, to a member who already exists, so the tree has no cycles and
+ * every such write locks along one path upwards: two of them never wait on each other in a
+ * circle. (The referrers in id order would not do, because the member comes first: cancelling
+ * A's order would lock A, R2, R1 when R2's id is the lower, while R1 paying an order of its own
+ * locks R1, then R2.)
+ */
+export async function lockReferrerAccounts(
+  tx: EntityManager,
+  programId: string,
+  referrers: ReadonlyArray<{ memberId: string; level: number }>,
+): Promise<void> {
+  if (referrers.length === 0) return;
+  const seen = new Set<string>();
+  const upwards = [...referrers].sort((a, b) => a.level - b.level).filter((r) => !seen.has(r.memberId) && seen.add(r.memberId));
+  await tx.execute(
+    `select a.id from account a join unnest(?::uuid[], ?::int[]) as r(member_id, level) on r.member_id = a.member_id
+     where a.program_id = ? order by r.level for update of a`,
+    [pgArray(upwards.map((r) => r.memberId)), pgArray(upwards.map((r) => r.level)), programId],
+  );
 }
 
 /**
@@ -130,9 +152,7 @@ export function entriesToPublish(book: AccountBook, outcome: EarningOutcome): En
  *
  * Concurrency: per-member caps and once-only rules are counted under the beneficiary's account
  * lock; a total budget under its rule row's lock (taken after every account lock, in id order).
- * Referrers' accounts are locked after the member's, walking up the tree: as the tree has no
- * cycles and every transaction locks upwards, two earnings cannot wait on each other in a circle
- * (a deadlock would still be retried by the unit of work).
+ * Accounts are locked in the one order of {@link lockReferrerAccounts}.
  */
 export class EarningService implements Earning {
   constructor(
@@ -144,27 +164,18 @@ export class EarningService implements Earning {
   async earn(tx: EntityManager, book: AccountBook, request: EarningRequest): Promise<DetailedEarningOutcome> {
     const { programId, memberId } = book.state;
     const now = book.now;
-    if (!(await this.claimSource(tx, programId, memberId, request, now))) return EMPTY;
+    if (!(await this.claimSource(tx, programId, memberId, request, now))) return nothingEarned(0);
     const spend = request.order ? await this.addSpend(tx, programId, memberId, request.order.totalMinor, now) : null;
+    const spendAddedMinor = spend ? spend.afterMinor - spend.beforeMinor : 0;
     const rules = (await this.rules.activeRules(programId)).filter((rule) => rule.definition.trigger === request.trigger);
-    if (rules.length === 0) return EMPTY;
+    if (rules.length === 0) return nothingEarned(spendAddedMinor);
 
-    const context = await this.context(tx, memberId, now, request, spend);
-    const evaluation = evaluateRules(rules, context);
-    const awards = plannedAwards(rules, evaluation);
-    if (awards.length === 0) return EMPTY;
-    await this.resolveBeneficiaries(tx, programId, memberId, awards);
-
-    const books = new Map<string, AccountBook>([[memberId, book]]);
-    const memberWrittenBefore = book.written.length;
-    for (const award of [...awards].sort((a, b) => (a.referrerLevel ?? 0) - (b.referrerLevel ?? 0))) {
-      if (award.memberId && !books.has(award.memberId)) {
-        books.set(award.memberId, await AccountBook.open(tx, programId, { id: award.memberId }, now));
-      }
-    }
-    const subject = { programId, memberId, now, timeZone: context.timeZone };
+    const { awards, subject } = await this.plan(tx, { programId, memberId, now }, request, spend, rules, false);
+    if (awards.length === 0) return nothingEarned(spendAddedMinor);
+    const books = await this.openBeneficiaries(tx, book, awards);
     await this.applyLimits(tx, subject, awards, true);
 
+    const memberWrittenBefore = book.written.length;
     const written = await this.write(tx, subject, request.source, books, awards);
     const entries = [
       ...book.written.slice(memberWrittenBefore),
@@ -174,33 +185,48 @@ export class EarningService implements Earning {
       entries,
       memberPoints: written.filter((a) => a.referrerLevel === null).reduce((sum, a) => sum + a.points, 0),
       awards: written,
+      spendAddedMinor,
     };
+  }
+
+  async returnSpend(tx: EntityManager, book: AccountBook, minor: number): Promise<void> {
+    if (!Number.isSafeInteger(minor) || minor < 0) throw new RangeError(`returnSpend: ${minor} is not a whole amount of minor units`);
+    if (minor === 0) return;
+    await tx.execute('update member_spend set paid_minor = paid_minor - ?, updated_at = ? where member_id = ?', [
+      minor,
+      book.now,
+      book.state.memberId,
+    ]);
+  }
+
+  async preview(programId: string, memberId: string, request: Omit<EarningRequest, 'source'>, now: Date): Promise<{ memberPoints: number }> {
+    const { memberPoints } = await this.simulate(programId, { ...request, memberId, now }, 'active');
+    return { memberPoints };
   }
 
   /**
    * What `earn` would do for this event now, reading the same counts but writing nothing and
-   * taking no locks. Drafts and paused rules are included, reported as not active.
+   * taking no locks. By default drafts and paused rules are included, reported as not active;
+   * `'active'` reads only the active rules (from the cache `earn` uses).
    */
-  async simulate(programId: string, request: SimulationRequest): Promise<Simulation> {
+  async simulate(programId: string, request: SimulationRequest, ruleSet: 'all' | 'active' = 'all'): Promise<Simulation> {
     const db = this.orm.em.fork();
     const [spendRow] = request.order
       ? await db.execute('select paid_minor from member_spend where member_id = ?', [request.memberId])
       : [];
     const before = Number(spendRow?.paid_minor ?? 0);
     const spend = request.order ? { beforeMinor: before, afterMinor: before + request.order.totalMinor } : null;
-    const rules = await this.rules.rulesForSimulation(programId);
-    const context = await this.context(db, request.memberId, request.now, request, spend);
-    let evaluation: EvaluationResult;
-    try {
-      evaluation = evaluateRules(rules, context);
-    } catch (error) {
-      if (error instanceof TypeError) throw badInput(error.message, { field: 'order' });
-      throw error;
-    }
-    const awards = plannedAwards(rules, evaluation);
-    await this.resolveBeneficiaries(db, programId, request.memberId, awards);
-    await this.applyLimits(db, { programId, memberId: request.memberId, now: request.now, timeZone: context.timeZone }, awards, false);
-    const byId = new Map(rules.map((rule) => [rule.id, rule]));
+    const candidates = ruleSet === 'active' ? await this.rules.activeRules(programId) : await this.rules.rulesForSimulation(programId);
+    const { evaluation, awards, subject } = await this.plan(
+      db,
+      { programId, memberId: request.memberId, now: request.now },
+      request,
+      spend,
+      candidates,
+      true,
+    );
+    await this.applyLimits(db, subject, awards, false);
+    const byId = new Map(candidates.map((rule) => [rule.id, rule]));
     const sum = (list: PlannedAward[]) => list.reduce((total, award) => total + award.points, 0);
     return {
       rules: evaluation.results.map((result) => {
@@ -219,6 +245,45 @@ export class EarningService implements Earning {
       memberPoints: sum(awards.filter((a) => a.referrerLevel === null)),
       referrerPoints: sum(awards.filter((a) => a.referrerLevel !== null)),
     };
+  }
+
+  /**
+   * The rules' awards for this event, each with its beneficiary, before caps. A dry run's order
+   * comes from a client, so a malformed one is BAD_USER_INPUT there (a bug anywhere else).
+   */
+  private async plan(
+    db: EntityManager,
+    who: Omit<Subject, 'timeZone'>,
+    request: Pick<EarningRequest, 'trigger' | 'occurredAt' | 'payload' | 'order'>,
+    spend: { beforeMinor: number; afterMinor: number } | null,
+    rules: Rule[],
+    dryRun: boolean,
+  ): Promise<{ evaluation: EvaluationResult; awards: PlannedAward[]; subject: Subject }> {
+    const context = await this.context(db, who.memberId, who.now, request, spend);
+    let evaluation: EvaluationResult;
+    try {
+      evaluation = evaluateRules(rules, context);
+    } catch (error) {
+      if (dryRun && error instanceof TypeError) throw badInput(error.message, { field: 'order' });
+      throw error;
+    }
+    const awards = plannedAwards(rules, evaluation);
+    await this.resolveBeneficiaries(db, who.programId, who.memberId, awards);
+    return { evaluation, awards, subject: { ...who, timeZone: context.timeZone } };
+  }
+
+  /** The books of the awards' beneficiaries: the member's, open already, and the referrers', locked as {@link lockReferrerAccounts} says. */
+  private async openBeneficiaries(tx: EntityManager, book: AccountBook, awards: PlannedAward[]): Promise<Map<string, AccountBook>> {
+    const { programId, memberId } = book.state;
+    const referrers = awards
+      .filter((a) => a.memberId && a.memberId !== memberId && a.referrerLevel !== null)
+      .map((a) => ({ memberId: a.memberId!, level: a.referrerLevel! }));
+    await lockReferrerAccounts(tx, programId, referrers);
+    const books = new Map<string, AccountBook>([[memberId, book]]);
+    for (const referrer of referrers.sort((a, b) => a.level - b.level)) {
+      if (!books.has(referrer.memberId)) books.set(referrer.memberId, await AccountBook.open(tx, programId, { id: referrer.memberId }, book.now));
+    }
+    return books;
   }
 
   /** One source is put through the rules once: a retried order or event finds its claim and stops. */
@@ -376,6 +441,7 @@ export class EarningService implements Earning {
     for (const award of awards) {
       if (award.points <= 0 || !award.memberId) continue;
       const book = books.get(award.memberId)!;
+      // The rule's delay and lifetime, else the program's pending period and default lifetime.
       const { availableAt, expiresAt } = lotTimes(book, award);
       const entry = await book.accrue(award.points, {
         availableAt,
@@ -465,11 +531,4 @@ function plannedAwards(rules: Rule[], evaluation: EvaluationResult): PlannedAwar
     }
   }
   return planned;
-}
-
-/** The rule's delay and lifetime, else the program's pending period and default lifetime. */
-function lotTimes(book: AccountBook, award: PlannedAward): { availableAt: Date; expiresAt: Date | null } {
-  const availableAt = new Date(book.now.getTime() + (award.delayDays ?? book.policy.pendingDays) * DAY_MS);
-  const lifetime = award.lifetimeDays ?? book.policy.defaultLifetimeDays;
-  return { availableAt, expiresAt: lifetime != null ? new Date(availableAt.getTime() + lifetime * DAY_MS) : null };
 }

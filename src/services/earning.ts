@@ -14,18 +14,38 @@ export interface EarningRequest {
   order?: RuleContext['order'];
 }
 
+/** Points one rule credited to one beneficiary. */
+export interface EarnedAward {
+  memberId: string;
+  /** null: the member whose event it is; N: their referrer N levels up. */
+  referrerLevel: number | null;
+  points: number;
+  entry: EntryRecord;
+}
+
 export interface EarningOutcome {
   /** Entries written to the member's account (and to referrers' accounts). */
   entries: EntryRecord[];
   /** Points credited to the member, after caps. */
   memberPoints: number;
+  /** What was credited, one award per rule and beneficiary. */
+  awards: EarnedAward[];
+  /**
+   * Money a paid order added to the member's cumulative spend: what cancelling or returning it
+   * gives back through `returnSpend`. 0 for events, and for a source that was earned on before.
+   */
+  spendAddedMinor: number;
 }
 
 /**
  * Applies the program's active rules to one event inside the caller's transaction, with the
  * member's account already locked in `book`. Implemented by the rules service; the order
- * service calls it when an order is paid.
+ * service calls it when an order is paid, cancelled or returned, and to quote one.
  */
 export interface Earning {
   earn(tx: EntityManager, book: AccountBook, request: EarningRequest): Promise<EarningOutcome>;
+  /** Money of a paid order that was cancelled or returned leaves the cumulative spend of the member locked in `book`. */
+  returnSpend(tx: EntityManager, book: AccountBook, minor: number): Promise<void>;
+  /** What `earn` would credit the member for this request now: read without locks, nothing written. */
+  preview(programId: string, memberId: string, request: Omit<EarningRequest, 'source'>, now: Date): Promise<{ memberPoints: number }>;
 }

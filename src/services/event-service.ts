@@ -8,9 +8,8 @@ import type { RuleContext } from '../rules';
 import { AccountBook, type EntryRecord, type MemberRef } from './account-book';
 import type { Clock } from './clock';
 import type { EarningService, RuleAwardRecord, Simulation } from './earning-service';
-import { entriesToPublish } from './earning-service';
-import { publishBalanceChanges, type EventPublisher } from './events';
-import { once } from './idempotency';
+import { publishBalanceChanges, uniqueEntries, type EventPublisher } from './events';
+import { checkClientKey, once, systemKey } from './idempotency';
 import type { Actor } from './ledger-service';
 import { memberRefColumn, type MemberRecord } from './member-service';
 import { transaction } from './unit-of-work';
@@ -163,6 +162,9 @@ function isHttpUrl(value: unknown): boolean {
 const isoDate = (date: Date) => date.toISOString().slice(0, 10);
 const isLeapYear = (year: number) => (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
 
+/** The birthday job's key for one member and year: each birthday is raised once. */
+const birthdayKey = (memberId: string, year: number) => systemKey('birthday', memberId, year);
+
 /**
  * Events members do (registration, reviews, surveys, visits, custom ones) and the birthday job.
  * Each tracked event is one transaction: the idempotency key, the event row, the member's
@@ -177,6 +179,7 @@ export class EventService {
   ) {}
 
   async trackEvent(actor: Actor, input: TrackEventInput): Promise<TrackEventResult> {
+    checkClientKey(input.idempotencyKey);
     const payload = checkEvent(input.type, input.payload, { allowSystem: false });
     const now = this.clock.now();
     const occurredAt = this.checkOccurredAt(input.occurredAt, now);
@@ -200,7 +203,7 @@ export class EventService {
    */
   readonly onRegistered = async (tx: EntityManager, member: MemberRecord): Promise<() => void> => {
     const now = this.clock.now();
-    const key = `registration:${member.id}`;
+    const key = systemKey('registration', member.id);
     let written: EntryRecord[] = [];
     await once(tx, { programId: member.programId, key, operation: 'registration', input: { memberId: member.id }, revive: (r) => r }, async () => {
       const recorded = await this.record(tx, member.programId, { id: member.id }, { type: 'registration', payload: {}, occurredAt: now, key }, now);
@@ -255,9 +258,10 @@ export class EventService {
           `select m.id, to_char(m.birthday, 'YYYY-MM-DD') as birthday from member m
            where m.program_id = ? and m.birthday is not null
              and extract(month from m.birthday) = ?::numeric and extract(day from m.birthday) = any(?::numeric[]) and m.id > ?
-             and not exists (select 1 from event e where e.program_id = m.program_id and e.idempotency_key = 'birthday:' || m.id || ':' || ?)
+             and not exists (select 1 from event e where e.program_id = m.program_id
+                               and e.idempotency_key = ?::text || ':' || m.id || ':' || ?::text) -- birthdayKey(m.id, year)
            order by m.id limit ?`,
-          [program.id, month, `{${days.join(',')}}`, after, String(year), BIRTHDAY_BATCH],
+          [program.id, month, `{${days.join(',')}}`, after, systemKey('birthday'), String(year), BIRTHDAY_BATCH],
         );
         for (const member of members) {
           try {
@@ -292,7 +296,7 @@ export class EventService {
     year: number,
     asOf: Date,
   ): Promise<TrackEventResult | null> {
-    const key = `birthday:${memberId}:${year}`;
+    const key = birthdayKey(memberId, year);
     let written: EntryRecord[] = [];
     let fresh = false;
     const result = await transaction(this.orm, (tx) => {
@@ -330,7 +334,7 @@ export class EventService {
     });
     return {
       result: { event: toEvent(row), awards: outcome.awards, memberPoints: outcome.memberPoints },
-      written: entriesToPublish(book, outcome),
+      written: uniqueEntries(book.written, outcome.entries),
     };
   }
 

@@ -27,3 +27,13 @@ export function publishBalanceChanges(events: EventPublisher, entries: EntryReco
     events.publish(Topic.BALANCE_CHANGED, entry.memberId, event);
   }
 }
+
+/**
+ * The entries of several lists, each once, in the order they were written (by id): one write
+ * may reach the same entry through several books (the member's own, and the Earning port's).
+ */
+export function uniqueEntries(...lists: ReadonlyArray<readonly EntryRecord[]>): EntryRecord[] {
+  const byId = new Map<number, EntryRecord>();
+  for (const list of lists) for (const entry of list) byId.set(entry.id, entry);
+  return [...byId.values()].sort((a, b) => a.id - b.id);
+}

@@ -68,3 +68,23 @@ export async function once<T>(tx: EntityManager, call: IdempotentCall<T>, work: 
   ]);
   return call.revive(json);
 }
+
+/**
+ * Keys Patron makes for its own writes (a member's registration, a birthday) start with this
+ * prefix, and a client's key may not: no storefront write can take, or hide, a system one.
+ */
+export const SYSTEM_KEY_PREFIX = 'sys:';
+
+/** A key of Patron's own: systemKey('birthday', memberId, 2026) is 'sys:birthday:<memberId>:2026'. */
+export function systemKey(...parts: Array<string | number>): string {
+  return SYSTEM_KEY_PREFIX + parts.join(':');
+}
+
+/** Refuses a client's idempotency key in the system's space (BAD_USER_INPUT). Call it where client keys come in. */
+export function checkClientKey(key: string): void {
+  if (typeof key === 'string' && key.startsWith(SYSTEM_KEY_PREFIX)) {
+    throw badInput(`idempotencyKey must not start with '${SYSTEM_KEY_PREFIX}': Patron keeps that prefix for its own writes`, {
+      field: 'idempotencyKey',
+    });
+  }
+}

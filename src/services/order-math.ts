@@ -1,6 +1,7 @@
 /**
- * Refund arithmetic (S5): how much of an order's points come back, and how much of what it
- * earned is taken back, when some of its units are returned.
+ * Refund arithmetic (S5): how much of an order's points come back, how much of what it earned
+ * is taken back, and how much of its money leaves the member's cumulative spend, when some of
+ * its units are returned.
  *
  * Every amount is computed cumulatively, from the units returned so far, and each refund
  * moves the difference from the previous total. Each share is rounded down, so a partial
@@ -45,6 +46,15 @@ export function shareOf(amount: number, part: number, whole: number): number {
  * paid with points, which earned nothing, takes nothing back). When no line brought money —
  * an order paid wholly with points that still earned, say, a fixed bonus — the lines' net
  * amounts are used instead, and the units when those are zero too.
+ *
+ * Every award of the order is taken back by these same money weights, whatever its rule
+ * counted: an award is stored as one number per rule and beneficiary, not per line, so a
+ * per-product award (say 100 points for each BOOTS) or a fixed bonus loses, when some lines
+ * come back, the returned lines' share of the money — not the points those lines brought.
+ * Returning BOOTS from an order of BOOTS and SOCKS therefore takes back less of a
+ * BOOTS-only award than BOOTS earned, and returning SOCKS takes back some of it. The rounding
+ * still never takes more than the returned share, and once every unit is back every award is
+ * taken back whole, as a cancel does.
  */
 export function awardWeights(lines: readonly RefundableLine[]): number[] {
   const sum = (values: number[]) => values.reduce((s, v) => s + v, 0);
@@ -71,6 +81,18 @@ export function refundTotals(lines: readonly RefundableLine[], pointsRedeemed: n
     weightReturned: lines.reduce((s, l, i) => s + shareOf(weights[i], l.refundedQuantity, l.quantity), 0),
     weightTotal: weights.reduce((s, w) => s + w, 0),
   };
+}
+
+/**
+ * Money of the order to have taken out of the member's cumulative spend after the returns in
+ * `lines`, of the `spendAddedMinor` paying it added: each line's net amount per returned unit,
+ * rounded down, the rest (the delivery, the rounding) once every unit is back. An order that
+ * added nothing takes nothing out.
+ */
+export function spendReturned(lines: readonly RefundableLine[], spendAddedMinor: number): number {
+  if (lines.every((l) => l.refundedQuantity >= l.quantity)) return spendAddedMinor;
+  const netReturned = lines.reduce((s, l) => s + shareOf(l.netMinor, l.refundedQuantity, l.quantity), 0);
+  return Math.min(spendAddedMinor, netReturned);
 }
 
 /** Points of one award to have taken back so far: its share by weight, rounded down; all of it once complete. */

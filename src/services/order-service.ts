@@ -1,7 +1,7 @@
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import { randomUUID } from 'node:crypto';
 import { AuthorizationStatus } from '../entities/authorization';
-import { CauseType, EntryKind } from '../entities/ledger-entry';
+import { CauseType } from '../entities/ledger-entry';
 import { MemberStatus } from '../entities/member';
 import { OrderStatus } from '../entities/order';
 import { ErrorCode, PatronError, badInput, notFound } from '../errors';
@@ -11,11 +11,14 @@ import {
   quoteCheckout,
 } from './checkout-math';
 import type { Clock } from './clock';
-import type { Earning, EarningRequest } from './earning';
-import { EventPublisher, publishBalanceChanges } from './events';
-import { once } from './idempotency';
+import type { EarnedAward, Earning, EarningRequest } from './earning';
+import { lockReferrerAccounts } from './earning-service';
+import { EventPublisher, publishBalanceChanges, uniqueEntries } from './events';
+import { checkClientKey, once } from './idempotency';
 import { AccountSnapshot, Actor, MAX_POINTS, closeAuthorization, recordAuthorization, snapshot } from './ledger-service';
-import { RefundTotals, awardTakenBack, refundTotals } from './order-math';
+import { memberRefColumn } from './member-service';
+import { RefundTotals, awardTakenBack, refundTotals, spendReturned } from './order-math';
+import { isUuid, pgArray } from './sql';
 import { transaction } from './unit-of-work';
 
 /**
@@ -165,6 +168,7 @@ export interface OrderRecord {
   pointsDiscountMinor: number;
   payableMinor: number;
   pointsReturned: number;
+  /** What the rules gave the member for the order: the sum of the member's own awards. */
   pointsEarned: number;
   pointsTakenBack: number;
   paymentMethod: string | null;
@@ -227,21 +231,20 @@ export class OrderService {
 
   /**
    * What the member may spend on this order and how it lands on the receipt, and what paying
-   * it would earn. Nothing is written: the rules run in a transaction that is rolled back.
+   * it would earn. A read: it locks nothing and writes nothing, so quotes never wait on
+   * writes or on each other; what it says holds until a write changes the balance or the
+   * rules' counts, and placeOrder checks the points again under the account's lock.
    */
   async checkoutQuote(actor: Actor, input: { order: OrderInput; points?: number | null }): Promise<CheckoutQuoteRecord> {
     const order = checkOrder(input.order, false);
     if (input.points != null) checkPointsAmount(input.points, true);
-    return rolledBack(this.orm, async (tx) => {
-      const book = await AccountBook.open(tx, actor.programId, order.member, this.clock.now());
-      const program = await loadProgram(tx, actor.programId, order);
-      const quote = quoteFor(book, program, order, input.points ?? undefined);
-      const availablePoints = spendableOf(book);
-      // A source id of its own, so rules that reward a source once still answer for this dry run.
-      const request = orderPaidRequest(quotedOrderView(order, program, quote), `quote:${randomUUID()}`, book.now);
-      const outcome = await this.earning.earn(tx, book, request);
-      return toQuoteRecord(book.state.memberId, availablePoints, program, order, quote, outcome.memberPoints);
-    });
+    const em = this.orm.em.fork();
+    const now = this.clock.now();
+    const spender = await readSpender(em, actor.programId, order.member, now);
+    const program = await loadProgram(em, actor.programId, order);
+    const quote = quoteFor(spender, program, order, input.points ?? undefined);
+    const earned = await this.earning.preview(actor.programId, spender.memberId, orderPaidEvent(quotedOrderView(order, program, quote), now), now);
+    return toQuoteRecord(spender.memberId, spendableOf(spender), program, order, quote, earned.memberPoints);
   }
 
   /** Records the order and reserves its points until it is paid or cancelled (see ORDER_AUTHORIZATION_TTL_SECONDS). */
@@ -254,7 +257,7 @@ export class OrderService {
       const program = await loadProgram(tx, actor.programId, order);
       const [taken] = await tx.execute('select status from shop_order where program_id = ? and order_id = ?', [actor.programId, order.orderId]);
       if (taken) throw duplicateOrder(order.orderId!, taken.status);
-      const quote = quoteFor(book, program, order, points);
+      const quote = quoteFor(spenderOf(book), program, order, points);
       const id = randomUUID();
       let authorizationId: string | null = null;
       if (points > 0) {
@@ -289,64 +292,75 @@ export class OrderService {
         await closeAuthorization(tx, auth.id, AuthorizationStatus.CAPTURED, Number(auth.amount), book.now);
       }
       const order = await loadOrder(tx, actor.programId, { id: row.id });
-      const outcome = await this.earning.earn(tx, book, orderPaidRequest(order, order.orderId, book.now));
+      const outcome = await this.earning.earn(tx, book, { ...orderPaidEvent(order, book.now), source: { type: 'order', id: order.orderId } });
       books.track(outcome.entries);
-      const awards = outcome.entries.filter((e) => e.amount > 0 && (e.kind === EntryKind.ACCRUAL || e.kind === EntryKind.ADJUSTMENT));
+      const awards = [...outcome.awards].sort((a, b) => a.entry.id - b.entry.id);
       if (awards.length > 0) {
         await tx.execute(
-          `insert into shop_order_award (order_id, entry_id, account_id, member_id, points)
-           select ?, x.entry_id, x.account_id, x.member_id, x.points
-           from jsonb_to_recordset(?::jsonb) as x(entry_id bigint, account_id uuid, member_id uuid, points bigint)`,
-          [row.id, JSON.stringify(awards.map((e) => ({ entry_id: e.id, account_id: e.accountId, member_id: e.memberId, points: e.amount })))],
+          `insert into shop_order_award (order_id, entry_id, account_id, member_id, points, referrer_level)
+           select ?, x.entry_id, x.account_id, x.member_id, x.points, x.referrer_level
+           from jsonb_to_recordset(?::jsonb) as x(entry_id bigint, account_id uuid, member_id uuid, points bigint, referrer_level int)`,
+          [row.id, JSON.stringify(awards.map((a) => ({
+            entry_id: a.entry.id, account_id: a.entry.accountId, member_id: a.memberId, points: a.points, referrer_level: a.referrerLevel,
+          })))],
         );
       }
-      const earned = awards.filter((e) => e.accountId === book.state.id).reduce((s, e) => s + e.amount, 0);
       await tx.execute(
-        `update shop_order set status = 'paid', paid_at = ?, capture_entry_id = ?, points_earned = ?, updated_at = ? where id = ?`,
-        [book.now, captureEntryId, earned, book.now, row.id],
+        `update shop_order set status = 'paid', paid_at = ?, capture_entry_id = ?, spend_added_minor = ?, updated_at = ? where id = ?`,
+        [book.now, captureEntryId, outcome.spendAddedMinor, book.now, row.id],
       );
-      return { order: await loadOrder(tx, actor.programId, { id: row.id }), account: snapshot(book) };
+      return { order: asPaid(order, awards, book.now), account: snapshot(book) };
     });
   }
 
   /**
    * A placed order gives its reserved points back. A paid order gives back the points it was
    * paid with and takes back what it earned — the member's and the referrers' awards — under
-   * the program's negativeBalancePolicy when those points were already spent.
+   * the program's negativeBalancePolicy when those points were already spent; its money
+   * leaves the member's cumulative spend.
    */
   async cancelOrder(actor: Actor, input: OrderActionInput): Promise<OrderResult> {
     checkAction(input);
     return this.run(actor, 'cancelOrder', input, reviveOrderResult, async (tx, books) => {
       const { row, book } = await lockOrder(tx, books, actor.programId, input.orderId);
       const cause = orderCause(row.order_id, input, 'Order cancelled');
+      let pointsReturned: number;
       if (row.status === OrderStatus.PLACED) {
-        await this.releasePlaced(tx, book, row, cause);
-        await tx.execute('update shop_order set points_returned = points_redeemed where id = ?', [row.id]);
+        pointsReturned = await this.releasePlaced(tx, book, row, cause);
       } else if (row.status === OrderStatus.PAID) {
-        const capture = row.capture_entry_id ? await loadEntry(tx, Number(row.capture_entry_id), book.state.memberId) : null;
+        const awards = await openAwards(tx, books, row);
+        const entries = await loadEntries(tx, [row.capture_entry_id, ...awards.map((a) => a.entryId)]);
         // The points paid with come back first, so they can cover earned points already spent.
-        if (capture && !(await wasReversed(tx, capture.id))) await book.reverse(capture, cause);
-        for (const award of await loadAwards(tx, row.id)) {
-          const awardBook = await books.open({ id: award.member_id });
-          if (await wasReversed(tx, Number(award.entry_id))) continue; // an operator reversed it already
-          const entry = await loadEntry(tx, Number(award.entry_id), award.member_id);
+        const capture = row.capture_entry_id ? entries.get(Number(row.capture_entry_id))! : null;
+        if (capture && !capture.reversed) await book.reverse(capture.entry, cause);
+        const takenBack: TakenBack[] = [];
+        for (const award of awards) {
+          const { entry, reversed } = entries.get(award.entryId)!;
+          if (reversed) continue; // an operator reversed it already
+          const awardBook = await books.open({ id: award.memberId });
           await awardBook.reverse(entry, cause, { shortfall: shortfallUnder(awardBook.policy.negativeBalancePolicy) });
-          await tx.execute('update shop_order_award set taken_back = points where order_id = ? and entry_id = ?', [row.id, award.entry_id]);
+          takenBack.push({ entryId: award.entryId, takenBack: award.points });
         }
-        await tx.execute('update shop_order set points_returned = points_redeemed where id = ?', [row.id]);
+        await recordTakenBack(tx, row.id, takenBack);
+        await this.earning.returnSpend(tx, book, Number(row.spend_added_minor));
+        pointsReturned = Number(row.points_redeemed);
       } else {
         const hint = row.status === OrderStatus.PARTIALLY_REFUNDED ? '; return the remaining lines with refundOrderLines' : '';
         throw wrongState(row, 'cancelled', `A ${row.status} order cannot be cancelled${hint}`);
       }
-      await tx.execute(`update shop_order set status = 'cancelled', cancelled_at = ?, updated_at = ? where id = ?`, [book.now, book.now, row.id]);
+      await tx.execute(
+        `update shop_order set status = 'cancelled', points_returned = ?, cancelled_at = ?, updated_at = ? where id = ?`,
+        [pointsReturned, book.now, book.now, row.id],
+      );
       return { order: await loadOrder(tx, actor.programId, { id: row.id }), account: snapshot(book) };
     });
   }
 
   /**
-   * Returns units of a paid order's lines: their share of the points discount comes back and a
-   * proportional share of every award is taken back (see order-math.ts for the rounding).
-   * Returning every unit ends where cancelling the paid order would.
+   * Returns units of a paid order's lines: their share of the points discount comes back, a
+   * proportional share of every award is taken back and their money leaves the member's
+   * cumulative spend (see order-math.ts for the weights and the rounding). Returning every
+   * unit ends where cancelling the paid order would.
    */
   async refundOrderLines(actor: Actor, input: RefundOrderLinesInput): Promise<RefundResult> {
     checkAction(input);
@@ -364,12 +378,15 @@ export class OrderService {
       const lines = order.lines.map((l) => ({ ...l, refundedQuantity: l.refundedQuantity + (returned.get(l.index) ?? 0) }));
       const totals = refundTotals(lines, order.pointsRedeemed, order.pointValueMinor);
       const cause = orderCause(row.order_id, input, 'Order lines returned');
+      const awards = await openAwards(tx, books, row);
+      const entries = await loadEntries(tx, [row.capture_entry_id, ...awards.map((a) => a.entryId)]);
 
       const pointsBack = totals.pointsReturned - order.pointsReturned;
-      if (pointsBack > 0 && row.capture_entry_id && !(await wasReversed(tx, Number(row.capture_entry_id)))) {
-        await book.reversePart(await loadEntry(tx, Number(row.capture_entry_id), order.memberId), pointsBack, cause);
-      }
-      const memberTakenBack = await this.takeBackAwards(tx, books, row.id, totals, cause);
+      const capture = row.capture_entry_id ? entries.get(Number(row.capture_entry_id))! : null;
+      if (pointsBack > 0 && capture && !capture.reversed) await book.reversePart(capture.entry, pointsBack, cause);
+      const memberTakenBack = await this.takeBackAwards(tx, books, row, awards, entries, totals, cause);
+      const spendAdded = Number(row.spend_added_minor);
+      await this.earning.returnSpend(tx, book, spendReturned(lines, spendAdded) - spendReturned(order.lines, spendAdded));
 
       await tx.execute(
         `update shop_order_line l set refunded_quantity = x.refunded_quantity
@@ -402,13 +419,18 @@ export class OrderService {
     return row ? loadOrder(em, programId, { id: row.id }) : null;
   }
 
-  private async releasePlaced(tx: EntityManager, book: AccountBook, row: any, cause: Cause): Promise<void> {
-    if (!row.authorization_id) return;
-    const [auth] = await tx.execute('select id, amount, status from "authorization" where id = ?', [row.authorization_id]);
-    // The release job may have given the points back already, when the authorization ran out.
-    if (auth.status !== AuthorizationStatus.OPEN) return;
+  /**
+   * Ends a placed order's reservation and says how many of its points came back: all of them,
+   * whether released now or by the release job when the authorization ran out, but none that
+   * something else captured.
+   */
+  private async releasePlaced(tx: EntityManager, book: AccountBook, row: any, cause: Cause): Promise<number> {
+    if (!row.authorization_id) return 0;
+    const [auth] = await tx.execute('select id, amount, captured, status from "authorization" where id = ?', [row.authorization_id]);
+    if (auth.status !== AuthorizationStatus.OPEN) return Number(auth.amount) - Number(auth.captured);
     await book.release(Number(auth.amount), auth.id, cause);
     await closeAuthorization(tx, auth.id, AuthorizationStatus.RELEASED, 0, book.now);
+    return Number(auth.amount);
   }
 
   /**
@@ -416,20 +438,30 @@ export class OrderService {
    * lot unused is never taken back (as a whole reversal would not), so a share is capped at the
    * award less its expired points. Returns the points taken from the order's own member.
    */
-  private async takeBackAwards(tx: EntityManager, books: Books, orderId: string, totals: RefundTotals, cause: Cause) {
+  private async takeBackAwards(
+    tx: EntityManager,
+    books: Books,
+    row: any,
+    awards: AwardRow[],
+    entries: Map<number, LoadedEntry>,
+    totals: RefundTotals,
+    cause: Cause,
+  ): Promise<number> {
     let memberTakenBack = 0;
-    for (const award of await loadAwards(tx, orderId)) {
-      const awardBook = await books.open({ id: award.member_id });
-      if (await wasReversed(tx, Number(award.entry_id))) continue; // an operator reversed it already
-      const entry = await loadEntry(tx, Number(award.entry_id), award.member_id);
+    const takenBack: TakenBack[] = [];
+    for (const award of awards) {
+      const { entry, reversed } = entries.get(award.entryId)!;
+      if (reversed) continue; // an operator reversed it already
+      const awardBook = await books.open({ id: award.memberId });
       const lot = await awardBook.accrualLot(entry);
-      const target = Math.min(awardTakenBack(Number(award.points), totals), Number(award.points) - lot.expired);
-      const take = target - Number(award.taken_back);
+      const target = Math.min(awardTakenBack(award.points, totals), award.points - lot.expired);
+      const take = target - award.takenBack;
       if (take <= 0) continue;
       await awardBook.reversePart(entry, take, cause, { shortfall: shortfallUnder(awardBook.policy.negativeBalancePolicy) });
-      await tx.execute('update shop_order_award set taken_back = ? where order_id = ? and entry_id = ?', [target, orderId, award.entry_id]);
-      if (award.member_id === books.memberId) memberTakenBack += take;
+      takenBack.push({ entryId: award.entryId, takenBack: target });
+      if (award.memberId === row.member_id) memberTakenBack += take;
     }
+    await recordTakenBack(tx, row.id, takenBack);
     return memberTakenBack;
   }
 
@@ -441,6 +473,7 @@ export class OrderService {
     revive: (json: any) => T,
     work: (tx: EntityManager, books: Books) => Promise<T>,
   ): Promise<T> {
+    checkClientKey(input.idempotencyKey);
     let books: Books | undefined;
     const { idempotencyKey, ...rest } = input;
     const result = await transaction(this.orm, (tx) => {
@@ -448,20 +481,19 @@ export class OrderService {
       books = attempt;
       return once(tx, { programId: actor.programId, key: idempotencyKey, operation, input: rest, revive }, () => work(tx, attempt));
     });
-    books?.publish(this.events);
+    if (books) publishBalanceChanges(this.events, books.written());
     return result;
   }
 }
 
 /**
  * The accounts one order write touches, each opened (locked) once: the order's member first,
- * then referrers as their awards come up. Collects what was written, to publish after commit.
+ * then the referrers of its awards, all together, up the tree (see lockReferrerAccounts).
+ * Collects what was written, to publish after commit.
  */
 class Books {
   private readonly byMember = new Map<string, AccountBook>();
   private readonly others: EntryRecord[] = [];
-  /** The first member opened: the order's own. */
-  memberId: string | null = null;
 
   constructor(
     private readonly tx: EntityManager,
@@ -474,8 +506,14 @@ class Books {
     if (known) return known;
     const book = await AccountBook.open(this.tx, this.programId, member, this.now);
     this.byMember.set(book.state.memberId, book);
-    this.memberId ??= book.state.memberId;
     return book;
+  }
+
+  /** Opens referrers' accounts, locked in one statement, nearest first, before anything is written to them. */
+  async openReferrers(referrers: Array<{ memberId: string; level: number }>): Promise<void> {
+    const fresh = referrers.filter((r) => !this.byMember.has(r.memberId)).sort((a, b) => a.level - b.level);
+    await lockReferrerAccounts(this.tx, this.programId, fresh);
+    for (const referrer of fresh) await this.open({ id: referrer.memberId });
   }
 
   /** Entries written through books the Earning port opened itself (e.g. a referrer's). */
@@ -483,28 +521,48 @@ class Books {
     this.others.push(...entries);
   }
 
-  publish(events: EventPublisher): void {
-    const seen = new Set<number>();
-    const all = [...[...this.byMember.values()].flatMap((b) => b.written), ...this.others]
-      .filter((e) => !seen.has(e.id) && seen.add(e.id))
-      .sort((a, b) => a.id - b.id);
-    publishBalanceChanges(events, all);
+  /** Everything written, each entry once, in order: what to publish after commit. */
+  written(): EntryRecord[] {
+    return uniqueEntries(...[...this.byMember.values()].map((b) => b.written), this.others);
   }
 }
 
-/** Runs `work` in a transaction and rolls it back, returning what the work returned. */
-async function rolledBack<T>(orm: MikroORM, work: (tx: EntityManager) => Promise<T>): Promise<T> {
-  const rollback = new Error('rollback');
-  let result: T | undefined;
-  try {
-    await transaction(orm, async (tx) => {
-      result = await work(tx);
-      throw rollback;
-    });
-  } catch (error) {
-    if (error !== rollback) throw error;
-  }
-  return result as T;
+/** The member's account as checkout sees it. */
+interface Spender {
+  memberId: string;
+  frozen: boolean;
+  /** Points available now; a frozen member keeps them but may not spend them. */
+  available: number;
+}
+
+const spenderOf = (book: AccountBook): Spender => ({
+  memberId: book.state.memberId,
+  frozen: book.state.memberStatus === MemberStatus.FROZEN,
+  available: book.state.available,
+});
+
+/**
+ * The member's account read without a lock, as the next write would find it: AccountBook.open
+ * expires overdue lots, activates due pending ones and pays the debt from what is available,
+ * so the points available now are the unexpired lots whose time has come, less the debt (lot
+ * remainders equal the balances: the books balance).
+ */
+async function readSpender(em: EntityManager, programId: string, member: MemberRef, now: Date): Promise<Spender> {
+  const [column, value] = memberRefColumn(member);
+  const [row] =
+    column === 'id' && !isUuid(value)
+      ? []
+      : await em.execute(
+          `select m.id, m.status, a.debt,
+             coalesce((select sum(l.remaining) from lot l
+                       where l.account_id = a.id and l.remaining > 0 and (l.activated_at is not null or l.available_at <= ?)
+                         and (l.expires_at is null or l.expires_at > ?)), 0) as lots
+           from member m join account a on a.member_id = m.id
+           where m.${column} = ? and m.program_id = ?`,
+          [now, now, value, programId],
+        );
+  if (!row) throw notFound('Member', { member });
+  return { memberId: row.id, frozen: row.status === MemberStatus.FROZEN, available: Math.max(0, Number(row.lots) - Number(row.debt)) };
 }
 
 /** Finds the order, locks its member's account, then reads the order again under that lock. */
@@ -541,9 +599,11 @@ async function loadProgram(tx: EntityManager, programId: string, order: CheckedO
  * (ACCOUNT_FROZEN); asking for more than the member has is INSUFFICIENT_POINTS; more than the
  * order accepts (the share cap, or the eligible amount) is BAD_USER_INPUT.
  */
-function quoteFor(book: AccountBook, program: CheckoutProgram, order: CheckedOrder, requested?: number): CheckoutQuote {
-  if (requested) book.assertActive();
-  const spendable = spendableOf(book);
+function quoteFor(spender: Spender, program: CheckoutProgram, order: CheckedOrder, requested?: number): CheckoutQuote {
+  if (requested && spender.frozen) {
+    throw new PatronError(ErrorCode.ACCOUNT_FROZEN, 'The member is frozen and cannot spend points', { memberId: spender.memberId });
+  }
+  const spendable = spendableOf(spender);
   const max = checkoutMath(() => maxRedeemablePoints(order, program.redemption, spendable));
   if (requested !== undefined && requested > max.maxPoints) {
     if (requested > spendable) {
@@ -568,7 +628,7 @@ function quoteFor(book: AccountBook, program: CheckoutProgram, order: CheckedOrd
 }
 
 /** A frozen member keeps their points but cannot spend them. */
-const spendableOf = (book: AccountBook) => (book.state.memberStatus === MemberStatus.FROZEN ? 0 : book.state.available);
+const spendableOf = (spender: Spender) => (spender.frozen ? 0 : spender.available);
 
 /** checkout-math reports bad numbers as RangeError; they reach clients as BAD_USER_INPUT. */
 function checkoutMath<T>(compute: () => T): T {
@@ -686,12 +746,12 @@ async function insertOrder(
 async function loadOrder(em: EntityManager, programId: string, by: { id: string }): Promise<OrderRecord> {
   const [row] = await em.execute('select * from shop_order where id = ? and program_id = ?', [by.id, programId]);
   if (!row) throw notFound('Order', by);
-  const [lines, awards, refunds] = await Promise.all([
-    em.execute('select * from shop_order_line where order_id = ? order by line_index', [row.id]),
-    em.execute('select * from shop_order_award where order_id = ? order by entry_id', [row.id]),
-    em.execute('select * from shop_order_refund where order_id = ? order by created_at, id', [row.id]),
-  ]);
+  // One after another: inside a transaction they share one connection.
+  const lines = await em.execute('select * from shop_order_line where order_id = ? order by line_index', [row.id]);
+  const awards = await em.execute('select * from shop_order_award where order_id = ? order by entry_id', [row.id]);
+  const refunds = await em.execute('select * from shop_order_refund where order_id = ? order by created_at, id', [row.id]);
   const pointsDiscountMinor = Number(row.points_redeemed) * row.point_value_minor;
+  const awardRecords = awards.map(toAwardRecord);
   return {
     id: row.id,
     orderId: row.order_id,
@@ -706,7 +766,7 @@ async function loadOrder(em: EntityManager, programId: string, by: { id: string 
     pointsDiscountMinor,
     payableMinor: Number(row.total_minor) - pointsDiscountMinor,
     pointsReturned: Number(row.points_returned),
-    pointsEarned: Number(row.points_earned),
+    pointsEarned: earnedBy(row.member_id, awardRecords),
     pointsTakenBack: awards
       .filter((a: any) => a.member_id === row.member_id)
       .reduce((s: number, a: any) => s + Number(a.taken_back), 0),
@@ -734,12 +794,7 @@ async function loadOrder(em: EntityManager, programId: string, by: { id: string 
       earnBaseMinor: Number(l.earn_base_minor),
       refundedQuantity: l.refunded_quantity,
     })),
-    awards: awards.map((a: any) => ({
-      memberId: a.member_id,
-      entryId: Number(a.entry_id),
-      points: Number(a.points),
-      takenBack: Number(a.taken_back),
-    })),
+    awards: awardRecords,
     refunds: refunds.map((r: any) => ({
       id: r.id,
       lines: r.lines,
@@ -751,26 +806,79 @@ async function loadOrder(em: EntityManager, programId: string, by: { id: string 
   };
 }
 
-/** The order's awards, the member's own first, then by account: a stable order to lock accounts in. */
-async function loadAwards(tx: EntityManager, orderId: string): Promise<any[]> {
-  return tx.execute(
-    `select aw.* from shop_order_award aw join shop_order o on o.id = aw.order_id
-     where aw.order_id = ? order by aw.account_id <> o.account_id, aw.account_id, aw.entry_id`,
-    [orderId],
-  );
+const toAwardRecord = (a: any): OrderAwardRecord => ({
+  memberId: a.member_id,
+  entryId: Number(a.entry_id),
+  points: Number(a.points),
+  takenBack: Number(a.taken_back),
+});
+
+/** Points the order's member earned: their own awards (the referrers' are the rest). */
+const earnedBy = (memberId: string, awards: OrderAwardRecord[]) =>
+  awards.filter((a) => a.memberId === memberId).reduce((s, a) => s + a.points, 0);
+
+/** The order as payOrder leaves it: what loadOrder would read back, without reading it again. */
+function asPaid(order: OrderRecord, awards: EarnedAward[], now: Date): OrderRecord {
+  const records = awards.map((a) => ({ memberId: a.memberId, entryId: a.entry.id, points: a.points, takenBack: 0 }));
+  return { ...order, status: OrderStatus.PAID, paidAt: now, updatedAt: now, awards: records, pointsEarned: earnedBy(order.memberId, records) };
 }
 
-async function loadEntry(tx: EntityManager, entryId: number, memberId: string): Promise<EntryRecord> {
-  const [row] = await tx.execute(
-    `select e.*, (select id from lot where source_entry_id = e.id) as lot_id from ledger_entry e where e.id = ?`,
-    [entryId],
-  );
-  return toEntryRecord(row, memberId);
+/** An award of the order as a take-back needs it. */
+interface AwardRow extends OrderAwardRecord {
+  /** null: the order's member; N: their referrer N levels up. */
+  referrerLevel: number | null;
 }
 
-async function wasReversed(tx: EntityManager, entryId: number): Promise<boolean> {
-  const [row] = await tx.execute('select 1 from ledger_entry where reverses_entry_id = ?', [entryId]);
-  return Boolean(row);
+/**
+ * The order's awards, the member's own first, then the referrers' up the tree, with the
+ * referrers' accounts locked, all at once, before anything is written (see lockReferrerAccounts;
+ * the order's member is locked already).
+ */
+async function openAwards(tx: EntityManager, books: Books, row: any): Promise<AwardRow[]> {
+  const rows = await tx.execute(
+    'select * from shop_order_award where order_id = ? order by referrer_level nulls first, entry_id',
+    [row.id],
+  );
+  const awards: AwardRow[] = rows.map((a: any) => ({ ...toAwardRecord(a), referrerLevel: a.referrer_level }));
+  await books.openReferrers(
+    awards.filter((a) => a.memberId !== row.member_id && a.referrerLevel !== null).map((a) => ({ memberId: a.memberId, level: a.referrerLevel! })),
+  );
+  return awards;
+}
+
+interface LoadedEntry {
+  entry: EntryRecord;
+  /** Reversed whole already (by an operator): nothing is left to take back. */
+  reversed: boolean;
+}
+
+/** Ledger entries by id, each with its lot and whether it was reversed whole, in one read. */
+async function loadEntries(tx: EntityManager, ids: Array<number | string | null>): Promise<Map<number, LoadedEntry>> {
+  const wanted = ids.filter((id) => id != null).map(Number);
+  if (wanted.length === 0) return new Map();
+  const rows = await tx.execute(
+    `select e.*, a.member_id, (select id from lot where source_entry_id = e.id) as lot_id,
+       exists (select 1 from ledger_entry r where r.reverses_entry_id = e.id) as reversed
+     from ledger_entry e join account a on a.id = e.account_id where e.id = any(?::bigint[])`,
+    [pgArray(wanted)],
+  );
+  return new Map(rows.map((r: any) => [Number(r.id), { entry: toEntryRecord(r, r.member_id), reversed: r.reversed }]));
+}
+
+interface TakenBack {
+  entryId: number;
+  /** The award's points taken back so far. */
+  takenBack: number;
+}
+
+async function recordTakenBack(tx: EntityManager, orderId: string, awards: TakenBack[]): Promise<void> {
+  if (awards.length === 0) return;
+  await tx.execute(
+    `update shop_order_award aw set taken_back = x.taken_back
+     from jsonb_to_recordset(?::jsonb) as x(entry_id bigint, taken_back bigint)
+     where aw.order_id = ? and aw.entry_id = x.entry_id`,
+    [JSON.stringify(awards.map((a) => ({ entry_id: a.entryId, taken_back: a.takenBack }))), orderId],
+  );
 }
 
 /** What the rules see of an order: an OrderRecord, or a quoted order that has no record yet. */
@@ -787,7 +895,7 @@ type RuleOrderView = Pick<
  * it (net of the shop's discounts and of points, unless the program earns on the points-paid
  * part too); totalMinor is the order's total before points, for conditions on the order size.
  */
-function orderPaidRequest(order: RuleOrderView, sourceId: string, now: Date): EarningRequest {
+function orderPaidEvent(order: RuleOrderView, now: Date): Omit<EarningRequest, 'source'> {
   return {
     trigger: 'order_paid',
     occurredAt: now,
@@ -802,7 +910,6 @@ function orderPaidRequest(order: RuleOrderView, sourceId: string, now: Date): Ea
       pointsRedeemed: order.pointsRedeemed,
       lines: order.lines.map((l) => ({ sku: l.sku, category: l.category, quantity: l.quantity, giftCard: l.giftCard })),
     },
-    source: { type: 'order', id: sourceId },
     order: {
       totalMinor: order.totalMinor,
       paymentMethod: order.paymentMethod,

@@ -97,7 +97,7 @@ describe('registration (E1)', () => {
     const raced = (a as PromiseFulfilledResult<string>).value;
     expect(await eventCount(raced, 'registration')).toBe(1);
     expect(await h.balance(raced)).toEqual({ available: 500, pending: 0 });
-    expect(await h.count(`select count(*) from idempotency_record where key = ?`, [`registration:${memberId}`])).toBe(1);
+    expect(await h.count(`select count(*) from idempotency_record where key = ?`, [`sys:registration:${memberId}`])).toBe(1);
   });
 
   it('a referrer that does not exist fails the registration and creates nothing', async () => {
@@ -138,7 +138,7 @@ describe('the birthday job (E2)', () => {
     expect(await run('2026-03-15T10:00:00Z')).toMatchObject({ raised: 0 });
     expect(await birthdays(today)).toBe(1);
     const [key] = await h.orm.em.fork().execute(`select idempotency_key from event where member_id = ? and type = 'birthday'`, [today]);
-    expect(key.idempotency_key).toBe(`birthday:${today}:2026`);
+    expect(key.idempotency_key).toBe(`sys:birthday:${today}:2026`);
   });
 
   it('an instant before local midnight is still the previous day', async () => {
@@ -181,7 +181,7 @@ describe('the birthday job (E2)', () => {
       await run('2026-12-30T09:00:00Z');
       const [event] = await h.orm.em.fork().execute(`select idempotency_key, payload from event where member_id = ? and type = 'birthday'`, [memberId]);
       expect(event).toEqual({
-        idempotency_key: `birthday:${memberId}:2027`,
+        idempotency_key: `sys:birthday:${memberId}:2027`,
         payload: { birthday: '1970-01-02', celebratedOn: '2027-01-02', daysBefore: 3 },
       });
     } finally {
