@@ -225,15 +225,15 @@ function ratios(rows: Measurement[]): Ratio[] {
 }
 
 async function verifyLedger(databaseUrl: string, programId: string) {
-  // Loaded only now: the ORM stays out of the load generator's process while it measures.
-  const { openOrm } = await import('../src/db/orm');
+  // Loaded only now: the domain stays out of the load generator's process while it measures.
+  const { Database } = await import('../src/db/database');
   const { LedgerAudit } = await import('../src/services/ledger-audit');
-  const orm = await openOrm(databaseUrl, 2);
+  const db = new Database(databaseUrl, 2);
   try {
-    const result = await new LedgerAudit(orm).verifyLedger(programId);
+    const result = await new LedgerAudit(db).verifyLedger(programId);
     return { ok: result.ok, accountsChecked: result.accountsChecked, discrepancies: result.discrepancies.length, sample: result.discrepancies.slice(0, 5) };
   } finally {
-    await orm.close(true);
+    await db.close();
   }
 }
 

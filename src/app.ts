@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Config } from './config';
+import { Database } from './db/database';
 import { migrate, openOrm } from './db/orm';
 import type { Logger } from './logger';
 import { PgPubSub } from './graphql/pubsub';
@@ -23,6 +24,7 @@ export interface RunningApp {
   port: number;
   url: string;
   orm: MikroORM;
+  db: Database;
   services: Services;
   /** The operator key, when this start created it (printed once). */
   generatedAdminKey?: string;
@@ -33,28 +35,32 @@ export interface RunningApp {
 export async function startApp(options: AppOptions): Promise<RunningApp> {
   const { config, logger } = options;
   const clock = options.clock ?? systemClock;
-  const orm = await openOrm(options.databaseUrl, config.dbPoolMax);
+  // MikroORM owns the schema (entities, committed migrations); services run on the pool below.
+  const orm = await openOrm(options.databaseUrl, 2);
   await migrate(orm);
+  const db = new Database(options.databaseUrl, config.dbPoolMax);
   const pubsub = new PgPubSub({ connectionString: options.databaseUrl, logger: logger.child({ module: 'pubsub' }) });
   await pubsub.start();
-  const services = createServices(orm, clock, pubsub, config);
+  const services = createServices(db, clock, pubsub, config);
   const { generatedAdminKey } = await services.access.bootstrap(config.adminKey);
-  const jobs = createJobRunner(orm, new LedgerJobs(orm, services.ledger, pubsub, { logger }), { clock, logger });
+  const jobs = createJobRunner(db, new LedgerJobs(db, services.ledger, pubsub, { logger }), { clock, logger });
   jobs.register(birthdayJob(services));
   const schema = await createSchema(pubsub);
-  const server = await createHttpServer({ config, schema, services, pubsub, jobs, orm, logger, clock });
+  const server = await createHttpServer({ config, schema, services, pubsub, jobs, db, logger, clock });
   const port = await server.listen(config.port, config.host);
   if (config.jobs) jobs.start();
   return {
     port,
     url: `http://127.0.0.1:${port}/graphql`,
     orm,
+    db,
     services,
     generatedAdminKey,
     close: async () => {
       await jobs.stop();
       await server.close();
       await pubsub.close();
+      await db.close();
       await orm.close(true);
     },
   };

@@ -8,7 +8,7 @@ import { useServer } from 'graphql-ws/use/ws';
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import { WebSocketServer } from 'ws';
-import type { MikroORM } from '@mikro-orm/postgresql';
+import type { Database } from './db/database';
 import type { PubSub } from 'type-graphql';
 import type { Config } from './config';
 import type { JobRunner } from './jobs/runner';
@@ -29,7 +29,7 @@ export interface HttpServerDeps {
   services: Services;
   pubsub: PubSub;
   jobs: JobRunner;
-  orm: MikroORM;
+  db: Database;
   clock: Clock;
   logger: Logger;
 }
@@ -136,7 +136,7 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<PatronHttp
 
   app.get('/healthz', async (_req, res) => {
     try {
-      await deps.orm.em.fork().execute('select 1');
+      await deps.db.execute('select 1');
       res.json({ status: 'ok' });
     } catch {
       res.status(503).json({ status: 'unavailable' });

@@ -1,6 +1,5 @@
 import { MikroORM, Options } from '@mikro-orm/postgresql';
 import { Migrator } from '@mikro-orm/migrations';
-import { types } from 'pg';
 import { Account } from '../entities/account';
 import { ApiKey } from '../entities/api-key';
 import { Authorization } from '../entities/authorization';
@@ -17,8 +16,6 @@ import { Migration20261122020000_orders } from '../migrations/Migration202611220
 import { Migration20261122030000_ledger_fixes } from '../migrations/Migration20261122030000_ledger_fixes';
 import { Migration20261122040000_order_fixes } from '../migrations/Migration20261122040000_order_fixes';
 
-// Points and money are bounded far below 2^53, so int8 columns read as plain numbers.
-types.setTypeParser(types.builtins.INT8, (v) => Number(v));
 
 export const entities = [Program, ApiKey, Member, Account, LedgerEntry, Lot, Authorization, Rule, RuleVersion, RuleAward, TrackedEvent, ShopOrder, ShopOrderLine, ShopOrderAward, ShopOrderRefund];
 

@@ -1,6 +1,6 @@
-import type { MikroORM } from '@mikro-orm/postgresql';
+import type { Database } from '../db/database';
 import cron, { type ScheduledTask } from 'node-cron';
-import { Client, type ClientConfig } from 'pg';
+import { Client } from 'pg';
 import { badInput } from '../errors';
 import type { Logger } from '../logger';
 import { type Clock, systemClock } from '../services/clock';
@@ -50,7 +50,7 @@ export class JobRunner {
   private readonly clock: Clock;
 
   constructor(
-    private readonly orm: MikroORM,
+    private readonly db: Database,
     private readonly options: JobRunnerOptions = {},
   ) {
     this.clock = options.clock ?? systemClock;
@@ -115,7 +115,7 @@ export class JobRunner {
   private async runLocked(job: JobDefinition, asOf: Date): Promise<JobRunResult> {
     // A session lock needs one connection for the whole run; the pool would hand out another
     // each statement. If this connection drops, the lock goes with it.
-    const lockConnection = new Client(connectionConfig(this.orm));
+    const lockConnection = new Client({ connectionString: this.db.connectionString });
     await lockConnection.connect();
     try {
       const lockKey = `patron-job:${job.name}`;
@@ -129,23 +129,9 @@ export class JobRunner {
   }
 }
 
-/** The ORM's database, for a connection outside its pool. */
-function connectionConfig(orm: MikroORM): ClientConfig {
-  const config = orm.config;
-  const url = config.get('clientUrl');
-  if (url) return { connectionString: url };
-  return {
-    host: config.get('host'),
-    port: config.get('port'),
-    user: config.get('user'),
-    password: config.get('password') as string | undefined,
-    database: config.get('dbName'),
-  };
-}
-
 /** A runner with the ledger's jobs registered. */
-export function createJobRunner(orm: MikroORM, ledgerJobs: LedgerJobs, options: JobRunnerOptions = {}): JobRunner {
-  const runner = new JobRunner(orm, options);
+export function createJobRunner(db: Database, ledgerJobs: LedgerJobs, options: JobRunnerOptions = {}): JobRunner {
+  const runner = new JobRunner(db, options);
   for (const job of ledgerJobDefinitions(ledgerJobs)) runner.register(job);
   return runner;
 }

@@ -53,9 +53,7 @@ export class LedgerResolver {
   @Query(() => Account, { description: 'A member\'s balances. Customers may leave `member` out.' })
   async account(@Ctx() ctx: Context, @Arg('member', { nullable: true }) member?: MemberRefInput): Promise<AccountValue> {
     const programId = programOf(ctx);
-    const memberId = await ctx.services.ledgerQueries.memberId(programId, memberScope(ctx, member));
-    const [account] = await ctx.services.ledgerQueries.accountsOf(programId, [memberId]);
-    return toAccount(account!, programId);
+    return toAccount(await ctx.services.ledgerQueries.account(programId, memberScope(ctx, member)), programId);
   }
 
   @Authorized(...EVERYONE)

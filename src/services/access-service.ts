@@ -1,4 +1,4 @@
-import type { MikroORM } from '@mikro-orm/postgresql';
+import type { Database, Sql } from '../db/database';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { SignJWT, jwtVerify } from 'jose';
 import { ApiKeyRole } from '../entities/api-key';
@@ -7,7 +7,6 @@ import { badInput, notFound } from '../errors';
 import type { MemberRef } from './account-book';
 import type { Clock } from './clock';
 import type { MemberService } from './member-service';
-import { transaction } from './unit-of-work';
 
 export interface ApiKeyIdentity {
   keyId: string;
@@ -151,7 +150,7 @@ export class AccessService {
   private tokenKey?: Uint8Array;
 
   constructor(
-    private readonly orm: MikroORM,
+    private readonly db: Database,
     private readonly clock: Clock,
     private readonly members: MemberService,
     private readonly options: { tokenSecret?: string; customerTokenTtlSeconds: number },
@@ -162,7 +161,7 @@ export class AccessService {
    * one returned so it can be printed once). Later starts change nothing.
    */
   async bootstrap(adminKey?: string): Promise<{ programId: string; generatedAdminKey?: string }> {
-    return transaction(this.orm, async (tx) => {
+    return this.db.transaction(async (tx) => {
       await tx.execute(`select pg_advisory_xact_lock(hashtext('patron:bootstrap'))`);
       const [existing] = await tx.execute('select id from program order by created_at limit 1');
       let programId: string = existing?.id;
@@ -196,7 +195,7 @@ export class AccessService {
     const hash = hashSecret(secret);
     const cached = this.keyCache.get(hash);
     if (cached && cached.until > Date.now()) return cached.identity;
-    const [row] = await this.orm.em.fork().execute(
+    const [row] = await this.db.execute(
       'select id, program_id, role, operator from api_key where secret_hash = ? and revoked_at is null',
       [hash],
     );
@@ -209,7 +208,7 @@ export class AccessService {
   async createApiKey(programId: string, input: { role: ApiKeyRole; name: string }) {
     if (!input.name?.trim() || input.name.length > 100) throw badInput('name must be 1 to 100 characters', { field: 'name' });
     const secret = newSecret(input.role);
-    const [row] = await this.orm.em.fork().execute(
+    const [row] = await this.db.execute(
       `insert into api_key (id, program_id, role, name, secret_hash, prefix, created_at)
        values (?, ?, ?::api_key_role, ?, ?, ?, ?) returning *`,
       [randomUUID(), programId, input.role, input.name, hashSecret(secret), secret.slice(0, 8), this.clock.now()],
@@ -219,7 +218,7 @@ export class AccessService {
 
   async revokeApiKey(programId: string, keyId: string): Promise<ApiKeyRecord> {
     const [row] = /^[0-9a-f-]{36}$/i.test(keyId)
-      ? await this.orm.em.fork().execute(
+      ? await this.db.execute(
           `update api_key set revoked_at = coalesce(revoked_at, ?) where id = ? and program_id = ? returning *`,
           [this.clock.now(), keyId, programId],
         )
@@ -230,7 +229,7 @@ export class AccessService {
   }
 
   async listApiKeys(programId: string): Promise<ApiKeyRecord[]> {
-    const rows = await this.orm.em.fork().execute('select * from api_key where program_id = ? order by created_at', [programId]);
+    const rows = await this.db.execute('select * from api_key where program_id = ? order by created_at', [programId]);
     return rows.map(toKey);
   }
 
@@ -238,7 +237,7 @@ export class AccessService {
     const settings = { ...DEFAULT_SETTINGS, ...stripNulls(input) };
     checkSettings(settings);
     const id = randomUUID();
-    return transaction(this.orm, async (tx) => {
+    return this.db.transaction(async (tx) => {
       const program = await this.insertProgram(tx, id, settings);
       const secret = newSecret(ApiKeyRole.ADMIN);
       const [key] = await tx.execute(
@@ -251,14 +250,14 @@ export class AccessService {
   }
 
   async getProgram(programId: string): Promise<ProgramRecord> {
-    const [row] = await this.orm.em.fork().execute('select * from program where id = ?', [programId]);
+    const [row] = await this.db.execute('select * from program where id = ?', [programId]);
     if (!row) throw notFound('Program', { programId });
     return toProgram(row);
   }
 
   /** Programs by id, in the order asked (for DataLoader). */
   async getPrograms(ids: string[]): Promise<ProgramRecord[]> {
-    const rows = await this.orm.em.fork().execute('select * from program where id = any(?::uuid[])', [`{${ids.join(',')}}`]);
+    const rows = await this.db.execute('select * from program where id = any(?::uuid[])', [`{${ids.join(',')}}`]);
     const byId = new Map(rows.map((r: any) => [r.id, toProgram(r)]));
     return ids.map((id) => {
       const program = byId.get(id);
@@ -295,7 +294,7 @@ export class AccessService {
       params.push(input[field]);
     }
     if (sets.length === 0) return this.getProgram(programId);
-    const [row] = await this.orm.em.fork().execute(
+    const [row] = await this.db.execute(
       `update program set ${sets.join(', ')} where id = ? returning *`,
       [...params, programId],
     );
@@ -338,7 +337,7 @@ export class AccessService {
     if (this.tokenKey) return this.tokenKey;
     let secret = this.options.tokenSecret;
     if (!secret) {
-      const em = this.orm.em.fork();
+      const em = this.db;
       await em.execute(`insert into server_setting (key, value) values ('customer_token_secret', ?) on conflict do nothing`, [
         randomBytes(32).toString('base64url'),
       ]);
@@ -349,7 +348,7 @@ export class AccessService {
     return this.tokenKey;
   }
 
-  private async insertProgram(tx: { execute: MikroORM['em']['execute'] }, id: string, s: ProgramSettings) {
+  private async insertProgram(tx: Sql, id: string, s: ProgramSettings) {
     const [row] = await tx.execute(
       `insert into program (id, name, currency, point_value_minor, default_lifetime_days, pending_days, max_redeem_percent,
          time_zone, authorization_ttl_seconds, birthday_days_before, exclude_on_sale, exclude_gift_cards, delivery_eligible,

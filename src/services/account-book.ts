@@ -1,4 +1,4 @@
-import type { EntityManager } from '@mikro-orm/postgresql';
+import type { Sql } from '../db/database';
 import { CauseType, EntryKind } from '../entities/ledger-entry';
 import { MemberStatus } from '../entities/member';
 import { NegativeBalancePolicy } from '../entities/program';
@@ -155,7 +155,7 @@ export class AccountBook {
   readonly written: EntryRecord[] = [];
 
   private constructor(
-    private readonly tx: EntityManager,
+    private readonly tx: Sql,
     readonly state: AccountState,
     readonly policy: ProgramPolicy,
     readonly now: Date,
@@ -165,7 +165,7 @@ export class AccountBook {
    * Locks the member's account (SELECT … FOR UPDATE) and brings it up to date: lots past
    * their expiry are expired and pending lots whose time has come become available.
    */
-  static async open(tx: EntityManager, programId: string, member: MemberRef, now: Date): Promise<AccountBook> {
+  static async open(tx: Sql, programId: string, member: MemberRef, now: Date): Promise<AccountBook> {
     const [column, value] = memberRefColumn(member);
     const [row] = await tx.execute(
       `select a.*, m.status as member_status, p.default_lifetime_days, p.pending_days, p.authorization_ttl_seconds,
@@ -426,11 +426,19 @@ export class AccountBook {
 
   /** Spendable lots, nearest expiry first, until `points` are covered; never an expired or pending lot. */
   private async takeSpendable(points: number, excludeLotId: number | null = null): Promise<LotChange[]> {
-    const rows = points > this.state.available ? [] : await this.tx.execute(
-      `select id, least(remaining, ? - before) as take from (${SPENDABLE_LOTS}) lots where before < ? order by before`,
-      [points, pgArray([this.state.id]), this.now, excludeLotId, points],
-    );
-    const taken: LotChange[] = rows.map((r: any) => ({ lotId: Number(r.id), amount: -Number(r.take) }));
+    let taken: LotChange[] = [];
+    if (points <= this.state.available) {
+      // Most spends are covered by the first few lots: walk the index that far, and the rest only when needed.
+      const params = [points, this.state.id, this.now, excludeLotId];
+      const first = await this.tx.execute(FIRST_SPENDABLE_LOTS, [...params, FIRST_LOTS, points]);
+      const rows = first.length === FIRST_LOTS && covers(first) < points
+        ? await this.tx.execute(
+            `select id, least(remaining, ? - before) as take from (${SPENDABLE_LOTS}) lots where before < ? order by before`,
+            [points, pgArray([this.state.id]), this.now, excludeLotId, points],
+          )
+        : first;
+      taken = rows.map((r: any) => ({ lotId: Number(r.id), amount: -Number(r.take) }));
+    }
     if (taken.reduce((s, c) => s - c.amount, 0) < points) {
       throw new PatronError(ErrorCode.INSUFFICIENT_POINTS, `Not enough points: ${points} asked, ${this.state.available} available`, {
         requested: points,
@@ -733,7 +741,7 @@ from e join acc on acc.id = e.account_id order by e.id`,
 };
 
 /** Runs a sweep over the due lots of the given (locked) accounts. */
-export async function sweepLots(tx: EntityManager, sweep: LotSweep, scope: SweepScope): Promise<SweepOutcome> {
+export async function sweepLots(tx: Sql, sweep: LotSweep, scope: SweepScope): Promise<SweepOutcome> {
   if (scope.accountIds.length === 0) return { entries: [], lots: 0, totals: new Map() };
   const { from, to } = scope.lotIds ?? ALL_LOTS;
   const rows = await tx.execute(sweep.sql, [from, to, scope.asOf, pgArray(scope.accountIds), scope.asOf, scope.asOf]);
@@ -751,6 +759,23 @@ const SPENDABLE_LOTS = `
   from lot l
   where l.account_id = any(?::uuid[]) and l.remaining > 0 and l.activated_at is not null
     and (l.expires_at is null or l.expires_at > ?) and l.id is distinct from ?::bigint`;
+
+/** How many lots a spend reads before it falls back to all of an account's lots. */
+const FIRST_LOTS = 50;
+
+/** SPENDABLE_LOTS for one account, bounded to its first lots in spending order (an index range). */
+const FIRST_SPENDABLE_LOTS = `
+  select id, least(remaining, ? - before) as take from (
+    select id, remaining, (sum(remaining) over (order by expires_at nulls last, id) - remaining)::bigint as before
+    from (
+      select l.id, l.remaining, l.expires_at from lot l
+      where l.account_id = ? and l.remaining > 0 and l.activated_at is not null
+        and (l.expires_at is null or l.expires_at > ?) and l.id is distinct from ?::bigint
+      order by l.expires_at nulls last, l.id limit ?
+    ) first_lots
+  ) lots where before < ? order by before`;
+
+const covers = (rows: Array<{ take: unknown }>) => rows.reduce((sum, r) => sum + Number(r.take), 0);
 
 const REPAY_DEBTS_SQL = `
 with lots as (${SPENDABLE_LOTS}
@@ -785,7 +810,7 @@ from e join acc on acc.id = e.account_id order by e.id`;
  * lots first: per account one entry that lowers available and the debt alike (amount 0: the
  * member's net points do not change). Pending points repay it once they become available.
  */
-export async function repayDebts(tx: EntityManager, accountIds: string[], asOf: Date, cause: Cause): Promise<SweepOutcome> {
+export async function repayDebts(tx: Sql, accountIds: string[], asOf: Date, cause: Cause): Promise<SweepOutcome> {
   if (accountIds.length === 0) return { entries: [], lots: 0, totals: new Map() };
   const rows = await tx.execute(REPAY_DEBTS_SQL, [
     pgArray(accountIds), asOf, null, asOf,

@@ -1,4 +1,4 @@
-import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
+import type { Database, Sql } from '../db/database';
 import { CauseType } from '../entities/ledger-entry';
 import { badInput } from '../errors';
 import {
@@ -18,7 +18,7 @@ import type { RuleService } from './rule-service';
 
 /** Finds a member's referrer `level` steps up the referral tree (1 = the direct referrer). */
 export interface ReferrerResolver {
-  referrerOf(tx: EntityManager, programId: string, memberId: string, level: number): Promise<string | null>;
+  referrerOf(tx: Sql, programId: string, memberId: string, level: number): Promise<string | null>;
 }
 
 /**
@@ -26,7 +26,7 @@ export interface ReferrerResolver {
  * already exists, so the tree has no cycles and the walk up always ends.
  */
 export class MemberReferrers implements ReferrerResolver {
-  async referrerOf(tx: EntityManager, programId: string, memberId: string, level: number): Promise<string | null> {
+  async referrerOf(tx: Sql, programId: string, memberId: string, level: number): Promise<string | null> {
     const [row] = await tx.execute(
       `with recursive up (id, depth) as (
          select referrer_id, 1 from member where id = ? and program_id = ?
@@ -132,7 +132,7 @@ const nothingEarned = (spendAddedMinor: number): DetailedEarningOutcome => ({ en
  * locks R1, then R2.)
  */
 export async function lockReferrerAccounts(
-  tx: EntityManager,
+  tx: Sql,
   programId: string,
   referrers: ReadonlyArray<{ memberId: string; level: number }>,
 ): Promise<void> {
@@ -156,12 +156,12 @@ export async function lockReferrerAccounts(
  */
 export class EarningService implements Earning {
   constructor(
-    private readonly orm: MikroORM,
+    private readonly db: Database,
     private readonly rules: RuleService,
     private readonly referrers: ReferrerResolver,
   ) {}
 
-  async earn(tx: EntityManager, book: AccountBook, request: EarningRequest): Promise<DetailedEarningOutcome> {
+  async earn(tx: Sql, book: AccountBook, request: EarningRequest): Promise<DetailedEarningOutcome> {
     const { programId, memberId } = book.state;
     const now = book.now;
     if (!(await this.claimSource(tx, programId, memberId, request, now))) return nothingEarned(0);
@@ -189,7 +189,7 @@ export class EarningService implements Earning {
     };
   }
 
-  async returnSpend(tx: EntityManager, book: AccountBook, minor: number): Promise<void> {
+  async returnSpend(tx: Sql, book: AccountBook, minor: number): Promise<void> {
     if (!Number.isSafeInteger(minor) || minor < 0) throw new RangeError(`returnSpend: ${minor} is not a whole amount of minor units`);
     if (minor === 0) return;
     await tx.execute('update member_spend set paid_minor = paid_minor - ?, updated_at = ? where member_id = ?', [
@@ -210,7 +210,7 @@ export class EarningService implements Earning {
    * `'active'` reads only the active rules (from the cache `earn` uses).
    */
   async simulate(programId: string, request: SimulationRequest, ruleSet: 'all' | 'active' = 'all'): Promise<Simulation> {
-    const db = this.orm.em.fork();
+    const db = this.db;
     const [spendRow] = request.order
       ? await db.execute('select paid_minor from member_spend where member_id = ?', [request.memberId])
       : [];
@@ -252,7 +252,7 @@ export class EarningService implements Earning {
    * comes from a client, so a malformed one is BAD_USER_INPUT there (a bug anywhere else).
    */
   private async plan(
-    db: EntityManager,
+    db: Sql,
     who: Omit<Subject, 'timeZone'>,
     request: Pick<EarningRequest, 'trigger' | 'occurredAt' | 'payload' | 'order'>,
     spend: { beforeMinor: number; afterMinor: number } | null,
@@ -273,7 +273,7 @@ export class EarningService implements Earning {
   }
 
   /** The books of the awards' beneficiaries: the member's, open already, and the referrers', locked as {@link lockReferrerAccounts} says. */
-  private async openBeneficiaries(tx: EntityManager, book: AccountBook, awards: PlannedAward[]): Promise<Map<string, AccountBook>> {
+  private async openBeneficiaries(tx: Sql, book: AccountBook, awards: PlannedAward[]): Promise<Map<string, AccountBook>> {
     const { programId, memberId } = book.state;
     const referrers = awards
       .filter((a) => a.memberId && a.memberId !== memberId && a.referrerLevel !== null)
@@ -287,7 +287,7 @@ export class EarningService implements Earning {
   }
 
   /** One source is put through the rules once: a retried order or event finds its claim and stops. */
-  private async claimSource(tx: EntityManager, programId: string, memberId: string, request: EarningRequest, now: Date) {
+  private async claimSource(tx: Sql, programId: string, memberId: string, request: EarningRequest, now: Date) {
     const claimed = await tx.execute(
       `insert into earned_source (program_id, source_type, source_id, member_id, created_at) values (?, ?, ?, ?, ?)
        on conflict do nothing returning 1`,
@@ -296,7 +296,7 @@ export class EarningService implements Earning {
     return claimed.length > 0;
   }
 
-  private async addSpend(tx: EntityManager, programId: string, memberId: string, paidMinor: number, now: Date) {
+  private async addSpend(tx: Sql, programId: string, memberId: string, paidMinor: number, now: Date) {
     if (!Number.isSafeInteger(paidMinor) || paidMinor < 0) throw badInput('order.totalMinor must be a non-negative integer');
     const [row] = await tx.execute(
       `insert into member_spend (member_id, program_id, paid_minor, updated_at) values (?, ?, ?, ?)
@@ -309,7 +309,7 @@ export class EarningService implements Earning {
   }
 
   private async context(
-    db: EntityManager,
+    db: Sql,
     memberId: string,
     now: Date,
     request: Pick<EarningRequest, 'trigger' | 'occurredAt' | 'payload' | 'order'>,
@@ -339,7 +339,7 @@ export class EarningService implements Earning {
     };
   }
 
-  private async resolveBeneficiaries(db: EntityManager, programId: string, memberId: string, awards: PlannedAward[]) {
+  private async resolveBeneficiaries(db: Sql, programId: string, memberId: string, awards: PlannedAward[]) {
     const levels = [...new Set(awards.map((a) => a.referrerLevel).filter((l): l is number => l !== null))].sort((a, b) => a - b);
     const referrerAt = new Map<number, string | null>();
     for (const level of levels) referrerAt.set(level, await this.referrers.referrerOf(db, programId, memberId, level));
@@ -354,7 +354,7 @@ export class EarningService implements Earning {
    * zone) and total budgets leave, counting the awards of this event too. With `lock`, budget
    * rows are locked (in id order) so concurrent earnings across members cannot overspend them.
    */
-  private async applyLimits(db: EntityManager, subject: Subject, awards: PlannedAward[], lock: boolean): Promise<void> {
+  private async applyLimits(db: Sql, subject: Subject, awards: PlannedAward[], lock: boolean): Promise<void> {
     const live = awards.filter((a) => a.memberId && a.points > 0);
     if (live.length === 0) return;
 
@@ -431,7 +431,7 @@ export class EarningService implements Earning {
   }
 
   private async write(
-    tx: EntityManager,
+    tx: Sql,
     subject: Subject,
     source: EarningRequest['source'],
     books: Map<string, AccountBook>,

@@ -1,4 +1,4 @@
-import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
+import type { Database, Sql } from '../db/database';
 import { randomUUID } from 'node:crypto';
 import type { JobDefinition } from '../jobs/runner';
 import { isPlainObject } from '../rules/args';
@@ -12,7 +12,6 @@ import { publishBalanceChanges, uniqueEntries, type EventPublisher } from './eve
 import { checkClientKey, once, systemKey } from './idempotency';
 import type { Actor } from './ledger-service';
 import { memberRefColumn, type MemberRecord } from './member-service';
-import { transaction } from './unit-of-work';
 
 /** Event types Patron raises itself; a storefront cannot report them. */
 export const SYSTEM_EVENT_TYPES = ['registration', 'birthday', 'order_paid'] as const;
@@ -172,7 +171,7 @@ const birthdayKey = (memberId: string, year: number) => systemKey('birthday', me
  */
 export class EventService {
   constructor(
-    private readonly orm: MikroORM,
+    private readonly db: Database,
     private readonly clock: Clock,
     private readonly publisher: EventPublisher,
     private readonly earning: EarningService,
@@ -185,7 +184,7 @@ export class EventService {
     const occurredAt = this.checkOccurredAt(input.occurredAt, now);
     const { idempotencyKey, ...request } = input;
     let written: EntryRecord[] = [];
-    const result = await transaction(this.orm, (tx) => {
+    const result = await this.db.transaction((tx) => {
       written = [];
       return once(tx, { programId: actor.programId, key: idempotencyKey, operation: 'trackEvent', input: request, revive: reviveResult }, async () => {
         const recorded = await this.record(tx, actor.programId, input.member, { type: input.type, payload, occurredAt, key: idempotencyKey }, now);
@@ -201,7 +200,7 @@ export class EventService {
    * E1: the member-service hook, run inside the transaction that registers the member, so a
    * member never exists without their registration event. Returns the publishing to do after commit.
    */
-  readonly onRegistered = async (tx: EntityManager, member: MemberRecord): Promise<() => void> => {
+  readonly onRegistered = async (tx: Sql, member: MemberRecord): Promise<() => void> => {
     const now = this.clock.now();
     const key = systemKey('registration', member.id);
     let written: EntryRecord[] = [];
@@ -222,7 +221,7 @@ export class EventService {
     const [member] =
       column === 'id' && !/^[0-9a-f-]{36}$/i.test(value)
         ? []
-        : await this.orm.em.fork().execute(`select id from member where program_id = ? and ${column} = ?`, [programId, value]);
+        : await this.db.execute(`select id from member where program_id = ? and ${column} = ?`, [programId, value]);
     if (!member) throw notFound('Member', { member: input.member });
     return this.earning.simulate(programId, {
       trigger: input.type,
@@ -242,7 +241,7 @@ export class EventService {
   async birthdays(asOf: Date): Promise<BirthdayRun> {
     const run: BirthdayRun = { programs: 0, raised: 0, points: 0, failed: 0 };
     let firstError: unknown;
-    const programs = await this.orm.em.fork().execute('select id, time_zone, birthday_days_before from program order by id');
+    const programs = await this.db.execute('select id, time_zone, birthday_days_before from program order by id');
     for (const program of programs) {
       run.programs++;
       const today = localTime(asOf, program.time_zone);
@@ -254,7 +253,7 @@ export class EventService {
       let after = '00000000-0000-0000-0000-000000000000';
       for (;;) {
         // Members already raised this year are skipped here; `once` still guards a race with another run.
-        const members = await this.orm.em.fork().execute(
+        const members = await this.db.execute(
           `select m.id, to_char(m.birthday, 'YYYY-MM-DD') as birthday from member m
            where m.program_id = ? and m.birthday is not null
              and extract(month from m.birthday) = ?::numeric and extract(day from m.birthday) = any(?::numeric[]) and m.id > ?
@@ -299,7 +298,7 @@ export class EventService {
     const key = birthdayKey(memberId, year);
     let written: EntryRecord[] = [];
     let fresh = false;
-    const result = await transaction(this.orm, (tx) => {
+    const result = await this.db.transaction((tx) => {
       written = [];
       fresh = false;
       return once(tx, { programId, key, operation: 'birthday', input: { memberId, year }, revive: reviveResult }, async () => {
@@ -314,7 +313,7 @@ export class EventService {
   }
 
   private async record(
-    tx: EntityManager,
+    tx: Sql,
     programId: string,
     member: MemberRef,
     event: { type: string; payload: Record<string, unknown>; occurredAt: Date; key: string },

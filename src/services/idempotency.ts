@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { EntityManager } from '@mikro-orm/postgresql';
+import type { Sql } from '../db/database';
 import { ErrorCode, PatronError, badInput } from '../errors';
 
 const MAX_KEY_LENGTH = 200;
@@ -35,7 +35,7 @@ export interface IdempotentCall<T> {
  * commits, then replays its stored result. A different input under the same key is an
  * IDEMPOTENCY_CONFLICT. If the work fails, the transaction rolls back and the key is free.
  */
-export async function once<T>(tx: EntityManager, call: IdempotentCall<T>, work: () => Promise<T>): Promise<T> {
+export async function once<T>(tx: Sql, call: IdempotentCall<T>, work: () => Promise<T>): Promise<T> {
   if (!call.key || call.key.length > MAX_KEY_LENGTH) {
     throw badInput(`idempotencyKey must be 1 to ${MAX_KEY_LENGTH} characters`);
   }

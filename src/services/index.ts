@@ -1,4 +1,4 @@
-import type { MikroORM } from '@mikro-orm/postgresql';
+import type { Database } from '../db/database';
 import { AccessService } from './access-service';
 import type { Clock } from './clock';
 import { EarningService, MemberReferrers } from './earning-service';
@@ -26,25 +26,25 @@ export interface Services {
 }
 
 export function createServices(
-  orm: MikroORM,
+  db: Database,
   clock: Clock,
   events: EventPublisher,
   options: { tokenSecret?: string; customerTokenTtlSeconds: number },
 ): Services {
-  const rules = new RuleService(orm, clock);
-  const earning = new EarningService(orm, rules, new MemberReferrers());
-  const tracked = new EventService(orm, clock, events, earning);
+  const rules = new RuleService(db, clock);
+  const earning = new EarningService(db, rules, new MemberReferrers());
+  const tracked = new EventService(db, clock, events, earning);
   // A new member's registration event (and welcome bonus) commits with the member.
-  const members = new MemberService(orm, clock, tracked.onRegistered);
+  const members = new MemberService(db, clock, tracked.onRegistered);
   return {
-    access: new AccessService(orm, clock, members, options),
+    access: new AccessService(db, clock, members, options),
     members,
-    ledger: new LedgerService(orm, clock, events),
-    ledgerQueries: new LedgerQueries(orm, clock),
-    audit: new LedgerAudit(orm),
+    ledger: new LedgerService(db, clock, events),
+    ledgerQueries: new LedgerQueries(db, clock),
+    audit: new LedgerAudit(db),
     rules,
     earning,
     events: tracked,
-    orders: new OrderService(orm, clock, events, earning),
+    orders: new OrderService(db, clock, events, earning),
   };
 }

@@ -1,4 +1,4 @@
-import { IsolationLevel, type MikroORM } from '@mikro-orm/postgresql';
+import type { Database } from '../db/database';
 
 /** One place where the books of an account do not agree with themselves. */
 export interface LedgerDiscrepancy {
@@ -126,12 +126,11 @@ order by account_id, check_name, lot_id`;
 
 /** Recomputes a program's books from entries, lots and allocations, and says where they disagree. */
 export class LedgerAudit {
-  constructor(private readonly orm: MikroORM) {}
+  constructor(private readonly db: Database) {}
 
   async verifyLedger(programId: string): Promise<LedgerVerification> {
-    const em = this.orm.em.fork();
     // One repeatable-read snapshot: the count and the checks see the same books even while writers run.
-    return em.transactional(
+    return this.db.transaction(
       async (tx) => {
         const [{ accounts }] = await tx.execute('select count(*)::int as accounts from account where program_id = ?', [programId]);
         const rows = await tx.execute(VERIFY_SQL, Array(8).fill(programId));
@@ -145,7 +144,7 @@ export class LedgerAudit {
         }));
         return { ok: discrepancies.length === 0, accountsChecked: Number(accounts), discrepancies };
       },
-      { isolationLevel: IsolationLevel.REPEATABLE_READ, readOnly: true },
+      { isolation: 'repeatable read', readOnly: true },
     );
   }
 }

@@ -1,9 +1,8 @@
-import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
+import type { Database, Sql } from '../db/database';
 import type { Logger } from '../logger';
 import { ACTIVATION, DEBT_REPAID, EXPIRY, LotSweep, repayDebts, sweepLots } from './account-book';
 import { EventPublisher, publishBalanceChanges } from './events';
 import type { LedgerService } from './ledger-service';
-import { transaction } from './unit-of-work';
 
 /**
  * What a lot job did: lots moved, entries written (one per account and batch, and a debt
@@ -44,7 +43,7 @@ export class LedgerJobs {
   private readonly releaseConcurrency: number;
 
   constructor(
-    private readonly orm: MikroORM,
+    private readonly db: Database,
     private readonly ledger: LedgerService,
     private readonly events: EventPublisher,
     private readonly options: LedgerJobsOptions = {},
@@ -68,7 +67,7 @@ export class LedgerJobs {
   async releaseStaleAuthorizations(asOf: Date): Promise<AuthorizationJobResult> {
     const result: AuthorizationJobResult = { authorizations: 0, entries: 0, accounts: 0, batches: 0, failed: 0 };
     const accounts = new Set<string>();
-    const em = this.orm.em.fork();
+    const em = this.db;
     // Keyset pages over the open-authorization index: bounded memory, and an authorization that
     // could not be released is not met again.
     let cursor: { expiresAt: Date; id: string } | null = null;
@@ -115,7 +114,7 @@ export class LedgerJobs {
     const result: LotJobResult = { lots: 0, entries: 0, accounts: 0, batches: 0 };
     const accounts = new Set<string>();
     for (const range of await this.dueRanges(sweep.due, asOf)) {
-      const batch = await transaction(this.orm, async (tx) => {
+      const batch = await this.db.transaction(async (tx) => {
         const locked = await this.lockAccounts(tx, sweep.due, range, asOf);
         const swept = await sweepLots(tx, sweep, { accountIds: locked, asOf, lotIds: range });
         const indebted = swept.entries.filter((e) => e.available > 0 && swept.totals.get(e.accountId)!.debt > 0);
@@ -138,7 +137,7 @@ export class LedgerJobs {
    * nothing, and later batches never re-run the selection.
    */
   private async dueRanges(dueCondition: string, asOf: Date): Promise<IdRange[]> {
-    const rows: Array<{ start_id: number; last_id: number }> = await this.orm.em.fork().execute(
+    const rows: Array<{ start_id: number; last_id: number }> = await this.db.execute(
       `select id as start_id, last_id from (
          select l.id, row_number() over (order by l.id) as n, max(l.id) over () as last_id
          from lot l where ${dueCondition}
@@ -152,7 +151,7 @@ export class LedgerJobs {
   }
 
   /** Locks, in id order, the accounts that have due lots in the range; returns their ids. */
-  private async lockAccounts(tx: EntityManager, dueCondition: string, range: IdRange, asOf: Date): Promise<string[]> {
+  private async lockAccounts(tx: Sql, dueCondition: string, range: IdRange, asOf: Date): Promise<string[]> {
     const rows = await tx.execute(
       `select a.id from account a
        where a.id in (select l.account_id from lot l where l.id between ? and ? and ${dueCondition})

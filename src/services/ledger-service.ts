@@ -1,4 +1,4 @@
-import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
+import type { Database, Sql } from '../db/database';
 import { randomUUID } from 'node:crypto';
 import { AuthorizationStatus } from '../entities/authorization';
 import { CauseType, EntryKind } from '../entities/ledger-entry';
@@ -8,7 +8,6 @@ import { Clock, DAY_MS } from './clock';
 import { EventPublisher, publishBalanceChanges } from './events';
 import { once, checkClientKey } from './idempotency';
 import { checkReason, isUuid } from './sql';
-import { transaction } from './unit-of-work';
 
 /** Who is writing: a key of the program, an operator, or a job. */
 export interface Actor {
@@ -157,7 +156,7 @@ export function toAuthorization(row: any, memberId: string): AuthorizationRecord
  */
 export class LedgerService {
   constructor(
-    private readonly orm: MikroORM,
+    private readonly db: Database,
     private readonly clock: Clock,
     private readonly events: EventPublisher,
   ) {}
@@ -270,7 +269,7 @@ export class LedgerService {
    * (the job counts them), or null if it was already closed or is not yet due.
    */
   async releaseExpiredAuthorization(programId: string, authorizationId: string, now: Date): Promise<EntryRecord[] | null> {
-    const outcome = await transaction(this.orm, async (tx) => {
+    const outcome = await this.db.transaction(async (tx) => {
       const auth = await this.loadAuthorization(tx, programId, authorizationId);
       const book = await AccountBook.open(tx, programId, { id: auth.memberId }, now);
       const [locked] = await tx.execute(`select status from "authorization" where id = ?`, [auth.id]);
@@ -286,7 +285,7 @@ export class LedgerService {
 
   async findEntry(programId: string, entryId: number): Promise<EntryRecord> {
     if (!Number.isSafeInteger(entryId) || entryId < 1) throw notFound('Ledger entry', { entryId });
-    const [row] = await this.orm.em.fork().execute(
+    const [row] = await this.db.execute(
       `select e.*, a.member_id, (select id from lot where source_entry_id = e.id) as lot_id
        from ledger_entry e join account a on a.id = e.account_id where e.id = ? and e.program_id = ?`,
       [entryId, programId],
@@ -309,7 +308,7 @@ export class LedgerService {
     operation: string,
     input: { idempotencyKey: string },
     member: MemberRef,
-    work: (book: AccountBook, tx: EntityManager) => Promise<EntryRecord>,
+    work: (book: AccountBook, tx: Sql) => Promise<EntryRecord>,
   ): Promise<LedgerResult> {
     return this.run(actor, operation, input, reviveResult, async (tx) => {
       const book = await AccountBook.open(tx, actor.programId, member, this.clock.now());
@@ -324,12 +323,12 @@ export class LedgerService {
     operation: string,
     input: { idempotencyKey: string },
     revive: (json: any) => T,
-    work: (tx: EntityManager) => Promise<{ book: AccountBook; result: T }>,
+    work: (tx: Sql) => Promise<{ book: AccountBook; result: T }>,
   ): Promise<T> {
     checkClientKey(input.idempotencyKey);
     let book: AccountBook | undefined;
     const { idempotencyKey, ...rest } = input;
-    const result = await transaction(this.orm, (tx) => {
+    const result = await this.db.transaction((tx) => {
       book = undefined;
       return once(tx, { programId: actor.programId, key: idempotencyKey, operation, input: rest, revive }, async () => {
         const done = await work(tx);
@@ -373,7 +372,7 @@ export class LedgerService {
     });
   }
 
-  private async loadAuthorization(tx: EntityManager, programId: string, id: string): Promise<AuthorizationRecord> {
+  private async loadAuthorization(tx: Sql, programId: string, id: string): Promise<AuthorizationRecord> {
     const [row] = isUuid(id)
       ? await tx.execute(
           `select au.*, a.member_id from "authorization" au join account a on a.id = au.account_id
@@ -388,7 +387,7 @@ export class LedgerService {
 
 /** The authorization row for points `book.hold` just reserved under `id`. */
 export async function recordAuthorization(
-  tx: EntityManager,
+  tx: Sql,
   book: AccountBook,
   a: { id: string; points: number; reference: string | null; expiresAt: Date },
 ): Promise<AuthorizationRecord> {
@@ -401,7 +400,7 @@ export async function recordAuthorization(
 }
 
 /** Marks an authorization captured or released; its entries are written by the caller's book. */
-export async function closeAuthorization(tx: EntityManager, id: string, status: AuthorizationStatus, captured: number, now: Date) {
+export async function closeAuthorization(tx: Sql, id: string, status: AuthorizationStatus, captured: number, now: Date) {
   const [row] = await tx.execute(
     `update "authorization" set status = ?::authorization_status, captured = ?, closed_at = ? where id = ? returning *`,
     [status, captured, now, id],

@@ -1,11 +1,10 @@
-import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
+import type { Database, Sql } from '../db/database';
 import { randomUUID } from 'node:crypto';
 import { parsePhoneNumberWithError } from 'libphonenumber-js';
 import { MemberStatus } from '../entities/member';
 import { ErrorCode, PatronError, badInput, notFound } from '../errors';
 import type { MemberRef } from './account-book';
 import type { Clock } from './clock';
-import { transaction } from './unit-of-work';
 
 export interface MemberRecord {
   id: string;
@@ -42,7 +41,7 @@ export interface UpsertMemberInput {
  * Work that joins the transaction registering a member (e.g. the registration event and its
  * welcome bonus); the function it returns runs after commit (e.g. publishing balance changes).
  */
-export type RegistrationHook = (tx: EntityManager, member: MemberRecord) => Promise<(() => void) | void>;
+export type RegistrationHook = (tx: Sql, member: MemberRecord) => Promise<(() => void) | void>;
 
 export interface UpsertMemberResult {
   member: MemberRecord;
@@ -130,7 +129,7 @@ export function memberRefColumn(ref: MemberRef): [string, string] {
 /** Members and their accounts: registration (idempotent by the shop's id), lookup, freezing. */
 export class MemberService {
   constructor(
-    private readonly orm: MikroORM,
+    private readonly db: Database,
     private readonly clock: Clock,
     private readonly onRegistered?: RegistrationHook,
   ) {}
@@ -152,7 +151,7 @@ export class MemberService {
     }
     const now = this.clock.now();
     const registered: { afterCommit?: (() => void) | void } = {};
-    const result = await transaction(this.orm, async (tx) => {
+    const result = await this.db.transaction(async (tx) => {
       registered.afterCommit = undefined;
       const referrerId = input.referrerExternalId ? await this.referrerId(tx, programId, input.referrerExternalId) : null;
       let row: any;
@@ -195,7 +194,7 @@ export class MemberService {
     return result;
   }
 
-  private async referrerId(tx: EntityManager, programId: string, externalId: string): Promise<string> {
+  private async referrerId(tx: Sql, programId: string, externalId: string): Promise<string> {
     const [row] = await tx.execute('select id from member where program_id = ? and external_id = ?', [programId, externalId]);
     if (!row) throw badInput('No member has this referrerExternalId', { field: 'referrerExternalId' });
     return row.id;
@@ -203,7 +202,7 @@ export class MemberService {
 
   async setStatus(programId: string, ref: MemberRef, status: MemberStatus): Promise<MemberRecord> {
     const [column, value] = memberRefColumn(ref);
-    const [row] = await this.orm.em.fork().execute(
+    const [row] = await this.db.execute(
       `update member set status = ?::member_status, updated_at = ? where program_id = ? and ${column} = ? returning *`,
       [status, this.clock.now(), programId, value],
     );
@@ -211,10 +210,10 @@ export class MemberService {
     return toMember(row);
   }
 
-  async find(programId: string, ref: MemberRef, em?: EntityManager): Promise<MemberRecord | null> {
+  async find(programId: string, ref: MemberRef, em?: Sql): Promise<MemberRecord | null> {
     const [column, value] = memberRefColumn(ref);
     if (column === 'id' && !/^[0-9a-f-]{36}$/i.test(value)) return null;
-    const [row] = await (em ?? this.orm.em.fork()).execute(
+    const [row] = await (em ?? this.db).execute(
       `select * from member where program_id = ? and ${column} = ?`,
       [programId, value],
     );

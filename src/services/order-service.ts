@@ -1,4 +1,4 @@
-import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
+import type { Database, Sql } from '../db/database';
 import { randomUUID } from 'node:crypto';
 import { AuthorizationStatus } from '../entities/authorization';
 import { CauseType } from '../entities/ledger-entry';
@@ -19,7 +19,6 @@ import { AccountSnapshot, Actor, MAX_POINTS, closeAuthorization, recordAuthoriza
 import { memberRefColumn } from './member-service';
 import { RefundTotals, awardTakenBack, refundTotals, spendReturned } from './order-math';
 import { isUuid, pgArray } from './sql';
-import { transaction } from './unit-of-work';
 
 /**
  * How long a placed order holds its points: 7 days, the longest authorization the ledger
@@ -223,7 +222,7 @@ interface CheckoutProgram {
  */
 export class OrderService {
   constructor(
-    private readonly orm: MikroORM,
+    private readonly db: Database,
     private readonly clock: Clock,
     private readonly events: EventPublisher,
     private readonly earning: Earning,
@@ -238,7 +237,7 @@ export class OrderService {
   async checkoutQuote(actor: Actor, input: { order: OrderInput; points?: number | null }): Promise<CheckoutQuoteRecord> {
     const order = checkOrder(input.order, false);
     if (input.points != null) checkPointsAmount(input.points, true);
-    const em = this.orm.em.fork();
+    const em = this.db;
     const now = this.clock.now();
     const spender = await readSpender(em, actor.programId, order.member, now);
     const program = await loadProgram(em, actor.programId, order);
@@ -414,7 +413,7 @@ export class OrderService {
   /** The order by the shop's id, or null. */
   async getOrder(programId: string, orderId: string): Promise<OrderRecord | null> {
     if (typeof orderId !== 'string' || !orderId || orderId.length > MAX_TEXT) return null;
-    const em = this.orm.em.fork();
+    const em = this.db;
     const [row] = await em.execute('select id from shop_order where program_id = ? and order_id = ?', [programId, orderId]);
     return row ? loadOrder(em, programId, { id: row.id }) : null;
   }
@@ -424,7 +423,7 @@ export class OrderService {
    * whether released now or by the release job when the authorization ran out, but none that
    * something else captured.
    */
-  private async releasePlaced(tx: EntityManager, book: AccountBook, row: any, cause: Cause): Promise<number> {
+  private async releasePlaced(tx: Sql, book: AccountBook, row: any, cause: Cause): Promise<number> {
     if (!row.authorization_id) return 0;
     const [auth] = await tx.execute('select id, amount, captured, status from "authorization" where id = ?', [row.authorization_id]);
     if (auth.status !== AuthorizationStatus.OPEN) return Number(auth.amount) - Number(auth.captured);
@@ -439,7 +438,7 @@ export class OrderService {
    * award less its expired points. Returns the points taken from the order's own member.
    */
   private async takeBackAwards(
-    tx: EntityManager,
+    tx: Sql,
     books: Books,
     row: any,
     awards: AwardRow[],
@@ -471,12 +470,12 @@ export class OrderService {
     operation: string,
     input: { idempotencyKey: string },
     revive: (json: any) => T,
-    work: (tx: EntityManager, books: Books) => Promise<T>,
+    work: (tx: Sql, books: Books) => Promise<T>,
   ): Promise<T> {
     checkClientKey(input.idempotencyKey);
     let books: Books | undefined;
     const { idempotencyKey, ...rest } = input;
-    const result = await transaction(this.orm, (tx) => {
+    const result = await this.db.transaction((tx) => {
       const attempt = new Books(tx, actor.programId, this.clock.now());
       books = attempt;
       return once(tx, { programId: actor.programId, key: idempotencyKey, operation, input: rest, revive }, () => work(tx, attempt));
@@ -496,7 +495,7 @@ class Books {
   private readonly others: EntryRecord[] = [];
 
   constructor(
-    private readonly tx: EntityManager,
+    private readonly tx: Sql,
     private readonly programId: string,
     private readonly now: Date,
   ) {}
@@ -547,7 +546,7 @@ const spenderOf = (book: AccountBook): Spender => ({
  * so the points available now are the unexpired lots whose time has come, less the debt (lot
  * remainders equal the balances: the books balance).
  */
-async function readSpender(em: EntityManager, programId: string, member: MemberRef, now: Date): Promise<Spender> {
+async function readSpender(em: Sql, programId: string, member: MemberRef, now: Date): Promise<Spender> {
   const [column, value] = memberRefColumn(member);
   const [row] =
     column === 'id' && !isUuid(value)
@@ -566,7 +565,7 @@ async function readSpender(em: EntityManager, programId: string, member: MemberR
 }
 
 /** Finds the order, locks its member's account, then reads the order again under that lock. */
-async function lockOrder(tx: EntityManager, books: Books, programId: string, orderId: string) {
+async function lockOrder(tx: Sql, books: Books, programId: string, orderId: string) {
   const [found] = await tx.execute('select member_id from shop_order where program_id = ? and order_id = ?', [programId, orderId]);
   if (!found) throw notFound('Order', { orderId });
   const book = await books.open({ id: found.member_id });
@@ -574,7 +573,7 @@ async function lockOrder(tx: EntityManager, books: Books, programId: string, ord
   return { row, book };
 }
 
-async function loadProgram(tx: EntityManager, programId: string, order: CheckedOrder): Promise<CheckoutProgram> {
+async function loadProgram(tx: Sql, programId: string, order: CheckedOrder): Promise<CheckoutProgram> {
   const [p] = await tx.execute('select * from program where id = ?', [programId]);
   if (order.currency && order.currency !== p.currency) {
     throw badInput(`The program's currency is ${p.currency}, the order's is ${order.currency}`, { field: 'currency' });
@@ -700,7 +699,7 @@ const lineNet = (l: CheckoutLine) => Math.max(0, l.unitPriceMinor * l.quantity -
 const orderTotal = (order: CheckedOrder) => order.lines.reduce((s, l) => s + lineNet(l), 0) + order.deliveryMinor;
 
 async function insertOrder(
-  tx: EntityManager,
+  tx: Sql,
   o: { id: string; programId: string; book: AccountBook; order: CheckedOrder; program: CheckoutProgram; quote: CheckoutQuote; authorizationId: string | null },
 ): Promise<void> {
   const { order, quote, book } = o;
@@ -743,7 +742,7 @@ async function insertOrder(
   );
 }
 
-async function loadOrder(em: EntityManager, programId: string, by: { id: string }): Promise<OrderRecord> {
+async function loadOrder(em: Sql, programId: string, by: { id: string }): Promise<OrderRecord> {
   const [row] = await em.execute('select * from shop_order where id = ? and program_id = ?', [by.id, programId]);
   if (!row) throw notFound('Order', by);
   // One after another: inside a transaction they share one connection.
@@ -834,7 +833,7 @@ interface AwardRow extends OrderAwardRecord {
  * referrers' accounts locked, all at once, before anything is written (see lockReferrerAccounts;
  * the order's member is locked already).
  */
-async function openAwards(tx: EntityManager, books: Books, row: any): Promise<AwardRow[]> {
+async function openAwards(tx: Sql, books: Books, row: any): Promise<AwardRow[]> {
   const rows = await tx.execute(
     'select * from shop_order_award where order_id = ? order by referrer_level nulls first, entry_id',
     [row.id],
@@ -853,7 +852,7 @@ interface LoadedEntry {
 }
 
 /** Ledger entries by id, each with its lot and whether it was reversed whole, in one read. */
-async function loadEntries(tx: EntityManager, ids: Array<number | string | null>): Promise<Map<number, LoadedEntry>> {
+async function loadEntries(tx: Sql, ids: Array<number | string | null>): Promise<Map<number, LoadedEntry>> {
   const wanted = ids.filter((id) => id != null).map(Number);
   if (wanted.length === 0) return new Map();
   const rows = await tx.execute(
@@ -871,7 +870,7 @@ interface TakenBack {
   takenBack: number;
 }
 
-async function recordTakenBack(tx: EntityManager, orderId: string, awards: TakenBack[]): Promise<void> {
+async function recordTakenBack(tx: Sql, orderId: string, awards: TakenBack[]): Promise<void> {
   if (awards.length === 0) return;
   await tx.execute(
     `update shop_order_award aw set taken_back = x.taken_back

@@ -1,4 +1,4 @@
-import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
+import type { Database, Sql } from '../db/database';
 import { randomUUID } from 'node:crypto';
 import { RuleStatus } from '../entities/rule';
 import { ErrorCode, PatronError, badInput, notFound } from '../errors';
@@ -6,7 +6,6 @@ import { validateRule, type Rule, type RuleCaps, type RuleDefinition, type Valid
 import type { Clock } from './clock';
 import { canonicalJson } from './idempotency';
 import type { Actor } from './ledger-service';
-import { transaction } from './unit-of-work';
 
 /** A definition as stored in a version: everything but the status, which changes in place. */
 export type StoredDefinition = Omit<RuleDefinition, 'status'>;
@@ -192,7 +191,7 @@ export class RuleService {
   private readonly activeCache = new Map<string, { rules: Promise<Rule[]>; until: number }>();
 
   constructor(
-    private readonly orm: MikroORM,
+    private readonly db: Database,
     private readonly clock: Clock,
     private readonly cacheTtlMs = ACTIVE_RULES_TTL_MS,
   ) {}
@@ -207,7 +206,7 @@ export class RuleService {
     const now = this.clock.now();
     const ruleId = randomUUID();
     const versionId = randomUUID();
-    const rule = await transaction(this.orm, async (tx) => {
+    const rule = await this.db.transaction(async (tx) => {
       // The rule points at its first version before it exists: the foreign key is checked at commit.
       await tx.execute(
         `insert into rule (id, program_id, name, status, current_version_id, created_at, updated_at)
@@ -224,7 +223,7 @@ export class RuleService {
   async updateRule(actor: Actor, ruleId: string, input: UpdateRuleInput): Promise<RuleRecord> {
     if (input.name != null) checkName(input.name);
     const definition = input.definition ? normalize(input.definition) : null;
-    const rule = await transaction(this.orm, async (tx) => {
+    const rule = await this.db.transaction(async (tx) => {
       const current = await this.load(tx, actor.programId, ruleId, true);
       if (current.status === RuleStatus.ARCHIVED) {
         throw new PatronError(ErrorCode.INVALID_STATE, 'An archived rule cannot be edited', { ruleId });
@@ -254,7 +253,7 @@ export class RuleService {
   /** draft → active ⇄ paused → archived; archived is final (its awards stay in the history). */
   async setRuleStatus(actor: Actor, ruleId: string, status: RuleStatus): Promise<RuleRecord> {
     checkStatus(status);
-    const rule = await transaction(this.orm, async (tx) => {
+    const rule = await this.db.transaction(async (tx) => {
       const current = await this.load(tx, actor.programId, ruleId, true);
       if (current.status === status) return current;
       if (current.status === RuleStatus.ARCHIVED) {
@@ -269,7 +268,7 @@ export class RuleService {
 
   async listRules(programId: string, filter: RuleFilter = {}): Promise<RuleRecord[]> {
     if (filter.status != null) checkStatus(filter.status);
-    const rows = await this.orm.em.fork().execute(
+    const rows = await this.db.execute(
       `select ${RULE_COLUMNS} from rule r join rule_version v on v.id = r.current_version_id
        where r.program_id = ? and (?::rule_status is null or r.status = ?::rule_status)
          and (?::text is null or v.definition->>'trigger' = ?)
@@ -280,12 +279,12 @@ export class RuleService {
   }
 
   getRule(programId: string, ruleId: string): Promise<RuleRecord> {
-    return this.load(this.orm.em.fork(), programId, ruleId);
+    return this.load(this.db, programId, ruleId);
   }
 
   /** Each rule's versions, newest first, in the order of the ids asked (for DataLoader). */
   async versionsOf(programId: string, ruleIds: readonly string[]): Promise<RuleVersionRecord[][]> {
-    const rows = await this.orm.em.fork().execute(
+    const rows = await this.db.execute(
       `select v.* from rule_version v join rule r on r.id = v.rule_id
        where r.program_id = ? and v.rule_id = any(?::uuid[]) order by v.rule_id, v.version desc`,
       [programId, pgUuids(ruleIds)],
@@ -301,7 +300,7 @@ export class RuleService {
 
   /** Rule versions by id with their rule's name, in the order asked (for DataLoader). */
   async versionRefs(programId: string, versionIds: readonly string[]): Promise<Array<RuleVersionRef | null>> {
-    const rows = await this.orm.em.fork().execute(
+    const rows = await this.db.execute(
       `select v.id, v.rule_id, v.version, r.name from rule_version v join rule r on r.id = v.rule_id
        where r.program_id = ? and v.id = any(?::uuid[])`,
       [programId, pgUuids(versionIds)],
@@ -332,7 +331,7 @@ export class RuleService {
   }
 
   private async loadEngineRules(programId: string, statuses: RuleStatus[]): Promise<Rule[]> {
-    const rows = await this.orm.em.fork().execute(
+    const rows = await this.db.execute(
       `select r.id, r.name, r.status, v.id as version_id, v.version, v.definition
        from rule r join rule_version v on v.id = r.current_version_id
        where r.program_id = ? and r.status = any(?::rule_status[])`,
@@ -341,7 +340,7 @@ export class RuleService {
     return rows.map((row: any) => toEngineRule(row));
   }
 
-  private async load(db: EntityManager, programId: string, ruleId: string, lock = false): Promise<RuleRecord> {
+  private async load(db: Sql, programId: string, ruleId: string, lock = false): Promise<RuleRecord> {
     const [row] = UUID.test(ruleId)
       ? await db.execute(
           `select ${RULE_COLUMNS} from rule r join rule_version v on v.id = r.current_version_id
@@ -354,7 +353,7 @@ export class RuleService {
   }
 
   private async insertVersion(
-    tx: EntityManager,
+    tx: Sql,
     ruleId: string,
     versionId: string,
     version: number,

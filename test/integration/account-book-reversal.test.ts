@@ -1,7 +1,6 @@
 import { CauseType } from '../../src/entities/ledger-entry';
 import { AccountBook } from '../../src/services/account-book';
 import { LedgerAudit } from '../../src/services/ledger-audit';
-import { transaction } from '../../src/services/unit-of-work';
 import { serviceHarness, type ServiceHarness } from '../support/services';
 
 /** AccountBook's take-backs: whole and partial reversals, and the three ways to meet a shortfall. */
@@ -20,7 +19,7 @@ async function member() {
 }
 
 async function expectBooksBalance() {
-  expect((await new LedgerAudit(h.orm).verifyLedger(h.programId)).discrepancies).toEqual([]);
+  expect((await new LedgerAudit(h.database).verifyLedger(h.programId)).discrepancies).toEqual([]);
 }
 
 test('reversing a partly spent accrual takes its remainder once and the spent part from other lots', async () => {
@@ -41,7 +40,7 @@ test('a shortfall is refused by default, or owed, or forgiven', async () => {
     const ref = { id: await member() };
     const earned = await h.ledger.accrue(h.server, { member: ref, points: 100, idempotencyKey: key() });
     await h.ledger.redeem(h.server, { member: ref, points: 70, idempotencyKey: key() });
-    outcomes[shortfall] = await transaction(h.orm, async (tx) => {
+    outcomes[shortfall] = await h.database.transaction(async (tx) => {
       const book = await AccountBook.open(tx, h.programId, ref, h.clock.now());
       const entry = await book.reverse(earned.entry, { type: CauseType.ADMIN, reason: 'test' }, { shortfall });
       return { amount: entry.amount, debtChange: entry.deltaDebt, available: book.state.available, debt: book.state.debt, reason: entry.reason };
@@ -58,7 +57,7 @@ test('a shortfall is refused by default, or owed, or forgiven', async () => {
 test('an entry reversed in part cannot then be reversed whole', async () => {
   const ref = { id: await member() };
   const earned = await h.ledger.accrue(h.server, { member: ref, points: 100, idempotencyKey: key() });
-  const part = await transaction(h.orm, async (tx) => {
+  const part = await h.database.transaction(async (tx) => {
     const book = await AccountBook.open(tx, h.programId, ref, h.clock.now());
     return book.reversePart(earned.entry, 40, { type: CauseType.ADMIN, reason: 'part' });
   });

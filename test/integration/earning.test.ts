@@ -2,7 +2,6 @@ import { RuleStatus } from '../../src/entities/rule';
 import { AccountBook } from '../../src/services/account-book';
 import { DAY_MS } from '../../src/services/clock';
 import type { RuleContext } from '../../src/rules';
-import { transaction } from '../../src/services/unit-of-work';
 import { rulesHarness, together, type RulesHarness } from '../support/rules-harness';
 
 let h: RulesHarness;
@@ -23,7 +22,7 @@ function track(memberId: string, type: string) {
 
 /** What the order service does when an order is paid: lock the account, earn, commit. */
 function payOrder(memberId: string, orderId: string, totalMinor: number, extra: Partial<NonNullable<RuleContext['order']>> = {}) {
-  return transaction(h.orm, async (tx) => {
+  return h.database.transaction(async (tx) => {
     const book = await AccountBook.open(tx, h.programId, { id: memberId }, h.clock.now());
     return h.services.earning.earn(tx, book, {
       trigger: 'order_paid',

@@ -1,5 +1,5 @@
+import { Database } from '../../src/db/database';
 import { Client } from 'pg';
-import { openOrm } from '../../src/db/orm';
 import { JobRunner, createJobRunner } from '../../src/jobs/runner';
 import { DAY_MS, ManualClock } from '../../src/services/clock';
 import { LedgerAudit } from '../../src/services/ledger-audit';
@@ -19,7 +19,7 @@ beforeEach(async () => {
 afterEach(() => h.close());
 
 function jobsOf(harness: ServiceHarness, batchSize?: number) {
-  return new LedgerJobs(harness.orm, harness.ledger, { publish: (topic, id, payload) => harness.events.push({ topic, id, payload }) }, { batchSize });
+  return new LedgerJobs(harness.database, harness.ledger, { publish: (topic, id, payload) => harness.events.push({ topic, id, payload }) }, { batchSize });
 }
 
 async function newMembers(harness: ServiceHarness, count: number, prefix = 'm') {
@@ -41,7 +41,7 @@ async function account(harness: ServiceHarness, memberId: string) {
 }
 
 async function expectBooksBalance(harness: ServiceHarness) {
-  const verification = await new LedgerAudit(harness.orm).verifyLedger(harness.programId);
+  const verification = await new LedgerAudit(harness.database).verifyLedger(harness.programId);
   expect(verification.discrepancies).toEqual([]);
   expect(verification.ok).toBe(true);
   return verification;
@@ -209,12 +209,12 @@ test('stale authorizations are released, fresh ones stay open', async () => {
 test('two runners on one database: a job runs once, nothing expires twice', async () => {
   const members = await seedExpiringBooks(h);
   h.clock.advance(30 * DAY_MS);
-  // A second instance: its own ORM (own pool), services and runner, the same database.
-  const otherOrm = await openOrm(h.db.url, 5);
+  // A second instance: its own pool, services and runner, the same database.
+  const otherOrm = new Database(h.db.url, 5);
   try {
     const otherLedger = new LedgerService(otherOrm, h.clock, { publish: () => undefined });
     const runners = [
-      createJobRunner(h.orm, jobsOf(h, 2), { clock: h.clock }),
+      createJobRunner(h.database, jobsOf(h, 2), { clock: h.clock }),
       createJobRunner(otherOrm, new LedgerJobs(otherOrm, otherLedger, { publish: () => undefined }, { batchSize: 2 }), { clock: h.clock }),
     ];
     const outcomes = await Promise.all(runners.map((r) => r.runJob('expire-lots')));
@@ -238,7 +238,7 @@ test('two runners on one database: a job runs once, nothing expires twice', asyn
     for (const id of members) expect(await account(h, id)).toMatchObject({ available: 0, pending: 0 });
     await expectBooksBalance(h);
   } finally {
-    await otherOrm.close(true);
+    await otherOrm.close();
   }
 });
 
@@ -253,7 +253,7 @@ test('a run is skipped while another instance holds the job lock', async () => {
       return { done: 1 };
     },
   };
-  const runners = [new JobRunner(h.orm, { clock: h.clock }).register(slowJob), new JobRunner(h.orm, { clock: h.clock }).register(slowJob)];
+  const runners = [new JobRunner(h.database, { clock: h.clock }).register(slowJob), new JobRunner(h.database, { clock: h.clock }).register(slowJob)];
   const outcomes = await Promise.all(runners.map((r) => r.runJob('slow')));
   expect(executions).toBe(1);
   expect(outcomes.map((o) => o.skipped).sort()).toEqual([false, true]);
@@ -275,7 +275,7 @@ test('a run is skipped while another instance holds the job lock', async () => {
 });
 
 test('runJob: unknown job, asOf for catch-up, schedules start and stop', async () => {
-  const runner = createJobRunner(h.orm, jobsOf(h), { clock: h.clock });
+  const runner = createJobRunner(h.database, jobsOf(h), { clock: h.clock });
   expect(runner.jobNames).toEqual(['expire-lots', 'activate-lots', 'release-authorizations']);
   await expect(runner.runJob('no-such-job')).rejects.toMatchObject({ code: 'BAD_USER_INPUT' });
 
@@ -297,7 +297,7 @@ test('runJob: unknown job, asOf for catch-up, schedules start and stop', async (
   // A schedule fires with the injected clock's time.
   const seen: Date[] = [];
   const clock = new ManualClock(new Date('2030-05-01T00:00:00Z'));
-  const ticking = new JobRunner(h.orm, { clock }).register({
+  const ticking = new JobRunner(h.database, { clock }).register({
     name: 'tick',
     schedule: '* * * * * *',
     run: async (asOf) => {
@@ -326,7 +326,7 @@ test('verifyLedger names the account and the check that disagree', async () => {
   const em = h.orm.em.fork();
   const [{ id: accountB }] = await em.execute('select id from account where member_id = ?', [b]);
   await em.execute('update account set available = available + 1 where member_id = ?', [b]);
-  const broken = await new LedgerAudit(h.orm).verifyLedger(h.programId);
+  const broken = await new LedgerAudit(h.database).verifyLedger(h.programId);
   expect(broken.ok).toBe(false);
   expect(broken.accountsChecked).toBe(2);
   expect(broken.discrepancies.map((d) => d.check).sort()).toEqual(['entries_available', 'last_entry_available', 'lifetime_totals', 'lots_available']);
@@ -340,7 +340,7 @@ test('verifyLedger names the account and the check that disagree', async () => {
   // A lot whose remainder disagrees with its allocations, and a reservation no authorization explains.
   await em.execute(`update lot set remaining = remaining - 10 where account_id = (select id from account where member_id = ?)`, [a]);
   await em.execute(`update "authorization" set status = 'released'`);
-  const worse = await new LedgerAudit(h.orm).verifyLedger(h.programId);
+  const worse = await new LedgerAudit(h.database).verifyLedger(h.programId);
   expect(worse.discrepancies).toEqual(
     expect.arrayContaining([
       expect.objectContaining({ memberId: a, check: 'lot_remaining', expected: 100, actual: 90, lotId: expect.any(Number) }),

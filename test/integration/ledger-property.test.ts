@@ -289,7 +289,7 @@ afterAll(() => h.close());
  */
 async function newRun(scenario: { members: number; batchSize: number }): Promise<Run> {
   h.clock.advance(1000 * DAY_MS);
-  const drain = new LedgerJobs(h.orm, h.ledger, { publish: () => undefined }, { batchSize: 10_000 });
+  const drain = new LedgerJobs(h.database, h.ledger, { publish: () => undefined }, { batchSize: 10_000 });
   await drain.expireLots(h.clock.now());
   await drain.activatePendingLots(h.clock.now());
   await drain.releaseStaleAuthorizations(h.clock.now());
@@ -310,7 +310,7 @@ async function newRun(scenario: { members: number; batchSize: number }): Promise
     programId: program.id,
     server: { programId: program.id, kind: 'server', id: 'property-server' },
     admin: { programId: program.id, kind: 'admin', id: 'property-admin' },
-    jobs: new LedgerJobs(h.orm, h.ledger, { publish: () => undefined }, { batchSize: scenario.batchSize }),
+    jobs: new LedgerJobs(h.database, h.ledger, { publish: () => undefined }, { batchSize: scenario.batchSize }),
     batchSize: scenario.batchSize,
     model: { members, authorizations: [], entries: [] },
     step: 0,
@@ -565,7 +565,7 @@ async function step(run: Run, op: Op): Promise<void> {
 /** The books verify, and every balance, entry count, lot and authorization is what the model says. */
 async function checkAgainstModel(run: Run): Promise<void> {
   const em = run.h.orm.em.fork();
-  const verification = await new LedgerAudit(run.h.orm).verifyLedger(run.programId);
+  const verification = await new LedgerAudit(run.h.database).verifyLedger(run.programId);
   expect(verification.discrepancies).toEqual([]);
   expect(verification.accountsChecked).toBe(run.model.members.length);
 

@@ -8,7 +8,6 @@ import { LedgerAudit } from '../../src/services/ledger-audit';
 import { LedgerJobs } from '../../src/services/ledger-jobs';
 import { lotTimes, type Actor } from '../../src/services/ledger-service';
 import type { OrderLineInput, PlaceOrderInput } from '../../src/services/order-service';
-import { transaction } from '../../src/services/unit-of-work';
 import { rulesHarness, type RulesHarness } from '../support/rules-harness';
 
 /**
@@ -56,7 +55,7 @@ async function shop(settings: Partial<ProgramSettings> = {}): Promise<Shop> {
       return a as Record<'available' | 'pending' | 'reserved' | 'debt', number>;
     },
     async expectSound() {
-      expect((await new LedgerAudit(h.orm).verifyLedger(programId)).discrepancies).toEqual([]);
+      expect((await new LedgerAudit(h.database).verifyLedger(programId)).discrepancies).toEqual([]);
       await expectNothingFromNothing(programId);
     },
   };
@@ -276,7 +275,7 @@ describe('jobs and reads', () => {
     expect((await cancel(s, o1)).account).toMatchObject({ available: 0, debt: 500 });
     await h.services.ledger.accrue(s.server, { member: { id: memberId }, points: 300, delayDays: 2, idempotencyKey: key() });
     h.clock.advance(3 * DAY_MS);
-    const jobs = new LedgerJobs(h.orm, h.services.ledger, { publish: () => undefined });
+    const jobs = new LedgerJobs(h.database, h.services.ledger, { publish: () => undefined });
     const done = await jobs.activatePendingLots(h.clock.now());
     expect(done.lots).toBeGreaterThanOrEqual(1);
     expect(await s.account(memberId)).toEqual({ available: 0, pending: 0, reserved: 0, debt: 200 });
@@ -299,7 +298,7 @@ describe('one implementation of the lot statements', () => {
   it('spending walks as many lots as it needs, nearest expiry first, in one statement', async () => {
     const s = await shop();
     const memberId = await s.member();
-    await transaction(h.orm, async (tx) => {
+    await h.database.transaction(async (tx) => {
       const book = await AccountBook.open(tx, s.programId, { id: memberId }, h.clock.now());
       // 250 lots of 2 whose expiry order is not their id order.
       for (let i = 0; i < 250; i++) {
@@ -334,7 +333,7 @@ describe('one implementation of the lot statements', () => {
     }
     h.clock.advance(5 * DAY_MS);
     await h.services.ledger.redeem(s.server, { member: { id: byWrite }, points: 1, idempotencyKey: key() });
-    await new LedgerJobs(h.orm, h.services.ledger, { publish: () => undefined }).expireLots(h.clock.now());
+    await new LedgerJobs(h.database, h.services.ledger, { publish: () => undefined }).expireLots(h.clock.now());
     const expiryOf = async (memberId: string) => {
       const rows = await h.orm.em.fork().execute(
         `select e.kind, e.amount, e.delta_available, e.delta_pending, e.cause_type, e.cause_id, e.reason, e.created_at,

@@ -8,7 +8,6 @@ import { LedgerAudit } from '../../src/services/ledger-audit';
 import { closeAuthorization, type Actor } from '../../src/services/ledger-service';
 import type { OrderLineInput, PlaceOrderInput } from '../../src/services/order-service';
 import type { RuleDefinitionInput } from '../../src/services/rule-service';
-import { transaction } from '../../src/services/unit-of-work';
 import { rulesHarness, together, type RulesHarness } from '../support/rules-harness';
 
 /**
@@ -70,7 +69,7 @@ async function shop(harness: RulesHarness, settings: Partial<ProgramSettings> = 
       return Number(row?.paid_minor ?? 0);
     },
     async expectBooksBalance() {
-      expect((await new LedgerAudit(harness.orm).verifyLedger(programId)).discrepancies).toEqual([]);
+      expect((await new LedgerAudit(harness.database).verifyLedger(programId)).discrepancies).toEqual([]);
     },
   };
 }
@@ -135,7 +134,7 @@ describe('M3: cancelling a placed order says how many points it gave back', () =
     const placed = (await h.services.orders.getOrder(s.programId, orderId))!;
 
     // Something other than the order spends its reservation (the ledger core, as an operator's script would).
-    await transaction(h.orm, async (tx) => {
+    await h.database.transaction(async (tx) => {
       const book = await AccountBook.open(tx, s.programId, { id: memberId }, h.clock.now());
       await book.capture(300, placed.authorizationId!, { type: CauseType.ADMIN, id: 'script', reason: 'captured outside the order' });
       await closeAuthorization(tx, placed.authorizationId!, AuthorizationStatus.CAPTURED, 300, book.now);

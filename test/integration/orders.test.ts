@@ -72,7 +72,7 @@ async function shop(settings: Partial<ProgramSettings> = {}): Promise<Shop> {
       };
     },
     async expectBooksBalance() {
-      const verification = await new LedgerAudit(h.orm).verifyLedger(programId);
+      const verification = await new LedgerAudit(h.database).verifyLedger(programId);
       expect(verification.discrepancies).toEqual([]);
       // Every entry's amount is its deltas (the database checks it too), and the deltas add up to the cached balances.
       const [row] = await em().execute(
@@ -340,7 +340,7 @@ describe('place → pay → cancel', () => {
     h.clock.advance(ORDER_AUTHORIZATION_TTL_SECONDS * 1000 + 1);
     await expect(pay(s, placed.order.orderId)).rejects.toMatchObject({ code: 'AUTHORIZATION_EXPIRED' });
     // The release job gives the points back; the order stays placed until the shop cancels it.
-    const jobs = new LedgerJobs(h.orm, h.services.ledger, { publish: () => undefined });
+    const jobs = new LedgerJobs(h.database, h.services.ledger, { publish: () => undefined });
     expect((await jobs.releaseStaleAuthorizations(h.clock.now())).authorizations).toBeGreaterThanOrEqual(1);
     expect(await s.account(memberId)).toMatchObject({ available: 1_000, reserved: 0 });
     await expect(pay(s, placed.order.orderId)).rejects.toMatchObject({ code: 'AUTHORIZATION_EXPIRED' });

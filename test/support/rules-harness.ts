@@ -1,4 +1,5 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
+import { Database } from '../../src/db/database';
 import { openOrm } from '../../src/db/orm';
 import { RuleStatus } from '../../src/entities/rule';
 import { createServices, type Services } from '../../src/services';
@@ -12,6 +13,8 @@ import { createTestDatabase, type TestDatabase } from './database';
 export interface RulesHarness {
   db: TestDatabase;
   orm: MikroORM;
+  /** The pool services run on. */
+  database: Database;
   clock: ManualClock;
   published: Array<{ topic: string; id: string; payload: any }>;
   services: Services;
@@ -30,14 +33,15 @@ export interface RulesHarness {
 export async function rulesHarness(start = new Date('2026-03-10T09:00:00Z')): Promise<RulesHarness> {
   const db = await createTestDatabase();
   const orm = await openOrm(db.url, 20);
+  const database = new Database(db.url, 20);
   const clock = new ManualClock(start);
   const published: RulesHarness['published'] = [];
   const publisher: EventPublisher = { publish: (topic, id, payload) => published.push({ topic, id, payload }) };
-  const services = createServices(orm, clock, publisher, { customerTokenTtlSeconds: 900 });
+  const services = createServices(database, clock, publisher, { customerTokenTtlSeconds: 900 });
   const { programId } = await services.access.bootstrap('test-operator-key-000000000000');
   const admin: Actor = { programId, kind: 'admin', id: 'test-admin' };
   return {
-    db, orm, clock, published, services, programId, admin,
+    db, orm, database, clock, published, services, programId, admin,
     server: { programId, kind: 'server', id: 'test-server' },
     async member(externalId, extra = {}) {
       const { member } = await services.members.upsert(programId, { externalId, ...extra });
@@ -56,6 +60,7 @@ export async function rulesHarness(start = new Date('2026-03-10T09:00:00Z')): Pr
       return Number(Object.values(row)[0]);
     },
     close: async () => {
+      await database.close();
       await orm.close(true);
       await db.drop();
     },

@@ -1,4 +1,5 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
+import { Database } from '../../src/db/database';
 import { openOrm } from '../../src/db/orm';
 import { AccessService } from '../../src/services/access-service';
 import { ManualClock } from '../../src/services/clock';
@@ -11,6 +12,8 @@ import { createTestDatabase, type TestDatabase } from './database';
 export interface ServiceHarness {
   db: TestDatabase;
   orm: MikroORM;
+  /** The pool services run on. */
+  database: Database;
   clock: ManualClock;
   events: Array<{ topic: string; id: string; payload: any }>;
   ledger: LedgerService;
@@ -25,18 +28,20 @@ export interface ServiceHarness {
 export async function serviceHarness(start = new Date('2026-01-10T09:00:00Z')): Promise<ServiceHarness> {
   const db = await createTestDatabase();
   const orm = await openOrm(db.url, 10);
+  const database = new Database(db.url, 10);
   const clock = new ManualClock(start);
   const events: ServiceHarness['events'] = [];
   const publisher: EventPublisher = { publish: (topic, id, payload) => events.push({ topic, id, payload }) };
-  const members = new MemberService(orm, clock);
-  const ledger = new LedgerService(orm, clock, publisher);
-  const access = new AccessService(orm, clock, members, { customerTokenTtlSeconds: 900 });
+  const members = new MemberService(database, clock);
+  const ledger = new LedgerService(database, clock, publisher);
+  const access = new AccessService(database, clock, members, { customerTokenTtlSeconds: 900 });
   const { programId } = await access.bootstrap('test-operator-key-000000000000');
   return {
-    db, orm, clock, events, ledger, members, access, programId,
+    db, orm, database, clock, events, ledger, members, access, programId,
     server: { programId, kind: 'server', id: 'test-server' },
     admin: { programId, kind: 'admin', id: 'test-admin' },
     close: async () => {
+      await database.close();
       await orm.close(true);
       await db.drop();
     },
