@@ -145,6 +145,9 @@ function normalize(input: RuleDefinitionInput): StoredDefinition {
   return definition as unknown as StoredDefinition;
 }
 
+/** Catalogue actions whose side effects no service carries out yet. */
+const NOT_YET_EXECUTABLE = new Set(['issueCoupon']);
+
 /** The engine's checks plus the bounds the service needs to turn days into dates safely. */
 function definitionErrors(definition: StoredDefinition, status: RuleStatus): ValidationError[] {
   const result = validateRule({ ...definition, status });
@@ -156,6 +159,12 @@ function definitionErrors(definition: StoredDefinition, status: RuleStatus): Val
     const days = definition[key];
     if (typeof days === 'number' && days > MAX_DAYS) errors.push({ path: key, message: `must be at most ${MAX_DAYS}` });
   }
+  // The engine can ask for a coupon, but nothing issues coupons yet: refuse rather than drop it.
+  (Array.isArray(definition.actions) ? definition.actions : []).forEach((action, i) => {
+    if (action?.code && NOT_YET_EXECUTABLE.has(action.code)) {
+      errors.push({ path: `actions[${i}].code`, message: `${action.code} needs coupons, which this version does not issue yet` });
+    }
+  });
   const priority = definition.priority;
   if (typeof priority === 'number' && Math.abs(priority) > MAX_PRIORITY) {
     errors.push({ path: 'priority', message: `must be from -${MAX_PRIORITY} to ${MAX_PRIORITY}` });

@@ -95,6 +95,14 @@ describe('validation', () => {
     expect(await h.count('select count(*) from rule')).toBe(before);
   });
 
+  it('refuses an action whose side effect nothing carries out yet (issueCoupon before coupons exist)', async () => {
+    const attempt = h.services.rules.createRule(h.admin, {
+      name: 'Coupon',
+      definition: { ...review(1), actions: [{ code: 'fixedPoints', args: { points: 1 } }, { code: 'issueCoupon', args: { couponTemplate: 'THANKS' } }] },
+    });
+    await expect(attempt).rejects.toMatchObject({ code: 'BAD_USER_INPUT', details: { errors: [{ path: 'actions[1].code', message: expect.stringContaining('coupons') }] } });
+  });
+
   it('an invalid edit keeps the current version', async () => {
     const created = await h.services.rules.createRule(h.admin, { name: 'Keep', definition: review(5) });
     await expect(
