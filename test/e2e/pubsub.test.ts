@@ -4,7 +4,16 @@ import type { PubSub } from 'type-graphql';
 import { type EventPublisher, LocalPubSub, PgPubSub, type PubSubLogger } from '../../src/graphql/pubsub';
 
 // The one place that names the database (to be replaced by the suite's embedded database helper).
-const DATABASE_URL = process.env.TEST_PUBSUB_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+import { createTestDatabase, type TestDatabase } from '../support/database';
+
+// The suite's own database on the run's PostgreSQL (embedded unless DATABASE_URL names one).
+let database: TestDatabase;
+let DATABASE_URL: string;
+beforeAll(async () => {
+  database = await createTestDatabase();
+  DATABASE_URL = database.url;
+});
+afterAll(() => database.drop());
 
 const silentLogger: PubSubLogger = pino({ level: 'silent' });
 
