@@ -115,6 +115,8 @@ class TopicRouter {
   constructor(
     private readonly logger: PubSubLogger,
     private readonly defaultBufferSize: number,
+    /** Told when a key gets its first local subscriber (true) or loses its last (false). */
+    private readonly onInterest: (key: string, watched: boolean) => void = () => undefined,
   ) {}
 
   static key(topic: string, id: string | undefined): string {
@@ -132,13 +134,27 @@ class TopicRouter {
       (closed) => {
         const set = this.subscribers.get(key);
         set?.delete(closed as TopicSubscription<unknown>);
-        if (set?.size === 0) this.subscribers.delete(key);
+        if (set?.size === 0) {
+          this.subscribers.delete(key);
+          this.onInterest(key, false);
+        }
       },
     );
     let set = this.subscribers.get(key);
-    if (!set) this.subscribers.set(key, (set = new Set()));
+    if (!set) {
+      this.subscribers.set(key, (set = new Set()));
+      this.onInterest(key, true);
+    }
     set.add(subscription as TopicSubscription<unknown>);
     return subscription;
+  }
+
+  has(key: string): boolean {
+    return this.subscribers.has(key);
+  }
+
+  get keys(): string[] {
+    return [...this.subscribers.keys()];
   }
 
   /** Returns how many subscribers received the payload. */
@@ -160,6 +176,9 @@ class TopicRouter {
     this.subscribers.clear();
   }
 }
+
+/** The reserved topic of interest messages: [INTEREST_TOPIC, 'watch' | 'unwatch' | 'sync', keys]. */
+const INTEREST_TOPIC = '\u0001interest';
 
 /** One event on the wire and in the buffer; `id` is null for topic-wide events. */
 type WireEvent = [topic: string, id: string | null, payload: unknown];
@@ -259,6 +278,8 @@ export interface PgPubSubStats {
   dropped: number;
   /** Successful LISTEN (re)connections. */
   listenConnections: number;
+  /** Events not sent because no instance had a subscriber for them. */
+  unwatched: number;
 }
 
 /** A NOTIFY payload: sender and sequence make every payload unique (identical payloads in one transaction are merged). */
@@ -277,6 +298,13 @@ export class PgPubSub implements PubSub, EventPublisher {
   private readonly reconnectDelayMs: { min: number; max: number };
   private readonly instanceId = randomUUID();
   private readonly notifyPool: Pool;
+
+  /**
+   * Routing keys some instance has subscribers for, with the instances that do. An event
+   * nobody watches is not sent at all: a busy shop with no open subscriptions pays nothing for
+   * real time. Instances announce their keys on the same channel (INTEREST_TOPIC).
+   */
+  private readonly watched = new Map<string, Set<string>>();
 
   /** Serialized events (JSON text) waiting for the next flush. */
   private pending: string[] = [];
@@ -297,6 +325,7 @@ export class PgPubSub implements PubSub, EventPublisher {
     received: 0,
     dropped: 0,
     listenConnections: 0,
+    unwatched: 0,
   };
 
   constructor(options: PgPubSubOptions) {
@@ -305,7 +334,9 @@ export class PgPubSub implements PubSub, EventPublisher {
     this.channel = options.channel ?? 'patron_events';
     this.maxPayloadBytes = options.maxPayloadBytes ?? 7000;
     this.reconnectDelayMs = options.reconnectDelayMs ?? { min: 100, max: 5000 };
-    this.router = new TopicRouter(this.logger, options.subscriberBufferSize ?? DEFAULT_BUFFER_SIZE);
+    this.router = new TopicRouter(this.logger, options.subscriberBufferSize ?? DEFAULT_BUFFER_SIZE, (key, watched) =>
+      this.announce(watched ? 'watch' : 'unwatch', [key]),
+    );
     // One connection keeps NOTIFYs in publish order; the pool replaces it when it breaks.
     this.notifyPool = new Pool({
       connectionString: this.connectionString,
@@ -348,6 +379,10 @@ export class PgPubSub implements PubSub, EventPublisher {
       return;
     }
     const event = toWireEvent(topic, args);
+    if (!this.isWatched(event[0], event[1] ?? undefined)) {
+      this.counters.unwatched++;
+      return;
+    }
     let serialized: string;
     try {
       serialized = JSON.stringify(event);
@@ -365,6 +400,12 @@ export class PgPubSub implements PubSub, EventPublisher {
     this.counters.published++;
     this.pending.push(serialized);
     this.scheduleFlush();
+  }
+
+  /** Whether a subscriber anywhere (as far as this instance has heard) waits for this key. */
+  isWatched(topic: string, id?: TopicId): boolean {
+    const key = TopicRouter.key(topic, id === undefined ? undefined : String(id));
+    return this.router.has(key) || this.watched.has(key) || this.watched.has(TopicRouter.key(topic, undefined));
   }
 
   subscribe<T = unknown>(topic: string, id?: unknown, options?: SubscriptionOptions): AsyncIterableIterator<T> {
@@ -469,8 +510,34 @@ export class PgPubSub implements PubSub, EventPublisher {
       return;
     }
     for (const [topic, id, eventPayload] of batch.e) {
+      if (topic === INTEREST_TOPIC) {
+        this.onInterestMessage(batch.s, id, eventPayload as string[]);
+        continue;
+      }
       this.counters.received++;
       this.router.deliver(topic, id ?? undefined, eventPayload);
+    }
+  }
+
+  /** Queues an interest message; it travels in order with the events. */
+  private announce(op: 'watch' | 'unwatch' | 'sync', keys: string[]): void {
+    if (this.closed || (op !== 'sync' && keys.length === 0)) return;
+    this.pending.push(JSON.stringify([INTEREST_TOPIC, op, keys] satisfies WireEvent));
+    this.scheduleFlush();
+  }
+
+  private onInterestMessage(sender: string, op: string | null, keys: string[]): void {
+    if (op === 'sync') {
+      // A new or reconnected instance asks what everyone watches.
+      if (sender !== this.instanceId) this.announce('watch', this.router.keys);
+      return;
+    }
+    for (const key of keys) {
+      const instances = this.watched.get(key) ?? new Set<string>();
+      if (op === 'watch') instances.add(sender);
+      else instances.delete(sender);
+      if (instances.size > 0) this.watched.set(key, instances);
+      else this.watched.delete(key);
     }
   }
 
@@ -514,6 +581,9 @@ export class PgPubSub implements PubSub, EventPublisher {
     established = true;
     this.listenClient = client;
     this.reconnectAttempt = 0;
+    // Interest announced while this connection was down was missed: ask again, and say ours.
+    this.announce('sync', []);
+    this.announce('watch', this.router.keys);
     this.counters.listenConnections++;
     if (this.counters.listenConnections > 1) this.logger.info({ channel: this.channel }, 'pubsub LISTEN re-established');
   }

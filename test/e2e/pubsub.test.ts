@@ -69,6 +69,8 @@ describe('PgPubSub over LISTEN/NOTIFY', () => {
   it('delivers an event published on one instance to the subscriber of that account on another', async () => {
     const subscriberX = instanceA.subscribe<BalanceChanged>('BALANCE_CHANGED', 'account-x');
     const subscriberY = instanceA.subscribe<BalanceChanged>('BALANCE_CHANGED', 'account-y');
+    // B sends only what some instance watches: wait until A's interest has reached it.
+    await waitFor(() => instanceB.isWatched('BALANCE_CHANGED', 'account-x'));
 
     const started = Date.now();
     instanceB.publish('BALANCE_CHANGED', 'account-x', { accountId: 'account-x', seq: 1 });
@@ -82,6 +84,35 @@ describe('PgPubSub over LISTEN/NOTIFY', () => {
     await subscriberX.return?.();
     await subscriberY.return?.();
     expect(instanceA.subscriberCount).toBe(0);
+  });
+
+  it('sends nothing for a key no instance watches, and starts once one does', async () => {
+    const before = instanceB.stats;
+    instanceB.publish('BALANCE_CHANGED', 'nobody', { seq: 1 });
+    await instanceB.flushNow();
+    expect(instanceB.stats.unwatched - before.unwatched).toBe(1);
+    expect(instanceB.stats.published - before.published).toBe(0);
+
+    const late = instanceA.subscribe<BalanceChanged>('BALANCE_CHANGED', 'nobody');
+    await waitFor(() => instanceB.isWatched('BALANCE_CHANGED', 'nobody'));
+    instanceB.publish('BALANCE_CHANGED', 'nobody', { accountId: 'nobody', seq: 2 });
+    expect(await collect(late, 2, 500)).toEqual([{ accountId: 'nobody', seq: 2 }]);
+
+    // The last subscriber leaving withdraws the interest everywhere.
+    await late.return?.();
+    expect(await waitFor(() => !instanceB.isWatched('BALANCE_CHANGED', 'nobody'))).toBe(true);
+  });
+
+  it('a new instance learns what the others already watch', async () => {
+    const watcher = instanceA.subscribe('BALANCE_CHANGED', 'early');
+    const newcomer = new PgPubSub({ connectionString: DATABASE_URL, logger: silentLogger, channel });
+    await newcomer.start();
+    try {
+      expect(await waitFor(() => newcomer.isWatched('BALANCE_CHANGED', 'early'))).toBe(true);
+    } finally {
+      await watcher.return?.();
+      await newcomer.close();
+    }
   });
 
   it('delivers to local subscribers only through the database, once each', async () => {
@@ -99,6 +130,7 @@ describe('PgPubSub over LISTEN/NOTIFY', () => {
 
   it('delivers a burst of 500 events in order, each once, in a few notifications', async () => {
     const subscriber = instanceA.subscribe<BalanceChanged>('BALANCE_CHANGED', 'account-x', { bufferSize: 1000 });
+    await waitFor(() => instanceB.isWatched('BALANCE_CHANGED', 'account-x'));
     const before = instanceB.stats;
 
     for (let seq = 1; seq <= 500; seq++) {
@@ -121,6 +153,7 @@ describe('PgPubSub over LISTEN/NOTIFY', () => {
 
   it('drops an event too large for one NOTIFY instead of failing the publisher', async () => {
     const subscriber = instanceA.subscribe('BALANCE_CHANGED', 'account-x');
+    await waitFor(() => instanceB.isWatched('BALANCE_CHANGED', 'account-x'));
     instanceB.publish('BALANCE_CHANGED', 'account-x', { note: 'x'.repeat(8000) });
     instanceB.publish('BALANCE_CHANGED', 'account-x', { note: 'fits' });
     expect(await collect(subscriber, 2, 500)).toEqual([{ note: 'fits' }]);
@@ -131,6 +164,7 @@ describe('PgPubSub over LISTEN/NOTIFY', () => {
   it('keeps topic-wide events apart from per-id events', async () => {
     const topicWide = instanceA.subscribe('TIER_CHANGED');
     const perAccount = instanceA.subscribe('TIER_CHANGED', 'account-x');
+    await waitFor(() => instanceB.isWatched('TIER_CHANGED') && instanceB.isWatched('TIER_CHANGED', 'account-x'));
     instanceB.publish('TIER_CHANGED', { everyone: true });
     instanceB.publish('TIER_CHANGED', 'account-x', { account: true });
     expect(await collect(topicWide, 2, 500)).toEqual([{ everyone: true }]);
@@ -146,6 +180,7 @@ describe('PgPubSub over LISTEN/NOTIFY', () => {
     await slowInstance.start();
     try {
       const slow = slowInstance.subscribe<BalanceChanged>('BALANCE_CHANGED', 'slow', { bufferSize: 10 });
+      await waitFor(() => instanceB.isWatched('BALANCE_CHANGED', 'slow'));
       for (let seq = 1; seq <= 25; seq++) instanceB.publish('BALANCE_CHANGED', 'slow', { accountId: 'slow', seq });
       await instanceB.flushNow();
       await waitFor(() => slowInstance.stats.received >= 25);
@@ -176,6 +211,7 @@ describe('PgPubSub over LISTEN/NOTIFY', () => {
         [`LISTEN "${channel}"`],
       );
       await waitFor(() => reconnecting.stats.listenConnections >= 2);
+      await waitFor(() => instanceB.isWatched('BALANCE_CHANGED', 'account-z'));
       instanceB.publish('BALANCE_CHANGED', 'account-z', { accountId: 'account-z', seq: 1 });
       expect(await nextWithin(subscriber, 1000)).toEqual({ done: false, value: { accountId: 'account-z', seq: 1 } });
     } finally {
@@ -221,10 +257,11 @@ describe('LocalPubSub', () => {
   });
 });
 
-async function waitFor(condition: () => boolean, ms = 5000): Promise<void> {
+async function waitFor(condition: () => boolean, ms = 5000): Promise<true> {
   const deadline = Date.now() + ms;
   while (!condition()) {
     if (Date.now() > deadline) throw new Error('condition not met in time');
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
+  return true;
 }
