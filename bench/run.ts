@@ -8,6 +8,9 @@
  *   redeem     the same for redemptions
  *   balance    query { account(member: {id}) { available } }
  *   typename   query { __typename } — the cost of the HTTP + GraphQL layers alone
+ *   payOrder   GraphQL payOrder of pre-placed 3-line orders (placement is setup, not measured)
+ *              against 10 ACTIVE order_paid rules created over the API, 5 of which match
+ *   simulateEvent  the same order_paid event, 1 client, against those 10 rules (latency)
  *
  * The server runs in a child process (bench/server-entry.ts) so it never shares the load
  * generator's event loop. Environment:
@@ -47,7 +50,7 @@ const PROFILE = env.BENCH_PROFILE === '1';
 const ADMIN_KEY = `ptn_adm_bench-${randomBytes(16).toString('hex')}`;
 const ROOT = path.resolve(__dirname, '..');
 
-const TARGETS = { mutationVsBaseline: 0.65, hotVsUniform: 0.8, balanceVsTypename: 0.6 };
+const TARGETS = { mutationVsBaseline: 0.65, hotVsUniform: 0.8, balanceVsTypename: 0.6, payOrderVsBaseline: 0.5 };
 
 const measureOptions: MeasureOptions = {
   warmupMs: WARMUP_SECONDS * 1000,
@@ -221,7 +224,51 @@ function ratios(rows: Measurement[]): Ratio[] {
   for (const clients of [8, 32]) {
     add(`balance ÷ __typename, ${clients} clients`, find('balance', 'uniform', clients), find('typename', '-', clients), TARGETS.balanceVsTypename);
   }
+  add('payOrder ÷ baseline (raw-SQL accrual, uniform, 8 clients)', find('payOrder', 'uniform', 8), find('baseline', 'uniform', 8), TARGETS.payOrderVsBaseline);
   return out;
+}
+
+const CREATE_RULE = `mutation CreateRule($input: CreateRuleInput!) { createRule(input: $input) { id } }`;
+const PLACE_ORDER = `mutation PlaceOrder($input: PlaceOrderInput!) { placeOrder(input: $input) { order { status } } }`;
+const PAY_ORDER = `mutation PayOrder($input: PayOrderInput!) {
+  payOrder(input: $input) { order { status } account { available pending } }
+}`;
+const SIMULATE = `query Simulate($input: SimulateEventInput!) {
+  simulateEvent(input: $input) { memberPoints referrerPoints rules { rule { name } matched reason { code message } awards { points } } }
+}`;
+
+/** The benchmark order: 3 lines, total 2 300.00, paid by card online through the web. */
+const ORDER_LINES = [
+  { sku: 'RUN-SHOES', category: 'shoes', unitPriceMinor: 120_000, quantity: 1 },
+  { sku: 'SOCKS', category: 'apparel', unitPriceMinor: 30_000, quantity: 2 },
+  { sku: 'BOTTLE', category: 'accessories', unitPriceMinor: 50_000, quantity: 1 },
+];
+const ORDER_TOTAL = ORDER_LINES.reduce((sum, l) => sum + l.unitPriceMinor * l.quantity, 0);
+const ORDER_CHANNEL = 'web';
+const ORDER_PAYMENT = 'card_online';
+
+/**
+ * 10 ACTIVE order_paid rules: the first 5 match the benchmark order, the last 5 do not (another
+ * category / payment method / channel, a tag the seeded members lack, an hour window that
+ * excludes now and the next 6 hours in the program time zone).
+ */
+function benchRules(timeZone: string) {
+  const hour = Number(new Intl.DateTimeFormat('en-GB', { timeZone, hour: '2-digit', hourCycle: 'h23' }).format(new Date()));
+  const from = (hour + 6) % 24;
+  const to = (hour + 9) % 24;
+  const fixed = (points: number) => [{ code: 'fixedPoints', args: { points } }];
+  return [
+    { name: 'bench: 5 % back', definition: { trigger: 'order_paid', actions: [{ code: 'percentOfAmount', args: { percent: 5 } }] } },
+    { name: 'bench: big order', definition: { trigger: 'order_paid', condition: { condition: 'orderTotal', args: { min: 100_000 } }, actions: fixed(100) } },
+    { name: 'bench: shoes', definition: { trigger: 'order_paid', condition: { condition: 'orderHasLine', args: { categories: ['shoes'] } }, actions: fixed(50) } },
+    { name: 'bench: card online', definition: { trigger: 'order_paid', condition: { condition: 'paymentMethod', args: { methods: [ORDER_PAYMENT] } }, actions: fixed(20) } },
+    { name: 'bench: web', definition: { trigger: 'order_paid', condition: { condition: 'channel', args: { channels: [ORDER_CHANNEL] } }, actions: fixed(10) } },
+    { name: 'bench: bikes (no match)', definition: { trigger: 'order_paid', condition: { condition: 'orderHasLine', args: { categories: ['bikes'] } }, actions: fixed(500) } },
+    { name: 'bench: cash (no match)', definition: { trigger: 'order_paid', condition: { condition: 'paymentMethod', args: { methods: ['cash'] } }, actions: fixed(500) } },
+    { name: 'bench: pos (no match)', definition: { trigger: 'order_paid', condition: { condition: 'channel', args: { channels: ['pos'] } }, actions: fixed(500) } },
+    { name: 'bench: vip (no match)', definition: { trigger: 'order_paid', condition: { condition: 'memberTags', args: { tags: ['vip'] } }, actions: fixed(500) } },
+    { name: `bench: hours ${from}-${to} (no match)`, definition: { trigger: 'order_paid', condition: { condition: 'hourOfDay', args: { from, to } }, actions: fixed(500) } },
+  ];
 }
 
 async function verifyLedger(databaseUrl: string, programId: string) {
@@ -354,6 +401,90 @@ async function main(): Promise<void> {
       });
     }
 
+    // payOrder and simulateEvent against 10 order_paid rules (5 match, 5 do not).
+    if (want('payOrder 8') || want('simulateEvent 1')) {
+      const admin = new GraphQLClient(started2.url, ADMIN_KEY, 1);
+      const { program: settings } = await admin.request<{ program: { timeZone: string } }>('{ program { timeZone } }');
+      const rules = benchRules(settings.timeZone);
+      for (const rule of rules) await admin.request(CREATE_RULE, { input: { ...rule, status: 'ACTIVE' } });
+      log(`created ${rules.length} ACTIVE order_paid rules (time zone ${settings.timeZone})`);
+      const simulateInput = {
+        type: 'order_paid',
+        member: { id: seeded.memberIds[HOT]! },
+        order: {
+          totalMinor: ORDER_TOTAL,
+          channel: ORDER_CHANNEL,
+          paymentMethod: ORDER_PAYMENT,
+          lines: ORDER_LINES.map((l) => ({ ...l, eligibleMoneyMinor: l.unitPriceMinor * l.quantity })),
+        },
+      };
+      const { simulateEvent: sim } = await admin.request<{ simulateEvent: { memberPoints: number; rules: Array<{ rule: { name: string }; matched: boolean; reason: { message: string } | null }> } }>(
+        SIMULATE,
+        { input: simulateInput },
+      );
+      const benchSim = sim.rules.filter((r) => r.rule.name.startsWith('bench: '));
+      const matched = benchSim.filter((r) => r.matched);
+      log(`simulateEvent check: ${matched.length} of ${benchSim.length} rules match (${sim.memberPoints} points): ${matched.map((r) => r.rule.name).join(', ')}`);
+      for (const r of benchSim.filter((r) => !r.matched)) log(`  no match: ${r.rule.name} — ${r.reason?.message}`);
+      if (matched.length !== 5) log(`  ! expected exactly 5 matching rules, got ${matched.length}`);
+      console.log(`simulateEvent check before measuring: ${matched.length} of ${benchSim.length} order_paid rules match (expected 5), ${sim.memberPoints} points`);
+
+      await run('payOrder 8', async () => {
+        // Enough pre-placed orders for warm-up + window: 1.5 × the accrual rate, at least 2 000.
+        const accrueRate = rows.find((r) => r.op === 'accrue' && r.accounts === 'uniform' && r.clients === 8)?.opsPerSec;
+        const count = accrueRate ? Math.max(2_000, Math.ceil(accrueRate * (SECONDS + WARMUP_SECONDS) * 1.5)) : 8_000;
+        const placer = new GraphQLClient(started2.url, createApiKey.secret, 16);
+        const orderIds: string[] = [];
+        const t1 = Date.now();
+        let next = 0;
+        let placeErrors = 0;
+        await Promise.all(
+          Array.from({ length: 16 }, async () => {
+            while (next < count) {
+              const orderId = `bench-${runId}-order-${next++}`;
+              try {
+                await placer.request(PLACE_ORDER, {
+                  input: {
+                    orderId,
+                    member: { id: pick(seeded.memberIds) },
+                    lines: ORDER_LINES,
+                    points: 0,
+                    channel: ORDER_CHANNEL,
+                    paymentMethod: ORDER_PAYMENT,
+                    idempotencyKey: `bench-${runId}-place-${orderId}`,
+                  },
+                });
+                orderIds.push(orderId);
+              } catch (error) {
+                if (placeErrors++ === 0) log(`  ! placeOrder failed: ${(error as Error).message}`);
+              }
+            }
+          }),
+        );
+        placer.close();
+        log(`placed ${orderIds.length} orders (3 lines each) in ${((Date.now() - t1) / 1000).toFixed(1)} s, ${placeErrors} errors (setup, not measured)`);
+        const client = new GraphQLClient(started2.url, createApiKey.secret, 8);
+        let taken = 0;
+        try {
+          const m = await measure({ name: 'payOrder (GraphQL) 10 rules, 5 match', op: 'payOrder', accounts: 'uniform' }, 8, async () => {
+            const orderId = orderIds[taken++];
+            if (!orderId) throw new Error('ran out of pre-placed orders');
+            await client.request(PAY_ORDER, { input: { orderId, idempotencyKey: `bench-${runId}-pay-${orderId}` } });
+          }, measureOptions);
+          log(`  paid ${Math.min(taken, orderIds.length)} of ${orderIds.length} pre-placed orders (warm-up + window)`);
+          return m;
+        } finally {
+          client.close();
+        }
+      });
+      await run('simulateEvent 1', () =>
+        measure({ name: 'simulateEvent order_paid, 10 rules', op: 'simulate', accounts: '-' }, 1, async () => {
+          await admin.request(SIMULATE, { input: simulateInput });
+        }, measureOptions),
+      );
+      admin.close();
+    }
+
     const stopAt = Date.now();
     await stopServer(server);
     log(`server stopped in ${Date.now() - stopAt} ms (exit code ${server.exitCode}, signal ${server.signalCode})`);
@@ -382,7 +513,7 @@ async function main(): Promise<void> {
     console.log('Ratios');
     for (const r of computed) {
       const target = r.target == null ? '' : `target ≥ ${r.target.toFixed(2)}`;
-      console.log(`  ${r.name.padEnd(44)} ${fmt(r.value, 6, 3)}  ${target.padEnd(14)} ${r.status === 'INFO' ? '' : r.status}`);
+      console.log(`  ${r.name.padEnd(58)} ${fmt(r.value, 6, 3)}  ${target.padEnd(14)} ${r.status === 'INFO' ? '' : r.status}`);
     }
     const noise = rows.map((r) => r.otherCores).filter((v): v is number => v != null);
     const meanNoise = noise.length ? noise.reduce((a, b) => a + b, 0) / noise.length : null;
