@@ -1,6 +1,7 @@
 import { GraphQLSchema, lexicographicSortSchema, printSchema } from 'graphql';
 import type { PubSub } from 'type-graphql';
-import { buildSchema } from 'type-graphql';
+import { ArgumentValidationError, buildSchema } from 'type-graphql';
+import { validate } from 'class-validator';
 import { EventResolver } from '../resolvers/event-resolver';
 import { LedgerResolver, AccountResolver } from '../resolvers/ledger-resolver';
 import { OperationsResolver } from '../resolvers/operations-resolver';
@@ -31,8 +32,18 @@ export async function createSchema(pubSub: PubSub): Promise<GraphQLSchema> {
     authChecker,
     authMode: 'error',
     pubSub,
-    validate: { forbidUnknownValues: false },
+    validateFn: validateArguments,
   });
+}
+
+/**
+ * class-validator over input objects, imported once (type-graphql's default path requires it
+ * anew for every validated argument); failures surface as type-graphql's ArgumentValidationError.
+ */
+async function validateArguments(value: unknown): Promise<void> {
+  const objects = (Array.isArray(value) ? value : [value]).filter((v): v is object => v !== null && typeof v === 'object');
+  const errors = (await Promise.all(objects.map((o) => validate(o, { skipMissingProperties: true, forbidUnknownValues: false })))).flat();
+  if (errors.length > 0) throw new ArgumentValidationError(errors);
 }
 
 /** The SDL committed as schema.graphql: sorted, so it changes only when the API does. */

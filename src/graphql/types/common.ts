@@ -4,7 +4,7 @@ import { IsEmail, IsOptional, IsUUID, Length, MaxLength } from 'class-validator'
 import type { MemberRef } from '../../services/account-book';
 import { badInput } from '../../errors';
 
-@ObjectType({ description: 'An amount of money in minor units (kopecks, cents) with its ISO 4217 currency.' })
+@ObjectType({ simpleResolvers: true, description: 'An amount of money in minor units (kopecks, cents) with its ISO 4217 currency.' })
 export class Money {
   @Field(() => SafeIntResolver, { description: 'Minor units: 100 = one ruble.' })
   amountMinor!: number;
@@ -13,7 +13,7 @@ export class Money {
   currency!: string;
 }
 
-@ObjectType()
+@ObjectType({ simpleResolvers: true })
 export class PageInfo {
   @Field()
   hasNextPage!: boolean;

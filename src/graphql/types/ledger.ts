@@ -18,7 +18,7 @@ export enum LotStatus {
 }
 registerEnumType(LotStatus, { name: 'LotStatus' });
 
-@ObjectType({ description: 'A member\'s points. Money values use the program\'s point value.' })
+@ObjectType({ simpleResolvers: true, description: 'A member\'s points. Money values use the program\'s point value.' })
 export class Account {
   @Field(() => ID) memberId!: string;
   @Field(() => SafeIntResolver, { description: 'Spendable now.' }) available!: number;
@@ -36,7 +36,7 @@ export class Account {
   @Field(() => Money, { description: 'What the reserved points are worth.' }) reservedMoney!: Money;
 }
 
-@ObjectType({ description: 'One immutable change to an account.' })
+@ObjectType({ simpleResolvers: true, description: 'One immutable change to an account.' })
 export class LedgerEntry {
   @Field(() => ID) id!: string;
   @Field(() => ID) memberId!: string;
@@ -61,7 +61,7 @@ export class LedgerEntry {
   @Field() createdAt!: Date;
 }
 
-@ObjectType({ description: 'Points from one accrual, spent nearest-expiry first.' })
+@ObjectType({ simpleResolvers: true, description: 'Points from one accrual, spent nearest-expiry first.' })
 export class Lot {
   @Field(() => ID) id!: string;
   @Field(() => SafeIntResolver) amount!: number;
