@@ -1,4 +1,5 @@
 import type { Database, Sql } from '../db/database';
+import { isUuid } from './sql';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { SignJWT, jwtVerify } from 'jose';
 import { ApiKeyRole } from '../entities/api-key';
@@ -217,7 +218,7 @@ export class AccessService {
   }
 
   async revokeApiKey(programId: string, keyId: string): Promise<ApiKeyRecord> {
-    const [row] = /^[0-9a-f-]{36}$/i.test(keyId)
+    const [row] = isUuid(keyId)
       ? await this.db.execute(
           `update api_key set revoked_at = coalesce(revoked_at, ?) where id = ? and program_id = ? returning *`,
           [this.clock.now(), keyId, programId],

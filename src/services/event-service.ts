@@ -1,4 +1,5 @@
 import type { Database, Sql } from '../db/database';
+import { isUuid } from './sql';
 import { randomUUID } from 'node:crypto';
 import type { JobDefinition } from '../jobs/runner';
 import { isPlainObject } from '../rules/args';
@@ -219,7 +220,7 @@ export class EventService {
     const occurredAt = this.checkOccurredAt(input.occurredAt, now);
     const [column, value] = memberRefColumn(input.member);
     const [member] =
-      column === 'id' && !/^[0-9a-f-]{36}$/i.test(value)
+      column === 'id' && !isUuid(value)
         ? []
         : await this.db.execute(`select id from member where program_id = ? and ${column} = ?`, [programId, value]);
     if (!member) throw notFound('Member', { member: input.member });

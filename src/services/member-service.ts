@@ -1,4 +1,5 @@
 import type { Database, Sql } from '../db/database';
+import { isUuid } from './sql';
 import { randomUUID } from 'node:crypto';
 import { parsePhoneNumberWithError } from 'libphonenumber-js';
 import { MemberStatus } from '../entities/member';
@@ -212,7 +213,7 @@ export class MemberService {
 
   async find(programId: string, ref: MemberRef, em?: Sql): Promise<MemberRecord | null> {
     const [column, value] = memberRefColumn(ref);
-    if (column === 'id' && !/^[0-9a-f-]{36}$/i.test(value)) return null;
+    if (column === 'id' && !isUuid(value)) return null;
     const [row] = await (em ?? this.db).execute(
       `select * from member where program_id = ? and ${column} = ?`,
       [programId, value],

@@ -18,7 +18,7 @@ import { checkClientKey, once } from './idempotency';
 import { AccountSnapshot, Actor, MAX_POINTS, closeAuthorization, recordAuthorization, snapshot } from './ledger-service';
 import { memberRefColumn } from './member-service';
 import { RefundTotals, awardTakenBack, refundTotals, spendReturned } from './order-math';
-import { isUuid, pgArray } from './sql';
+import { checkReason, checkText, isUuid, pgArray } from './sql';
 
 /**
  * How long a placed order holds its points: 7 days, the longest authorization the ledger
@@ -34,7 +34,6 @@ const MAX_LINES = 500;
 const MAX_QUANTITY = 1_000_000;
 const MAX_MONEY = 1e13;
 const MAX_TEXT = 200;
-const MAX_REASON = 500;
 
 export interface OrderLineInput {
   sku: string;
@@ -948,17 +947,6 @@ function quotedOrderView(order: CheckedOrder, program: CheckoutProgram, quote: C
   };
 }
 
-function checkText(value: string | null | undefined, field: string, max = MAX_TEXT, required = false): string | null {
-  if (value == null || value === '') {
-    if (required) throw badInput(`${field} is required`, { field });
-    return null;
-  }
-  if (typeof value !== 'string' || value.length > max || !value.trim()) {
-    throw badInput(`${field} must be 1 to ${max} characters`, { field });
-  }
-  return value;
-}
-
 function checkMoney(value: number | null | undefined, field: string): number {
   const v = value ?? 0;
   if (!Number.isSafeInteger(v) || v < 0 || v > MAX_MONEY) {
@@ -991,7 +979,7 @@ function checkOrder(input: OrderInput, needsOrderId: boolean): CheckedOrder {
     if (discountMinor > unitPriceMinor * quantity) {
       throw badInput(`${field}.discountMinor is more than the line costs`, { field: `${field}.discountMinor` });
     }
-    const category = checkText(l.category, `${field}.category`);
+    const category = checkText(l.category, `${field}.category`, MAX_TEXT);
     return {
       sku: checkText(l.sku, `${field}.sku`, MAX_TEXT, true)!,
       ...(category != null ? { category } : {}),
@@ -1018,7 +1006,7 @@ function checkOrder(input: OrderInput, needsOrderId: boolean): CheckedOrder {
 
 function checkAction(input: OrderActionInput): void {
   checkText(input.orderId, 'orderId', MAX_TEXT, true);
-  checkText(input.reason, 'reason', MAX_REASON);
+  checkReason(input.reason);
 }
 
 /** Units returned per line index; by SKU only when exactly one line has it. More than was bought is BAD_USER_INPUT. */
