@@ -179,6 +179,10 @@ class TopicRouter {
 
 /** The reserved topic of interest messages: [INTEREST_TOPIC, 'watch' | 'unwatch' | 'sync', keys]. */
 const INTEREST_TOPIC = '\u0001interest';
+const INTEREST_PREFIX = JSON.stringify([INTEREST_TOPIC]).slice(0, -1);
+/** About 60 bytes a key: a message of 80 keys stays well under a NOTIFY payload. */
+const INTEREST_KEYS_PER_MESSAGE = 80;
+const INTEREST_REFRESH_MS = 60_000;
 
 /** One event on the wire and in the buffer; `id` is null for topic-wide events. */
 type WireEvent = [topic: string, id: string | null, payload: unknown];
@@ -304,7 +308,9 @@ export class PgPubSub implements PubSub, EventPublisher {
    * nobody watches is not sent at all: a busy shop with no open subscriptions pays nothing for
    * real time. Instances announce their keys on the same channel (INTEREST_TOPIC).
    */
-  private readonly watched = new Map<string, Set<string>>();
+  private readonly watched = new Map<string, Map<string, number>>();
+  /** Re-announces this instance's keys and forgets peers' keys not refreshed in time (a crashed peer). */
+  private refreshTimer: NodeJS.Timeout | null = null;
 
   /** Serialized events (JSON text) waiting for the next flush. */
   private pending: string[] = [];
@@ -369,6 +375,8 @@ export class PgPubSub implements PubSub, EventPublisher {
       this.started = false;
       throw error;
     }
+    this.refreshTimer = setInterval(() => this.refreshInterest(), INTEREST_REFRESH_MS);
+    this.refreshTimer.unref();
   }
 
   publish(topic: string, id: TopicId, payload: unknown): void;
@@ -421,7 +429,10 @@ export class PgPubSub implements PubSub, EventPublisher {
   /** Sends what is buffered, ends open subscriptions and closes both connections. */
   async close(): Promise<void> {
     if (this.closed) return;
+    // Peers stop sending what only this instance wanted.
+    this.announce('unwatch', this.router.keys);
     this.closed = true;
+    if (this.refreshTimer) clearInterval(this.refreshTimer);
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
     this.reconnectTimer = null;
     await this.flushNow();
@@ -474,6 +485,10 @@ export class PgPubSub implements PubSub, EventPublisher {
     } catch (error) {
       this.counters.dropped += events.length;
       this.logger.error({ err: error, events: events.length }, 'pubsub NOTIFY failed: events dropped');
+      // Interest announcements may have been among them: say it all again with the next flush.
+      if (events.some((e) => e.startsWith(INTEREST_PREFIX))) {
+        setTimeout(() => this.announce('watch', this.router.keys), 1000).unref();
+      }
     }
   }
 
@@ -522,8 +537,21 @@ export class PgPubSub implements PubSub, EventPublisher {
   /** Queues an interest message; it travels in order with the events. */
   private announce(op: 'watch' | 'unwatch' | 'sync', keys: string[]): void {
     if (this.closed || (op !== 'sync' && keys.length === 0)) return;
-    this.pending.push(JSON.stringify([INTEREST_TOPIC, op, keys] satisfies WireEvent));
+    // In chunks that fit one NOTIFY payload whatever the number of keys.
+    for (let i = 0; i === 0 || i < keys.length; i += INTEREST_KEYS_PER_MESSAGE) {
+      this.pending.push(JSON.stringify([INTEREST_TOPIC, op, keys.slice(i, i + INTEREST_KEYS_PER_MESSAGE)] satisfies WireEvent));
+    }
     this.scheduleFlush();
+  }
+
+  /** Keeps interest fresh: ours re-sent, peers' that stopped being re-sent forgotten. */
+  private refreshInterest(): void {
+    this.announce('watch', this.router.keys);
+    const stale = Date.now() - INTEREST_REFRESH_MS * 3;
+    for (const [key, instances] of this.watched) {
+      for (const [instance, heard] of instances) if (heard < stale) instances.delete(instance);
+      if (instances.size === 0) this.watched.delete(key);
+    }
   }
 
   private onInterestMessage(sender: string, op: string | null, keys: string[]): void {
@@ -532,9 +560,10 @@ export class PgPubSub implements PubSub, EventPublisher {
       if (sender !== this.instanceId) this.announce('watch', this.router.keys);
       return;
     }
+    const now = Date.now();
     for (const key of keys) {
-      const instances = this.watched.get(key) ?? new Set<string>();
-      if (op === 'watch') instances.add(sender);
+      const instances = this.watched.get(key) ?? new Map<string, number>();
+      if (op === 'watch') instances.set(sender, now);
       else instances.delete(sender);
       if (instances.size > 0) this.watched.set(key, instances);
       else this.watched.delete(key);

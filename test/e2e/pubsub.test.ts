@@ -103,6 +103,23 @@ describe('PgPubSub over LISTEN/NOTIFY', () => {
     expect(await waitFor(() => !instanceB.isWatched('BALANCE_CHANGED', 'nobody'))).toBe(true);
   });
 
+  it('a new instance learns hundreds of watched keys, and forgets them when their instance closes', async () => {
+    const watcher = new PgPubSub({ connectionString: DATABASE_URL, logger: silentLogger, channel });
+    await watcher.start();
+    const subscriptions = Array.from({ length: 300 }, (_, i) => watcher.subscribe('BALANCE_CHANGED', `member-${i}`));
+    const newcomer = new PgPubSub({ connectionString: DATABASE_URL, logger: silentLogger, channel });
+    await newcomer.start();
+    try {
+      expect(await waitFor(() => subscriptions.every((_, i) => newcomer.isWatched('BALANCE_CHANGED', `member-${i}`)))).toBe(true);
+      expect(watcher.stats.dropped).toBe(0);
+      await watcher.close();
+      expect(await waitFor(() => !newcomer.isWatched('BALANCE_CHANGED', 'member-0'))).toBe(true);
+    } finally {
+      await watcher.close();
+      await newcomer.close();
+    }
+  });
+
   it('a new instance learns what the others already watch', async () => {
     const watcher = instanceA.subscribe('BALANCE_CHANGED', 'early');
     const newcomer = new PgPubSub({ connectionString: DATABASE_URL, logger: silentLogger, channel });
