@@ -7,7 +7,7 @@ import { GraphQLError, execute, parse, specifiedRules, subscribe, validate, type
 import { useServer } from 'graphql-ws/use/ws';
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
-import { WebSocketServer } from 'ws';
+import { WebSocket, WebSocketServer } from 'ws';
 import type { Database } from './db/database';
 import type { PubSub } from 'type-graphql';
 import type { Config } from './config';
@@ -203,27 +203,33 @@ function toGraphQLError(formatted: GraphQLFormattedError, original: unknown): Gr
   return new GraphQLError(formatted.message.replace(/Did you mean ".+"/g, '[Suggestion hidden]'), { ...at, extensions: formatted.extensions });
 }
 
-const KEY_RECHECK_MS = 10_000;
+const CREDENTIAL_RECHECK_MS = 10_000;
 
 /**
- * Closes a socket when its credentials stop being valid: a customer token at its expiry, an
- * API key within seconds of its revocation (the key cache makes the re-check cheap).
+ * Closes a socket when its credentials stop being valid: every credential is checked again
+ * every few seconds (cheap with the key cache; it also follows the service clock for tokens),
+ * and a customer token's socket also closes right at its expiry.
  */
 function watchCredential(
-  socket: { once(event: 'close', listener: () => void): unknown },
+  socket: { readyState: number; once(event: 'close', listener: () => void): unknown },
   identity: Identity,
   clock: Clock,
   recheck: () => Promise<Identity>,
   close: () => void,
 ): void {
-  const timer =
-    identity.kind === 'customer'
-      ? setTimeout(close, Math.max(0, identity.expiresAt.getTime() - clock.now().getTime()))
-      : setInterval(() => {
-          recheck().catch(() => close());
-        }, KEY_RECHECK_MS);
-  timer.unref();
-  socket.once('close', () => clearTimeout(timer));
+  // The client may have gone while its credentials were being checked: nothing to watch.
+  if (socket.readyState !== WebSocket.OPEN) return;
+  const timers = [
+    setInterval(() => {
+      recheck().catch(() => close());
+    }, CREDENTIAL_RECHECK_MS),
+  ];
+  if (identity.kind === 'customer') {
+    // setTimeout holds at most 2^31 ms; tokens live at most a day.
+    timers.push(setTimeout(close, Math.min(2 ** 31 - 1, Math.max(0, identity.expiresAt.getTime() - clock.now().getTime()))));
+  }
+  for (const timer of timers) timer.unref();
+  socket.once('close', () => timers.forEach(clearTimeout));
 }
 
 /** Credentials are checked before execution: Apollo answers 401 with the code. */
