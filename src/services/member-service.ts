@@ -121,7 +121,11 @@ function formatDate(value: unknown): string {
 
 /** Resolves any of the ways a shop names a member to a where-clause. */
 export function memberRefColumn(ref: MemberRef): [string, string] {
-  if ('id' in ref) return ['id', ref.id];
+  // Not a uuid: no such member (rather than a database error).
+  if ('id' in ref) {
+    if (!isUuid(ref.id)) throw notFound('Member', { member: ref });
+    return ['id', ref.id];
+  }
   if ('externalId' in ref) return ['external_id', ref.externalId];
   if ('email' in ref) return ['email', normalizeEmail(ref.email)];
   return ['phone', normalizePhone(ref.phone)];
@@ -212,8 +216,8 @@ export class MemberService {
   }
 
   async find(programId: string, ref: MemberRef, em?: Sql): Promise<MemberRecord | null> {
+    if ('id' in ref && !isUuid(ref.id)) return null;
     const [column, value] = memberRefColumn(ref);
-    if (column === 'id' && !isUuid(value)) return null;
     const [row] = await (em ?? this.db).execute(
       `select * from member where program_id = ? and ${column} = ?`,
       [programId, value],

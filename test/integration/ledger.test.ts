@@ -78,3 +78,10 @@ test('pending points activate at availableAt', async () => {
   expect(r2.account).toMatchObject({ available: 41, pending: 0 });
   await verify();
 });
+
+test('a member id that is not a uuid is simply not found, never a database error', async () => {
+  await expect(h.ledger.accrue(h.server, { member: { id: 'not-a-uuid' }, points: 1, idempotencyKey: key() })).rejects.toMatchObject({
+    code: 'NOT_FOUND',
+  });
+  expect(await h.members.find(h.programId, { id: 'not-a-uuid' })).toBeNull();
+});
