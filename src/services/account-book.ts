@@ -234,6 +234,85 @@ export class AccountBook {
   }
 
   /**
+   * Several accruals, in their order: the same entries, lots and balances as {@link accrue} for
+   * each one after the other, written in one statement. With a debt owed each accrual repays it
+   * before the next is written, so then they are written one by one.
+   */
+  async accrueAll(
+    accruals: ReadonlyArray<{ points: number; availableAt: Date; expiresAt: Date | null; cause: Cause; kind?: EntryKind }>,
+  ): Promise<EntryRecord[]> {
+    if (accruals.length <= 1 || this.state.debt > 0 || accruals.some((a) => !(a.points > 0))) {
+      const entries: EntryRecord[] = [];
+      for (const a of accruals) entries.push(await this.accrue(a.points, a));
+      return entries;
+    }
+    const s = this.state;
+    let { available, pending } = s;
+    let earned = s.lifetimeEarned;
+    const rows = accruals.map((a, i) => {
+      const activated = a.availableAt.getTime() <= this.now.getTime();
+      if (activated) available += a.points;
+      else pending += a.points;
+      earned += a.points;
+      const c = a.cause;
+      return {
+        ord: i + 1,
+        kind: a.kind ?? EntryKind.ACCRUAL,
+        amount: a.points,
+        delta_available: activated ? a.points : 0,
+        delta_pending: activated ? 0 : a.points,
+        available_after: available,
+        pending_after: pending,
+        cause_type: c.type,
+        cause_id: c.id ?? null,
+        rule_version_id: c.ruleVersionId ?? null,
+        reason: c.reason ?? null,
+        idempotency_key: c.idempotencyKey ?? null,
+        available_at: a.availableAt.toISOString(),
+        activated_at: activated ? this.now.toISOString() : null,
+        expires_at: a.expiresAt ? a.expiresAt.toISOString() : null,
+      };
+    });
+    // Entries are inserted in the accruals' order, so their ids ascend in it; each lot joins its entry by that order.
+    const written = await this.tx.execute(
+      `with x as (
+        select * from jsonb_to_recordset(?::jsonb) as x(ord int, kind entry_kind, amount bigint, delta_available bigint,
+          delta_pending bigint, available_after bigint, pending_after bigint, cause_type cause_type, cause_id text,
+          rule_version_id uuid, reason text, idempotency_key text, available_at timestamptz, activated_at timestamptz,
+          expires_at timestamptz)
+      ), e as (
+        insert into ledger_entry (program_id, account_id, kind, amount, delta_available, delta_pending, delta_reserved,
+          delta_debt, available_after, pending_after, reserved_after, cause_type, cause_id, rule_version_id, reason,
+          idempotency_key, reverses_entry_id, partly_reverses_entry_id, authorization_id, created_at)
+        select ?, ?, x.kind, x.amount, x.delta_available, x.delta_pending, 0, 0, x.available_after, x.pending_after, ?,
+          x.cause_type, x.cause_id, x.rule_version_id, x.reason, x.idempotency_key, null, null, null, ?
+        from x order by x.ord
+        returning *
+      ), a as (
+        update account set available = ?, pending = ?, lifetime_earned = ?, entry_count = entry_count + ?, updated_at = ?
+        where id = ?
+      ), n as (
+        select e.*, row_number() over (order by e.id) as ord from e
+      ), l as (
+        insert into lot (program_id, account_id, source_entry_id, amount, remaining, available_at, activated_at, expires_at, created_at)
+        select ?, ?, n.id, x.amount, x.amount, x.available_at, x.activated_at, x.expires_at, ? from n join x on x.ord = n.ord
+        returning id, source_entry_id
+      )
+      select n.*, l.id as lot_id from n join l on l.source_entry_id = n.id order by n.id`,
+      [
+        JSON.stringify(rows), s.programId, s.id, s.reserved, this.now,
+        available, pending, earned, rows.length, this.now, s.id,
+        s.programId, s.id, this.now,
+      ],
+    );
+    if (written.length !== rows.length) throw new Error(`accrueAll: wrote ${written.length} of ${rows.length} entries`);
+    Object.assign(s, { available, pending, lifetimeEarned: earned });
+    const entries = written.map((row) => toEntryRecord(row, s.memberId));
+    this.written.push(...entries);
+    return entries;
+  }
+
+  /**
    * Pays the account's debt from its available points, nearest-expiry lots first, in one
    * entry that lowers available and the debt alike (amount 0: the member's net points do not
    * change). Pending points repay it once they become available.

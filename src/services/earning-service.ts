@@ -438,26 +438,40 @@ export class EarningService implements Earning {
     awards: PlannedAward[],
   ): Promise<RuleAwardRecord[]> {
     const written: RuleAwardRecord[] = [];
-    for (const award of awards) {
-      if (award.points <= 0 || !award.memberId) continue;
-      const book = books.get(award.memberId)!;
-      // The rule's delay and lifetime, else the program's pending period and default lifetime.
-      const { availableAt, expiresAt } = lotTimes(book, award);
-      const entry = await book.accrue(award.points, {
-        availableAt,
-        expiresAt,
-        cause: { type: CauseType.RULE, id: award.ruleId, ruleVersionId: award.ruleVersionId, reason: award.ruleName },
-      });
-      written.push({
-        ruleId: award.ruleId,
-        ruleVersionId: award.ruleVersionId,
-        version: award.version,
-        ruleName: award.ruleName,
-        memberId: award.memberId,
-        referrerLevel: award.referrerLevel,
-        points: award.points,
-        entry,
-      });
+    const paying = awards.filter((a) => a.points > 0 && a.memberId);
+    // Each award is its own entry and lot, naming its rule version. A run of awards in a row for
+    // the same beneficiary is written in one statement, in the same order, so entry ids ascend
+    // in evaluation order as before.
+    for (let from = 0; from < paying.length; ) {
+      let to = from + 1;
+      while (to < paying.length && paying[to]!.memberId === paying[from]!.memberId) to++;
+      const run = paying.slice(from, to);
+      const book = books.get(run[0]!.memberId!)!;
+      const entries = await book.accrueAll(
+        run.map((award) => {
+          // The rule's delay and lifetime, else the program's pending period and default lifetime.
+          const { availableAt, expiresAt } = lotTimes(book, award);
+          return {
+            points: award.points,
+            availableAt,
+            expiresAt,
+            cause: { type: CauseType.RULE, id: award.ruleId, ruleVersionId: award.ruleVersionId, reason: award.ruleName },
+          };
+        }),
+      );
+      run.forEach((award, i) =>
+        written.push({
+          ruleId: award.ruleId,
+          ruleVersionId: award.ruleVersionId,
+          version: award.version,
+          ruleName: award.ruleName,
+          memberId: award.memberId!,
+          referrerLevel: award.referrerLevel,
+          points: award.points,
+          entry: entries[i]!,
+        }),
+      );
+      from = to;
     }
     if (written.length === 0) return written;
 

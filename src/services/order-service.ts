@@ -289,7 +289,8 @@ export class OrderService {
         captureEntryId = (await book.capture(Number(auth.amount), auth.id, cause)).id;
         await closeAuthorization(tx, auth.id, AuthorizationStatus.CAPTURED, Number(auth.amount), book.now);
       }
-      const order = await loadOrder(tx, actor.programId, { id: row.id });
+      // The locked row is the order as it stands: capturing its points changed only the authorization.
+      const order = await orderFromRow(tx, row);
       const outcome = await this.earning.earn(tx, book, { ...orderPaidEvent(order, book.now), source: { type: 'order', id: order.orderId } });
       books.track(outcome.entries);
       const awards = [...outcome.awards].sort((a, b) => a.entry.id - b.entry.id);
@@ -744,10 +745,20 @@ async function insertOrder(
 async function loadOrder(em: Sql, programId: string, by: { id: string }): Promise<OrderRecord> {
   const [row] = await em.execute('select * from shop_order where id = ? and program_id = ?', [by.id, programId]);
   if (!row) throw notFound('Order', by);
+  return orderFromRow(em, row);
+}
+
+/**
+ * The order whose shop_order row the caller has read already (e.g. locked). Awards are written
+ * only when an order is paid and refunds only for a paid order, so a placed order has neither
+ * and they are not read for one.
+ */
+async function orderFromRow(em: Sql, row: any): Promise<OrderRecord> {
   // One after another: inside a transaction they share one connection.
   const lines = await em.execute('select * from shop_order_line where order_id = ? order by line_index', [row.id]);
-  const awards = await em.execute('select * from shop_order_award where order_id = ? order by entry_id', [row.id]);
-  const refunds = await em.execute('select * from shop_order_refund where order_id = ? order by created_at, id', [row.id]);
+  const placed = row.status === OrderStatus.PLACED;
+  const awards = placed ? [] : await em.execute('select * from shop_order_award where order_id = ? order by entry_id', [row.id]);
+  const refunds = placed ? [] : await em.execute('select * from shop_order_refund where order_id = ? order by created_at, id', [row.id]);
   const pointsDiscountMinor = Number(row.points_redeemed) * row.point_value_minor;
   const awardRecords = awards.map(toAwardRecord);
   return {
