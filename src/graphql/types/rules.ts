@@ -182,12 +182,12 @@ export class RuleActionType {
   @Field(() => [RuleArgument]) args!: RuleArgument[];
 }
 
-@InputType()
-export class OrderLineInput {
+@InputType({ description: 'One line of a simulated paid order, as earning rules see it (checkout has OrderItemInput).' })
+export class SimulatedOrderLineInput {
   @Field() @Length(1, 200) sku!: string;
   @Field({ nullable: true }) @IsOptional() @Length(1, 200) category?: string;
   @Field(() => SafeIntResolver) @IsInt() @Min(0) unitPriceMinor!: number;
-  @Field(() => Float) quantity!: number;
+  @Field(() => Int) @IsInt() @Min(1) quantity!: number;
   @Field({ defaultValue: false }) onSale!: boolean;
   @Field(() => SafeIntResolver, { description: 'What was paid with money for this line.' }) @IsInt() @Min(0) eligibleMoneyMinor!: number;
 }
@@ -197,7 +197,7 @@ export class SimulatedOrderInput {
   @Field(() => SafeIntResolver) @IsInt() @Min(0) totalMinor!: number;
   @Field({ nullable: true }) @IsOptional() @Length(1, 64) paymentMethod?: string;
   @Field({ nullable: true }) @IsOptional() @Length(1, 64) channel?: string;
-  @Field(() => [OrderLineInput]) @ArrayMaxSize(500) @ValidateNested() lines!: OrderLineInput[];
+  @Field(() => [SimulatedOrderLineInput]) @ArrayMaxSize(500) @ValidateNested() lines!: SimulatedOrderLineInput[];
 }
 
 @InputType()

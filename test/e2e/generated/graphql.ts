@@ -204,16 +204,6 @@ export type OrderItemInput = {
   unitPriceMinor: number;
 };
 
-export type OrderLineInput = {
-  category?: string | null | undefined;
-  /** What was paid with money for this line. */
-  eligibleMoneyMinor: number;
-  onSale?: boolean;
-  quantity: number;
-  sku: string;
-  unitPriceMinor: number;
-};
-
 /** PLACED → PAID | CANCELLED; PAID → CANCELLED | PARTIALLY_REFUNDED | REFUNDED; PARTIALLY_REFUNDED → REFUNDED. */
 export type OrderStatus =
   | 'CANCELLED'
@@ -375,9 +365,20 @@ export type SimulateEventInput = {
 
 export type SimulatedOrderInput = {
   channel?: string | null | undefined;
-  lines: Array<OrderLineInput>;
+  lines: Array<SimulatedOrderLineInput>;
   paymentMethod?: string | null | undefined;
   totalMinor: number;
+};
+
+/** One line of a simulated paid order, as earning rules see it (checkout has OrderItemInput). */
+export type SimulatedOrderLineInput = {
+  category?: string | null | undefined;
+  /** What was paid with money for this line. */
+  eligibleMoneyMinor: number;
+  onSale?: boolean;
+  quantity: number;
+  sku: string;
+  unitPriceMinor: number;
 };
 
 export type TrackEventInput = {
