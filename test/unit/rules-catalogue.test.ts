@@ -1,32 +1,6 @@
 import { findAction, findCondition, listActions, listConditions } from '../../src/rules/catalogue';
 import type { OrderLine, RuleContext } from '../../src/rules/types';
-
-type ContextChanges = {
-  event?: Partial<RuleContext['event']>;
-  member?: Partial<RuleContext['member']>;
-  order?: RuleContext['order'];
-} & Partial<Pick<RuleContext, 'now' | 'timeZone' | 'pointValueMinor'>>;
-
-const line = (sku: string, eligibleMoneyMinor: number, extra: Partial<OrderLine> = {}): OrderLine => ({
-  sku,
-  unitPriceMinor: eligibleMoneyMinor,
-  quantity: 1,
-  onSale: false,
-  eligibleMoneyMinor,
-  ...extra,
-});
-
-function makeContext({ event, member, order, ...rest }: ContextChanges = {}): RuleContext {
-  return {
-    now: new Date('2024-06-05T12:00:00Z'),
-    timeZone: 'Europe/Moscow',
-    pointValueMinor: 100,
-    event: { type: 'order_paid', occurredAt: new Date('2024-06-05T12:00:00Z'), payload: {}, ...event },
-    member: { id: 'm1', tags: [], registeredAt: new Date('2024-01-01T09:00:00Z'), ...member },
-    order,
-    ...rest,
-  };
-}
+import { line, makeContext } from '../support/rule-context';
 
 function check(code: string, args: Record<string, unknown>, context: RuleContext) {
   const binding = findCondition(code)!.bind(args, 'args');

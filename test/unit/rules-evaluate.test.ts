@@ -1,34 +1,9 @@
 import fc from 'fast-check';
 import { evaluateRules } from '../../src/rules/evaluate';
-import type { OrderLine, Rule, RuleContext, RuleDefinition } from '../../src/rules/types';
+import type { OrderLine, Rule, RuleDefinition } from '../../src/rules/types';
+import { line, makeContext } from '../support/rule-context';
 
-type ContextChanges = {
-  event?: Partial<RuleContext['event']>;
-  member?: Partial<RuleContext['member']>;
-  order?: RuleContext['order'];
-} & Partial<Pick<RuleContext, 'now' | 'timeZone' | 'pointValueMinor'>>;
-
-const line = (sku: string, eligibleMoneyMinor: number, extra: Partial<OrderLine> = {}): OrderLine => ({
-  sku,
-  unitPriceMinor: eligibleMoneyMinor,
-  quantity: 1,
-  onSale: false,
-  eligibleMoneyMinor,
-  ...extra,
-});
 const orderOf = (...lines: OrderLine[]) => ({ totalMinor: lines.reduce((sum, l) => sum + l.unitPriceMinor, 0), lines });
-
-function makeContext({ event, member, order, ...rest }: ContextChanges = {}): RuleContext {
-  return {
-    now: new Date('2024-06-05T12:00:00Z'),
-    timeZone: 'Europe/Moscow',
-    pointValueMinor: 100,
-    event: { type: 'order_paid', occurredAt: new Date('2024-06-05T12:00:00Z'), payload: {}, ...event },
-    member: { id: 'm1', tags: [], registeredAt: new Date('2024-01-01T09:00:00Z'), ...member },
-    order,
-    ...rest,
-  };
-}
 
 let nextId = 1;
 function rule(definition: Partial<RuleDefinition> & Pick<RuleDefinition, 'actions'>, id = String(nextId++)): Rule {
