@@ -274,7 +274,7 @@ function benchRules(timeZone: string) {
 async function verifyLedger(databaseUrl: string, programId: string) {
   // Loaded only now: the domain stays out of the load generator's process while it measures.
   const { Database } = await import('../src/db/database');
-  const { LedgerAudit } = await import('../src/services/ledger-audit');
+  const { LedgerAudit } = await import('../src/services/ledger/ledger-audit');
   const db = new Database(databaseUrl, 2);
   try {
     const result = await new LedgerAudit(db).verifyLedger(programId);

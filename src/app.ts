@@ -8,10 +8,10 @@ import { PgPubSub } from './graphql/pubsub';
 import { createSchema } from './graphql/schema';
 import { createHttpServer } from './server';
 import { createServices, type Services } from './services';
-import { systemClock, type Clock } from './services/clock';
+import { systemClock, type Clock } from './services/shared/clock';
 import { createJobRunner } from './jobs/runner';
-import { LedgerJobs } from './services/ledger-jobs';
-import { birthdayJob } from './services/event-service';
+import { LedgerJobs } from './services/ledger/lot-jobs';
+import { birthdayJob } from './services/earning/event-service';
 
 export interface AppOptions {
   config: Config;

@@ -1,13 +1,36 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import pg from 'pg';
+import { flushOutbox, type OutboxEvent } from './outbox-store';
+import type { Queryable, Statement } from './statement';
 
 // Points and money are bounded far below 2^53, so int8 columns read as plain numbers.
 pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
 
-/** What services need of the database: run a statement with `?` placeholders, get its rows. */
-export interface Sql {
+export type { OutboxEvent } from './outbox-store';
+
+/**
+ * What stores run their SQL on: declared statements (`run`), and — only for statements whose
+ * text is built from fixed pieces at run time — `execute` with `?` placeholders.
+ */
+export interface Sql extends Queryable {
   execute<T = any>(sql: string, params?: readonly unknown[]): Promise<T[]>;
 }
+
+/**
+ * One transaction. Besides SQL it offers the two ways work leaves a transaction:
+ * - `emit(event)`: a domain event. Handlers registered for it run now, inside the transaction
+ *   (the domain hooks); the event is written to the outbox with the transaction, so it is
+ *   published if and only if the transaction commits, even if the process dies right after.
+ * - `afterCommit(fn)`: in-process work once committed (cache invalidation, waking the relay).
+ * A deadlock retry starts with a fresh unit of work: nothing queued by a failed attempt survives.
+ */
+export interface UnitOfWork extends Sql {
+  emit(event: OutboxEvent): Promise<void>;
+  afterCommit(fn: () => void): void;
+}
+
+/** Runs inside the transaction for every emitted event (the domain hooks). */
+export type EventDispatcher = (tx: UnitOfWork, event: OutboxEvent) => Promise<void>;
 
 const RETRYABLE = new Set(['40P01', '40001']); // deadlock detected, serialization failure
 const MAX_NAMED_STATEMENTS = 1000;
@@ -18,55 +41,88 @@ export interface TransactionOptions {
   attempts?: number;
 }
 
-interface Statement {
+interface PreparedText {
   name?: string;
   text: string;
 }
 
+interface DatabaseLogger {
+  error(obj: object, msg?: string): void;
+}
+
 /**
- * The connection pool the services run on. Statements are written with `?` placeholders and
- * sent as named prepared statements: PostgreSQL plans each once per connection instead of on
- * every call, which on the ledger's write path halves the database's CPU per operation.
- * (MikroORM keeps the schema: entities and migrations.)
+ * The connection pool the services run on. Statements are sent as named prepared statements:
+ * PostgreSQL plans each once per connection instead of on every call, which on the ledger's
+ * write path halves the database's CPU per operation. (MikroORM keeps the schema.)
  */
 export class Database implements Sql {
   readonly pool: pg.Pool;
-  private readonly statements = new Map<string, Statement>();
+  private readonly adHoc = new Map<string, PreparedText>();
+  private dispatcher: EventDispatcher = async () => undefined;
+  private readonly committedListeners: Array<() => void> = [];
 
   constructor(
     readonly connectionString: string,
     max: number,
+    private readonly logger?: DatabaseLogger,
   ) {
     this.pool = new pg.Pool({ connectionString, max, options: '-c TimeZone=UTC' });
     // An idle connection that dies (e.g. the server restarts) must not crash the process.
     this.pool.on('error', () => undefined);
   }
 
+  /** The domain hooks: called inside the transaction for every event a unit of work emits. */
+  setDispatcher(dispatcher: EventDispatcher): void {
+    this.dispatcher = dispatcher;
+  }
+
+  /** Called after every commit that wrote outbox events (the relay listens here). */
+  onOutboxCommitted(listener: () => void): void {
+    this.committedListeners.push(listener);
+  }
+
+  async run<P extends readonly unknown[], R>(statement: Statement<P, R>, params: P): Promise<R[]> {
+    const result = await this.pool.query({ name: statement.name, text: statement.text, values: params as unknown as unknown[] });
+    return result.rows as R[];
+  }
+
   async execute<T = any>(sql: string, params: readonly unknown[] = []): Promise<T[]> {
-    const result = await this.pool.query({ ...this.statement(sql), values: params as unknown[] });
+    const result = await this.pool.query({ ...this.adHocText(sql), values: params as unknown[] });
     return result.rows as T[];
   }
 
   /**
-   * One transaction on one connection. A deadlock or serialization failure is retried from
+   * One unit of work on one connection. A deadlock or serialization failure is retried from
    * the start, so the work must have no effect outside the transaction before it commits.
    */
-  async transaction<T>(work: (tx: Sql) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
+  async transaction<T>(work: (tx: UnitOfWork) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
     const attempts = options.attempts ?? 3;
     const begin = ['begin', options.isolation && `isolation level ${options.isolation}`, options.readOnly && 'read only']
       .filter(Boolean)
       .join(' ');
     for (let attempt = 1; ; attempt++) {
       const client = await this.pool.connect();
-      const tx: Sql = {
+      const outbox: OutboxEvent[] = [];
+      const committed: Array<() => void> = [];
+      const tx: UnitOfWork = {
+        run: async <P extends readonly unknown[], R>(statement: Statement<P, R>, params: P) =>
+          (await client.query({ name: statement.name, text: statement.text, values: params as unknown as unknown[] })).rows as R[],
         execute: async <R>(sql: string, params: readonly unknown[] = []) =>
-          (await client.query({ ...this.statement(sql), values: params as unknown[] })).rows as R[],
+          (await client.query({ ...this.adHocText(sql), values: params as unknown[] })).rows as R[],
+        emit: async (event) => {
+          outbox.push(event);
+          await this.dispatcher(tx, event);
+        },
+        afterCommit: (fn) => committed.push(fn),
       };
       try {
         await client.query(begin);
         const result = await work(tx);
+        if (outbox.length > 0) await flushOutbox(tx, outbox);
         await client.query('commit');
         client.release();
+        if (outbox.length > 0) committed.push(...this.committedListeners);
+        for (const fn of committed) this.runCommitted(fn);
         return result;
       } catch (error) {
         await client.query('rollback').catch(() => undefined);
@@ -81,17 +137,28 @@ export class Database implements Sql {
     return this.pool.end();
   }
 
+  /** A failing after-commit callback must not turn a committed write into an error. */
+  private runCommitted(fn: () => void): void {
+    try {
+      fn();
+    } catch (error) {
+      this.logger?.error({ err: error }, 'after-commit callback failed');
+    }
+  }
+
   /** `?` placeholders become `$1…$n` once per distinct text; the text's hash names the statement. */
-  private statement(sql: string): Statement {
-    let statement = this.statements.get(sql);
-    if (!statement) {
+  private adHocText(sql: string): PreparedText {
+    let prepared = this.adHoc.get(sql);
+    if (!prepared) {
       let n = 0;
       const text = sql.replace(/\?/g, () => `$${++n}`);
       // Texts built with varying pieces could be unbounded; past the cap they go unnamed.
-      const named = this.statements.size < MAX_NAMED_STATEMENTS;
-      statement = named ? { name: `p_${createHash('sha1').update(text).digest('hex').slice(0, 20)}`, text } : { text };
-      if (named) this.statements.set(sql, statement);
+      const named = this.adHoc.size < MAX_NAMED_STATEMENTS;
+      prepared = named ? { name: `p_${createHash('sha1').update(text).digest('hex').slice(0, 20)}`, text } : { text };
+      if (named) this.adHoc.set(sql, prepared);
     }
-    return statement;
+    return prepared;
   }
 }
+
+export const newEventId = (): string => randomUUID();

@@ -15,6 +15,7 @@ import { Migration20261122010000_rules } from '../migrations/Migration2026112201
 import { Migration20261122020000_orders } from '../migrations/Migration20261122020000_orders';
 import { Migration20261122030000_ledger_fixes } from '../migrations/Migration20261122030000_ledger_fixes';
 import { Migration20261122040000_order_fixes } from '../migrations/Migration20261122040000_order_fixes';
+import { Migration20261203000000_outbox } from '../migrations/Migration20261203000000_outbox';
 
 
 export const entities = [Program, ApiKey, Member, Account, LedgerEntry, Lot, Authorization, Rule, RuleVersion, RuleAward, TrackedEvent, ShopOrder, ShopOrderLine, ShopOrderAward, ShopOrderRefund];
@@ -26,6 +27,7 @@ export const migrationsList = [
   { name: 'Migration20261122020000_orders', class: Migration20261122020000_orders },
   { name: 'Migration20261122030000_ledger_fixes', class: Migration20261122030000_ledger_fixes },
   { name: 'Migration20261122040000_order_fixes', class: Migration20261122040000_order_fixes },
+  { name: 'Migration20261203000000_outbox', class: Migration20261203000000_outbox },
 ];
 
 export function ormOptions(clientUrl: string, poolMax = 20): Options {

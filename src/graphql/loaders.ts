@@ -1,8 +1,8 @@
 import DataLoader from 'dataloader';
 import type { Services } from '../services';
-import type { ProgramRecord } from '../services/access-service';
-import type { AccountSnapshot } from '../services/ledger-service';
-import type { RuleVersionRecord, RuleVersionRef } from '../services/rule-service';
+import type { ProgramRecord } from '../services/access/access-service';
+import type { AccountSnapshot } from '../services/ledger/ledger-service';
+import type { RuleVersionRecord, RuleVersionRef } from '../services/earning/rule-service';
 
 /** Per-request batching: one query for all the accounts or programs a response needs. */
 export interface Loaders {

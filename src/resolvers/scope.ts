@@ -1,8 +1,8 @@
 import { ErrorCode, PatronError, badInput } from '../errors';
 import type { Context } from '../graphql/context';
 import { MemberRefInput, toMemberRef } from '../graphql/types/common';
-import type { MemberRef } from '../services/account-book';
-import type { Actor } from '../services/ledger-service';
+import type { MemberRef } from '../services/ledger/account-book';
+import type { Actor } from '../services/ledger/ledger-service';
 
 /** The writer a key stands for; customers never write. */
 export function actorOf(ctx: Context): Actor {

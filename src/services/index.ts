@@ -1,15 +1,15 @@
 import type { Database } from '../db/database';
-import { AccessService } from './access-service';
-import type { Clock } from './clock';
-import { EarningService, MemberReferrers } from './earning-service';
-import { EventService } from './event-service';
-import type { EventPublisher } from './events';
-import { LedgerAudit } from './ledger-audit';
-import { LedgerQueries } from './ledger-queries';
-import { LedgerService } from './ledger-service';
-import { MemberService } from './member-service';
-import { OrderService } from './order-service';
-import { RuleService } from './rule-service';
+import { AccessService } from './access/access-service';
+import type { Clock } from './shared/clock';
+import { EarningService, MemberReferrers } from './earning/earning-service';
+import { EventService } from './earning/event-service';
+import type { EventPublisher } from './realtime/balance-events';
+import { LedgerAudit } from './ledger/ledger-audit';
+import { LedgerQueries } from './ledger/ledger-queries';
+import { LedgerService } from './ledger/ledger-service';
+import { MemberService } from './members/member-service';
+import { OrderService } from './orders/order-service';
+import { RuleService } from './earning/rule-service';
 
 /** The domain, wired once per process. Resolvers and jobs reach services only through this. */
 export interface Services {

@@ -1,6 +1,6 @@
-import { DAY_MS } from '../../src/services/clock';
-import { LedgerAudit } from '../../src/services/ledger-audit';
-import { LedgerJobs } from '../../src/services/ledger-jobs';
+import { DAY_MS } from '../../src/services/shared/clock';
+import { LedgerAudit } from '../../src/services/ledger/ledger-audit';
+import { LedgerJobs } from '../../src/services/ledger/lot-jobs';
 import { serviceHarness, type ServiceHarness } from '../support/services';
 
 let h: ServiceHarness;

@@ -9,10 +9,10 @@
  */
 import fc from 'fast-check';
 import { PatronError } from '../../src/errors';
-import { DAY_MS } from '../../src/services/clock';
-import { LedgerAudit } from '../../src/services/ledger-audit';
-import { LedgerJobs, type AuthorizationJobResult, type LotJobResult } from '../../src/services/ledger-jobs';
-import type { Actor } from '../../src/services/ledger-service';
+import { DAY_MS } from '../../src/services/shared/clock';
+import { LedgerAudit } from '../../src/services/ledger/ledger-audit';
+import { LedgerJobs, type AuthorizationJobResult, type LotJobResult } from '../../src/services/ledger/lot-jobs';
+import type { Actor } from '../../src/services/ledger/ledger-service';
 import { serviceHarness, type ServiceHarness } from '../support/services';
 
 const MINUTE_MS = 60_000;

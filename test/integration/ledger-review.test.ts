@@ -1,13 +1,13 @@
 import { CauseType } from '../../src/entities/ledger-entry';
 import { NegativeBalancePolicy } from '../../src/entities/program';
 import { RuleStatus } from '../../src/entities/rule';
-import type { ProgramSettings } from '../../src/services/access-service';
-import { AccountBook } from '../../src/services/account-book';
-import { DAY_MS } from '../../src/services/clock';
-import { LedgerAudit } from '../../src/services/ledger-audit';
-import { LedgerJobs } from '../../src/services/ledger-jobs';
-import { lotTimes, type Actor } from '../../src/services/ledger-service';
-import type { OrderLineInput, PlaceOrderInput } from '../../src/services/order-service';
+import type { ProgramSettings } from '../../src/services/access/access-service';
+import { AccountBook } from '../../src/services/ledger/account-book';
+import { DAY_MS } from '../../src/services/shared/clock';
+import { LedgerAudit } from '../../src/services/ledger/ledger-audit';
+import { LedgerJobs } from '../../src/services/ledger/lot-jobs';
+import { lotTimes, type Actor } from '../../src/services/ledger/ledger-service';
+import type { OrderLineInput, PlaceOrderInput } from '../../src/services/orders/order-service';
 import { rulesHarness, type RulesHarness } from '../support/rules-harness';
 
 /**

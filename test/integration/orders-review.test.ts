@@ -2,12 +2,12 @@ import { Client } from 'pg';
 import { AuthorizationStatus } from '../../src/entities/authorization';
 import { CauseType } from '../../src/entities/ledger-entry';
 import { RuleStatus } from '../../src/entities/rule';
-import { AccountBook } from '../../src/services/account-book';
-import type { ProgramSettings } from '../../src/services/access-service';
-import { LedgerAudit } from '../../src/services/ledger-audit';
-import { closeAuthorization, type Actor } from '../../src/services/ledger-service';
-import type { OrderLineInput, PlaceOrderInput } from '../../src/services/order-service';
-import type { RuleDefinitionInput } from '../../src/services/rule-service';
+import { AccountBook } from '../../src/services/ledger/account-book';
+import type { ProgramSettings } from '../../src/services/access/access-service';
+import { LedgerAudit } from '../../src/services/ledger/ledger-audit';
+import { closeAuthorization, type Actor } from '../../src/services/ledger/ledger-service';
+import type { OrderLineInput, PlaceOrderInput } from '../../src/services/orders/order-service';
+import type { RuleDefinitionInput } from '../../src/services/earning/rule-service';
 import { rulesHarness, together, type RulesHarness } from '../support/rules-harness';
 
 /**

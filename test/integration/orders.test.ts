@@ -1,11 +1,11 @@
 import { NegativeBalancePolicy } from '../../src/entities/program';
 import { RuleStatus } from '../../src/entities/rule';
-import type { ProgramSettings } from '../../src/services/access-service';
-import { DAY_MS } from '../../src/services/clock';
-import { LedgerAudit } from '../../src/services/ledger-audit';
-import { LedgerJobs } from '../../src/services/ledger-jobs';
-import type { Actor } from '../../src/services/ledger-service';
-import { ORDER_AUTHORIZATION_TTL_SECONDS, type OrderLineInput, type PlaceOrderInput } from '../../src/services/order-service';
+import type { ProgramSettings } from '../../src/services/access/access-service';
+import { DAY_MS } from '../../src/services/shared/clock';
+import { LedgerAudit } from '../../src/services/ledger/ledger-audit';
+import { LedgerJobs } from '../../src/services/ledger/lot-jobs';
+import type { Actor } from '../../src/services/ledger/ledger-service';
+import { ORDER_AUTHORIZATION_TTL_SECONDS, type OrderLineInput, type PlaceOrderInput } from '../../src/services/orders/order-service';
 import { rulesHarness, together, type RulesHarness } from '../support/rules-harness';
 
 /**

@@ -10,7 +10,7 @@ import {
   quoteCheckout,
   resolveRedemptionPolicy,
   splitRedemption,
-} from '../../src/services/checkout-math';
+} from '../../src/services/orders/checkout-math';
 
 const rubles = (amount: number): number => Math.round(amount * 100);
 const line = (sku: string, unitPriceMinor: number, extra: Partial<CheckoutLine> = {}): CheckoutLine => ({

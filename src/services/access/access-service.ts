@@ -1,13 +1,13 @@
-import type { Database, Sql } from '../db/database';
-import { isUuid } from './sql';
+import type { Database, Sql } from '../../db/database';
+import { isUuid } from '../shared/input';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { SignJWT, jwtVerify } from 'jose';
-import { ApiKeyRole } from '../entities/api-key';
-import { NegativeBalancePolicy } from '../entities/program';
-import { badInput, notFound } from '../errors';
-import type { MemberRef } from './account-book';
-import type { Clock } from './clock';
-import type { MemberService } from './member-service';
+import { ApiKeyRole } from '../../entities/api-key';
+import { NegativeBalancePolicy } from '../../entities/program';
+import { badInput, notFound } from '../../errors';
+import type { MemberRef } from '../ledger/account-book';
+import type { Clock } from '../shared/clock';
+import type { MemberService } from '../members/member-service';
 
 export interface ApiKeyIdentity {
   keyId: string;

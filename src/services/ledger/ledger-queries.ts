@@ -1,11 +1,11 @@
-import type { Database } from '../db/database';
-import { EntryKind } from '../entities/ledger-entry';
-import { badInput, notFound } from '../errors';
+import type { Database } from '../../db/database';
+import { EntryKind } from '../../entities/ledger-entry';
+import { badInput, notFound } from '../../errors';
 import { EntryRecord, MemberRef, toEntryRecord } from './account-book';
-import type { Clock } from './clock';
+import type { Clock } from '../shared/clock';
 import type { AccountSnapshot } from './ledger-service';
-import { memberRefColumn } from './member-service';
-import { isUuid, pgArray } from './sql';
+import { memberRefColumn } from '../members/member-service';
+import { isUuid, pgArray } from '../shared/input';
 
 export interface Page<T> {
   nodes: T[];

@@ -1,13 +1,13 @@
-import type { Database, Sql } from '../db/database';
+import type { Database, Sql } from '../../db/database';
 import { randomUUID } from 'node:crypto';
-import { AuthorizationStatus } from '../entities/authorization';
-import { CauseType, EntryKind } from '../entities/ledger-entry';
-import { ErrorCode, PatronError, badInput, notFound } from '../errors';
+import { AuthorizationStatus } from '../../entities/authorization';
+import { CauseType, EntryKind } from '../../entities/ledger-entry';
+import { ErrorCode, PatronError, badInput, notFound } from '../../errors';
 import { AccountBook, Cause, EntryRecord, MemberRef, toEntryRecord } from './account-book';
-import { Clock, DAY_MS } from './clock';
-import { EventPublisher, publishBalanceChanges } from './events';
-import { once, checkClientKey } from './idempotency';
-import { checkReason, isUuid } from './sql';
+import { Clock, DAY_MS } from '../shared/clock';
+import { EventPublisher, publishBalanceChanges } from '../realtime/balance-events';
+import { once, checkClientKey } from '../shared/idempotency';
+import { checkReason, isUuid } from '../shared/input';
 
 /** Who is writing: a key of the program, an operator, or a job. */
 export interface Actor {

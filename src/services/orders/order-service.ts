@@ -1,24 +1,24 @@
-import type { Database, Sql } from '../db/database';
+import type { Database, Sql } from '../../db/database';
 import { randomUUID } from 'node:crypto';
-import { AuthorizationStatus } from '../entities/authorization';
-import { CauseType } from '../entities/ledger-entry';
-import { MemberStatus } from '../entities/member';
-import { OrderStatus } from '../entities/order';
-import { ErrorCode, PatronError, badInput, notFound } from '../errors';
-import { AccountBook, Cause, EntryRecord, MemberRef, shortfallUnder, toEntryRecord } from './account-book';
+import { AuthorizationStatus } from '../../entities/authorization';
+import { CauseType } from '../../entities/ledger-entry';
+import { MemberStatus } from '../../entities/member';
+import { OrderStatus } from '../../entities/order';
+import { ErrorCode, PatronError, badInput, notFound } from '../../errors';
+import { AccountBook, Cause, EntryRecord, MemberRef, shortfallUnder, toEntryRecord } from '../ledger/account-book';
 import {
   CheckoutLine, CheckoutOrder, CheckoutQuote, IneligibleReason, RedemptionLimit, RedemptionPolicy, maxRedeemablePoints,
   quoteCheckout,
 } from './checkout-math';
-import type { Clock } from './clock';
-import type { EarnedAward, Earning, EarningRequest } from './earning';
-import { lockReferrerAccounts } from './earning-service';
-import { EventPublisher, publishBalanceChanges, uniqueEntries } from './events';
-import { checkClientKey, once } from './idempotency';
-import { AccountSnapshot, Actor, MAX_POINTS, closeAuthorization, recordAuthorization, snapshot } from './ledger-service';
-import { memberRefColumn } from './member-service';
+import type { Clock } from '../shared/clock';
+import type { EarnedAward, Earning, EarningRequest } from '../earning/earning-port';
+import { lockReferrerAccounts } from '../earning/earning-service';
+import { EventPublisher, publishBalanceChanges, uniqueEntries } from '../realtime/balance-events';
+import { checkClientKey, once } from '../shared/idempotency';
+import { AccountSnapshot, Actor, MAX_POINTS, closeAuthorization, recordAuthorization, snapshot } from '../ledger/ledger-service';
+import { memberRefColumn } from '../members/member-service';
 import { RefundTotals, awardTakenBack, refundTotals, spendReturned } from './order-math';
-import { checkReason, checkText, isUuid, pgArray } from './sql';
+import { checkReason, checkText, isUuid, pgArray } from '../shared/input';
 
 /**
  * How long a placed order holds its points: 7 days, the longest authorization the ledger

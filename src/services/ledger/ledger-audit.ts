@@ -1,4 +1,4 @@
-import type { Database } from '../db/database';
+import type { Database } from '../../db/database';
 
 /** One place where the books of an account do not agree with themselves. */
 export interface LedgerDiscrepancy {

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import type { Sql } from '../db/database';
-import { ErrorCode, PatronError, badInput } from '../errors';
+import type { Sql } from '../../db/database';
+import { ErrorCode, PatronError, badInput } from '../../errors';
 
 const MAX_KEY_LENGTH = 200;
 

@@ -1,6 +1,6 @@
-import type { Database, Sql } from '../db/database';
-import { CauseType } from '../entities/ledger-entry';
-import { badInput } from '../errors';
+import type { Database, Sql } from '../../db/database';
+import { CauseType } from '../../entities/ledger-entry';
+import { badInput } from '../../errors';
 import {
   evaluateRules,
   type EvaluationResult,
@@ -9,11 +9,11 @@ import {
   type RuleCaps,
   type RuleContext,
   type RuleDefinition,
-} from '../rules';
-import { AccountBook, type EntryRecord } from './account-book';
-import type { Earning, EarningOutcome, EarningRequest } from './earning';
-import { lotTimes } from './ledger-service';
-import { pgArray } from './sql';
+} from '../../rules';
+import { AccountBook, type EntryRecord } from '../ledger/account-book';
+import type { Earning, EarningOutcome, EarningRequest } from './earning-port';
+import { lotTimes } from '../ledger/ledger-service';
+import { pgArray } from '../shared/input';
 import type { RuleService } from './rule-service';
 
 /** Finds a member's referrer `level` steps up the referral tree (1 = the direct referrer). */

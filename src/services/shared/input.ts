@@ -1,4 +1,4 @@
-import { badInput } from '../errors';
+import { badInput } from '../../errors';
 
 /**
  * A PostgreSQL array literal for one `?::uuid[]`, `?::bigint[]` or enum-array placeholder.

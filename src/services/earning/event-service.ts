@@ -1,18 +1,18 @@
-import type { Database, Sql } from '../db/database';
-import { isUuid } from './sql';
+import type { Database, Sql } from '../../db/database';
+import { isUuid } from '../shared/input';
 import { randomUUID } from 'node:crypto';
-import type { JobDefinition } from '../jobs/runner';
-import { isPlainObject } from '../rules/args';
-import { localTime } from '../rules/time-zone';
-import { badInput, notFound } from '../errors';
-import type { RuleContext } from '../rules';
-import { AccountBook, type EntryRecord, type MemberRef } from './account-book';
-import type { Clock } from './clock';
+import type { JobDefinition } from '../../jobs/runner';
+import { isPlainObject } from '../../rules/args';
+import { localTime } from '../../rules/time-zone';
+import { badInput, notFound } from '../../errors';
+import type { RuleContext } from '../../rules';
+import { AccountBook, type EntryRecord, type MemberRef } from '../ledger/account-book';
+import type { Clock } from '../shared/clock';
 import type { EarningService, RuleAwardRecord, Simulation } from './earning-service';
-import { publishBalanceChanges, uniqueEntries, type EventPublisher } from './events';
-import { checkClientKey, once, systemKey } from './idempotency';
-import type { Actor } from './ledger-service';
-import { memberRefColumn, type MemberRecord } from './member-service';
+import { publishBalanceChanges, uniqueEntries, type EventPublisher } from '../realtime/balance-events';
+import { checkClientKey, once, systemKey } from '../shared/idempotency';
+import type { Actor } from '../ledger/ledger-service';
+import { memberRefColumn, type MemberRecord } from '../members/member-service';
 
 /** Event types Patron raises itself; a storefront cannot report them. */
 export const SYSTEM_EVENT_TYPES = ['registration', 'birthday', 'order_paid'] as const;

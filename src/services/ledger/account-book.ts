@@ -1,10 +1,10 @@
-import type { Sql } from '../db/database';
-import { CauseType, EntryKind } from '../entities/ledger-entry';
-import { MemberStatus } from '../entities/member';
-import { NegativeBalancePolicy } from '../entities/program';
-import { ErrorCode, PatronError, notFound } from '../errors';
-import { memberRefColumn } from './member-service';
-import { pgArray } from './sql';
+import type { Sql } from '../../db/database';
+import { CauseType, EntryKind } from '../../entities/ledger-entry';
+import { MemberStatus } from '../../entities/member';
+import { NegativeBalancePolicy } from '../../entities/program';
+import { ErrorCode, PatronError, notFound } from '../../errors';
+import { memberRefColumn } from '../members/member-service';
+import { pgArray } from '../shared/input';
 
 /** Why an entry was written. */
 export interface Cause {

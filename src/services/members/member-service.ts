@@ -1,11 +1,11 @@
-import type { Database, Sql } from '../db/database';
-import { isUuid } from './sql';
+import type { Database, Sql } from '../../db/database';
+import { isUuid } from '../shared/input';
 import { randomUUID } from 'node:crypto';
 import { parsePhoneNumberWithError } from 'libphonenumber-js';
-import { MemberStatus } from '../entities/member';
-import { ErrorCode, PatronError, badInput, notFound } from '../errors';
-import type { MemberRef } from './account-book';
-import type { Clock } from './clock';
+import { MemberStatus } from '../../entities/member';
+import { ErrorCode, PatronError, badInput, notFound } from '../../errors';
+import type { MemberRef } from '../ledger/account-book';
+import type { Clock } from '../shared/clock';
 
 export interface MemberRecord {
   id: string;
