@@ -8,10 +8,10 @@ import { PgPubSub } from './graphql/pubsub';
 import { createSchema } from './graphql/schema';
 import { createHttpServer } from './server';
 import { createServices, type Services } from './services';
-import { systemClock, type Clock } from './services/shared/clock';
+import { systemClock, type Clock } from './services/shared';
 import { createJobRunner } from './jobs/runner';
-import { LedgerJobs } from './services/ledger/lot-jobs';
-import { birthdayJob } from './services/earning/event-service';
+import { LedgerJobs } from './services/ledger';
+import { birthdayJob } from './services/earning';
 
 export interface AppOptions {
   config: Config;

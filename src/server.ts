@@ -12,7 +12,7 @@ import type { Database } from './db/database';
 import type { PubSub } from 'type-graphql';
 import type { Config } from './config';
 import type { JobRunner } from './jobs/runner';
-import type { Clock } from './services/shared/clock';
+import type { Clock } from './services/shared';
 import { PatronError } from './errors';
 import type { Logger } from './logger';
 import type { Services } from './services';

@@ -1,6 +1,6 @@
 import type { AuthChecker } from 'type-graphql';
 import { ErrorCode, PatronError } from '../errors';
-import type { AccessService } from '../services/access/access-service';
+import type { AccessService } from '../services/access';
 import { Context, Identity, rolesOf } from './context';
 
 /** Reads `Authorization: Bearer <secret>` (or a bare value): an API key, else a customer token. */

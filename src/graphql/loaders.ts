@@ -1,8 +1,8 @@
 import DataLoader from 'dataloader';
 import type { Services } from '../services';
-import type { ProgramRecord } from '../services/access/access-service';
-import type { AccountSnapshot } from '../services/ledger/ledger-service';
-import type { RuleVersionRecord, RuleVersionRef } from '../services/earning/rule-service';
+import type { ProgramRecord } from '../services/access';
+import type { AccountSnapshot } from '../services/ledger';
+import type { RuleVersionRecord, RuleVersionRef } from '../services/earning';
 
 /** Per-request batching: one query for all the accounts or programs a response needs. */
 export interface Loaders {

@@ -3,8 +3,8 @@ import cron, { type ScheduledTask } from 'node-cron';
 import { Client } from 'pg';
 import { badInput } from '../errors';
 import type { Logger } from '../logger';
-import { type Clock, systemClock } from '../services/shared/clock';
-import type { LedgerJobs } from '../services/ledger/lot-jobs';
+import { type Clock, systemClock } from '../services/shared';
+import type { LedgerJobs } from '../services/ledger';
 
 /** A named piece of scheduled work; `run` must be idempotent for a given `asOf`. */
 export interface JobDefinition {

@@ -6,8 +6,8 @@ import { toMemberRef } from '../graphql/types/common';
 import {
   AwardLimit, EventSimulation, RuleMismatchCode, SimulateEventInput, TrackEventInput, TrackEventResult,
 } from '../graphql/types/rules';
-import type { Simulation } from '../services/earning/earning-service';
-import type { TrackEventResult as TrackEventRecord } from '../services/earning/event-service';
+import type { Simulation } from '../services/earning';
+import type { TrackEventResult as TrackEventRecord } from '../services/earning';
 import { toLedgerEntry } from './mappers';
 import { actorOf } from './scope';
 

@@ -8,7 +8,7 @@ import {
   LedgerEntryConnection, LedgerEntryFilter, LedgerResult, LotConnection, RedeemInput, ReleaseRedemptionInput,
   ReverseEntryInput,
 } from '../graphql/types/ledger';
-import type { AuthorizationResult as AuthorizationRecordResult, LedgerResult as LedgerRecordResult } from '../services/ledger/ledger-service';
+import type { AuthorizationResult as AuthorizationRecordResult, LedgerResult as LedgerRecordResult } from '../services/ledger';
 import { AccountValue, toAccount, toLedgerEntry, toLot, toPage } from './mappers';
 import { actorOf, memberScope } from './scope';
 

@@ -1,6 +1,6 @@
-import type { EntryRecord } from '../services/ledger/account-book';
-import type { AccountSnapshot, AuthorizationRecord } from '../services/ledger/ledger-service';
-import type { LotRecord, Page } from '../services/ledger/ledger-queries';
+import type { EntryRecord } from '../services/ledger';
+import type { AccountSnapshot, AuthorizationRecord } from '../services/ledger';
+import type { LotRecord, Page } from '../services/ledger';
 import type { Account, Authorization, LedgerEntry, Lot } from '../graphql/types/ledger';
 import { LotStatus } from '../graphql/types/ledger';
 

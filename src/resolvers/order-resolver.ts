@@ -7,7 +7,7 @@ import {
   CancelOrderInput, CheckoutQuote, Order, OrderInput, OrderResult, PayOrderInput, PlaceOrderInput, RefundOrderLinesInput,
   RefundOrderLinesResult,
 } from '../graphql/types/orders';
-import type { OrderRecord, OrderResult as OrderResultRecord } from '../services/orders/order-service';
+import type { OrderRecord, OrderResult as OrderResultRecord } from '../services/orders';
 import { toAccount } from './mappers';
 import { actorOf } from './scope';
 

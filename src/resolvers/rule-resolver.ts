@@ -9,7 +9,7 @@ import {
   RuleVersion, UpdateRuleInput,
 } from '../graphql/types/rules';
 import { listActions, listConditions } from '../rules';
-import type { RuleDefinitionInput as ServiceDefinitionInput, RuleRecord, RuleVersionRecord, StoredDefinition } from '../services/earning/rule-service';
+import type { RuleDefinitionInput as ServiceDefinitionInput, RuleRecord, RuleVersionRecord, StoredDefinition } from '../services/earning';
 import { actorOf } from './scope';
 
 export const toRuleDefinition = (d: StoredDefinition): RuleDefinition => ({

@@ -1,8 +1,9 @@
+import type { MemberRef } from '../services/shared';
 import { ErrorCode, PatronError, badInput } from '../errors';
 import type { Context } from '../graphql/context';
 import { MemberRefInput, toMemberRef } from '../graphql/types/common';
-import type { MemberRef } from '../services/ledger/account-book';
-import type { Actor } from '../services/ledger/ledger-service';
+
+import type { Actor } from '../services/shared';
 
 /** The writer a key stands for; customers never write. */
 export function actorOf(ctx: Context): Actor {

@@ -4,8 +4,8 @@ import { checkRoles, programOf } from '../graphql/auth';
 import type { Context } from '../graphql/context';
 import { Role } from '../graphql/context';
 import { BalanceChange } from '../graphql/types/ledger';
-import type { EntryRecord } from '../services/ledger/account-book';
-import { Topic, type BalanceChangedEvent } from '../services/realtime/balance-events';
+import type { EntryRecord } from '../services/ledger';
+import { Topic, type BalanceChangedEvent } from '../services/realtime';
 import { toLedgerEntry } from './mappers';
 
 /** Checked when the subscription starts, not per event: a refused subscription never opens. */

@@ -1,15 +1,15 @@
 import type { Database } from '../db/database';
-import { AccessService } from './access/access-service';
-import type { Clock } from './shared/clock';
-import { EarningService, MemberReferrers } from './earning/earning-service';
-import { EventService } from './earning/event-service';
-import type { EventPublisher } from './realtime/balance-events';
-import { LedgerAudit } from './ledger/ledger-audit';
-import { LedgerQueries } from './ledger/ledger-queries';
-import { LedgerService } from './ledger/ledger-service';
-import { MemberService } from './members/member-service';
-import { OrderService } from './orders/order-service';
-import { RuleService } from './earning/rule-service';
+import { AccessService } from './access';
+import type { Clock } from './shared';
+import { EarningService, MemberReferrers } from './earning';
+import { EventService } from './earning';
+import type { EventPublisher } from './realtime';
+import { LedgerAudit } from './ledger';
+import { LedgerQueries } from './ledger';
+import { LedgerService } from './ledger';
+import { MemberService } from './members';
+import { OrderService } from './orders';
+import { RuleService } from './earning';
 
 /** The domain, wired once per process. Resolvers and jobs reach services only through this. */
 export interface Services {

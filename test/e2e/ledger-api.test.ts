@@ -1,5 +1,5 @@
 import { print } from 'graphql';
-import type { Clock } from '../../src/services/shared/clock';
+import type { Clock } from '../../src/services/shared';
 import { startTestServer, type TestServer } from '../support/server';
 import {
   AccountDocument,

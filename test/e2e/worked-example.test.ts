@@ -1,4 +1,4 @@
-import { ManualClock, DAY_MS } from '../../src/services/shared/clock';
+import { ManualClock, DAY_MS } from '../../src/services/shared';
 import { startTestServer, OPERATOR_KEY, type TestServer } from '../support/server';
 import {
   CheckoutQuoteDocument,

@@ -1,4 +1,4 @@
-import { ManualClock } from '../../src/services/shared/clock';
+import { ManualClock } from '../../src/services/shared';
 import { AccountDocument, BalanceChangedDocument, IssueCustomerTokenDocument, MyBalanceDocument, RevokeApiKeyDocument } from './generated/graphql';
 import { createMember, createProgram, ok, record, type ProgramFixture } from './helpers';
 import { startTestServer, type TestServer } from '../support/server';

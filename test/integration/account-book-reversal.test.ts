@@ -1,6 +1,6 @@
 import { CauseType } from '../../src/entities/ledger-entry';
-import { AccountBook } from '../../src/services/ledger/account-book';
-import { LedgerAudit } from '../../src/services/ledger/ledger-audit';
+import { AccountBook } from '../../src/services/ledger';
+import { LedgerAudit } from '../../src/services/ledger';
 import { serviceHarness, type ServiceHarness } from '../support/services';
 
 /** AccountBook's take-backs: whole and partial reversals, and the three ways to meet a shortfall. */

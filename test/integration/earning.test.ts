@@ -1,6 +1,6 @@
 import { RuleStatus } from '../../src/entities/rule';
-import { AccountBook } from '../../src/services/ledger/account-book';
-import { DAY_MS } from '../../src/services/shared/clock';
+import { AccountBook } from '../../src/services/ledger';
+import { DAY_MS } from '../../src/services/shared';
 import type { RuleContext } from '../../src/rules';
 import { rulesHarness, together, type RulesHarness } from '../support/rules-harness';
 

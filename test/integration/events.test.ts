@@ -1,4 +1,4 @@
-import { birthdayJob } from '../../src/services/earning/event-service';
+import { birthdayJob } from '../../src/services/earning';
 import { rulesHarness, together, type RulesHarness } from '../support/rules-harness';
 
 let h: RulesHarness;

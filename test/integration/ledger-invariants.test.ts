@@ -1,6 +1,6 @@
-import { DAY_MS } from '../../src/services/shared/clock';
-import { LedgerAudit } from '../../src/services/ledger/ledger-audit';
-import { LedgerJobs } from '../../src/services/ledger/lot-jobs';
+import { DAY_MS } from '../../src/services/shared';
+import { LedgerAudit } from '../../src/services/ledger';
+import { LedgerJobs } from '../../src/services/ledger';
 import { serviceHarness, type ServiceHarness } from '../support/services';
 
 let h: ServiceHarness;

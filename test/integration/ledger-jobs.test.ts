@@ -1,10 +1,10 @@
 import { Database } from '../../src/db/database';
 import { Client } from 'pg';
 import { JobRunner, createJobRunner } from '../../src/jobs/runner';
-import { DAY_MS, ManualClock } from '../../src/services/shared/clock';
-import { LedgerAudit } from '../../src/services/ledger/ledger-audit';
-import { LedgerJobs } from '../../src/services/ledger/lot-jobs';
-import { LedgerService } from '../../src/services/ledger/ledger-service';
+import { DAY_MS, ManualClock } from '../../src/services/shared';
+import { LedgerAudit } from '../../src/services/ledger';
+import { LedgerJobs } from '../../src/services/ledger';
+import { LedgerService } from '../../src/services/ledger';
 import { serviceHarness, type ServiceHarness } from '../support/services';
 
 let h: ServiceHarness;

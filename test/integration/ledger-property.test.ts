@@ -7,12 +7,13 @@
  *
  * Replay a failure with the seed and path fast-check prints: FC_SEED=… FC_PATH=… npx jest <this file>.
  */
+import type { Actor } from '../../src/services/shared';
 import fc from 'fast-check';
 import { PatronError } from '../../src/errors';
-import { DAY_MS } from '../../src/services/shared/clock';
-import { LedgerAudit } from '../../src/services/ledger/ledger-audit';
-import { LedgerJobs, type AuthorizationJobResult, type LotJobResult } from '../../src/services/ledger/lot-jobs';
-import type { Actor } from '../../src/services/ledger/ledger-service';
+import { DAY_MS } from '../../src/services/shared';
+import { LedgerAudit } from '../../src/services/ledger';
+import { LedgerJobs, type AuthorizationJobResult, type LotJobResult } from '../../src/services/ledger';
+
 import { serviceHarness, type ServiceHarness } from '../support/services';
 
 const MINUTE_MS = 60_000;

@@ -1,13 +1,14 @@
+import type { Actor } from '../../src/services/shared';
 import { CauseType } from '../../src/entities/ledger-entry';
 import { NegativeBalancePolicy } from '../../src/entities/program';
 import { RuleStatus } from '../../src/entities/rule';
-import type { ProgramSettings } from '../../src/services/access/access-service';
-import { AccountBook } from '../../src/services/ledger/account-book';
-import { DAY_MS } from '../../src/services/shared/clock';
-import { LedgerAudit } from '../../src/services/ledger/ledger-audit';
-import { LedgerJobs } from '../../src/services/ledger/lot-jobs';
-import { lotTimes, type Actor } from '../../src/services/ledger/ledger-service';
-import type { OrderLineInput, PlaceOrderInput } from '../../src/services/orders/order-service';
+import type { ProgramSettings } from '../../src/services/access';
+import { AccountBook } from '../../src/services/ledger';
+import { DAY_MS } from '../../src/services/shared';
+import { LedgerAudit } from '../../src/services/ledger';
+import { LedgerJobs } from '../../src/services/ledger';
+import { lotTimes } from '../../src/services/ledger';
+import type { OrderLineInput, PlaceOrderInput } from '../../src/services/orders';
 import { rulesHarness, type RulesHarness } from '../support/rules-harness';
 
 /**

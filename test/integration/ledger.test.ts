@@ -1,4 +1,4 @@
-import { DAY_MS } from '../../src/services/shared/clock';
+import { DAY_MS } from '../../src/services/shared';
 import { serviceHarness, type ServiceHarness } from '../support/services';
 
 let h: ServiceHarness;

@@ -1,13 +1,14 @@
+import type { Actor } from '../../src/services/shared';
 import { Client } from 'pg';
 import { AuthorizationStatus } from '../../src/entities/authorization';
 import { CauseType } from '../../src/entities/ledger-entry';
 import { RuleStatus } from '../../src/entities/rule';
-import { AccountBook } from '../../src/services/ledger/account-book';
-import type { ProgramSettings } from '../../src/services/access/access-service';
-import { LedgerAudit } from '../../src/services/ledger/ledger-audit';
-import { closeAuthorization, type Actor } from '../../src/services/ledger/ledger-service';
-import type { OrderLineInput, PlaceOrderInput } from '../../src/services/orders/order-service';
-import type { RuleDefinitionInput } from '../../src/services/earning/rule-service';
+import { AccountBook } from '../../src/services/ledger';
+import type { ProgramSettings } from '../../src/services/access';
+import { LedgerAudit } from '../../src/services/ledger';
+import { closeAuthorization } from '../../src/services/ledger';
+import type { OrderLineInput, PlaceOrderInput } from '../../src/services/orders';
+import type { RuleDefinitionInput } from '../../src/services/earning';
 import { rulesHarness, together, type RulesHarness } from '../support/rules-harness';
 
 /**

@@ -1,11 +1,12 @@
+import type { Actor } from '../../src/services/shared';
 import { NegativeBalancePolicy } from '../../src/entities/program';
 import { RuleStatus } from '../../src/entities/rule';
-import type { ProgramSettings } from '../../src/services/access/access-service';
-import { DAY_MS } from '../../src/services/shared/clock';
-import { LedgerAudit } from '../../src/services/ledger/ledger-audit';
-import { LedgerJobs } from '../../src/services/ledger/lot-jobs';
-import type { Actor } from '../../src/services/ledger/ledger-service';
-import { ORDER_AUTHORIZATION_TTL_SECONDS, type OrderLineInput, type PlaceOrderInput } from '../../src/services/orders/order-service';
+import type { ProgramSettings } from '../../src/services/access';
+import { DAY_MS } from '../../src/services/shared';
+import { LedgerAudit } from '../../src/services/ledger';
+import { LedgerJobs } from '../../src/services/ledger';
+
+import { ORDER_AUTHORIZATION_TTL_SECONDS, type OrderLineInput, type PlaceOrderInput } from '../../src/services/orders';
 import { rulesHarness, together, type RulesHarness } from '../support/rules-harness';
 
 /**

@@ -1,5 +1,5 @@
 import { RuleStatus } from '../../src/entities/rule';
-import type { RuleDefinitionInput } from '../../src/services/earning/rule-service';
+import type { RuleDefinitionInput } from '../../src/services/earning';
 import { rulesHarness, type RulesHarness } from '../support/rules-harness';
 
 let h: RulesHarness;

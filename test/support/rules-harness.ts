@@ -1,12 +1,13 @@
+import type { Actor } from '../../src/services/shared';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { Database } from '../../src/db/database';
 import { openOrm } from '../../src/db/orm';
 import { RuleStatus } from '../../src/entities/rule';
 import { createServices, type Services } from '../../src/services';
-import { ManualClock } from '../../src/services/shared/clock';
-import type { EventPublisher } from '../../src/services/realtime/balance-events';
-import type { Actor } from '../../src/services/ledger/ledger-service';
-import type { RuleDefinitionInput } from '../../src/services/earning/rule-service';
+import { ManualClock } from '../../src/services/shared';
+import type { EventPublisher } from '../../src/services/realtime';
+
+import type { RuleDefinitionInput } from '../../src/services/earning';
 import { createTestDatabase, type TestDatabase } from './database';
 
 /** The real service wiring (rules, earning, events, the registration hook) on a database of the suite's own. */

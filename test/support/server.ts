@@ -5,7 +5,7 @@ import WebSocket from 'ws';
 import { startApp, type RunningApp } from '../../src/app';
 import { loadConfig } from '../../src/config';
 import { createLogger } from '../../src/logger';
-import type { Clock } from '../../src/services/shared/clock';
+import type { Clock } from '../../src/services/shared';
 import { createTestDatabase, type TestDatabase } from './database';
 
 export const OPERATOR_KEY = 'ptn_adm_test-operator-key-0123456789abcdef';

@@ -1,11 +1,12 @@
+import type { Actor } from '../../src/services/shared';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { Database } from '../../src/db/database';
 import { openOrm } from '../../src/db/orm';
-import { AccessService } from '../../src/services/access/access-service';
-import { ManualClock } from '../../src/services/shared/clock';
-import type { EventPublisher } from '../../src/services/realtime/balance-events';
-import { LedgerService, type Actor } from '../../src/services/ledger/ledger-service';
-import { MemberService } from '../../src/services/members/member-service';
+import { AccessService } from '../../src/services/access';
+import { ManualClock } from '../../src/services/shared';
+import type { EventPublisher } from '../../src/services/realtime';
+import { LedgerService } from '../../src/services/ledger';
+import { MemberService } from '../../src/services/members';
 import { createTestDatabase, type TestDatabase } from './database';
 
 /** Services wired to a database of the suite's own, with a clock the test moves. */

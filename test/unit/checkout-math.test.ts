@@ -10,7 +10,7 @@ import {
   quoteCheckout,
   resolveRedemptionPolicy,
   splitRedemption,
-} from '../../src/services/orders/checkout-math';
+} from '../../src/services/orders';
 
 const rubles = (amount: number): number => Math.round(amount * 100);
 const line = (sku: string, unitPriceMinor: number, extra: Partial<CheckoutLine> = {}): CheckoutLine => ({

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { awardTakenBack, awardWeights, refundTotals, shareOf, type RefundableLine } from '../../src/services/orders/order-math';
+import { awardTakenBack, awardWeights, refundTotals, shareOf, type RefundableLine } from '../../src/services/orders';
 
 const line = (quantity: number, pointsDiscountMinor: number, earnBaseMinor: number, netMinor = pointsDiscountMinor + earnBaseMinor): RefundableLine => ({
   quantity, refundedQuantity: 0, netMinor, pointsDiscountMinor, earnBaseMinor,

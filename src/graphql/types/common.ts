@@ -1,7 +1,8 @@
+import type { MemberRef } from '../../services/shared';
 import { Field, ID, InputType, ObjectType } from 'type-graphql';
 import { SafeIntResolver } from 'graphql-scalars';
 import { IsEmail, IsOptional, IsUUID, Length, MaxLength } from 'class-validator';
-import type { MemberRef } from '../../services/ledger/account-book';
+
 import { badInput } from '../../errors';
 
 @ObjectType({ simpleResolvers: true, description: 'An amount of money in minor units (kopecks, cents) with its ISO 4217 currency.' })

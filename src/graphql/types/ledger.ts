@@ -3,7 +3,7 @@ import { IsIn, IsInt, IsOptional, Length, Max, Min, ValidateNested, ArrayMaxSize
 import { SafeIntResolver } from 'graphql-scalars';
 import { AuthorizationStatus } from '../../entities/authorization';
 import { CauseType, EntryKind } from '../../entities/ledger-entry';
-import { MAX_POINTS } from '../../services/ledger/ledger-service';
+import { MAX_POINTS } from '../../services/ledger';
 import { MemberRefInput, Money, PageInfo } from './common';
 
 registerEnumType(EntryKind, { name: 'EntryKind' });

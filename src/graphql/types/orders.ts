@@ -2,7 +2,7 @@ import { Field, ID, InputType, Int, ObjectType, registerEnumType } from 'type-gr
 import { ArrayMaxSize, ArrayMinSize, IsInt, IsOptional, Length, Matches, Max, Min, ValidateNested } from 'class-validator';
 import { SafeIntResolver } from 'graphql-scalars';
 import { OrderStatus } from '../../entities/order';
-import { MAX_POINTS } from '../../services/ledger/ledger-service';
+import { MAX_POINTS } from '../../services/ledger';
 import { MemberRefInput } from './common';
 import { Account } from './ledger';
 

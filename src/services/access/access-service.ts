@@ -1,13 +1,14 @@
+import type { MemberRef } from '../shared';
 import type { Database, Sql } from '../../db/database';
-import { isUuid } from '../shared/input';
+import { isUuid } from '../shared';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { SignJWT, jwtVerify } from 'jose';
 import { ApiKeyRole } from '../../entities/api-key';
 import { NegativeBalancePolicy } from '../../entities/program';
 import { badInput, notFound } from '../../errors';
-import type { MemberRef } from '../ledger/account-book';
-import type { Clock } from '../shared/clock';
-import type { MemberService } from '../members/member-service';
+
+import type { Clock } from '../shared';
+import type { MemberService } from '../members';
 
 export interface ApiKeyIdentity {
   keyId: string;

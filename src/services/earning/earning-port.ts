@@ -1,6 +1,6 @@
 import type { Sql } from '../../db/database';
 import type { RuleContext } from '../../rules';
-import type { AccountBook, EntryRecord } from '../ledger/account-book';
+import type { AccountBook, EntryRecord } from '../ledger';
 
 /**
  * What happened to a member that rules may reward: a tracked event, or a paid order

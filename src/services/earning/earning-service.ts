@@ -10,10 +10,10 @@ import {
   type RuleContext,
   type RuleDefinition,
 } from '../../rules';
-import { AccountBook, type EntryRecord } from '../ledger/account-book';
+import { AccountBook, type EntryRecord } from '../ledger';
 import type { Earning, EarningOutcome, EarningRequest } from './earning-port';
-import { lotTimes } from '../ledger/ledger-service';
-import { pgArray } from '../shared/input';
+import { lotTimes } from '../ledger';
+import { pgArray } from '../shared';
 import type { RuleService } from './rule-service';
 
 /** Finds a member's referrer `level` steps up the referral tree (1 = the direct referrer). */

@@ -1,18 +1,19 @@
+import type { Actor, MemberRef } from '../shared';
 import type { Database, Sql } from '../../db/database';
-import { isUuid } from '../shared/input';
+import { isUuid } from '../shared';
 import { randomUUID } from 'node:crypto';
 import type { JobDefinition } from '../../jobs/runner';
 import { isPlainObject } from '../../rules/args';
 import { localTime } from '../../rules/time-zone';
 import { badInput, notFound } from '../../errors';
 import type { RuleContext } from '../../rules';
-import { AccountBook, type EntryRecord, type MemberRef } from '../ledger/account-book';
-import type { Clock } from '../shared/clock';
+import { AccountBook, type EntryRecord } from '../ledger';
+import type { Clock } from '../shared';
 import type { EarningService, RuleAwardRecord, Simulation } from './earning-service';
-import { publishBalanceChanges, uniqueEntries, type EventPublisher } from '../realtime/balance-events';
-import { checkClientKey, once, systemKey } from '../shared/idempotency';
-import type { Actor } from '../ledger/ledger-service';
-import { memberRefColumn, type MemberRecord } from '../members/member-service';
+import { publishBalanceChanges, uniqueEntries, type EventPublisher } from '../realtime';
+import { checkClientKey, once, systemKey } from '../shared';
+
+import { memberRefColumn, type MemberRecord } from '../members';
 
 /** Event types Patron raises itself; a storefront cannot report them. */
 export const SYSTEM_EVENT_TYPES = ['registration', 'birthday', 'order_paid'] as const;

@@ -1,11 +1,12 @@
+import type { Actor } from '../shared';
 import type { Database, Sql } from '../../db/database';
 import { randomUUID } from 'node:crypto';
 import { RuleStatus } from '../../entities/rule';
 import { ErrorCode, PatronError, badInput, notFound } from '../../errors';
 import { validateRule, type Rule, type RuleCaps, type RuleDefinition, type ValidationError } from '../../rules';
-import type { Clock } from '../shared/clock';
-import { canonicalJson } from '../shared/idempotency';
-import type { Actor } from '../ledger/ledger-service';
+import type { Clock } from '../shared';
+import { canonicalJson } from '../shared';
+
 
 /** A definition as stored in a version: everything but the status, which changes in place. */
 export type StoredDefinition = Omit<RuleDefinition, 'status'>;

@@ -3,8 +3,9 @@ import { CauseType, EntryKind } from '../../entities/ledger-entry';
 import { MemberStatus } from '../../entities/member';
 import { NegativeBalancePolicy } from '../../entities/program';
 import { ErrorCode, PatronError, notFound } from '../../errors';
-import { memberRefColumn } from '../members/member-service';
-import { pgArray } from '../shared/input';
+import { memberRefColumn } from '../members';
+import { pgArray } from '../shared';
+import type { MemberRef } from '../shared';
 
 /** Why an entry was written. */
 export interface Cause {
@@ -76,8 +77,6 @@ export interface AccrualLot {
   active: boolean;
 }
 
-/** Who a write is about: our member id, or the shop's id, e-mail or phone. */
-export type MemberRef = { id: string } | { externalId: string } | { email: string } | { phone: string };
 
 export interface AccountState extends Balances {
   id: string;

@@ -1,11 +1,12 @@
+import type { MemberRef } from '../shared';
 import type { Database } from '../../db/database';
 import { EntryKind } from '../../entities/ledger-entry';
 import { badInput, notFound } from '../../errors';
-import { EntryRecord, MemberRef, toEntryRecord } from './account-book';
-import type { Clock } from '../shared/clock';
+import { EntryRecord, toEntryRecord } from './account-book';
+import type { Clock } from '../shared';
 import type { AccountSnapshot } from './ledger-service';
-import { memberRefColumn } from '../members/member-service';
-import { isUuid, pgArray } from '../shared/input';
+import { memberRefColumn } from '../members';
+import { isUuid, pgArray } from '../shared';
 
 export interface Page<T> {
   nodes: T[];

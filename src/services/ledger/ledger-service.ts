@@ -3,18 +3,13 @@ import { randomUUID } from 'node:crypto';
 import { AuthorizationStatus } from '../../entities/authorization';
 import { CauseType, EntryKind } from '../../entities/ledger-entry';
 import { ErrorCode, PatronError, badInput, notFound } from '../../errors';
-import { AccountBook, Cause, EntryRecord, MemberRef, toEntryRecord } from './account-book';
-import { Clock, DAY_MS } from '../shared/clock';
-import { EventPublisher, publishBalanceChanges } from '../realtime/balance-events';
-import { once, checkClientKey } from '../shared/idempotency';
-import { checkReason, isUuid } from '../shared/input';
+import { AccountBook, Cause, EntryRecord, toEntryRecord } from './account-book';
+import type { Actor, MemberRef } from '../shared';
+import { Clock, DAY_MS } from '../shared';
+import { EventPublisher, publishBalanceChanges } from '../realtime';
+import { once, checkClientKey } from '../shared';
+import { checkReason, isUuid } from '../shared';
 
-/** Who is writing: a key of the program, an operator, or a job. */
-export interface Actor {
-  programId: string;
-  kind: 'server' | 'admin' | 'job';
-  id: string;
-}
 
 export const MAX_POINTS = 1_000_000_000;
 

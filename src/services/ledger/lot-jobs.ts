@@ -1,7 +1,7 @@
 import type { Database, Sql } from '../../db/database';
 import type { Logger } from '../../logger';
 import { ACTIVATION, DEBT_REPAID, EXPIRY, LotSweep, repayDebts, sweepLots } from './account-book';
-import { EventPublisher, publishBalanceChanges } from '../realtime/balance-events';
+import { EventPublisher, publishBalanceChanges } from '../realtime';
 import type { LedgerService } from './ledger-service';
 
 /**

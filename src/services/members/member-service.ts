@@ -1,11 +1,12 @@
+import type { MemberRef } from '../shared';
 import type { Database, Sql } from '../../db/database';
-import { isUuid } from '../shared/input';
+import { isUuid } from '../shared';
 import { randomUUID } from 'node:crypto';
 import { parsePhoneNumberWithError } from 'libphonenumber-js';
 import { MemberStatus } from '../../entities/member';
 import { ErrorCode, PatronError, badInput, notFound } from '../../errors';
-import type { MemberRef } from '../ledger/account-book';
-import type { Clock } from '../shared/clock';
+
+import type { Clock } from '../shared';
 
 export interface MemberRecord {
   id: string;

@@ -1,3 +1,4 @@
+import type { Actor, MemberRef } from '../shared';
 import type { Database, Sql } from '../../db/database';
 import { randomUUID } from 'node:crypto';
 import { AuthorizationStatus } from '../../entities/authorization';
@@ -5,20 +6,20 @@ import { CauseType } from '../../entities/ledger-entry';
 import { MemberStatus } from '../../entities/member';
 import { OrderStatus } from '../../entities/order';
 import { ErrorCode, PatronError, badInput, notFound } from '../../errors';
-import { AccountBook, Cause, EntryRecord, MemberRef, shortfallUnder, toEntryRecord } from '../ledger/account-book';
+import { AccountBook, Cause, EntryRecord, shortfallUnder, toEntryRecord } from '../ledger';
 import {
   CheckoutLine, CheckoutOrder, CheckoutQuote, IneligibleReason, RedemptionLimit, RedemptionPolicy, maxRedeemablePoints,
   quoteCheckout,
 } from './checkout-math';
-import type { Clock } from '../shared/clock';
-import type { EarnedAward, Earning, EarningRequest } from '../earning/earning-port';
-import { lockReferrerAccounts } from '../earning/earning-service';
-import { EventPublisher, publishBalanceChanges, uniqueEntries } from '../realtime/balance-events';
-import { checkClientKey, once } from '../shared/idempotency';
-import { AccountSnapshot, Actor, MAX_POINTS, closeAuthorization, recordAuthorization, snapshot } from '../ledger/ledger-service';
-import { memberRefColumn } from '../members/member-service';
+import type { Clock } from '../shared';
+import type { EarnedAward, Earning, EarningRequest } from '../earning';
+import { lockReferrerAccounts } from '../earning';
+import { EventPublisher, publishBalanceChanges, uniqueEntries } from '../realtime';
+import { checkClientKey, once } from '../shared';
+import { AccountSnapshot, MAX_POINTS, closeAuthorization, recordAuthorization, snapshot } from '../ledger';
+import { memberRefColumn } from '../members';
 import { RefundTotals, awardTakenBack, refundTotals, spendReturned } from './order-math';
-import { checkReason, checkText, isUuid, pgArray } from '../shared/input';
+import { checkReason, checkText, isUuid, pgArray } from '../shared';
 
 /**
  * How long a placed order holds its points: 7 days, the longest authorization the ledger

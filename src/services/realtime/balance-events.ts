@@ -1,4 +1,4 @@
-import type { Balances, EntryRecord } from '../ledger/account-book';
+import type { Balances, EntryRecord } from '../ledger';
 
 /** Publishes domain events after their transaction committed. Implemented by the pub/sub. */
 export interface EventPublisher {

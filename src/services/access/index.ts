@@ -1,0 +1,2 @@
+// The access module's only door: other modules and the GraphQL edge import from here.
+export * from './access-service';

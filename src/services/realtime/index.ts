@@ -1,0 +1,2 @@
+// The realtime module's only door: other modules and the GraphQL edge import from here.
+export * from './balance-events';
