@@ -17,7 +17,7 @@ import { PatronError } from './errors';
 import type { Logger } from './logger';
 import type { Services } from './services';
 import { identify } from './graphql/auth';
-import type { Context, Identity } from './graphql/context';
+import type { ClientInfo, Context, Identity } from './graphql/context';
 import { createErrorFormatter } from './graphql/errors';
 import { createGraphiqlHandler } from './graphql/graphiql';
 import { armor, MAX_TOKENS } from './graphql/limits';
@@ -42,6 +42,12 @@ export interface PatronHttpServer {
 
 const REQUEST_ID = /^[\w.:-]{1,100}$/;
 
+/** Where a request came from, as services log and record it. */
+function clientOf(req: http.IncomingMessage): ClientInfo {
+  const agent = req.headers['user-agent'];
+  return { address: req.socket.remoteAddress ?? null, userAgent: typeof agent === 'string' ? agent.slice(0, 300) : null };
+}
+
 /** HTTP (GraphQL, GraphiQL, health) and WebSocket subscriptions on one port. */
 export async function createHttpServer(deps: HttpServerDeps): Promise<PatronHttpServer> {
   const { config, schema, services, logger } = deps;
@@ -51,9 +57,10 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<PatronHttp
   const limits = armor(config.introspection);
   const formatError = createErrorFormatter(logger, config.env !== 'production');
 
-  const contextFor = (identity: Identity, requestId: string): Context => ({
+  const contextFor = (identity: Identity, requestId: string, client: ClientInfo): Context => ({
     requestId,
     identity,
+    client,
     services,
     loaders: createLoaders(services, identity.kind === 'anonymous' ? null : identity.programId),
     logger: logger.child({ requestId }),
@@ -78,7 +85,7 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<PatronHttp
         watchCredential(ctx.extra.socket, identity, deps.clock, () => identify(services.access, credential), () => forbidden(ctx.extra.socket));
         return true;
       },
-      context: (ctx) => contextFor(ctx.extra.identity!, randomUUID()),
+      context: (ctx) => contextFor(ctx.extra.identity!, randomUUID(), clientOf(ctx.extra.request)),
       onSubscribe: async (ctx, _id, payload) => {
         const identity = await identify(services.access, ctx.extra.credential).catch(() => null);
         if (!identity || identity.kind === 'anonymous') {
@@ -161,7 +168,7 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<PatronHttp
           if (error instanceof PatronError) throw unauthenticated(error);
           throw error;
         }
-        return contextFor(identity, requestId);
+        return contextFor(identity, requestId, clientOf(req));
       },
     }),
   );

@@ -18,9 +18,16 @@ export type Identity =
   | { kind: 'key'; programId: string; keyId: string; role: ApiKeyRole; operator: boolean }
   | { kind: 'customer'; programId: string; memberId: string; expiresAt: Date };
 
+/** Where a request came from. */
+export interface ClientInfo {
+  address: string | null;
+  userAgent: string | null;
+}
+
 export interface Context {
   requestId: string;
   identity: Identity;
+  client: ClientInfo;
   services: Services;
   loaders: Loaders;
   logger: Logger;

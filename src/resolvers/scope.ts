@@ -1,9 +1,25 @@
-import type { MemberRef } from '../services/shared';
 import { ErrorCode, PatronError, badInput } from '../errors';
 import type { Context } from '../graphql/context';
 import { MemberRefInput, toMemberRef } from '../graphql/types/common';
 
-import type { Actor } from '../services/shared';
+import type { Actor, MemberRef, RequestContext } from '../services/shared';
+
+/** The context a service method takes first: program, actor, request id, logger, client. */
+export function requestContext(ctx: Context): RequestContext {
+  const id = ctx.identity;
+  if (id.kind === 'anonymous') throw new PatronError(ErrorCode.UNAUTHENTICATED, 'Credentials are required');
+  const actor: Actor =
+    id.kind === 'customer'
+      ? { programId: id.programId, kind: 'customer', id: id.memberId }
+      : { programId: id.programId, kind: id.role === 'admin' ? 'admin' : 'server', id: id.keyId };
+  return { ...actor, requestId: ctx.requestId, logger: ctx.logger, clientAddress: ctx.client.address, userAgent: ctx.client.userAgent };
+}
+
+/** The context of a write: a key's; customers never write. */
+export function writerContext(ctx: Context): RequestContext {
+  if (ctx.identity.kind !== 'key') throw new PatronError(ErrorCode.FORBIDDEN, 'Only API keys may change the ledger');
+  return requestContext(ctx);
+}
 
 /** The writer a key stands for; customers never write. */
 export function actorOf(ctx: Context): Actor {
