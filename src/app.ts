@@ -8,8 +8,10 @@ import { PgPubSub } from './graphql/pubsub';
 import { createSchema } from './graphql/schema';
 import { createHttpServer } from './server';
 import { createServices, type Services } from './services';
+import { OutboxRelay } from './services/realtime';
 import { systemClock, type Clock } from './services/shared';
 import { createJobRunner } from './jobs/runner';
+import { pruneOutboxJob } from './jobs/outbox';
 import { LedgerJobs } from './services/ledger';
 import { birthdayJob } from './services/earning';
 
@@ -41,10 +43,15 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
   const db = new Database(options.databaseUrl, config.dbPoolMax);
   const pubsub = new PgPubSub({ connectionString: options.databaseUrl, logger: logger.child({ module: 'pubsub' }) });
   await pubsub.start();
+  // Committed outbox events go to subscribers through the relay; it first publishes what an
+  // earlier run left unpublished.
+  const relay = new OutboxRelay(db, pubsub, logger.child({ module: 'outbox' }));
+  relay.start();
   const services = createServices(db, clock, pubsub, config);
   const { generatedAdminKey } = await services.access.bootstrap(config.adminKey);
-  const jobs = createJobRunner(db, new LedgerJobs(db, services.ledger, pubsub, { logger }), { clock, logger });
+  const jobs = createJobRunner(db, new LedgerJobs(db, services.ledger, { logger }), { clock, logger });
   jobs.register(birthdayJob(services));
+  jobs.register(pruneOutboxJob(relay));
   const schema = await createSchema(pubsub);
   const server = await createHttpServer({ config, schema, services, pubsub, jobs, db, logger, clock });
   const port = await server.listen(config.port, config.host);
@@ -59,6 +66,7 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
     close: async () => {
       await jobs.stop();
       await server.close();
+      await relay.stop();
       await pubsub.close();
       await db.close();
       await orm.close(true);

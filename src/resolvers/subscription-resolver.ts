@@ -1,11 +1,13 @@
-import { Arg, Authorized, ID, Resolver, Root, Subscription, type SubscribeResolverData } from 'type-graphql';
+import { Arg, Authorized, Ctx, ID, Int, Query, Resolver, Root, Subscription, type SubscribeResolverData } from 'type-graphql';
 import { ErrorCode, PatronError } from '../errors';
 import { checkRoles, programOf } from '../graphql/auth';
 import type { Context } from '../graphql/context';
 import { Role } from '../graphql/context';
 import { BalanceChange } from '../graphql/types/ledger';
 import type { EntryRecord } from '../services/ledger';
-import { Topic, type BalanceChangedEvent } from '../services/realtime';
+import { Topic, type DeliveredBalanceChange } from '../services/realtime';
+import { MemberRefInput } from '../graphql/types/common';
+import { memberScope, requestContext } from './scope';
 import { toLedgerEntry } from './mappers';
 
 /** Checked when the subscription starts, not per event: a refused subscription never opens. */
@@ -20,19 +22,40 @@ async function subscribeToMember(data: SubscribeResolverData<unknown, { memberId
 }
 
 /** Events travel as JSON between instances: dates arrive as strings. */
-function toBalanceChange(event: BalanceChangedEvent): BalanceChange {
+function toBalanceChange(event: DeliveredBalanceChange): BalanceChange {
   const entry: EntryRecord = { ...event.entry, createdAt: new Date(event.entry.createdAt) };
-  return { memberId: event.memberId, ...event.balances, entry: toLedgerEntry(entry) };
+  return {
+    memberId: event.memberId,
+    ...event.balances,
+    entry: toLedgerEntry(entry),
+    sequence: Number(event.sequence),
+    occurredAt: new Date(event.occurredAt),
+  };
 }
 
 @Resolver()
 export class SubscriptionResolver {
+  @Authorized(Role.ADMIN, Role.SERVER, Role.CUSTOMER)
+  @Query(() => [BalanceChange], {
+    description: 'A member\'s balance changes after a sequence number, oldest first, as subscribers received them (kept 7 days): what a client that saw a gap missed. Customers read their own.',
+  })
+  async balanceChanges(
+    @Ctx() ctx: Context,
+    @Arg('afterSequence', () => Int) afterSequence: number,
+    @Arg('member', () => MemberRefInput, { nullable: true }) member: MemberRefInput | null,
+    @Arg('first', () => Int, { defaultValue: 100 }) first: number,
+  ): Promise<BalanceChange[]> {
+    const found = await ctx.services.members.get(programOf(ctx), memberScope(ctx, member));
+    const events = await ctx.services.missedEvents.balanceChanges(requestContext(ctx), found.id, afterSequence, first);
+    return events.map(toBalanceChange);
+  }
+
   @Authorized(Role.ADMIN, Role.SERVER)
   @Subscription(() => BalanceChange, {
     description: 'Every change of one member\'s balance, after it committed, on any instance.',
     subscribe: (data) => subscribeToMember(data as never, [Role.ADMIN, Role.SERVER]),
   })
-  balanceChanged(@Root() event: BalanceChangedEvent, @Arg('memberId', () => ID) _memberId: string): BalanceChange {
+  balanceChanged(@Root() event: DeliveredBalanceChange, @Arg('memberId', () => ID) _memberId: string): BalanceChange {
     return toBalanceChange(event);
   }
 
@@ -41,7 +64,7 @@ export class SubscriptionResolver {
     description: 'The customer token\'s own balance changes.',
     subscribe: (data) => subscribeToMember(data as never, [Role.CUSTOMER]),
   })
-  myBalance(@Root() event: BalanceChangedEvent): BalanceChange {
+  myBalance(@Root() event: DeliveredBalanceChange): BalanceChange {
     return toBalanceChange(event);
   }
 }

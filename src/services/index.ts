@@ -3,7 +3,7 @@ import { AccessService } from './access';
 import type { Clock } from './shared';
 import { EarningService, MemberReferrers } from './earning';
 import { EventService } from './earning';
-import type { EventPublisher } from './realtime';
+import { MissedEvents, type EventPublisher } from './realtime';
 import { LedgerAudit } from './ledger';
 import { LedgerQueries } from './ledger';
 import { LedgerService } from './ledger';
@@ -23,6 +23,8 @@ export interface Services {
   earning: EarningService;
   events: EventService;
   orders: OrderService;
+  /** What a subscriber missed, read back from the outbox. */
+  missedEvents: MissedEvents;
 }
 
 export function createServices(
@@ -39,12 +41,13 @@ export function createServices(
   return {
     access: new AccessService(db, clock, members, options),
     members,
-    ledger: new LedgerService(db, clock, events),
+    ledger: new LedgerService(db, clock),
     ledgerQueries: new LedgerQueries(db, clock),
     audit: new LedgerAudit(db),
     rules,
     earning,
     events: tracked,
-    orders: new OrderService(db, clock, events, earning),
+    orders: new OrderService(db, clock, earning),
+    missedEvents: new MissedEvents(db),
   };
 }

@@ -157,7 +157,7 @@ describe('the worked example (seed 000) and referrers (E7)', () => {
       `select extract(epoch from l.expires_at - l.available_at) / 86400 as lifetime from lot l join ledger_entry e on e.id = l.source_entry_id
        where e.id = ?`, [outcome.awards.find((a) => a.ruleName === 'Cashback')!.entry.id]);
     expect(Number(cashback.lifetime)).toBe(30);
-    // The caller publishes; nothing was published from inside the transaction.
+    // Nothing reaches subscribers from inside the transaction: the relay publishes the outbox once committed.
     expect(h.published.length).toBe(before);
   });
 

@@ -134,7 +134,7 @@ test('jobs and storefront writes on the same accounts at once keep the books bal
     await h.ledger.accrue(h.server, { member: { id }, points: 100, lifetimeDays: 30, idempotencyKey: key() });
   }
   h.clock.advance(2 * DAY_MS);
-  const jobs = new LedgerJobs(h.database, h.ledger, { publish: () => undefined }, { batchSize: 2 });
+  const jobs = new LedgerJobs(h.database, h.ledger, { batchSize: 2 });
   const asOf = h.clock.now();
   const writes = members.flatMap((id) =>
     Array.from({ length: 5 }, () => h.ledger.redeem(h.server, { member: { id }, points: 30, idempotencyKey: key() })),

@@ -19,7 +19,7 @@ beforeEach(async () => {
 afterEach(() => h.close());
 
 function jobsOf(harness: ServiceHarness, batchSize?: number) {
-  return new LedgerJobs(harness.database, harness.ledger, { publish: (topic, id, payload) => harness.events.push({ topic, id, payload }) }, { batchSize });
+  return new LedgerJobs(harness.database, harness.ledger, { batchSize });
 }
 
 async function newMembers(harness: ServiceHarness, count: number, prefix = 'm') {
@@ -72,6 +72,7 @@ async function seedExpiringBooks(harness: ServiceHarness) {
 test('expiry posts one entry per account, balances agree, a second run does nothing', async () => {
   const members = await seedExpiringBooks(h);
   h.clock.advance(30 * DAY_MS);
+  await h.publishOutbox();
   h.events.length = 0;
   const jobs = jobsOf(h);
 
@@ -92,6 +93,7 @@ test('expiry posts one entry per account, balances agree, a second run does noth
     const now = await account(h, entry.member_id);
     expect([Number(entry.available_after), Number(entry.pending_after), Number(entry.reserved_after)]).toEqual([now.available, now.pending, now.reserved]);
   }
+  await h.publishOutbox();
   expect(h.events.map((e) => e.id).sort()).toEqual([...members].sort());
   expect(h.events[0].payload.entry.kind).toBe('expiry');
   await expectBooksBalance(h);
@@ -212,10 +214,10 @@ test('two runners on one database: a job runs once, nothing expires twice', asyn
   // A second instance: its own pool, services and runner, the same database.
   const otherOrm = new Database(h.db.url, 5);
   try {
-    const otherLedger = new LedgerService(otherOrm, h.clock, { publish: () => undefined });
+    const otherLedger = new LedgerService(otherOrm, h.clock);
     const runners = [
       createJobRunner(h.database, jobsOf(h, 2), { clock: h.clock }),
-      createJobRunner(otherOrm, new LedgerJobs(otherOrm, otherLedger, { publish: () => undefined }, { batchSize: 2 }), { clock: h.clock }),
+      createJobRunner(otherOrm, new LedgerJobs(otherOrm, otherLedger, { batchSize: 2 }), { clock: h.clock }),
     ];
     const outcomes = await Promise.all(runners.map((r) => r.runJob('expire-lots')));
     const executed = outcomes.filter((o) => !o.skipped);
@@ -232,7 +234,7 @@ test('two runners on one database: a job runs once, nothing expires twice', asyn
     h.clock.advance(400 * DAY_MS);
     const bare = await Promise.all([
       jobsOf(h, 2).expireLots(h.clock.now()),
-      new LedgerJobs(otherOrm, otherLedger, { publish: () => undefined }, { batchSize: 3 }).expireLots(h.clock.now()),
+      new LedgerJobs(otherOrm, otherLedger, { batchSize: 3 }).expireLots(h.clock.now()),
     ]);
     expect(bare[0].lots + bare[1].lots).toBe(10);
     for (const id of members) expect(await account(h, id)).toMatchObject({ available: 0, pending: 0 });

@@ -290,7 +290,7 @@ afterAll(() => h.close());
  */
 async function newRun(scenario: { members: number; batchSize: number }): Promise<Run> {
   h.clock.advance(1000 * DAY_MS);
-  const drain = new LedgerJobs(h.database, h.ledger, { publish: () => undefined }, { batchSize: 10_000 });
+  const drain = new LedgerJobs(h.database, h.ledger, { batchSize: 10_000 });
   await drain.expireLots(h.clock.now());
   await drain.activatePendingLots(h.clock.now());
   await drain.releaseStaleAuthorizations(h.clock.now());
@@ -311,7 +311,7 @@ async function newRun(scenario: { members: number; batchSize: number }): Promise
     programId: program.id,
     server: { programId: program.id, kind: 'server', id: 'property-server' },
     admin: { programId: program.id, kind: 'admin', id: 'property-admin' },
-    jobs: new LedgerJobs(h.database, h.ledger, { publish: () => undefined }, { batchSize: scenario.batchSize }),
+    jobs: new LedgerJobs(h.database, h.ledger, { batchSize: scenario.batchSize }),
     batchSize: scenario.batchSize,
     model: { members, authorizations: [], entries: [] },
     step: 0,

@@ -276,7 +276,7 @@ describe('jobs and reads', () => {
     expect((await cancel(s, o1)).account).toMatchObject({ available: 0, debt: 500 });
     await h.services.ledger.accrue(s.server, { member: { id: memberId }, points: 300, delayDays: 2, idempotencyKey: key() });
     h.clock.advance(3 * DAY_MS);
-    const jobs = new LedgerJobs(h.database, h.services.ledger, { publish: () => undefined });
+    const jobs = new LedgerJobs(h.database, h.services.ledger);
     const done = await jobs.activatePendingLots(h.clock.now());
     expect(done.lots).toBeGreaterThanOrEqual(1);
     expect(await s.account(memberId)).toEqual({ available: 0, pending: 0, reserved: 0, debt: 200 });
@@ -334,7 +334,7 @@ describe('one implementation of the lot statements', () => {
     }
     h.clock.advance(5 * DAY_MS);
     await h.services.ledger.redeem(s.server, { member: { id: byWrite }, points: 1, idempotencyKey: key() });
-    await new LedgerJobs(h.database, h.services.ledger, { publish: () => undefined }).expireLots(h.clock.now());
+    await new LedgerJobs(h.database, h.services.ledger).expireLots(h.clock.now());
     const expiryOf = async (memberId: string) => {
       const rows = await h.orm.em.fork().execute(
         `select e.kind, e.amount, e.delta_available, e.delta_pending, e.cause_type, e.cause_id, e.reason, e.created_at,

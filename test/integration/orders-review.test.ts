@@ -281,8 +281,10 @@ describe('design (b): one way to publish what a write wrote', () => {
     const memberId = await s.member('b-member', 'b-referrer');
     await s.give(memberId, 1_000);
     const orderId = await s.place(memberId, [line('BALL', 100_000)], { points: 200 });
+    await h.publishOutbox(); // what earlier steps wrote
     const before = h.published.length;
     await s.pay(orderId);
+    await h.publishOutbox();
     const entries = h.published.slice(before).map((e) => e.payload.entry);
     const ids = entries.map((e) => e.id);
     expect(ids).toEqual([...new Set(ids)].sort((x, y) => x - y));

@@ -341,7 +341,7 @@ describe('place → pay → cancel', () => {
     h.clock.advance(ORDER_AUTHORIZATION_TTL_SECONDS * 1000 + 1);
     await expect(pay(s, placed.order.orderId)).rejects.toMatchObject({ code: 'AUTHORIZATION_EXPIRED' });
     // The release job gives the points back; the order stays placed until the shop cancels it.
-    const jobs = new LedgerJobs(h.database, h.services.ledger, { publish: () => undefined });
+    const jobs = new LedgerJobs(h.database, h.services.ledger);
     expect((await jobs.releaseStaleAuthorizations(h.clock.now())).authorizations).toBeGreaterThanOrEqual(1);
     expect(await s.account(memberId)).toMatchObject({ available: 1_000, reserved: 0 });
     await expect(pay(s, placed.order.orderId)).rejects.toMatchObject({ code: 'AUTHORIZATION_EXPIRED' });
@@ -606,12 +606,15 @@ describe('events', () => {
     const referrerId = await s.member('ev-ref');
     const memberId = await s.member('ev-pupil', 'ev-ref');
     const placed = await h.services.orders.placeOrder(s.server, placeInput(memberId));
+    await h.publishOutbox(); // what earlier steps wrote
     const before = h.published.length;
     await pay(s, placed.order.orderId);
+    await h.publishOutbox();
     const touched = h.published.slice(before).map((e) => e.id);
     expect(new Set(touched)).toEqual(new Set([memberId, referrerId]));
     const afterPay = h.published.length;
     await expect(pay(s, placed.order.orderId)).rejects.toMatchObject({ code: 'INVALID_STATE' });
+    await h.publishOutbox();
     expect(h.published.length).toBe(afterPay);
   });
 });

@@ -5,7 +5,7 @@ import { openOrm } from '../../src/db/orm';
 import { RuleStatus } from '../../src/entities/rule';
 import { createServices, type Services } from '../../src/services';
 import { ManualClock } from '../../src/services/shared';
-import type { EventPublisher } from '../../src/services/realtime';
+import { OutboxRelay, type EventPublisher } from '../../src/services/realtime';
 
 import type { RuleDefinitionInput } from '../../src/services/earning';
 import { createTestDatabase, type TestDatabase } from './database';
@@ -17,7 +17,9 @@ export interface RulesHarness {
   /** The pool services run on. */
   database: Database;
   clock: ManualClock;
+  /** What the outbox relay published; it runs when a test calls `publishOutbox`. */
   published: Array<{ topic: string; id: string; payload: any }>;
+  publishOutbox(): Promise<void>;
   services: Services;
   programId: string;
   admin: Actor;
@@ -39,10 +41,12 @@ export async function rulesHarness(start = new Date('2026-03-10T09:00:00Z')): Pr
   const published: RulesHarness['published'] = [];
   const publisher: EventPublisher = { publish: (topic, id, payload) => published.push({ topic, id, payload }) };
   const services = createServices(database, clock, publisher, { customerTokenTtlSeconds: 900 });
+  const relay = new OutboxRelay(database, publisher, console);
   const { programId } = await services.access.bootstrap('test-operator-key-000000000000');
   const admin: Actor = { programId, kind: 'admin', id: 'test-admin' };
   return {
     db, orm, database, clock, published, services, programId, admin,
+    publishOutbox: () => relay.flush(),
     server: { programId, kind: 'server', id: 'test-server' },
     async member(externalId, extra = {}) {
       const { member } = await services.members.upsert(programId, { externalId, ...extra });

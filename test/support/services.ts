@@ -4,7 +4,7 @@ import { Database } from '../../src/db/database';
 import { openOrm } from '../../src/db/orm';
 import { AccessService } from '../../src/services/access';
 import { ManualClock } from '../../src/services/shared';
-import type { EventPublisher } from '../../src/services/realtime';
+import { MissedEvents, OutboxRelay, type EventPublisher } from '../../src/services/realtime';
 import { LedgerService } from '../../src/services/ledger';
 import { MemberService } from '../../src/services/members';
 import { createTestDatabase, type TestDatabase } from './database';
@@ -16,10 +16,13 @@ export interface ServiceHarness {
   /** The pool services run on. */
   database: Database;
   clock: ManualClock;
+  /** What the outbox relay published; it runs when a test calls `publishOutbox`. */
   events: Array<{ topic: string; id: string; payload: any }>;
+  publishOutbox(): Promise<void>;
   ledger: LedgerService;
   members: MemberService;
   access: AccessService;
+  missedEvents: MissedEvents;
   programId: string;
   server: Actor;
   admin: Actor;
@@ -34,11 +37,14 @@ export async function serviceHarness(start = new Date('2026-01-10T09:00:00Z')): 
   const events: ServiceHarness['events'] = [];
   const publisher: EventPublisher = { publish: (topic, id, payload) => events.push({ topic, id, payload }) };
   const members = new MemberService(database, clock);
-  const ledger = new LedgerService(database, clock, publisher);
+  const ledger = new LedgerService(database, clock);
   const access = new AccessService(database, clock, members, { customerTokenTtlSeconds: 900 });
+  const relay = new OutboxRelay(database, publisher, console);
   const { programId } = await access.bootstrap('test-operator-key-000000000000');
   return {
     db, orm, database, clock, events, ledger, members, access, programId,
+    missedEvents: new MissedEvents(database),
+    publishOutbox: () => relay.flush(),
     server: { programId, kind: 'server', id: 'test-server' },
     admin: { programId, kind: 'admin', id: 'test-admin' },
     close: async () => {

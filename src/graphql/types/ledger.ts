@@ -131,6 +131,9 @@ export class BalanceChange {
   @Field(() => SafeIntResolver) pending!: number;
   @Field(() => SafeIntResolver) reserved!: number;
   @Field(() => LedgerEntry) entry!: LedgerEntry;
+  @Field(() => Int, { description: 'This member\'s balance changes are numbered 1, 2, 3 …: a gap means one was missed; read it with balanceChanges(afterSequence).' })
+  sequence!: number;
+  @Field({ description: 'When the change committed.' }) occurredAt!: Date;
 }
 
 const points = { min: 1, max: MAX_POINTS };

@@ -1,4 +1,4 @@
-import type { Sql } from '../../db/database';
+import type { Sql, UnitOfWork } from '../../db/database';
 import type { RuleContext } from '../../rules';
 import type { AccountBook, EntryRecord } from '../ledger';
 
@@ -43,9 +43,9 @@ export interface EarningOutcome {
  * service calls it when an order is paid, cancelled or returned, and to quote one.
  */
 export interface Earning {
-  earn(tx: Sql, book: AccountBook, request: EarningRequest): Promise<EarningOutcome>;
+  earn(tx: UnitOfWork, book: AccountBook, request: EarningRequest): Promise<EarningOutcome>;
   /** Money of a paid order that was cancelled or returned leaves the cumulative spend of the member locked in `book`. */
-  returnSpend(tx: Sql, book: AccountBook, minor: number): Promise<void>;
+  returnSpend(tx: UnitOfWork, book: AccountBook, minor: number): Promise<void>;
   /** What `earn` would credit the member for this request now: read without locks, nothing written. */
   preview(programId: string, memberId: string, request: Omit<EarningRequest, 'source'>, now: Date): Promise<{ memberPoints: number }>;
 }

@@ -1,4 +1,4 @@
-import type { Database, Sql } from '../../db/database';
+import type { Database, Sql, UnitOfWork } from '../../db/database';
 import { CauseType } from '../../entities/ledger-entry';
 import { badInput } from '../../errors';
 import {
@@ -132,7 +132,7 @@ const nothingEarned = (spendAddedMinor: number): DetailedEarningOutcome => ({ en
  * locks R1, then R2.)
  */
 export async function lockReferrerAccounts(
-  tx: Sql,
+  tx: UnitOfWork,
   programId: string,
   referrers: ReadonlyArray<{ memberId: string; level: number }>,
 ): Promise<void> {
@@ -161,7 +161,7 @@ export class EarningService implements Earning {
     private readonly referrers: ReferrerResolver,
   ) {}
 
-  async earn(tx: Sql, book: AccountBook, request: EarningRequest): Promise<DetailedEarningOutcome> {
+  async earn(tx: UnitOfWork, book: AccountBook, request: EarningRequest): Promise<DetailedEarningOutcome> {
     const { programId, memberId } = book.state;
     const now = book.now;
     if (!(await this.claimSource(tx, programId, memberId, request, now))) return nothingEarned(0);
@@ -189,7 +189,7 @@ export class EarningService implements Earning {
     };
   }
 
-  async returnSpend(tx: Sql, book: AccountBook, minor: number): Promise<void> {
+  async returnSpend(tx: UnitOfWork, book: AccountBook, minor: number): Promise<void> {
     if (!Number.isSafeInteger(minor) || minor < 0) throw new RangeError(`returnSpend: ${minor} is not a whole amount of minor units`);
     if (minor === 0) return;
     await tx.execute('update member_spend set paid_minor = paid_minor - ?, updated_at = ? where member_id = ?', [
@@ -273,7 +273,7 @@ export class EarningService implements Earning {
   }
 
   /** The books of the awards' beneficiaries: the member's, open already, and the referrers', locked as {@link lockReferrerAccounts} says. */
-  private async openBeneficiaries(tx: Sql, book: AccountBook, awards: PlannedAward[]): Promise<Map<string, AccountBook>> {
+  private async openBeneficiaries(tx: UnitOfWork, book: AccountBook, awards: PlannedAward[]): Promise<Map<string, AccountBook>> {
     const { programId, memberId } = book.state;
     const referrers = awards
       .filter((a) => a.memberId && a.memberId !== memberId && a.referrerLevel !== null)
@@ -287,7 +287,7 @@ export class EarningService implements Earning {
   }
 
   /** One source is put through the rules once: a retried order or event finds its claim and stops. */
-  private async claimSource(tx: Sql, programId: string, memberId: string, request: EarningRequest, now: Date) {
+  private async claimSource(tx: UnitOfWork, programId: string, memberId: string, request: EarningRequest, now: Date) {
     const claimed = await tx.execute(
       `insert into earned_source (program_id, source_type, source_id, member_id, created_at) values (?, ?, ?, ?, ?)
        on conflict do nothing returning 1`,
@@ -296,7 +296,7 @@ export class EarningService implements Earning {
     return claimed.length > 0;
   }
 
-  private async addSpend(tx: Sql, programId: string, memberId: string, paidMinor: number, now: Date) {
+  private async addSpend(tx: UnitOfWork, programId: string, memberId: string, paidMinor: number, now: Date) {
     if (!Number.isSafeInteger(paidMinor) || paidMinor < 0) throw badInput('order.totalMinor must be a non-negative integer');
     const [row] = await tx.execute(
       `insert into member_spend (member_id, program_id, paid_minor, updated_at) values (?, ?, ?, ?)
@@ -431,7 +431,7 @@ export class EarningService implements Earning {
   }
 
   private async write(
-    tx: Sql,
+    tx: UnitOfWork,
     subject: Subject,
     source: EarningRequest['source'],
     books: Map<string, AccountBook>,

@@ -1,5 +1,5 @@
 import type { Actor, MemberRef } from '../shared';
-import type { Database, Sql } from '../../db/database';
+import type { Database, Sql, UnitOfWork } from '../../db/database';
 import { isUuid } from '../shared';
 import { randomUUID } from 'node:crypto';
 import type { JobDefinition } from '../../jobs/runner';
@@ -202,7 +202,7 @@ export class EventService {
    * E1: the member-service hook, run inside the transaction that registers the member, so a
    * member never exists without their registration event. Returns the publishing to do after commit.
    */
-  readonly onRegistered = async (tx: Sql, member: MemberRecord): Promise<() => void> => {
+  readonly onRegistered = async (tx: UnitOfWork, member: MemberRecord): Promise<() => void> => {
     const now = this.clock.now();
     const key = systemKey('registration', member.id);
     let written: EntryRecord[] = [];
@@ -315,7 +315,7 @@ export class EventService {
   }
 
   private async record(
-    tx: Sql,
+    tx: UnitOfWork,
     programId: string,
     member: MemberRef,
     event: { type: string; payload: Record<string, unknown>; occurredAt: Date; key: string },

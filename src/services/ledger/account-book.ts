@@ -1,4 +1,5 @@
-import type { Sql } from '../../db/database';
+import type { UnitOfWork } from '../../db/database';
+import { entryPosted } from '../realtime/balance-events';
 import { CauseType, EntryKind } from '../../entities/ledger-entry';
 import { MemberStatus } from '../../entities/member';
 import { NegativeBalancePolicy } from '../../entities/program';
@@ -150,11 +151,11 @@ export function toEntryRecord(row: Record<string, any>, memberId: string): Entry
  * so the row lock is held no longer than the SQL needs. Nothing here commits or publishes.
  */
 export class AccountBook {
-  /** Entries written through this book, in order: the caller publishes them after commit. */
+  /** Entries written through this book, in order (each is also emitted: the outbox publishes it after commit). */
   readonly written: EntryRecord[] = [];
 
   private constructor(
-    private readonly tx: Sql,
+    private readonly tx: UnitOfWork,
     readonly state: AccountState,
     readonly policy: ProgramPolicy,
     readonly now: Date,
@@ -164,7 +165,7 @@ export class AccountBook {
    * Locks the member's account (SELECT … FOR UPDATE) and brings it up to date: lots past
    * their expiry are expired and pending lots whose time has come become available.
    */
-  static async open(tx: Sql, programId: string, member: MemberRef, now: Date): Promise<AccountBook> {
+  static async open(tx: UnitOfWork, programId: string, member: MemberRef, now: Date): Promise<AccountBook> {
     const [column, value] = memberRefColumn(member);
     const [row] = await tx.execute(
       `select a.*, m.status as member_status, p.default_lifetime_days, p.pending_days, p.authorization_ttl_seconds,
@@ -307,7 +308,7 @@ export class AccountBook {
     if (written.length !== rows.length) throw new Error(`accrueAll: wrote ${written.length} of ${rows.length} entries`);
     Object.assign(s, { available, pending, lifetimeEarned: earned });
     const entries = written.map((row) => toEntryRecord(row, s.memberId));
-    this.written.push(...entries);
+    await this.record(entries);
     return entries;
   }
 
@@ -526,8 +527,16 @@ export class AccountBook {
     return taken;
   }
 
+  /** Keeps the entries for the caller and emits each one: the domain hooks see it now, subscribers after commit. */
+  private async record(entries: readonly EntryRecord[]): Promise<void> {
+    for (const entry of entries) {
+      this.written.push(entry);
+      await this.tx.emit(entryPosted(entry));
+    }
+  }
+
   /** Takes the state after a set-based statement on this account; returns the entry it wrote, if any. */
-  private absorb(outcome: SweepOutcome): EntryRecord | null {
+  private async absorb(outcome: SweepOutcome): Promise<EntryRecord | null> {
     let last: EntryRecord | null = null;
     for (const entry of outcome.entries) {
       const totals = outcome.totals.get(entry.accountId)!;
@@ -538,9 +547,9 @@ export class AccountBook {
         debt: totals.debt,
         lifetimeExpired: totals.lifetimeExpired,
       });
-      this.written.push(entry);
       last = entry;
     }
+    await this.record(outcome.entries);
     return last;
   }
 
@@ -679,7 +688,7 @@ export class AccountBook {
     const [row] = await this.tx.execute(parts.join('\n'), params);
     Object.assign(s, next, { lifetimeEarned: lifetime.earned, lifetimeRedeemed: lifetime.redeemed });
     const entry = toEntryRecord(row, s.memberId);
-    this.written.push(entry);
+    await this.record([entry]);
     return entry;
   }
 }
@@ -819,7 +828,7 @@ from e join acc on acc.id = e.account_id order by e.id`,
 };
 
 /** Runs a sweep over the due lots of the given (locked) accounts. */
-export async function sweepLots(tx: Sql, sweep: LotSweep, scope: SweepScope): Promise<SweepOutcome> {
+export async function sweepLots(tx: UnitOfWork, sweep: LotSweep, scope: SweepScope): Promise<SweepOutcome> {
   if (scope.accountIds.length === 0) return { entries: [], lots: 0, totals: new Map() };
   const { from, to } = scope.lotIds ?? ALL_LOTS;
   const rows = await tx.execute(sweep.sql, [from, to, scope.asOf, pgArray(scope.accountIds), scope.asOf, scope.asOf]);
@@ -888,7 +897,7 @@ from e join acc on acc.id = e.account_id order by e.id`;
  * lots first: per account one entry that lowers available and the debt alike (amount 0: the
  * member's net points do not change). Pending points repay it once they become available.
  */
-export async function repayDebts(tx: Sql, accountIds: string[], asOf: Date, cause: Cause): Promise<SweepOutcome> {
+export async function repayDebts(tx: UnitOfWork, accountIds: string[], asOf: Date, cause: Cause): Promise<SweepOutcome> {
   if (accountIds.length === 0) return { entries: [], lots: 0, totals: new Map() };
   const rows = await tx.execute(REPAY_DEBTS_SQL, [
     pgArray(accountIds), asOf, null, asOf,

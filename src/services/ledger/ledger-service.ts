@@ -1,4 +1,4 @@
-import type { Database, Sql } from '../../db/database';
+import type { Database, Sql, UnitOfWork } from '../../db/database';
 import { randomUUID } from 'node:crypto';
 import { AuthorizationStatus } from '../../entities/authorization';
 import { CauseType, EntryKind } from '../../entities/ledger-entry';
@@ -6,7 +6,6 @@ import { ErrorCode, PatronError, badInput, notFound } from '../../errors';
 import { AccountBook, Cause, EntryRecord, toEntryRecord } from './account-book';
 import type { Actor, MemberRef } from '../shared';
 import { Clock, DAY_MS } from '../shared';
-import { EventPublisher, publishBalanceChanges } from '../realtime';
 import { once, checkClientKey } from '../shared';
 import { checkReason, isUuid } from '../shared';
 
@@ -153,7 +152,6 @@ export class LedgerService {
   constructor(
     private readonly db: Database,
     private readonly clock: Clock,
-    private readonly events: EventPublisher,
   ) {}
 
   accrue(actor: Actor, input: AccrueInput): Promise<LedgerResult> {
@@ -273,9 +271,7 @@ export class LedgerService {
       await closeAuthorization(tx, auth.id, AuthorizationStatus.RELEASED, 0, now);
       return book;
     });
-    if (!outcome) return null;
-    publishBalanceChanges(this.events, outcome.written);
-    return outcome.written;
+    return outcome ? outcome.written : null;
   }
 
   async findEntry(programId: string, entryId: number): Promise<EntryRecord> {
@@ -303,7 +299,7 @@ export class LedgerService {
     operation: string,
     input: { idempotencyKey: string },
     member: MemberRef,
-    work: (book: AccountBook, tx: Sql) => Promise<EntryRecord>,
+    work: (book: AccountBook, tx: UnitOfWork) => Promise<EntryRecord>,
   ): Promise<LedgerResult> {
     return this.run(actor, operation, input, reviveResult, async (tx) => {
       const book = await AccountBook.open(tx, actor.programId, member, this.clock.now());
@@ -312,27 +308,19 @@ export class LedgerService {
     });
   }
 
-  /** The transaction, the idempotency record, then the events once committed. */
+  /** The transaction and its idempotency record; the book's entries reach subscribers through the outbox. */
   private async run<T>(
     actor: Actor,
     operation: string,
     input: { idempotencyKey: string },
     revive: (json: any) => T,
-    work: (tx: Sql) => Promise<{ book: AccountBook; result: T }>,
+    work: (tx: UnitOfWork) => Promise<{ book: AccountBook; result: T }>,
   ): Promise<T> {
     checkClientKey(input.idempotencyKey);
-    let book: AccountBook | undefined;
     const { idempotencyKey, ...rest } = input;
-    const result = await this.db.transaction((tx) => {
-      book = undefined;
-      return once(tx, { programId: actor.programId, key: idempotencyKey, operation, input: rest, revive }, async () => {
-        const done = await work(tx);
-        book = done.book;
-        return done.result;
-      });
-    });
-    if (book) publishBalanceChanges(this.events, book.written);
-    return result;
+    return this.db.transaction((tx) =>
+      once(tx, { programId: actor.programId, key: idempotencyKey, operation, input: rest, revive }, async () => (await work(tx)).result),
+    );
   }
 
   private onAuthorization(
@@ -382,7 +370,7 @@ export class LedgerService {
 
 /** The authorization row for points `book.hold` just reserved under `id`. */
 export async function recordAuthorization(
-  tx: Sql,
+  tx: UnitOfWork,
   book: AccountBook,
   a: { id: string; points: number; reference: string | null; expiresAt: Date },
 ): Promise<AuthorizationRecord> {
@@ -395,7 +383,7 @@ export async function recordAuthorization(
 }
 
 /** Marks an authorization captured or released; its entries are written by the caller's book. */
-export async function closeAuthorization(tx: Sql, id: string, status: AuthorizationStatus, captured: number, now: Date) {
+export async function closeAuthorization(tx: UnitOfWork, id: string, status: AuthorizationStatus, captured: number, now: Date) {
   const [row] = await tx.execute(
     `update "authorization" set status = ?::authorization_status, captured = ?, closed_at = ? where id = ? returning *`,
     [status, captured, now, id],

@@ -1,8 +1,8 @@
-import type { Database, Sql } from '../../db/database';
+import type { Database, Sql, UnitOfWork } from '../../db/database';
 import type { Logger } from '../../logger';
 import { ACTIVATION, DEBT_REPAID, EXPIRY, LotSweep, repayDebts, sweepLots } from './account-book';
-import { EventPublisher, publishBalanceChanges } from '../realtime';
 import type { LedgerService } from './ledger-service';
+import { entryPosted } from '../realtime/balance-events';
 
 /**
  * What a lot job did: lots moved, entries written (one per account and batch, and a debt
@@ -36,7 +36,7 @@ interface IdRange {
 /**
  * The ledger's scheduled work, set-based across all programs. Each job is idempotent for a
  * given `asOf`: what it moves is gone from its selection once committed, so a second run (or a
- * concurrent one on another instance) finds nothing. Events are published per committed batch.
+ * concurrent one on another instance) finds nothing. Each entry is emitted to the outbox with its batch.
  */
 export class LedgerJobs {
   private readonly batchSize: number;
@@ -45,7 +45,6 @@ export class LedgerJobs {
   constructor(
     private readonly db: Database,
     private readonly ledger: LedgerService,
-    private readonly events: EventPublisher,
     private readonly options: LedgerJobsOptions = {},
   ) {
     this.batchSize = options.batchSize ?? 1000;
@@ -104,7 +103,7 @@ export class LedgerJobs {
    * Finds the due lots once, as id ranges holding at most `batchSize` of them each, then handles
    * each range in one transaction: lock its accounts in id order in one statement, run the
    * sweep the account books run (the same statement, over the batch's accounts), let points
-   * that became available repay debts at once, commit, publish.
+   * that became available repay debts at once, emit the entries, commit.
    *
    * Writers lock several accounts too, in their own order (an earning the member then its
    * referrers, a cancellation the member then the award holders), so a batch can deadlock with
@@ -119,13 +118,14 @@ export class LedgerJobs {
         const swept = await sweepLots(tx, sweep, { accountIds: locked, asOf, lotIds: range });
         const indebted = swept.entries.filter((e) => e.available > 0 && swept.totals.get(e.accountId)!.debt > 0);
         const repaid = await repayDebts(tx, indebted.map((e) => e.accountId), asOf, DEBT_REPAID);
-        return { lots: swept.lots, entries: [...swept.entries, ...repaid.entries] };
+        const entries = [...swept.entries, ...repaid.entries];
+        for (const entry of entries) await tx.emit(entryPosted(entry));
+        return { lots: swept.lots, entries };
       });
       result.batches++;
       result.lots += batch.lots;
       result.entries += batch.entries.length;
       for (const entry of batch.entries) accounts.add(entry.accountId);
-      publishBalanceChanges(this.events, batch.entries);
     }
     result.accounts = accounts.size;
     return result;

@@ -1,5 +1,5 @@
 import type { MemberRef } from '../shared';
-import type { Database, Sql } from '../../db/database';
+import type { Database, Sql, UnitOfWork } from '../../db/database';
 import { isUuid } from '../shared';
 import { randomUUID } from 'node:crypto';
 import { parsePhoneNumberWithError } from 'libphonenumber-js';
@@ -43,7 +43,7 @@ export interface UpsertMemberInput {
  * Work that joins the transaction registering a member (e.g. the registration event and its
  * welcome bonus); the function it returns runs after commit (e.g. publishing balance changes).
  */
-export type RegistrationHook = (tx: Sql, member: MemberRecord) => Promise<(() => void) | void>;
+export type RegistrationHook = (tx: UnitOfWork, member: MemberRecord) => Promise<(() => void) | void>;
 
 export interface UpsertMemberResult {
   member: MemberRecord;

@@ -1,5 +1,5 @@
 import type { Actor, MemberRef } from '../shared';
-import type { Database, Sql } from '../../db/database';
+import type { Database, Sql, UnitOfWork } from '../../db/database';
 import { randomUUID } from 'node:crypto';
 import { AuthorizationStatus } from '../../entities/authorization';
 import { CauseType } from '../../entities/ledger-entry';
@@ -14,7 +14,7 @@ import {
 import type { Clock } from '../shared';
 import type { EarnedAward, Earning, EarningRequest } from '../earning';
 import { lockReferrerAccounts } from '../earning';
-import { EventPublisher, publishBalanceChanges, uniqueEntries } from '../realtime';
+import { uniqueEntries } from '../realtime';
 import { checkClientKey, once } from '../shared';
 import { AccountSnapshot, MAX_POINTS, closeAuthorization, recordAuthorization, snapshot } from '../ledger';
 import { memberRefColumn } from '../members';
@@ -224,7 +224,6 @@ export class OrderService {
   constructor(
     private readonly db: Database,
     private readonly clock: Clock,
-    private readonly events: EventPublisher,
     private readonly earning: Earning,
   ) {}
 
@@ -424,7 +423,7 @@ export class OrderService {
    * whether released now or by the release job when the authorization ran out, but none that
    * something else captured.
    */
-  private async releasePlaced(tx: Sql, book: AccountBook, row: any, cause: Cause): Promise<number> {
+  private async releasePlaced(tx: UnitOfWork, book: AccountBook, row: any, cause: Cause): Promise<number> {
     if (!row.authorization_id) return 0;
     const [auth] = await tx.execute('select id, amount, captured, status from "authorization" where id = ?', [row.authorization_id]);
     if (auth.status !== AuthorizationStatus.OPEN) return Number(auth.amount) - Number(auth.captured);
@@ -439,7 +438,7 @@ export class OrderService {
    * award less its expired points. Returns the points taken from the order's own member.
    */
   private async takeBackAwards(
-    tx: Sql,
+    tx: UnitOfWork,
     books: Books,
     row: any,
     awards: AwardRow[],
@@ -471,32 +470,27 @@ export class OrderService {
     operation: string,
     input: { idempotencyKey: string },
     revive: (json: any) => T,
-    work: (tx: Sql, books: Books) => Promise<T>,
+    work: (tx: UnitOfWork, books: Books) => Promise<T>,
   ): Promise<T> {
     checkClientKey(input.idempotencyKey);
-    let books: Books | undefined;
     const { idempotencyKey, ...rest } = input;
-    const result = await this.db.transaction((tx) => {
-      const attempt = new Books(tx, actor.programId, this.clock.now());
-      books = attempt;
-      return once(tx, { programId: actor.programId, key: idempotencyKey, operation, input: rest, revive }, () => work(tx, attempt));
+    return this.db.transaction((tx) => {
+      const books = new Books(tx, actor.programId, this.clock.now());
+      return once(tx, { programId: actor.programId, key: idempotencyKey, operation, input: rest, revive }, () => work(tx, books));
     });
-    if (books) publishBalanceChanges(this.events, books.written());
-    return result;
   }
 }
 
 /**
  * The accounts one order write touches, each opened (locked) once: the order's member first,
  * then the referrers of its awards, all together, up the tree (see lockReferrerAccounts).
- * Collects what was written, to publish after commit.
  */
 class Books {
   private readonly byMember = new Map<string, AccountBook>();
   private readonly others: EntryRecord[] = [];
 
   constructor(
-    private readonly tx: Sql,
+    private readonly tx: UnitOfWork,
     private readonly programId: string,
     private readonly now: Date,
   ) {}
@@ -566,7 +560,7 @@ async function readSpender(em: Sql, programId: string, member: MemberRef, now: D
 }
 
 /** Finds the order, locks its member's account, then reads the order again under that lock. */
-async function lockOrder(tx: Sql, books: Books, programId: string, orderId: string) {
+async function lockOrder(tx: UnitOfWork, books: Books, programId: string, orderId: string) {
   const [found] = await tx.execute('select member_id from shop_order where program_id = ? and order_id = ?', [programId, orderId]);
   if (!found) throw notFound('Order', { orderId });
   const book = await books.open({ id: found.member_id });
@@ -700,7 +694,7 @@ const lineNet = (l: CheckoutLine) => Math.max(0, l.unitPriceMinor * l.quantity -
 const orderTotal = (order: CheckedOrder) => order.lines.reduce((s, l) => s + lineNet(l), 0) + order.deliveryMinor;
 
 async function insertOrder(
-  tx: Sql,
+  tx: UnitOfWork,
   o: { id: string; programId: string; book: AccountBook; order: CheckedOrder; program: CheckoutProgram; quote: CheckoutQuote; authorizationId: string | null },
 ): Promise<void> {
   const { order, quote, book } = o;
@@ -844,7 +838,7 @@ interface AwardRow extends OrderAwardRecord {
  * referrers' accounts locked, all at once, before anything is written (see lockReferrerAccounts;
  * the order's member is locked already).
  */
-async function openAwards(tx: Sql, books: Books, row: any): Promise<AwardRow[]> {
+async function openAwards(tx: UnitOfWork, books: Books, row: any): Promise<AwardRow[]> {
   const rows = await tx.execute(
     'select * from shop_order_award where order_id = ? order by referrer_level nulls first, entry_id',
     [row.id],
@@ -881,7 +875,7 @@ interface TakenBack {
   takenBack: number;
 }
 
-async function recordTakenBack(tx: Sql, orderId: string, awards: TakenBack[]): Promise<void> {
+async function recordTakenBack(tx: UnitOfWork, orderId: string, awards: TakenBack[]): Promise<void> {
   if (awards.length === 0) return;
   await tx.execute(
     `update shop_order_award aw set taken_back = x.taken_back

@@ -1,0 +1,118 @@
+import type { Database } from '../../db/database';
+import type { Logger } from '../../logger';
+import type { EventPublisher } from './balance-events';
+import { pgArray } from '../shared';
+import { lockUnpublished, markPublished, prunePublished, type OutboxRow } from './outbox-store';
+
+export interface OutboxRelayOptions {
+  /** Events claimed per statement. */
+  batchSize?: number;
+  /** How often the relay looks for events it was not told about (another instance died mid-way, or a kick was lost). */
+  pollMs?: number;
+}
+
+/** What a relay hands to the pub/sub for a row: the payload with its place in the member's stream. */
+export function delivered(row: OutboxRow): Record<string, unknown> {
+  return {
+    ...(row.payload as Record<string, unknown>),
+    eventId: row.event_id,
+    sequence: row.sequence,
+    occurredAt: row.created_at,
+  };
+}
+
+/**
+ * Publishes committed outbox events to the pub/sub. A commit that wrote events kicks it; a poll
+ * picks up what an instance that died between commit and publish left, and what was committed
+ * while this one was down — so an event is published once its transaction commits, never before
+ * and never lost. Several instances share the work: a row is claimed by one relay only.
+ */
+export class OutboxRelay {
+  private readonly batchSize: number;
+  private readonly pollMs: number;
+  private draining: Promise<void> | null = null;
+  private again = false;
+  private timer: NodeJS.Timeout | null = null;
+  private stopped = false;
+
+  constructor(
+    private readonly db: Database,
+    private readonly publisher: EventPublisher,
+    private readonly logger: Pick<Logger, 'warn' | 'error'>,
+    options: OutboxRelayOptions = {},
+  ) {
+    this.batchSize = options.batchSize ?? 500;
+    this.pollMs = options.pollMs ?? 1_000;
+  }
+
+  /** Publishes what is waiting, then keeps polling; wakes at once after each commit with events. */
+  start(): void {
+    this.db.onOutboxCommitted(() => this.kick());
+    this.timer = setInterval(() => this.kick(), this.pollMs);
+    this.timer.unref();
+    this.kick();
+  }
+
+  kick(): void {
+    if (this.stopped) return;
+    if (this.draining) {
+      this.again = true;
+      return;
+    }
+    this.draining = this.drain().finally(() => {
+      this.draining = null;
+      if (this.again && !this.stopped) {
+        this.again = false;
+        this.kick();
+      }
+    });
+  }
+
+  /** Publishes everything committed so far (tests and shutdown wait on it). */
+  async flush(): Promise<void> {
+    while (this.draining) await this.draining;
+    await this.drain();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    await this.draining;
+  }
+
+  /** Deletes published events older than `before`; returns how many. */
+  async prune(before: Date, batchSize = 5_000): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const rows = await this.db.run(prunePublished, [before, batchSize]);
+      total += rows.length;
+      if (rows.length < batchSize) return total;
+    }
+  }
+
+  /**
+   * Batches of: lock the oldest unpublished rows, hand them to the pub/sub, wait until it has
+   * sent them, mark them published, commit. A crash before the commit publishes them again
+   * (at least once; subscribers tell a repeat by its sequence number), never not at all.
+   */
+  private async drain(): Promise<void> {
+    try {
+      for (;;) {
+        const published = await this.db.transaction(async (tx) => {
+          const rows = await tx.run(lockUnpublished, [this.batchSize]);
+          if (rows.length === 0) return 0;
+          for (const row of rows) {
+            if (row.member_id) this.publisher.publish(row.topic, row.member_id, delivered(row));
+          }
+          await this.publisher.flushNow?.();
+          await tx.run(markPublished, [pgArray(rows.map((r) => r.id))]);
+          return rows.length;
+        });
+        if (published < this.batchSize) return;
+      }
+    } catch (error) {
+      // The batch rolls back and stays unpublished; the next kick or poll tries again.
+      this.logger.warn({ err: error }, 'outbox relay could not publish; will retry');
+    }
+  }
+}

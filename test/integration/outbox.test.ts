@@ -1,0 +1,93 @@
+import { OutboxRelay, type EventPublisher } from '../../src/services/realtime';
+import { serviceHarness, type ServiceHarness } from '../support/services';
+import { testContext } from '../support/context';
+
+let h: ServiceHarness;
+let seq = 0;
+const key = () => `outbox-${++seq}`;
+
+beforeAll(async () => {
+  h = await serviceHarness();
+});
+afterAll(() => h.close());
+
+async function newMember(externalId: string) {
+  const { member } = await h.members.upsert(h.programId, { externalId });
+  return member.id;
+}
+
+const outboxRows = async (memberId: string) =>
+  h.orm.em.fork().execute(
+    `select type, topic, sequence, published_at is not null as published, payload->'entry'->>'amount' as amount
+     from outbox where member_id = ? order by id`,
+    [memberId],
+  );
+
+function recorder(): EventPublisher & { seen: Array<{ id: string; payload: any }> } {
+  const seen: Array<{ id: string; payload: any }> = [];
+  return { seen, publish: (_topic, id, payload) => seen.push({ id, payload }) };
+}
+
+test('every entry is written to the outbox with its transaction, numbered per member without gaps', async () => {
+  const memberId = await newMember('outbox-1');
+  await h.ledger.accrue(h.server, { member: { id: memberId }, points: 100, idempotencyKey: key() });
+  await h.ledger.redeem(h.server, { member: { id: memberId }, points: 30, idempotencyKey: key() });
+  const rows = await outboxRows(memberId);
+  expect(rows.map((r: any) => [r.type, r.topic, Number(r.sequence), Number(r.amount)])).toEqual([
+    ['ledger.entry_posted', 'BALANCE_CHANGED', 1, 100],
+    ['ledger.entry_posted', 'BALANCE_CHANGED', 2, -30],
+  ]);
+});
+
+test('a refused write leaves nothing in the outbox', async () => {
+  const memberId = await newMember('outbox-2');
+  await h.ledger.accrue(h.server, { member: { id: memberId }, points: 10, idempotencyKey: key() });
+  await expect(h.ledger.redeem(h.server, { member: { id: memberId }, points: 11, idempotencyKey: key() })).rejects.toMatchObject({
+    code: 'INSUFFICIENT_POINTS',
+  });
+  expect(await outboxRows(memberId)).toHaveLength(1);
+});
+
+test('events committed while no relay ran (a process that died after commit) are published by the next relay, once', async () => {
+  const memberId = await newMember('outbox-3');
+  await h.publishOutbox(); // what earlier tests left
+  await h.ledger.accrue(h.server, { member: { id: memberId }, points: 5, idempotencyKey: key() });
+  await h.ledger.accrue(h.server, { member: { id: memberId }, points: 6, idempotencyKey: key() });
+  expect((await outboxRows(memberId)).every((r: any) => !r.published)).toBe(true);
+
+  // Two relays (two instances starting) drain the same outbox concurrently: each event once.
+  const [a, b] = [recorder(), recorder()];
+  const relays = [new OutboxRelay(h.database, a, console), new OutboxRelay(h.database, b, console)];
+  await Promise.all(relays.map((r) => r.flush()));
+  const seen = [...a.seen, ...b.seen].filter((e) => e.id === memberId);
+  expect(seen.map((e) => [e.payload.sequence, e.payload.entry.amount]).sort()).toEqual([[1, 5], [2, 6]]);
+  expect((await outboxRows(memberId)).every((r: any) => r.published)).toBe(true);
+  await Promise.all(relays.map((r) => r.flush()));
+  expect([...a.seen, ...b.seen].filter((e) => e.id === memberId)).toHaveLength(2);
+});
+
+test('a retried transaction (deadlock, serialization failure) keeps nothing of the failed attempt', async () => {
+  const memberId = await newMember('outbox-4');
+  const afterCommit: number[] = [];
+  let attempt = 0;
+  await h.database.transaction(async (tx) => {
+    attempt++;
+    tx.afterCommit(() => afterCommit.push(attempt));
+    await tx.emit({ type: 'test.attempt', topic: 'TEST', programId: h.programId, memberId, payload: { attempt } });
+    if (attempt === 1) throw Object.assign(new Error('simulated serialization failure'), { code: '40001' });
+  });
+  expect(afterCommit).toEqual([2]);
+  const rows = await h.orm.em.fork().execute(`select payload->>'attempt' as attempt, sequence from outbox where member_id = ? and topic = 'TEST'`, [memberId]);
+  expect(rows.map((r: any) => [Number(r.attempt), Number(r.sequence)])).toEqual([[2, 1]]);
+});
+
+test('balanceChanges reads what a subscriber missed after a sequence number', async () => {
+  const memberId = await newMember('outbox-5');
+  for (const points of [1, 2, 3, 4]) await h.ledger.accrue(h.server, { member: { id: memberId }, points, idempotencyKey: key() });
+  const missed = await h.missedEvents.balanceChanges(testContext(h.programId), memberId, 2);
+  expect(missed.map((e) => [e.sequence, e.entry.amount, e.balances.available])).toEqual([
+    [3, 3, 6],
+    [4, 4, 10],
+  ]);
+  await expect(h.missedEvents.balanceChanges(testContext(h.programId), memberId, -1)).rejects.toMatchObject({ code: 'BAD_USER_INPUT' });
+});
