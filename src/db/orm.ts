@@ -16,6 +16,7 @@ import { Migration20261122020000_orders } from '../migrations/Migration202611220
 import { Migration20261122030000_ledger_fixes } from '../migrations/Migration20261122030000_ledger_fixes';
 import { Migration20261122040000_order_fixes } from '../migrations/Migration20261122040000_order_fixes';
 import { Migration20261203000000_outbox } from '../migrations/Migration20261203000000_outbox';
+import { Migration20261203000100_owners } from '../migrations/Migration20261203000100_owners';
 
 
 export const entities = [Program, ApiKey, Member, Account, LedgerEntry, Lot, Authorization, Rule, RuleVersion, RuleAward, TrackedEvent, ShopOrder, ShopOrderLine, ShopOrderAward, ShopOrderRefund];
@@ -28,6 +29,7 @@ export const migrationsList = [
   { name: 'Migration20261122030000_ledger_fixes', class: Migration20261122030000_ledger_fixes },
   { name: 'Migration20261122040000_order_fixes', class: Migration20261122040000_order_fixes },
   { name: 'Migration20261203000000_outbox', class: Migration20261203000000_outbox },
+  { name: 'Migration20261203000100_owners', class: Migration20261203000100_owners },
 ];
 
 export function ormOptions(clientUrl: string, poolMax = 20): Options {

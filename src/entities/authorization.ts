@@ -31,6 +31,13 @@ export class Authorization {
   @Property({ type: 'text', nullable: true })
   reference: string | null = null;
 
+  /** What owns the hold ('order'): it is captured or released only through its owner. */
+  @Property({ type: 'text', nullable: true })
+  ownerType: string | null = null;
+
+  @Property({ type: 'text', nullable: true })
+  ownerId: string | null = null;
+
   @Property({ type: 'timestamptz' })
   expiresAt!: Date;
 

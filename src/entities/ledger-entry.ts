@@ -96,6 +96,14 @@ export class LedgerEntry {
   @Property({ type: 'uuid', nullable: true })
   authorizationId: string | null = null;
 
+  /** What owns the entry ('order'): it is undone only through its owner (cancelOrder, refundOrderLines). */
+  @Property({ type: 'text', nullable: true })
+  ownerType: string | null = null;
+
+  /** The owner's id (the shop's order id). */
+  @Property({ type: 'text', nullable: true })
+  ownerId: string | null = null;
+
   @Property({ type: 'timestamptz' })
   createdAt!: Date;
 }

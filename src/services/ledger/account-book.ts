@@ -1,12 +1,14 @@
 import type { UnitOfWork } from '../../db/database';
-import { entryPosted } from '../realtime/balance-events';
+import { entryPosted } from '../realtime';
 import { CauseType, EntryKind } from '../../entities/ledger-entry';
 import { MemberStatus } from '../../entities/member';
 import { NegativeBalancePolicy } from '../../entities/program';
 import { ErrorCode, PatronError, notFound } from '../../errors';
 import { memberRefColumn } from '../members';
-import { pgArray } from '../shared';
-import type { MemberRef } from '../shared';
+import { pgArray, type MemberRef } from '../shared';
+import * as store from './book-store';
+import { ACTIVATION, EXPIRY } from './sweep-store';
+import { repayDebts, sweepLots, type SweepOutcome } from './sweeps';
 
 /** Why an entry was written. */
 export interface Cause {
@@ -15,6 +17,8 @@ export interface Cause {
   ruleVersionId?: string | null;
   reason?: string | null;
   idempotencyKey?: string | null;
+  /** What owns the entry ('order' and the shop's order id): it is undone only through its owner. */
+  owner?: { type: 'order'; id: string } | null;
 }
 
 export interface Balances {
@@ -46,6 +50,9 @@ export interface EntryRecord extends Balances {
   authorizationId: string | null;
   /** The lot an accrual created. */
   lotId: number | null;
+  /** What owns the entry: undone only through it (an order: cancelOrder, refundOrderLines). */
+  ownerType: string | null;
+  ownerId: string | null;
   createdAt: Date;
 }
 
@@ -117,7 +124,7 @@ interface Posting {
 /** The cause of the debt repayments that opening a book (or a job) makes. */
 export const DEBT_REPAID: Cause = { type: CauseType.JOB, id: 'repay-debt', reason: 'Debt repaid from available points' };
 
-export function toEntryRecord(row: Record<string, any>, memberId: string): EntryRecord {
+export function toEntryRecord(row: store.EntryRow, memberId: string): EntryRecord {
   return {
     id: Number(row.id),
     programId: row.program_id,
@@ -141,6 +148,8 @@ export function toEntryRecord(row: Record<string, any>, memberId: string): Entry
     partlyReversesEntryId: row.partly_reverses_entry_id == null ? null : Number(row.partly_reverses_entry_id),
     authorizationId: row.authorization_id,
     lotId: row.lot_id == null ? null : Number(row.lot_id),
+    ownerType: row.owner_type ?? null,
+    ownerId: row.owner_id ?? null,
     createdAt: new Date(row.created_at),
   };
 }
@@ -167,17 +176,7 @@ export class AccountBook {
    */
   static async open(tx: UnitOfWork, programId: string, member: MemberRef, now: Date): Promise<AccountBook> {
     const [column, value] = memberRefColumn(member);
-    const [row] = await tx.execute(
-      `select a.*, m.status as member_status, p.default_lifetime_days, p.pending_days, p.authorization_ttl_seconds,
-         p.point_value_minor, p.currency, p.negative_balance_policy,
-         exists (select 1 from lot l where l.account_id = a.id and l.remaining > 0 and l.expires_at <= ?) as has_overdue,
-         exists (select 1 from lot l where l.account_id = a.id and l.remaining > 0
-                   and l.activated_at is null and l.available_at <= ?) as has_due
-       from member m join account a on a.member_id = m.id join program p on p.id = m.program_id
-       where m.${column} = ? and m.program_id = ?
-       for update of a`,
-      [now, now, value, programId],
-    );
+    const [row] = await tx.run(store.lockAccount[column], [now, now, value, programId]);
     if (!row) throw notFound('Member', { member });
     const book = new AccountBook(tx, {
       id: row.id,
@@ -268,43 +267,17 @@ export class AccountBook {
         rule_version_id: c.ruleVersionId ?? null,
         reason: c.reason ?? null,
         idempotency_key: c.idempotencyKey ?? null,
+        owner_type: c.owner?.type ?? null,
+        owner_id: c.owner?.id ?? null,
         available_at: a.availableAt.toISOString(),
         activated_at: activated ? this.now.toISOString() : null,
         expires_at: a.expiresAt ? a.expiresAt.toISOString() : null,
       };
     });
     // Entries are inserted in the accruals' order, so their ids ascend in it; each lot joins its entry by that order.
-    const written = await this.tx.execute(
-      `with x as (
-        select * from jsonb_to_recordset(?::jsonb) as x(ord int, kind entry_kind, amount bigint, delta_available bigint,
-          delta_pending bigint, available_after bigint, pending_after bigint, cause_type cause_type, cause_id text,
-          rule_version_id uuid, reason text, idempotency_key text, available_at timestamptz, activated_at timestamptz,
-          expires_at timestamptz)
-      ), e as (
-        insert into ledger_entry (program_id, account_id, kind, amount, delta_available, delta_pending, delta_reserved,
-          delta_debt, available_after, pending_after, reserved_after, cause_type, cause_id, rule_version_id, reason,
-          idempotency_key, reverses_entry_id, partly_reverses_entry_id, authorization_id, created_at)
-        select ?, ?, x.kind, x.amount, x.delta_available, x.delta_pending, 0, 0, x.available_after, x.pending_after, ?,
-          x.cause_type, x.cause_id, x.rule_version_id, x.reason, x.idempotency_key, null, null, null, ?
-        from x order by x.ord
-        returning *
-      ), a as (
-        update account set available = ?, pending = ?, lifetime_earned = ?, entry_count = entry_count + ?, updated_at = ?
-        where id = ?
-      ), n as (
-        select e.*, row_number() over (order by e.id) as ord from e
-      ), l as (
-        insert into lot (program_id, account_id, source_entry_id, amount, remaining, available_at, activated_at, expires_at, created_at)
-        select ?, ?, n.id, x.amount, x.amount, x.available_at, x.activated_at, x.expires_at, ? from n join x on x.ord = n.ord
-        returning id, source_entry_id
-      )
-      select n.*, l.id as lot_id from n join l on l.source_entry_id = n.id order by n.id`,
-      [
-        JSON.stringify(rows), s.programId, s.id, s.reserved, this.now,
-        available, pending, earned, rows.length, this.now, s.id,
-        s.programId, s.id, this.now,
-      ],
-    );
+    const written = await this.tx.run(store.accrueMany, [
+      JSON.stringify(rows), s.programId, s.id, s.reserved, this.now, available, pending, earned, rows.length,
+    ]);
     if (written.length !== rows.length) throw new Error(`accrueAll: wrote ${written.length} of ${rows.length} entries`);
     Object.assign(s, { available, pending, lifetimeEarned: earned });
     const entries = written.map((row) => toEntryRecord(row, s.memberId));
@@ -427,13 +400,7 @@ export class AccountBook {
 
   /** The lot an accrual created: what it still holds and what expired from it unused. */
   async accrualLot(entry: EntryRecord): Promise<AccrualLot> {
-    const [lot] = await this.tx.execute(
-      `select l.id, l.remaining, l.activated_at is not null as active,
-         coalesce((select -sum(la.amount) from lot_allocation la join ledger_entry e on e.id = la.entry_id
-                   where la.lot_id = l.id and e.kind = 'expiry'), 0) as expired
-       from lot l where l.source_entry_id = ? and l.account_id = ?`,
-      [entry.id, this.state.id],
-    );
+    const [lot] = await this.tx.run(store.accrualLot, [entry.id, this.state.id]);
     if (!lot) throw notFound('Lot of the entry', { entryId: entry.id });
     return { id: Number(lot.id), remaining: Number(lot.remaining), expired: Number(lot.expired), active: lot.active };
   }
@@ -444,12 +411,7 @@ export class AccountBook {
 
   /** A whole reversal also refuses an entry reversed in part before: those parts would be undone twice. */
   private async refuseIfReversed(entry: EntryRecord, includingParts: boolean): Promise<void> {
-    const [done] = await this.tx.execute(
-      `select id, reverses_entry_id is null as partial from ledger_entry
-       where reverses_entry_id = ? ${includingParts ? 'or partly_reverses_entry_id = ?' : ''}
-       order by reverses_entry_id nulls last limit 1`,
-      includingParts ? [entry.id, entry.id] : [entry.id],
-    );
+    const [done] = await this.tx.run(store.reversalOf, [entry.id, includingParts]);
     if (!done) return;
     throw new PatronError(
       ErrorCode.ALREADY_REVERSED,
@@ -487,10 +449,7 @@ export class AccountBook {
   private async reclaimForgiven(returned: LotChange[], cause: Cause): Promise<void> {
     const back = new Map(returned.filter((c) => c.amount > 0).map((c) => [c.lotId, c.amount]));
     if (back.size === 0) return;
-    const lots = await this.tx.execute(
-      'select id, source_entry_id, forgiven from lot where id = any(?::bigint[]) and forgiven > 0 order by id',
-      [pgArray([...back.keys()])],
-    );
+    const lots = await this.tx.run(store.forgivingLots, [pgArray([...back.keys()])]);
     for (const lot of lots) {
       const points = Math.min(Number(lot.forgiven), back.get(Number(lot.id))!);
       await this.post({
@@ -508,15 +467,11 @@ export class AccountBook {
     let taken: LotChange[] = [];
     if (points <= this.state.available) {
       // Most spends are covered by the first few lots: walk the index that far, and the rest only when needed.
-      const params = [points, this.state.id, this.now, excludeLotId];
-      const first = await this.tx.execute(FIRST_SPENDABLE_LOTS, [...params, FIRST_LOTS, points]);
+      const first = await this.tx.run(store.firstSpendableLots, [points, this.state.id, this.now, excludeLotId, FIRST_LOTS, points]);
       const rows = first.length === FIRST_LOTS && covers(first) < points
-        ? await this.tx.execute(
-            `select id, least(remaining, ? - before) as take from (${SPENDABLE_LOTS}) lots where before < ? order by before`,
-            [points, pgArray([this.state.id]), this.now, excludeLotId, points],
-          )
+        ? await this.tx.run(store.allSpendableLots, [points, this.state.id, this.now, excludeLotId, points])
         : first;
-      taken = rows.map((r: any) => ({ lotId: Number(r.id), amount: -Number(r.take) }));
+      taken = rows.map((r) => ({ lotId: Number(r.id), amount: -Number(r.take) }));
     }
     if (taken.reduce((s, c) => s - c.amount, 0) < points) {
       throw new PatronError(ErrorCode.INSUFFICIENT_POINTS, `Not enough points: ${points} asked, ${this.state.available} available`, {
@@ -555,28 +510,14 @@ export class AccountBook {
 
   /** Points an authorization still holds, per lot, latest expiry first (released first). */
   private async heldByAuthorization(authorizationId: string): Promise<LotChange[]> {
-    const rows = await this.tx.execute(
-      `select la.lot_id, -sum(la.amount) as held
-       from lot_allocation la
-       join ledger_entry e on e.id = la.entry_id
-       join lot l on l.id = la.lot_id
-       where e.account_id = ? and e.authorization_id = ?
-       group by la.lot_id, l.expires_at
-       having sum(la.amount) < 0
-       order by l.expires_at desc nulls first, la.lot_id desc`,
-      [this.state.id, authorizationId],
-    );
-    return rows.map((r: any) => ({ lotId: Number(r.lot_id), amount: Number(r.held) }));
+    const rows = await this.tx.run(store.heldByAuthorization, [this.state.id, authorizationId]);
+    return rows.map((r) => ({ lotId: Number(r.lot_id), amount: Number(r.held) }));
   }
 
   /** What the given entries took from lots, turned into changes that give it back. */
   private async allocationsOf(entryIds: number[]): Promise<LotChange[]> {
-    const rows = await this.tx.execute(
-      `select lot_id, -sum(amount) as amount from lot_allocation where entry_id = any(?::bigint[])
-       group by lot_id having sum(amount) <> 0 order by lot_id`,
-      [pgArray(entryIds)],
-    );
-    return rows.map((r: any) => ({ lotId: Number(r.lot_id), amount: Number(r.amount) }));
+    const rows = await this.tx.run(store.allocationsOf, [pgArray(entryIds)]);
+    return rows.map((r) => ({ lotId: Number(r.lot_id), amount: Number(r.amount) }));
   }
 
   /**
@@ -638,54 +579,18 @@ export class AccountBook {
     const c = p.cause;
     // The amount is the change of the member's net points: what they hold minus what they owe.
     const amount = d.available + d.pending + d.reserved - d.debt;
-    const params: unknown[] = [
+    const l = p.newLot;
+    // Lots whose remainder and forgiveness do not change are left out.
+    const changes = (p.lotChanges ?? []).filter((ch) => ch.amount !== 0 || ch.forgiven);
+    const [row] = await this.tx.run(store.postEntry, [
       s.programId, s.id, p.kind, amount, d.available, d.pending, d.reserved, d.debt,
       next.available, next.pending, next.reserved, c.type, c.id ?? null, c.ruleVersionId ?? null, c.reason ?? null,
-      c.idempotencyKey ?? null, p.reversesEntryId ?? null, p.partlyReversesEntryId ?? null, p.authorizationId ?? null, this.now,
-      next.available, next.pending, next.reserved, next.debt, lifetime.earned, lifetime.redeemed, this.now, s.id,
-    ];
-    const parts = [
-      `with e as (
-        insert into ledger_entry (program_id, account_id, kind, amount, delta_available, delta_pending, delta_reserved,
-          delta_debt, available_after, pending_after, reserved_after, cause_type, cause_id, rule_version_id, reason,
-          idempotency_key, reverses_entry_id, partly_reverses_entry_id, authorization_id, created_at)
-        values (?, ?, ?::entry_kind, ?, ?, ?, ?, ?, ?, ?, ?, ?::cause_type, ?, ?::uuid, ?, ?, ?::bigint, ?::bigint, ?::uuid, ?)
-        returning *
-      ), a as (
-        update account set available = ?, pending = ?, reserved = ?, debt = ?, lifetime_earned = ?, lifetime_redeemed = ?,
-          entry_count = entry_count + 1, updated_at = ? where id = ?
-      )`,
-    ];
-    let lotColumn = 'null::bigint as lot_id';
-    if (p.newLot) {
-      const l = p.newLot;
-      parts.push(`, l as (
-        insert into lot (program_id, account_id, source_entry_id, amount, remaining, available_at, activated_at, expires_at, created_at)
-        select ?, ?, e.id, ?, ?, ?, ?, ?, ? from e returning id
-      )`);
-      params.push(s.programId, s.id, l.amount, l.amount, l.availableAt, l.activated ? this.now : null, l.expiresAt, this.now);
-      lotColumn = '(select id from l) as lot_id';
-    }
-    const changes = (p.lotChanges ?? []).filter((ch) => ch.amount !== 0 || ch.forgiven);
-    if (changes.length > 0) {
-      // One update per lot: a statement must not update a row twice.
-      parts.push(`, ch as (
-        select * from unnest(?::bigint[], ?::bigint[], ?::bigint[]) as ch(lot_id, amount, forgiven)
-      ), al as (
-        insert into lot_allocation (entry_id, lot_id, amount)
-        select e.id, ch.lot_id, ch.amount from e, ch where ch.amount <> 0
-      ), lu as (
-        update lot set remaining = lot.remaining + ch.amount, forgiven = lot.forgiven + ch.forgiven
-        from ch where lot.id = ch.lot_id
-      )`);
-      params.push(
-        pgArray(changes.map((ch) => ch.lotId)),
-        pgArray(changes.map((ch) => ch.amount)),
-        pgArray(changes.map((ch) => ch.forgiven ?? 0)),
-      );
-    }
-    parts.push(`select e.*, ${lotColumn} from e`);
-    const [row] = await this.tx.execute(parts.join('\n'), params);
+      c.idempotencyKey ?? null, p.reversesEntryId ?? null, p.partlyReversesEntryId ?? null, p.authorizationId ?? null,
+      c.owner?.type ?? null, c.owner?.id ?? null, this.now,
+      next.debt, lifetime.earned, lifetime.redeemed,
+      l ? l.amount : null, l ? l.availableAt : null, l?.activated ? this.now : null, l ? l.expiresAt : null,
+      pgArray(changes.map((ch) => ch.lotId)), pgArray(changes.map((ch) => ch.amount)), pgArray(changes.map((ch) => ch.forgiven ?? 0)),
+    ]);
     Object.assign(s, next, { lifetimeEarned: lifetime.earned, lifetimeRedeemed: lifetime.redeemed });
     const entry = toEntryRecord(row, s.memberId);
     await this.record([entry]);
@@ -719,197 +624,7 @@ function withForgiven(cause: Cause, forgiven: number): Cause {
   return { ...cause, reason: cause.reason ? `${cause.reason} (${note})` : note };
 }
 
-// ---------------------------------------------------------------------------------------------
-// Set-based statements over locked accounts: a book runs them for its own account, the jobs for
-// a batch of accounts, so expiry, activation and debt repayment are written one way only. Each
-// reads the lots under the callers' account locks (a writer may have moved some meanwhile), and
-// writes per account one entry whose *_after values come from the updated account row, the lots'
-// allocations and the lots themselves.
-
-/** Which lots a statement may touch: an id range (the jobs' batches), or all of them. */
-export interface SweepScope {
-  /** Accounts the caller has locked; no other account is touched. */
-  accountIds: string[];
-  asOf: Date;
-  lotIds?: { from: number; to: number };
-}
-
-export interface SweepOutcome {
-  entries: EntryRecord[];
-  /** Lots the statement changed. */
-  lots: number;
-  /** Each changed account's debt and lifetime expired right after (its balances are in its entry). */
-  totals: Map<string, { debt: number; lifetimeExpired: number }>;
-}
-
-/**
- * A pass over the lots that are due. `due` is the condition on `lot l` (its one `?` is asOf); it
- * matches a partial index of the lot table, by which the jobs find due lots across all accounts.
- */
-export interface LotSweep {
-  due: string;
-  sql: string;
-}
-
-const ALL_LOTS = { from: 1, to: Number.MAX_SAFE_INTEGER };
-
-/** Lots past their expiry give up their remainder: available or pending, into lifetime expired. */
-const DUE_FOR_EXPIRY = 'l.remaining > 0 and l.expires_at <= ?';
-export const EXPIRY: LotSweep = {
-  due: DUE_FOR_EXPIRY,
-  sql: `
-with due as (
-  select l.id, l.account_id, l.remaining, l.activated_at is not null as active
-  from lot l
-  where l.id between ? and ? and ${DUE_FOR_EXPIRY} and l.account_id = any(?::uuid[])
-), per_account as (
-  select account_id,
-    coalesce(sum(remaining) filter (where active), 0) as from_available,
-    coalesce(sum(remaining) filter (where not active), 0) as from_pending
-  from due group by account_id
-), acc as (
-  update account a set
-    available = a.available - p.from_available,
-    pending = a.pending - p.from_pending,
-    lifetime_expired = a.lifetime_expired + p.from_available + p.from_pending,
-    entry_count = a.entry_count + 1,
-    updated_at = ?
-  from per_account p where a.id = p.account_id
-  returning a.id, a.program_id, a.member_id, a.available, a.pending, a.reserved, a.debt, a.lifetime_expired,
-    p.from_available, p.from_pending
-), e as (
-  insert into ledger_entry (program_id, account_id, kind, amount, delta_available, delta_pending, delta_reserved,
-    available_after, pending_after, reserved_after, cause_type, cause_id, reason, created_at)
-  select program_id, id, 'expiry'::entry_kind, -(from_available + from_pending), -from_available, -from_pending, 0,
-    available, pending, reserved, 'job'::cause_type, 'expire-lots', 'Points expired', ?
-  from acc order by id
-  returning *
-), allocated as (
-  insert into lot_allocation (entry_id, lot_id, amount)
-  select e.id, due.id, -due.remaining from due join e on e.account_id = due.account_id
-), emptied as (
-  update lot set remaining = 0 from due where lot.id = due.id
-)
-select e.*, acc.member_id, acc.debt, acc.lifetime_expired, (select count(*) from due) as lot_count
-from e join acc on acc.id = e.account_id order by e.id`,
-};
-
-/** Pending lots whose availableAt has come become available (activated as of their availableAt). */
-const DUE_FOR_ACTIVATION = 'l.remaining > 0 and l.activated_at is null and l.available_at <= ?';
-export const ACTIVATION: LotSweep = {
-  due: DUE_FOR_ACTIVATION,
-  sql: `
-with due as (
-  select l.id, l.account_id, l.remaining
-  from lot l
-  where l.id between ? and ? and ${DUE_FOR_ACTIVATION} and l.account_id = any(?::uuid[])
-), per_account as (
-  select account_id, sum(remaining) as points from due group by account_id
-), acc as (
-  update account a set
-    available = a.available + p.points,
-    pending = a.pending - p.points,
-    entry_count = a.entry_count + 1,
-    updated_at = ?
-  from per_account p where a.id = p.account_id
-  returning a.id, a.program_id, a.member_id, a.available, a.pending, a.reserved, a.debt, a.lifetime_expired, p.points
-), e as (
-  insert into ledger_entry (program_id, account_id, kind, amount, delta_available, delta_pending, delta_reserved,
-    available_after, pending_after, reserved_after, cause_type, cause_id, reason, created_at)
-  select program_id, id, 'activation'::entry_kind, 0, points, -points, 0,
-    available, pending, reserved, 'job'::cause_type, 'activate-lots', 'Pending points became available', ?
-  from acc order by id
-  returning *
-), activated as (
-  update lot set activated_at = lot.available_at from due where lot.id = due.id
-)
-select e.*, acc.member_id, acc.debt, acc.lifetime_expired, (select count(*) from due) as lot_count
-from e join acc on acc.id = e.account_id order by e.id`,
-};
-
-/** Runs a sweep over the due lots of the given (locked) accounts. */
-export async function sweepLots(tx: UnitOfWork, sweep: LotSweep, scope: SweepScope): Promise<SweepOutcome> {
-  if (scope.accountIds.length === 0) return { entries: [], lots: 0, totals: new Map() };
-  const { from, to } = scope.lotIds ?? ALL_LOTS;
-  const rows = await tx.execute(sweep.sql, [from, to, scope.asOf, pgArray(scope.accountIds), scope.asOf, scope.asOf]);
-  return sweepOutcome(rows);
-}
-
-/**
- * The spendable lots of some accounts (active, not past the `?` moment, all but an optional
- * lot), nearest expiry first, each with `before`: the points of the account's lots ahead of it.
- * Taking `least(remaining, wanted - before)` from the lots `where before < wanted` covers `wanted`.
- */
-const SPENDABLE_LOTS = `
-  select l.id, l.account_id, l.remaining,
-    (sum(l.remaining) over (partition by l.account_id order by l.expires_at nulls last, l.id) - l.remaining)::bigint as before
-  from lot l
-  where l.account_id = any(?::uuid[]) and l.remaining > 0 and l.activated_at is not null
-    and (l.expires_at is null or l.expires_at > ?) and l.id is distinct from ?::bigint`;
-
 /** How many lots a spend reads before it falls back to all of an account's lots. */
 const FIRST_LOTS = 50;
 
-/** SPENDABLE_LOTS for one account, bounded to its first lots in spending order (an index range). */
-const FIRST_SPENDABLE_LOTS = `
-  select id, least(remaining, ? - before) as take from (
-    select id, remaining, (sum(remaining) over (order by expires_at nulls last, id) - remaining)::bigint as before
-    from (
-      select l.id, l.remaining, l.expires_at from lot l
-      where l.account_id = ? and l.remaining > 0 and l.activated_at is not null
-        and (l.expires_at is null or l.expires_at > ?) and l.id is distinct from ?::bigint
-      order by l.expires_at nulls last, l.id limit ?
-    ) first_lots
-  ) lots where before < ? order by before`;
-
-const covers = (rows: Array<{ take: unknown }>) => rows.reduce((sum, r) => sum + Number(r.take), 0);
-
-const REPAY_DEBTS_SQL = `
-with lots as (${SPENDABLE_LOTS}
-), taken as (
-  select lots.id, lots.account_id, least(lots.remaining, a.debt - lots.before) as amount
-  from lots join account a on a.id = lots.account_id where lots.before < a.debt
-), per_account as (
-  select account_id, sum(amount)::bigint as points from taken group by account_id
-), acc as (
-  update account a set available = a.available - p.points, debt = a.debt - p.points,
-    entry_count = a.entry_count + 1, updated_at = ?
-  from per_account p where a.id = p.account_id
-  returning a.id, a.program_id, a.member_id, a.available, a.pending, a.reserved, a.debt, a.lifetime_expired, p.points
-), e as (
-  insert into ledger_entry (program_id, account_id, kind, amount, delta_available, delta_pending, delta_reserved, delta_debt,
-    available_after, pending_after, reserved_after, cause_type, cause_id, rule_version_id, reason, idempotency_key, created_at)
-  select program_id, id, 'debt_repayment'::entry_kind, 0, -points, 0, 0, -points,
-    available, pending, reserved, ?::cause_type, ?, ?::uuid, ?, ?, ?
-  from acc order by id
-  returning *
-), allocated as (
-  insert into lot_allocation (entry_id, lot_id, amount)
-  select e.id, taken.id, -taken.amount from taken join e on e.account_id = taken.account_id
-), emptied as (
-  update lot set remaining = lot.remaining - taken.amount from taken where lot.id = taken.id
-)
-select e.*, acc.member_id, acc.debt, acc.lifetime_expired, (select count(*) from taken) as lot_count
-from e join acc on acc.id = e.account_id order by e.id`;
-
-/**
- * Pays the debts of the given (locked) accounts from their spendable points, nearest-expiry
- * lots first: per account one entry that lowers available and the debt alike (amount 0: the
- * member's net points do not change). Pending points repay it once they become available.
- */
-export async function repayDebts(tx: UnitOfWork, accountIds: string[], asOf: Date, cause: Cause): Promise<SweepOutcome> {
-  if (accountIds.length === 0) return { entries: [], lots: 0, totals: new Map() };
-  const rows = await tx.execute(REPAY_DEBTS_SQL, [
-    pgArray(accountIds), asOf, null, asOf,
-    cause.type, cause.id ?? null, cause.ruleVersionId ?? null, cause.reason ?? null, cause.idempotencyKey ?? null, asOf,
-  ]);
-  return sweepOutcome(rows);
-}
-
-function sweepOutcome(rows: any[]): SweepOutcome {
-  return {
-    entries: rows.map((row) => toEntryRecord(row, row.member_id)),
-    lots: rows.length > 0 ? Number(rows[0].lot_count) : 0,
-    totals: new Map(rows.map((row) => [row.account_id, { debt: Number(row.debt), lifetimeExpired: Number(row.lifetime_expired) }])),
-  };
-}
+const covers = (rows: ReadonlyArray<{ take: number }>) => rows.reduce((sum, r) => sum + Number(r.take), 0);

@@ -1,6 +1,8 @@
 import type { Database, Sql, UnitOfWork } from '../../db/database';
 import type { Logger } from '../../logger';
-import { ACTIVATION, DEBT_REPAID, EXPIRY, LotSweep, repayDebts, sweepLots } from './account-book';
+import { DEBT_REPAID } from './account-book';
+import { ACTIVATION, EXPIRY, type LotSweep } from './sweep-store';
+import { repayDebts, sweepLots } from './sweeps';
 import type { LedgerService } from './ledger-service';
 import { entryPosted } from '../realtime/balance-events';
 
@@ -112,9 +114,9 @@ export class LedgerJobs {
   private async walkLots(sweep: LotSweep, asOf: Date): Promise<LotJobResult> {
     const result: LotJobResult = { lots: 0, entries: 0, accounts: 0, batches: 0 };
     const accounts = new Set<string>();
-    for (const range of await this.dueRanges(sweep.due, asOf)) {
+    for (const range of await this.dueRanges(sweep, asOf)) {
       const batch = await this.db.transaction(async (tx) => {
-        const locked = await this.lockAccounts(tx, sweep.due, range, asOf);
+        const locked = await this.lockAccounts(tx, sweep, range, asOf);
         const swept = await sweepLots(tx, sweep, { accountIds: locked, asOf, lotIds: range });
         const indebted = swept.entries.filter((e) => e.available > 0 && swept.totals.get(e.accountId)!.debt > 0);
         const repaid = await repayDebts(tx, indebted.map((e) => e.accountId), asOf, DEBT_REPAID);
@@ -136,14 +138,8 @@ export class LedgerJobs {
    * `batchSize`-th id starts a range, the last range ends at the highest due id. Sparse ids cost
    * nothing, and later batches never re-run the selection.
    */
-  private async dueRanges(dueCondition: string, asOf: Date): Promise<IdRange[]> {
-    const rows: Array<{ start_id: number; last_id: number }> = await this.db.execute(
-      `select id as start_id, last_id from (
-         select l.id, row_number() over (order by l.id) as n, max(l.id) over () as last_id
-         from lot l where ${dueCondition}
-       ) due where (n - 1) % ? = 0 order by id`,
-      [asOf, this.batchSize],
-    );
+  private async dueRanges(sweep: LotSweep, asOf: Date): Promise<IdRange[]> {
+    const rows = await this.db.run(sweep.dueRanges, [asOf, this.batchSize]);
     return rows.map((row, i) => ({
       from: Number(row.start_id),
       to: i + 1 < rows.length ? Number(rows[i + 1].start_id) - 1 : Number(row.last_id),
@@ -151,14 +147,9 @@ export class LedgerJobs {
   }
 
   /** Locks, in id order, the accounts that have due lots in the range; returns their ids. */
-  private async lockAccounts(tx: Sql, dueCondition: string, range: IdRange, asOf: Date): Promise<string[]> {
-    const rows = await tx.execute(
-      `select a.id from account a
-       where a.id in (select l.account_id from lot l where l.id between ? and ? and ${dueCondition})
-       order by a.id for update of a`,
-      [range.from, range.to, asOf],
-    );
-    return rows.map((row: any) => row.id as string);
+  private async lockAccounts(tx: Sql, sweep: LotSweep, range: IdRange, asOf: Date): Promise<string[]> {
+    const rows = await tx.run(sweep.lockAccounts, [range.from, range.to, asOf]);
+    return rows.map((row) => row.id);
   }
 }
 

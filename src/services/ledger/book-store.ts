@@ -1,0 +1,246 @@
+import { statement } from '../../db/statement';
+import type { CauseType, EntryKind } from '../../entities/ledger-entry';
+import type { MemberStatus } from '../../entities/member';
+import type { NegativeBalancePolicy } from '../../entities/program';
+
+/**
+ * The account book's SQL: locking an account, writing an entry with its lots and balances in one
+ * statement, and reading the lots a write takes from or gives back to. Every statement runs under
+ * the account's row lock, taken by `lockAccount*` first.
+ */
+
+/** A ledger_entry row as statements return it (`returning *`, plus the lot an accrual created). */
+export interface EntryRow {
+  id: number;
+  program_id: string;
+  account_id: string;
+  kind: EntryKind;
+  amount: number;
+  delta_available: number;
+  delta_pending: number;
+  delta_reserved: number;
+  delta_debt: number;
+  available_after: number;
+  pending_after: number;
+  reserved_after: number;
+  cause_type: CauseType;
+  cause_id: string | null;
+  rule_version_id: string | null;
+  reason: string | null;
+  idempotency_key: string | null;
+  reverses_entry_id: number | null;
+  partly_reverses_entry_id: number | null;
+  authorization_id: string | null;
+  owner_type: string | null;
+  owner_id: string | null;
+  created_at: Date;
+  lot_id?: number | null;
+}
+
+export interface LockedAccountRow {
+  id: string;
+  program_id: string;
+  member_id: string;
+  member_status: MemberStatus;
+  available: number;
+  pending: number;
+  reserved: number;
+  debt: number;
+  lifetime_earned: number;
+  lifetime_redeemed: number;
+  lifetime_expired: number;
+  default_lifetime_days: number | null;
+  pending_days: number;
+  authorization_ttl_seconds: number;
+  point_value_minor: number;
+  currency: string;
+  negative_balance_policy: NegativeBalancePolicy;
+  has_overdue: boolean;
+  has_due: boolean;
+}
+
+type LockParams = [now: Date, now: Date, member: string, programId: string];
+
+/** The account of a member found by one column, locked, with the program settings a write needs. */
+const lockAccountBy = (name: string, column: string) =>
+  statement<LockParams, LockedAccountRow>(
+    `ledger.lock_account_by_${name}`,
+    `select a.*, m.status as member_status, p.default_lifetime_days, p.pending_days, p.authorization_ttl_seconds,
+       p.point_value_minor, p.currency, p.negative_balance_policy,
+       exists (select 1 from lot l where l.account_id = a.id and l.remaining > 0 and l.expires_at <= ?) as has_overdue,
+       exists (select 1 from lot l where l.account_id = a.id and l.remaining > 0
+                 and l.activated_at is null and l.available_at <= ?) as has_due
+     from member m join account a on a.member_id = m.id join program p on p.id = m.program_id
+     where m.${column} = ? and m.program_id = ?
+     for update of a`,
+  );
+
+/** By the member column a reference names (see memberRefColumn). */
+export const lockAccount: Readonly<Record<string, ReturnType<typeof lockAccountBy>>> = {
+  id: lockAccountBy('id', 'id'),
+  external_id: lockAccountBy('external_id', 'external_id'),
+  email: lockAccountBy('email', 'email'),
+  phone: lockAccountBy('phone', 'phone'),
+};
+
+export type PostEntryParams = [
+  programId: string, accountId: string, kind: EntryKind, amount: number,
+  deltaAvailable: number, deltaPending: number, deltaReserved: number, deltaDebt: number,
+  availableAfter: number, pendingAfter: number, reservedAfter: number,
+  causeType: CauseType, causeId: string | null, ruleVersionId: string | null, reason: string | null, idempotencyKey: string | null,
+  reversesEntryId: number | null, partlyReversesEntryId: number | null, authorizationId: string | null,
+  ownerType: string | null, ownerId: string | null, now: Date,
+  debtAfter: number, lifetimeEarned: number, lifetimeRedeemed: number,
+  lotAmount: number | null, lotAvailableAt: Date | null, lotActivatedAt: Date | null, lotExpiresAt: Date | null,
+  lotIds: string, lotAmounts: string, lotForgiven: string,
+];
+
+/**
+ * One entry, its new lot (when `lotAmount` is given), its lot changes (the three arrays, one
+ * element per lot: an update must not touch a row twice) and the account's new cached balances,
+ * in one statement, so the account lock is held no longer than the SQL needs.
+ */
+export const postEntry = statement<PostEntryParams, EntryRow>(
+  'ledger.post_entry',
+  `with e as (
+     insert into ledger_entry (program_id, account_id, kind, amount, delta_available, delta_pending, delta_reserved,
+       delta_debt, available_after, pending_after, reserved_after, cause_type, cause_id, rule_version_id, reason,
+       idempotency_key, reverses_entry_id, partly_reverses_entry_id, authorization_id, owner_type, owner_id, created_at)
+     values ($1, $2, $3::entry_kind, $4, $5, $6, $7, $8, $9, $10, $11, $12::cause_type, $13, $14::uuid, $15, $16,
+       $17::bigint, $18::bigint, $19::uuid, $20, $21, $22)
+     returning *
+   ), a as (
+     update account set available = $9, pending = $10, reserved = $11, debt = $23, lifetime_earned = $24,
+       lifetime_redeemed = $25, entry_count = entry_count + 1, updated_at = $22
+     where id = $2
+   ), l as (
+     insert into lot (program_id, account_id, source_entry_id, amount, remaining, available_at, activated_at, expires_at, created_at)
+     select $1, $2, e.id, $26::bigint, $26::bigint, $27, $28, $29, $22 from e where $26::bigint is not null
+     returning id
+   ), ch as (
+     select * from unnest($30::bigint[], $31::bigint[], $32::bigint[]) as ch(lot_id, amount, forgiven)
+   ), al as (
+     insert into lot_allocation (entry_id, lot_id, amount)
+     select e.id, ch.lot_id, ch.amount from e, ch where ch.amount <> 0
+   ), lu as (
+     update lot set remaining = lot.remaining + ch.amount, forgiven = lot.forgiven + ch.forgiven
+     from ch where lot.id = ch.lot_id
+   )
+   select e.*, (select id from l) as lot_id from e`,
+);
+
+/**
+ * Several accruals in their order (`accruals`: a JSON array of rows), each with its lot, and the
+ * account's balances after the last. Entries are inserted in the accruals' order, so their ids
+ * ascend in it; each lot joins its entry by that order.
+ */
+export const accrueMany = statement<
+  [accruals: string, programId: string, accountId: string, reserved: number, now: Date,
+    available: number, pending: number, lifetimeEarned: number, count: number],
+  EntryRow
+>(
+  'ledger.accrue_many',
+  `with x as (
+     select * from jsonb_to_recordset($1::jsonb) as x(ord int, kind entry_kind, amount bigint, delta_available bigint,
+       delta_pending bigint, available_after bigint, pending_after bigint, cause_type cause_type, cause_id text,
+       rule_version_id uuid, reason text, idempotency_key text, owner_type text, owner_id text, available_at timestamptz,
+       activated_at timestamptz, expires_at timestamptz)
+   ), e as (
+     insert into ledger_entry (program_id, account_id, kind, amount, delta_available, delta_pending, delta_reserved,
+       delta_debt, available_after, pending_after, reserved_after, cause_type, cause_id, rule_version_id, reason,
+       idempotency_key, reverses_entry_id, partly_reverses_entry_id, authorization_id, owner_type, owner_id, created_at)
+     select $2, $3, x.kind, x.amount, x.delta_available, x.delta_pending, 0, 0, x.available_after, x.pending_after, $4,
+       x.cause_type, x.cause_id, x.rule_version_id, x.reason, x.idempotency_key, null, null, null, x.owner_type, x.owner_id, $5
+     from x order by x.ord
+     returning *
+   ), a as (
+     update account set available = $6, pending = $7, lifetime_earned = $8, entry_count = entry_count + $9, updated_at = $5
+     where id = $3
+   ), n as (
+     select e.*, row_number() over (order by e.id) as ord from e
+   ), l as (
+     insert into lot (program_id, account_id, source_entry_id, amount, remaining, available_at, activated_at, expires_at, created_at)
+     select $2, $3, n.id, x.amount, x.amount, x.available_at, x.activated_at, x.expires_at, $5 from n join x on x.ord = n.ord
+     returning id, source_entry_id
+   )
+   select n.*, l.id as lot_id from n join l on l.source_entry_id = n.id order by n.id`,
+);
+
+/** The lot an accrual created: what it still holds, and what expired from it unused. */
+export const accrualLot = statement<[entryId: number, accountId: string], { id: number; remaining: number; active: boolean; expired: number }>(
+  'ledger.accrual_lot',
+  `select l.id, l.remaining, l.activated_at is not null as active,
+     coalesce((select -sum(la.amount) from lot_allocation la join ledger_entry e on e.id = la.entry_id
+               where la.lot_id = l.id and e.kind = 'expiry'), 0) as expired
+   from lot l where l.source_entry_id = ? and l.account_id = ?`,
+);
+
+/** An entry that reversed the given one, whole or (with `includingParts`) in part. */
+export const reversalOf = statement<[entryId: number, includingParts: boolean], { id: number; partial: boolean }>(
+  'ledger.reversal_of',
+  `select id, reverses_entry_id is null as partial from ledger_entry
+   where reverses_entry_id = $1 or ($2 and partly_reverses_entry_id = $1)
+   order by reverses_entry_id nulls last limit 1`,
+);
+
+/** Lots among the given that forgave points to a take-back. */
+export const forgivingLots = statement<[lotIds: string], { id: number; source_entry_id: number; forgiven: number }>(
+  'ledger.forgiving_lots',
+  'select id, source_entry_id, forgiven from lot where id = any(?::bigint[]) and forgiven > 0 order by id',
+);
+
+/**
+ * An account's spendable lots (active, not past `now`, all but an optional lot), nearest expiry
+ * first, with `before`: the points of the lots ahead. Taking `least(remaining, wanted - before)`
+ * from the lots `where before < wanted` covers `wanted`. The first variant walks only the first
+ * `limit` lots (an index range): most spends are covered by a few.
+ */
+export const firstSpendableLots = statement<
+  [wanted: number, accountId: string, now: Date, excludeLotId: number | null, limit: number, wanted: number],
+  { id: number; take: number }
+>(
+  'ledger.first_spendable_lots',
+  `select id, least(remaining, ? - before) as take from (
+     select id, remaining, (sum(remaining) over (order by expires_at nulls last, id) - remaining)::bigint as before
+     from (
+       select l.id, l.remaining, l.expires_at from lot l
+       where l.account_id = ? and l.remaining > 0 and l.activated_at is not null
+         and (l.expires_at is null or l.expires_at > ?) and l.id is distinct from ?::bigint
+       order by l.expires_at nulls last, l.id limit ?
+     ) first_lots
+   ) lots where before < ? order by before`,
+);
+
+export const allSpendableLots = statement<
+  [wanted: number, accountId: string, now: Date, excludeLotId: number | null, wanted: number],
+  { id: number; take: number }
+>(
+  'ledger.all_spendable_lots',
+  `select id, least(remaining, ? - before) as take from (
+     select l.id, l.remaining,
+       (sum(l.remaining) over (order by l.expires_at nulls last, l.id) - l.remaining)::bigint as before
+     from lot l
+     where l.account_id = ? and l.remaining > 0 and l.activated_at is not null
+       and (l.expires_at is null or l.expires_at > ?) and l.id is distinct from ?::bigint
+   ) lots where before < ? order by before`,
+);
+
+/** What the given entries took from lots, per lot, as changes that give it back. */
+export const allocationsOf = statement<[entryIds: string], { lot_id: number; amount: number }>(
+  'ledger.allocations_of',
+  `select lot_id, -sum(amount) as amount from lot_allocation where entry_id = any(?::bigint[])
+   group by lot_id having sum(amount) <> 0 order by lot_id`,
+);
+
+/** Points an authorization still holds, per lot, latest expiry first (released first). */
+export const heldByAuthorization = statement<[accountId: string, authorizationId: string], { lot_id: number; held: number }>(
+  'ledger.held_by_authorization',
+  `select la.lot_id, -sum(la.amount) as held
+   from lot_allocation la
+   join ledger_entry e on e.id = la.entry_id
+   join lot l on l.id = la.lot_id
+   where e.account_id = ? and e.authorization_id = ?
+   group by la.lot_id, l.expires_at
+   having sum(la.amount) < 0
+   order by l.expires_at desc nulls first, la.lot_id desc`,
+);

@@ -1,0 +1,158 @@
+import { statement, type Statement } from '../../db/statement';
+import type { EntryRow } from './book-store';
+
+/**
+ * Set-based statements over locked accounts: a book runs them for its own account, the jobs for
+ * a batch of accounts, so expiry, activation and debt repayment are written one way only. Each
+ * reads the lots under the callers' account locks (a writer may have moved some meanwhile), and
+ * writes per account one entry whose *_after values come from the updated account row, the lots'
+ * allocations and the lots themselves.
+ */
+
+/** A sweep's entry with the account's member, debt and lifetime expired right after, and the lots it changed. */
+export interface SweptRow extends EntryRow {
+  member_id: string;
+  debt: number;
+  lifetime_expired: number;
+  lot_count: number;
+}
+
+type SweepParams = [fromLotId: number, toLotId: number, asOf: Date, accountIds: string, asOf: Date, asOf: Date];
+
+/**
+ * A pass over due lots: the statement that moves them (over an id range of lots and a set of
+ * locked accounts), and for the jobs the statements that find the due lots across all accounts
+ * (through the sweep's partial index) and lock their accounts in id order.
+ */
+export interface LotSweep {
+  apply: Statement<SweepParams, SweptRow>;
+  /** Every `batchSize`-th due lot id starts a range; `last_id` is the highest due id. */
+  dueRanges: Statement<[asOf: Date, batchSize: number], { start_id: number; last_id: number }>;
+  lockAccounts: Statement<[fromLotId: number, toLotId: number, asOf: Date], { id: string }>;
+}
+
+function lotSweep(name: string, due: string, apply: string): LotSweep {
+  return {
+    apply: statement<SweepParams, SweptRow>(`ledger.${name}`, apply),
+    dueRanges: statement(
+      `ledger.${name}_due_ranges`,
+      `select id as start_id, last_id from (
+         select l.id, row_number() over (order by l.id) as n, max(l.id) over () as last_id
+         from lot l where ${due}
+       ) due where (n - 1) % ? = 0 order by id`,
+    ),
+    lockAccounts: statement(
+      `ledger.${name}_lock_accounts`,
+      `select a.id from account a
+       where a.id in (select l.account_id from lot l where l.id between ? and ? and ${due})
+       order by a.id for update of a`,
+    ),
+  };
+}
+
+/** Lots past their expiry give up their remainder: available or pending, into lifetime expired. */
+export const EXPIRY = lotSweep('expire_lots', 'l.remaining > 0 and l.expires_at <= ?', `
+with due as (
+  select l.id, l.account_id, l.remaining, l.activated_at is not null as active
+  from lot l
+  where l.id between ? and ? and l.remaining > 0 and l.expires_at <= ? and l.account_id = any(?::uuid[])
+), per_account as (
+  select account_id,
+    coalesce(sum(remaining) filter (where active), 0) as from_available,
+    coalesce(sum(remaining) filter (where not active), 0) as from_pending
+  from due group by account_id
+), acc as (
+  update account a set
+    available = a.available - p.from_available,
+    pending = a.pending - p.from_pending,
+    lifetime_expired = a.lifetime_expired + p.from_available + p.from_pending,
+    entry_count = a.entry_count + 1,
+    updated_at = ?
+  from per_account p where a.id = p.account_id
+  returning a.id, a.program_id, a.member_id, a.available, a.pending, a.reserved, a.debt, a.lifetime_expired,
+    p.from_available, p.from_pending
+), e as (
+  insert into ledger_entry (program_id, account_id, kind, amount, delta_available, delta_pending, delta_reserved,
+    available_after, pending_after, reserved_after, cause_type, cause_id, reason, created_at)
+  select program_id, id, 'expiry'::entry_kind, -(from_available + from_pending), -from_available, -from_pending, 0,
+    available, pending, reserved, 'job'::cause_type, 'expire-lots', 'Points expired', ?
+  from acc order by id
+  returning *
+), allocated as (
+  insert into lot_allocation (entry_id, lot_id, amount)
+  select e.id, due.id, -due.remaining from due join e on e.account_id = due.account_id
+), emptied as (
+  update lot set remaining = 0 from due where lot.id = due.id
+)
+select e.*, acc.member_id, acc.debt, acc.lifetime_expired, (select count(*) from due) as lot_count
+from e join acc on acc.id = e.account_id order by e.id`);
+
+/** Pending lots whose availableAt has come become available (activated as of their availableAt). */
+export const ACTIVATION = lotSweep('activate_lots', 'l.remaining > 0 and l.activated_at is null and l.available_at <= ?', `
+with due as (
+  select l.id, l.account_id, l.remaining
+  from lot l
+  where l.id between ? and ? and l.remaining > 0 and l.activated_at is null and l.available_at <= ? and l.account_id = any(?::uuid[])
+), per_account as (
+  select account_id, sum(remaining) as points from due group by account_id
+), acc as (
+  update account a set
+    available = a.available + p.points,
+    pending = a.pending - p.points,
+    entry_count = a.entry_count + 1,
+    updated_at = ?
+  from per_account p where a.id = p.account_id
+  returning a.id, a.program_id, a.member_id, a.available, a.pending, a.reserved, a.debt, a.lifetime_expired, p.points
+), e as (
+  insert into ledger_entry (program_id, account_id, kind, amount, delta_available, delta_pending, delta_reserved,
+    available_after, pending_after, reserved_after, cause_type, cause_id, reason, created_at)
+  select program_id, id, 'activation'::entry_kind, 0, points, -points, 0,
+    available, pending, reserved, 'job'::cause_type, 'activate-lots', 'Pending points became available', ?
+  from acc order by id
+  returning *
+), activated as (
+  update lot set activated_at = lot.available_at from due where lot.id = due.id
+)
+select e.*, acc.member_id, acc.debt, acc.lifetime_expired, (select count(*) from due) as lot_count
+from e join acc on acc.id = e.account_id order by e.id`);
+
+/**
+ * Pays the debts of the given (locked) accounts from their spendable points, nearest-expiry
+ * lots first: per account one entry that lowers available and the debt alike.
+ */
+export const repayDebtsStatement = statement<
+  [accountIds: string, asOf: Date, excludeLotId: null, asOf: Date, causeType: string, causeId: string | null,
+    ruleVersionId: string | null, reason: string | null, idempotencyKey: string | null, asOf: Date],
+  SweptRow
+>('ledger.repay_debts', `
+with lots as (
+  select l.id, l.account_id, l.remaining,
+    (sum(l.remaining) over (partition by l.account_id order by l.expires_at nulls last, l.id) - l.remaining)::bigint as before
+  from lot l
+  where l.account_id = any(?::uuid[]) and l.remaining > 0 and l.activated_at is not null
+    and (l.expires_at is null or l.expires_at > ?) and l.id is distinct from ?::bigint
+), taken as (
+  select lots.id, lots.account_id, least(lots.remaining, a.debt - lots.before) as amount
+  from lots join account a on a.id = lots.account_id where lots.before < a.debt
+), per_account as (
+  select account_id, sum(amount)::bigint as points from taken group by account_id
+), acc as (
+  update account a set available = a.available - p.points, debt = a.debt - p.points,
+    entry_count = a.entry_count + 1, updated_at = ?
+  from per_account p where a.id = p.account_id
+  returning a.id, a.program_id, a.member_id, a.available, a.pending, a.reserved, a.debt, a.lifetime_expired, p.points
+), e as (
+  insert into ledger_entry (program_id, account_id, kind, amount, delta_available, delta_pending, delta_reserved, delta_debt,
+    available_after, pending_after, reserved_after, cause_type, cause_id, rule_version_id, reason, idempotency_key, created_at)
+  select program_id, id, 'debt_repayment'::entry_kind, 0, -points, 0, 0, -points,
+    available, pending, reserved, ?::cause_type, ?, ?::uuid, ?, ?, ?
+  from acc order by id
+  returning *
+), allocated as (
+  insert into lot_allocation (entry_id, lot_id, amount)
+  select e.id, taken.id, -taken.amount from taken join e on e.account_id = taken.account_id
+), emptied as (
+  update lot set remaining = lot.remaining - taken.amount from taken where lot.id = taken.id
+)
+select e.*, acc.member_id, acc.debt, acc.lifetime_expired, (select count(*) from taken) as lot_count
+from e join acc on acc.id = e.account_id order by e.id`);
