@@ -138,7 +138,7 @@ describe('M3: cancelling a placed order says how many points it gave back', () =
     await h.database.transaction(async (tx) => {
       const book = await AccountBook.open(tx, s.programId, { id: memberId }, h.clock.now());
       await book.capture(300, placed.authorizationId!, { type: CauseType.ADMIN, id: 'script', reason: 'captured outside the order' });
-      await closeAuthorization(tx, placed.authorizationId!, AuthorizationStatus.CAPTURED, 300, book.now);
+      await closeAuthorization(tx, { id: placed.authorizationId!, memberId: book.state.memberId }, AuthorizationStatus.CAPTURED, 300, book.now);
     });
 
     const cancelled = await s.cancel(orderId);

@@ -455,7 +455,14 @@ export class EarningService implements Earning {
             points: award.points,
             availableAt,
             expiresAt,
-            cause: { type: CauseType.RULE, id: award.ruleId, ruleVersionId: award.ruleVersionId, reason: award.ruleName },
+            cause: {
+              type: CauseType.RULE,
+              id: award.ruleId,
+              ruleVersionId: award.ruleVersionId,
+              reason: award.ruleName,
+              // An order's awards move only with the order.
+              owner: source.type === 'order' ? { type: 'order', id: source.id } : null,
+            },
           };
         }),
       );

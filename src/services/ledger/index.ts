@@ -1,6 +1,9 @@
-// The ledger module's only door: other modules and the GraphQL edge import from here.
+// The ledger module's only door: other modules and the GraphQL edge import from here. Its
+// stores (book-store, sweep-store, authorization-store, queries-store, audit-store) stay inside.
 export * from './account-book';
+export * from './authorizations';
 export * from './ledger-audit';
 export * from './ledger-queries';
 export * from './ledger-service';
 export * from './lot-jobs';
+export type { SweepOutcome, SweepScope } from './sweeps';

@@ -7,6 +7,8 @@ import type { Clock } from '../shared';
 import type { AccountSnapshot } from './ledger-service';
 import { memberRefColumn } from '../members';
 import { isUuid, pgArray } from '../shared';
+import * as store from './queries-store';
+import type { AccountReadRow } from './queries-store';
 
 export interface Page<T> {
   nodes: T[];
@@ -48,7 +50,7 @@ function pageSize(first: number | null | undefined): number {
 }
 
 /** The account as of now: lots past their expiry count as expired even before a job or a write expired them. */
-function toSnapshot(row: any): AccountSnapshot {
+function toSnapshot(row: AccountReadRow): AccountSnapshot {
   const overdueAvailable = Number(row.overdue_available);
   const overduePending = Number(row.overdue_pending);
   return {
@@ -62,18 +64,6 @@ function toSnapshot(row: any): AccountSnapshot {
     lifetimeExpired: Number(row.lifetime_expired) + overdueAvailable + overduePending,
   };
 }
-
-/**
- * An account with what of it is past expiry but not yet burnt by a job or a write: balance
- * reads leave those points out, so a member never sees points they cannot spend.
- */
-const ACCOUNT_WITH_OVERDUE = `
-  select a.*, overdue.available as overdue_available, overdue.pending as overdue_pending
-  from account a cross join lateral (
-    select coalesce(sum(l.remaining) filter (where l.activated_at is not null), 0) as available,
-           coalesce(sum(l.remaining) filter (where l.activated_at is null), 0) as pending
-    from lot l where l.account_id = a.id and l.remaining > 0 and l.expires_at <= ?
-  ) overdue`;
 
 /** The ledger's read side: balances, history and lots. Reads never lock. */
 export class LedgerQueries {
@@ -90,29 +80,22 @@ export class LedgerQueries {
    * could show points a debt is about to take.
    */
   async accountsOf(programId: string, memberIds: string[]): Promise<Array<AccountSnapshot | null>> {
-    const rows = await this.db.execute(`${ACCOUNT_WITH_OVERDUE} where a.program_id = ? and a.member_id = any(?::uuid[])`, [
-      this.clock.now(),
-      programId,
-      pgArray(memberIds.filter(isUuid)),
-    ]);
-    const byMember = new Map(rows.map((r: any) => [r.member_id, toSnapshot(r)]));
+    const rows = await this.db.run(store.accountsOfMembers, [this.clock.now(), programId, pgArray(memberIds.filter(isUuid))]);
+    const byMember = new Map(rows.map((r) => [r.member_id, toSnapshot(r)]));
     return memberIds.map((id) => byMember.get(id) ?? null);
   }
 
   /** One member's balances in one statement, however the member is named. */
   async account(programId: string, ref: MemberRef): Promise<AccountSnapshot> {
     const [column, value] = memberRefColumn(ref);
-    const [row] = await this.db.execute(
-      `${ACCOUNT_WITH_OVERDUE} join member m on m.id = a.member_id where m.program_id = ? and m.${column} = ?`,
-      [this.clock.now(), programId, value],
-    );
+    const [row] = await this.db.run(store.accountByMember[column], [this.clock.now(), programId, value]);
     if (!row) throw notFound('Member', { member: ref });
     return toSnapshot(row);
   }
 
   async memberId(programId: string, ref: MemberRef): Promise<string> {
     const [column, value] = memberRefColumn(ref);
-    const [row] = await this.db.execute(`select id from member where program_id = ? and ${column} = ?`, [programId, value]);
+    const [row] = await this.db.run(store.memberIdByRef[column], [programId, value]);
     if (!row) throw notFound('Member', { member: ref });
     return row.id;
   }
@@ -121,36 +104,18 @@ export class LedgerQueries {
     const limit = pageSize(opts.first);
     const after = decodeCursor(opts.after);
     const f = opts.filter ?? {};
-    const where = ['e.program_id = ?', 'a.member_id = ?'];
-    const params: unknown[] = [programId, memberId];
-    if (after != null) (where.push('e.id < ?'), params.push(after));
-    if (f.kinds?.length) (where.push('e.kind = any(?::entry_kind[])'), params.push(pgArray(f.kinds)));
-    if (f.from) (where.push('e.created_at >= ?'), params.push(f.from));
-    if (f.to) (where.push('e.created_at < ?'), params.push(f.to));
-    const rows = await this.db.execute(
-      `select e.*, (select id from lot where source_entry_id = e.id) as lot_id
-       from ledger_entry e join account a on a.id = e.account_id
-       where ${where.join(' and ')} order by e.id desc limit ?`,
-      [...params, limit + 1],
-    );
-    return this.page(rows.map((r: any) => toEntryRecord(r, memberId)), limit);
+    const rows = await this.db.run(store.memberEntries, [
+      programId, memberId, after, f.kinds?.length ? pgArray(f.kinds) : null, f.from ?? null, f.to ?? null, limit + 1,
+    ]);
+    return this.page(rows.map((r) => toEntryRecord(r, memberId)), limit);
   }
 
   async lots(programId: string, memberId: string, opts: { first?: number | null; after?: string | null; openOnly?: boolean | null }) {
     const limit = pageSize(opts.first);
     const after = decodeCursor(opts.after);
     const now = this.clock.now();
-    const rows = await this.db.execute(
-      `select l.*,
-         exists (select 1 from lot_allocation la join ledger_entry e on e.id = la.entry_id
-                 where la.lot_id = l.id and e.kind = 'expiry') as expired
-       from lot l join account a on a.id = l.account_id
-       where l.program_id = ? and a.member_id = ? and (?::bigint is null or l.id < ?::bigint)
-         and (not ?::boolean or l.remaining > 0)
-       order by l.id desc limit ?`,
-      [programId, memberId, after, after, Boolean(opts.openOnly), limit + 1],
-    );
-    const lots: LotRecord[] = rows.map((r: any) => {
+    const rows = await this.db.run(store.memberLots, [programId, memberId, after, Boolean(opts.openOnly), limit + 1]);
+    const lots: LotRecord[] = rows.map((r) => {
       const expiresAt = r.expires_at ? new Date(r.expires_at) : null;
       const remaining = Number(r.remaining);
       const status =

@@ -7,6 +7,8 @@ import { AccountBook, Cause, EntryRecord, toEntryRecord } from './account-book';
 import type { Actor, MemberRef } from '../shared';
 import { Clock, DAY_MS } from '../shared';
 import { once, checkClientKey } from '../shared';
+import * as authStore from './authorization-store';
+import { closeAuthorization, recordAuthorization, toAuthorization, type AuthorizationRecord } from './authorizations';
 import { checkReason, isUuid } from '../shared';
 
 
@@ -28,18 +30,6 @@ export interface AccountSnapshot {
 export interface LedgerResult {
   entry: EntryRecord;
   account: AccountSnapshot;
-}
-
-export interface AuthorizationRecord {
-  id: string;
-  memberId: string;
-  amount: number;
-  captured: number;
-  status: AuthorizationStatus;
-  reference: string | null;
-  expiresAt: Date;
-  createdAt: Date;
-  closedAt: Date | null;
 }
 
 export interface AuthorizationResult extends LedgerResult {
@@ -129,20 +119,6 @@ export function snapshot(book: AccountBook): AccountSnapshot {
   };
 }
 
-export function toAuthorization(row: any, memberId: string): AuthorizationRecord {
-  return {
-    id: row.id,
-    memberId,
-    amount: Number(row.amount),
-    captured: Number(row.captured),
-    status: row.status,
-    reference: row.reference,
-    expiresAt: new Date(row.expires_at),
-    createdAt: new Date(row.created_at),
-    closedAt: row.closed_at ? new Date(row.closed_at) : null,
-  };
-}
-
 /**
  * The points ledger. Each public method is one unit of work: it opens a transaction, locks
  * the member's account, writes entries through an AccountBook, records the idempotent
@@ -192,19 +168,12 @@ export class LedgerService {
   async reverseEntry(actor: Actor, input: { entryId: number; reason?: string | null; idempotencyKey: string }) {
     checkReason(input.reason);
     const original = await this.findEntry(actor.programId, input.entryId);
-    return this.write(actor, 'reverseEntry', input, { id: original.memberId }, async (book, tx) => {
-      const [owner] = await tx.execute(
-        `select o.order_id from shop_order o where o.capture_entry_id = ?
-         union all
-         select o.order_id from shop_order_award aw join shop_order o on o.id = aw.order_id where aw.entry_id = ?
-         limit 1`,
-        [original.id, original.id],
-      );
-      if (owner) {
+    return this.write(actor, 'reverseEntry', input, { id: original.memberId }, async (book) => {
+      if (original.ownerType === 'order') {
         throw new PatronError(
           ErrorCode.INVALID_STATE,
-          `Entry ${original.id} belongs to order ${owner.order_id}; use cancelOrder or refundOrderLines`,
-          { entryId: original.id, orderId: owner.order_id },
+          `Entry ${original.id} belongs to order ${original.ownerId}; use cancelOrder or refundOrderLines`,
+          { entryId: original.id, orderId: original.ownerId },
         );
       }
       return book.reverse(original, this.cause(actor, input));
@@ -263,12 +232,13 @@ export class LedgerService {
    */
   async releaseExpiredAuthorization(programId: string, authorizationId: string, now: Date): Promise<EntryRecord[] | null> {
     const outcome = await this.db.transaction(async (tx) => {
+      const found = await this.loadAuthorization(tx, programId, authorizationId);
+      const book = await AccountBook.open(tx, programId, { id: found.memberId }, now);
+      // Re-read under the account lock: a capture or release may have closed it meanwhile.
       const auth = await this.loadAuthorization(tx, programId, authorizationId);
-      const book = await AccountBook.open(tx, programId, { id: auth.memberId }, now);
-      const [locked] = await tx.execute(`select status from "authorization" where id = ?`, [auth.id]);
-      if (locked.status !== AuthorizationStatus.OPEN || auth.expiresAt > now) return null;
+      if (auth.status !== AuthorizationStatus.OPEN || auth.expiresAt > now) return null;
       await book.release(auth.amount, auth.id, { type: CauseType.JOB, id: 'release-authorizations', reason: 'Authorization expired' });
-      await closeAuthorization(tx, auth.id, AuthorizationStatus.RELEASED, 0, now);
+      await closeAuthorization(tx, auth, AuthorizationStatus.RELEASED, 0, now);
       return book;
     });
     return outcome ? outcome.written : null;
@@ -276,11 +246,7 @@ export class LedgerService {
 
   async findEntry(programId: string, entryId: number): Promise<EntryRecord> {
     if (!Number.isSafeInteger(entryId) || entryId < 1) throw notFound('Ledger entry', { entryId });
-    const [row] = await this.db.execute(
-      `select e.*, a.member_id, (select id from lot where source_entry_id = e.id) as lot_id
-       from ledger_entry e join account a on a.id = e.account_id where e.id = ? and e.program_id = ?`,
-      [entryId, programId],
-    );
+    const [row] = await this.db.run(authStore.findEntry, [entryId, programId]);
     if (!row) throw notFound('Ledger entry', { entryId });
     return toEntryRecord(row, row.member_id);
   }
@@ -341,54 +307,24 @@ export class LedgerService {
         });
       }
       // An order's points move with the order, or the order and the books would disagree.
-      const [order] = await tx.execute('select order_id from shop_order where authorization_id = ?', [auth.id]);
-      if (order) {
+      if (auth.ownerType === 'order') {
         throw new PatronError(
           ErrorCode.INVALID_STATE,
-          `The authorization belongs to order ${order.order_id}; use payOrder/cancelOrder`,
-          { authorizationId: auth.id, orderId: order.order_id },
+          `The authorization belongs to order ${auth.ownerId}; use payOrder/cancelOrder`,
+          { authorizationId: auth.id, orderId: auth.ownerId },
         );
       }
       const done = await work(book, auth);
-      const row = await closeAuthorization(tx, auth.id, done.status, done.captured, book.now);
-      return { book, result: { entry: done.entry, account: snapshot(book), authorization: toAuthorization(row, auth.memberId) } };
+      const authorization = await closeAuthorization(tx, auth, done.status, done.captured, book.now);
+      return { book, result: { entry: done.entry, account: snapshot(book), authorization } };
     });
   }
 
   private async loadAuthorization(tx: Sql, programId: string, id: string): Promise<AuthorizationRecord> {
-    const [row] = isUuid(id)
-      ? await tx.execute(
-          `select au.*, a.member_id from "authorization" au join account a on a.id = au.account_id
-           where au.id = ? and au.program_id = ?`,
-          [id, programId],
-        )
-      : [];
+    const [row] = isUuid(id) ? await tx.run(authStore.loadAuthorization, [id, programId]) : [];
     if (!row) throw notFound('Authorization', { authorizationId: id });
     return toAuthorization(row, row.member_id);
   }
-}
-
-/** The authorization row for points `book.hold` just reserved under `id`. */
-export async function recordAuthorization(
-  tx: UnitOfWork,
-  book: AccountBook,
-  a: { id: string; points: number; reference: string | null; expiresAt: Date },
-): Promise<AuthorizationRecord> {
-  const [row] = await tx.execute(
-    `insert into "authorization" (id, program_id, account_id, amount, reference, expires_at, created_at)
-     values (?, ?, ?, ?, ?, ?, ?) returning *`,
-    [a.id, book.state.programId, book.state.id, a.points, a.reference, a.expiresAt, book.now],
-  );
-  return toAuthorization(row, book.state.memberId);
-}
-
-/** Marks an authorization captured or released; its entries are written by the caller's book. */
-export async function closeAuthorization(tx: UnitOfWork, id: string, status: AuthorizationStatus, captured: number, now: Date) {
-  const [row] = await tx.execute(
-    `update "authorization" set status = ?::authorization_status, captured = ?, closed_at = ? where id = ? returning *`,
-    [status, captured, now, id],
-  );
-  return row;
 }
 
 function reviveAuthorizationResult(json: any): AuthorizationResult {

@@ -3,6 +3,7 @@ import type { Logger } from '../../logger';
 import { DEBT_REPAID } from './account-book';
 import { ACTIVATION, EXPIRY, type LotSweep } from './sweep-store';
 import { repayDebts, sweepLots } from './sweeps';
+import { dueAuthorizations } from './authorization-store';
 import type { LedgerService } from './ledger-service';
 import { entryPosted } from '../realtime/balance-events';
 
@@ -73,12 +74,7 @@ export class LedgerJobs {
     // could not be released is not met again.
     let cursor: { expiresAt: Date; id: string } | null = null;
     for (;;) {
-      const page: Array<{ id: string; program_id: string; expires_at: Date }> = await em.execute(
-        `select id, program_id, expires_at from "authorization"
-         where status = 'open' and expires_at <= ? ${cursor ? 'and (expires_at, id) > (?, ?::uuid)' : ''}
-         order by expires_at, id limit ?`,
-        cursor ? [asOf, cursor.expiresAt, cursor.id, this.batchSize] : [asOf, this.batchSize],
-      );
+      const page: Array<{ id: string; program_id: string; expires_at: Date }> = await em.run(dueAuthorizations, [asOf, cursor?.expiresAt ?? null, cursor?.id ?? null, this.batchSize]);
       if (page.length === 0) break;
       result.batches++;
       await inParallel(page, this.releaseConcurrency, async (auth) => {

@@ -262,7 +262,7 @@ export class OrderService {
         authorizationId = randomUUID();
         await book.hold(points, authorizationId, orderCause(order.orderId!, input, 'Points reserved for the order'));
         const expiresAt = new Date(book.now.getTime() + ORDER_AUTHORIZATION_TTL_SECONDS * 1000);
-        await recordAuthorization(tx, book, { id: authorizationId, points, reference: order.orderId, expiresAt });
+        await recordAuthorization(tx, book, { id: authorizationId, points, reference: order.orderId, expiresAt, owner: { type: 'order', id: order.orderId! } });
       }
       await insertOrder(tx, { id, programId: actor.programId, book, order, program, quote, authorizationId });
       return { order: await loadOrder(tx, actor.programId, { id }), account: snapshot(book) };
@@ -287,7 +287,7 @@ export class OrderService {
           );
         }
         captureEntryId = (await book.capture(Number(auth.amount), auth.id, cause)).id;
-        await closeAuthorization(tx, auth.id, AuthorizationStatus.CAPTURED, Number(auth.amount), book.now);
+        await closeAuthorization(tx, { id: auth.id, memberId: book.state.memberId }, AuthorizationStatus.CAPTURED, Number(auth.amount), book.now);
       }
       // The locked row is the order as it stands: capturing its points changed only the authorization.
       const order = await orderFromRow(tx, row);
@@ -428,7 +428,7 @@ export class OrderService {
     const [auth] = await tx.execute('select id, amount, captured, status from "authorization" where id = ?', [row.authorization_id]);
     if (auth.status !== AuthorizationStatus.OPEN) return Number(auth.amount) - Number(auth.captured);
     await book.release(Number(auth.amount), auth.id, cause);
-    await closeAuthorization(tx, auth.id, AuthorizationStatus.RELEASED, 0, book.now);
+    await closeAuthorization(tx, { id: auth.id, memberId: book.state.memberId }, AuthorizationStatus.RELEASED, 0, book.now);
     return Number(auth.amount);
   }
 
@@ -1056,6 +1056,7 @@ function orderCause(orderId: string, input: { reason?: string | null; idempotenc
   return {
     type: CauseType.ORDER,
     id: orderId,
+    owner: { type: 'order', id: orderId },
     reason: input.reason ? `${what}: ${input.reason}` : what,
     idempotencyKey: input.idempotencyKey,
   };

@@ -1,0 +1,96 @@
+import { statement } from '../../db/statement';
+import type { EntryRow } from './book-store';
+
+/** An account row with what of it is past expiry but not yet burnt by a job or a write. */
+export interface AccountReadRow {
+  member_id: string;
+  available: number;
+  pending: number;
+  reserved: number;
+  debt: number;
+  lifetime_earned: number;
+  lifetime_redeemed: number;
+  lifetime_expired: number;
+  overdue_available: number;
+  overdue_pending: number;
+}
+
+/**
+ * Balance reads leave out points past expiry that no job or write burnt yet (one lookup in the
+ * open-lots index per account), so a member never sees points they cannot spend.
+ */
+const ACCOUNT_WITH_OVERDUE = `
+  select a.*, overdue.available as overdue_available, overdue.pending as overdue_pending
+  from account a cross join lateral (
+    select coalesce(sum(l.remaining) filter (where l.activated_at is not null), 0) as available,
+           coalesce(sum(l.remaining) filter (where l.activated_at is null), 0) as pending
+    from lot l where l.account_id = a.id and l.remaining > 0 and l.expires_at <= ?
+  ) overdue`;
+
+export const accountsOfMembers = statement<[now: Date, programId: string, memberIds: string], AccountReadRow>(
+  'ledger.accounts_of_members',
+  `${ACCOUNT_WITH_OVERDUE} where a.program_id = ? and a.member_id = any(?::uuid[])`,
+);
+
+const accountBy = (column: string) =>
+  statement<[now: Date, programId: string, value: string], AccountReadRow>(
+    `ledger.account_by_${column}`,
+    `${ACCOUNT_WITH_OVERDUE} join member m on m.id = a.member_id where m.program_id = ? and m.${column} = ?`,
+  );
+
+/** By the member column a reference names (see memberRefColumn). */
+export const accountByMember: Readonly<Record<string, ReturnType<typeof accountBy>>> = {
+  id: accountBy('id'),
+  external_id: accountBy('external_id'),
+  email: accountBy('email'),
+  phone: accountBy('phone'),
+};
+
+/** A member's entries, newest first, after a cursor and within optional kinds and a period. */
+export const memberEntries = statement<
+  [programId: string, memberId: string, beforeId: number | null, kinds: string | null, from: Date | null, to: Date | null, limit: number],
+  EntryRow
+>(
+  'ledger.member_entries',
+  `select e.*, (select id from lot where source_entry_id = e.id) as lot_id
+   from ledger_entry e join account a on a.id = e.account_id
+   where e.program_id = $1 and a.member_id = $2
+     and ($3::bigint is null or e.id < $3)
+     and ($4::entry_kind[] is null or e.kind = any($4::entry_kind[]))
+     and ($5::timestamptz is null or e.created_at >= $5)
+     and ($6::timestamptz is null or e.created_at < $6)
+   order by e.id desc limit $7`,
+);
+
+export interface LotReadRow {
+  id: number;
+  amount: number;
+  remaining: number;
+  available_at: Date;
+  activated_at: Date | null;
+  expires_at: Date | null;
+  created_at: Date;
+  expired: boolean;
+}
+
+export const memberLots = statement<[programId: string, memberId: string, beforeId: number | null, openOnly: boolean, limit: number], LotReadRow>(
+  'ledger.member_lots',
+  `select l.*,
+     exists (select 1 from lot_allocation la join ledger_entry e on e.id = la.entry_id
+             where la.lot_id = l.id and e.kind = 'expiry') as expired
+   from lot l join account a on a.id = l.account_id
+   where l.program_id = $1 and a.member_id = $2 and ($3::bigint is null or l.id < $3::bigint)
+     and (not $4::boolean or l.remaining > 0)
+   order by l.id desc limit $5`,
+);
+
+const memberIdBy = (column: string) =>
+  statement<[programId: string, value: string], { id: string }>(`ledger.member_id_by_${column}`, `select id from member where program_id = ? and ${column} = ?`);
+
+/** A member's id by the column a reference names (see memberRefColumn). */
+export const memberIdByRef: Readonly<Record<string, ReturnType<typeof memberIdBy>>> = {
+  id: memberIdBy('id'),
+  external_id: memberIdBy('external_id'),
+  email: memberIdBy('email'),
+  phone: memberIdBy('phone'),
+};
