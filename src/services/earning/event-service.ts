@@ -9,7 +9,8 @@ import { badInput, notFound } from '../../errors';
 import type { RuleContext } from '../../rules';
 import { AccountBook, type EntryRecord } from '../ledger';
 import type { Clock } from '../shared';
-import type { EarningService, RuleAwardRecord, Simulation } from './earning-service';
+import type { EarningService } from './earning-service';
+import type { RuleAwardRecord, Simulation } from './earning-types';
 import { publishBalanceChanges, uniqueEntries, type EventPublisher } from '../realtime';
 import { checkClientKey, once, systemKey } from '../shared';
 
