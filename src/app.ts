@@ -11,7 +11,7 @@ import { createServices, type Services } from './services';
 import { systemClock, type Clock } from './services/shared';
 import { createJobRunner } from './jobs/runner';
 import { LedgerJobs } from './services/ledger';
-import { birthdayJob } from './services/earning';
+import { birthdayJob } from './jobs/birthdays';
 
 export interface AppOptions {
   config: Config;

@@ -1,4 +1,6 @@
-import { birthdayJob } from '../../src/services/earning';
+import { birthdayJob } from '../../src/jobs/birthdays';
+import { jobContext } from '../../src/services/shared';
+import { testLogger } from '../support/context';
 import { rulesHarness, together, type RulesHarness } from '../support/rules-harness';
 
 let h: RulesHarness;
@@ -120,7 +122,7 @@ describe('registration (E1)', () => {
 });
 
 describe('the birthday job (E2)', () => {
-  const run = (asOf: string) => h.services.events.birthdays(new Date(asOf));
+  const run = (asOf: string) => h.services.events.birthdays(jobContext(h.programId, 'birthdays', testLogger), new Date(asOf));
   const birthdays = (memberId: string) => eventCount(memberId, 'birthday');
 
   it('raises birthdays of the program\'s local today, once, whatever the re-runs', async () => {
@@ -192,6 +194,6 @@ describe('the birthday job (E2)', () => {
   it('is a job the runner can register', async () => {
     const job = birthdayJob(h.services);
     expect(job.name).toBe('birthdays');
-    expect(await job.run(new Date('2026-07-01T09:00:00Z'))).toMatchObject({ failed: 0 });
+    expect(await job.run(new Date('2026-07-01T09:00:00Z'), testLogger)).toMatchObject({ failed: 0 });
   });
 });
