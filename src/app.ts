@@ -13,7 +13,7 @@ import { systemClock, type Clock } from './services/shared';
 import { createJobRunner } from './jobs/runner';
 import { pruneOutboxJob } from './jobs/outbox';
 import { LedgerJobs } from './services/ledger';
-import { birthdayJob } from './services/earning';
+import { birthdayJob } from './jobs/birthdays';
 
 export interface AppOptions {
   config: Config;
@@ -47,7 +47,7 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
   // earlier run left unpublished.
   const relay = new OutboxRelay(db, pubsub, logger.child({ module: 'outbox' }));
   relay.start();
-  const services = createServices(db, clock, pubsub, config);
+  const services = createServices(db, clock, config);
   const { generatedAdminKey } = await services.access.bootstrap(config.adminKey);
   const jobs = createJobRunner(db, new LedgerJobs(db, services.ledger, { logger }), { clock, logger });
   jobs.register(birthdayJob(services));

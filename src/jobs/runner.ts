@@ -2,7 +2,7 @@ import type { Database } from '../db/database';
 import cron, { type ScheduledTask } from 'node-cron';
 import { Client } from 'pg';
 import { badInput } from '../errors';
-import type { Logger } from '../logger';
+import { createLogger, type Logger } from '../logger';
 import { type Clock, systemClock } from '../services/shared';
 import type { LedgerJobs } from '../services/ledger';
 
@@ -11,7 +11,8 @@ export interface JobDefinition {
   name: string;
   /** A node-cron expression (seconds optional). */
   schedule: string;
-  run(asOf: Date): Promise<Record<string, number>>;
+  /** `logger` is the runner's: a job builds its services' contexts with it (`jobContext`). */
+  run(asOf: Date, logger: Logger): Promise<Record<string, number>>;
 }
 
 export interface JobRunResult {
@@ -48,12 +49,14 @@ export class JobRunner {
   private readonly tasks: ScheduledTask[] = [];
   private readonly running = new Set<Promise<JobRunResult>>();
   private readonly clock: Clock;
+  private readonly logger: Logger;
 
   constructor(
     private readonly db: Database,
     private readonly options: JobRunnerOptions = {},
   ) {
     this.clock = options.clock ?? systemClock;
+    this.logger = options.logger ?? createLogger('silent');
   }
 
   register(job: JobDefinition): this {
@@ -121,7 +124,7 @@ export class JobRunner {
       const lockKey = `patron-job:${job.name}`;
       const { rows } = await lockConnection.query('select pg_try_advisory_lock(hashtext($1)) as locked', [lockKey]);
       if (!rows[0].locked) return { job: job.name, asOf, skipped: true, result: {} };
-      return { job: job.name, asOf, skipped: false, result: await job.run(asOf) };
+      return { job: job.name, asOf, skipped: false, result: await job.run(asOf, this.logger) };
     } finally {
       // Closing the session releases its advisory lock; no explicit unlock that could fail after the work.
       await lockConnection.end().catch(() => undefined);

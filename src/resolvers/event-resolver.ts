@@ -1,7 +1,6 @@
 import { Arg, Authorized, Ctx, Mutation, Query, Resolver } from 'type-graphql';
 import type { Context } from '../graphql/context';
 import { Role } from '../graphql/context';
-import { programOf } from '../graphql/auth';
 import { toMemberRef } from '../graphql/types/common';
 import {
   AwardLimit, EventSimulation, RuleMismatchCode, SimulateEventInput, TrackEventInput, TrackEventResult,
@@ -9,7 +8,7 @@ import {
 import type { Simulation } from '../services/earning';
 import type { TrackEventResult as TrackEventRecord } from '../services/earning';
 import { toLedgerEntry } from './mappers';
-import { actorOf } from './scope';
+import { requestContext, writerContext } from './scope';
 
 const toTrackEventResult = (r: TrackEventRecord): TrackEventResult => ({
   event: r.event,
@@ -40,7 +39,7 @@ export class EventResolver {
   @Authorized(Role.ADMIN, Role.SERVER)
   @Mutation(() => TrackEventResult, { description: 'Reports what a member did; the program\'s rules award points for it, once per idempotencyKey.' })
   async trackEvent(@Arg('input') input: TrackEventInput, @Ctx() ctx: Context): Promise<TrackEventResult> {
-    const result = await ctx.services.events.trackEvent(actorOf(ctx), {
+    const result = await ctx.services.events.trackEvent(writerContext(ctx), {
       type: input.type,
       member: toMemberRef(input.member),
       payload: input.payload as Record<string, unknown> | undefined,
@@ -53,7 +52,7 @@ export class EventResolver {
   @Authorized(Role.ADMIN)
   @Query(() => EventSimulation, { description: 'A dry run: what each rule would award for this event now and why the others would not. Writes nothing.' })
   async simulateEvent(@Arg('input') input: SimulateEventInput, @Ctx() ctx: Context): Promise<EventSimulation> {
-    const simulation = await ctx.services.events.simulateEvent(programOf(ctx), {
+    const simulation = await ctx.services.events.simulateEvent(requestContext(ctx), {
       type: input.type,
       member: toMemberRef(input.member),
       payload: input.payload as Record<string, unknown> | undefined,

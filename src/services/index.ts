@@ -3,7 +3,7 @@ import { AccessService } from './access';
 import type { Clock } from './shared';
 import { EarningService, MemberReferrers } from './earning';
 import { EventService } from './earning';
-import { MissedEvents, type EventPublisher } from './realtime';
+import { MissedEvents } from './realtime';
 import { LedgerAudit } from './ledger';
 import { LedgerQueries } from './ledger';
 import { LedgerService } from './ledger';
@@ -30,12 +30,11 @@ export interface Services {
 export function createServices(
   db: Database,
   clock: Clock,
-  events: EventPublisher,
   options: { tokenSecret?: string; customerTokenTtlSeconds: number },
 ): Services {
   const rules = new RuleService(db, clock);
   const earning = new EarningService(db, rules, new MemberReferrers());
-  const tracked = new EventService(db, clock, events, earning);
+  const tracked = new EventService(db, clock, earning);
   // A new member's registration event (and welcome bonus) commits with the member.
   const members = new MemberService(db, clock, tracked.onRegistered);
   return {

@@ -1,4 +1,7 @@
-import { birthdayJob } from '../../src/services/earning';
+import { birthdayJob } from '../../src/jobs/birthdays';
+import { jobContext } from '../../src/services/shared';
+import { RuleStatus } from '../../src/entities/rule';
+import { testContext, testLogger } from '../support/context';
 import { rulesHarness, together, type RulesHarness } from '../support/rules-harness';
 
 let h: RulesHarness;
@@ -121,7 +124,7 @@ describe('registration (E1)', () => {
 });
 
 describe('the birthday job (E2)', () => {
-  const run = (asOf: string) => h.services.events.birthdays(new Date(asOf));
+  const run = (asOf: string) => h.services.events.birthdays(jobContext(h.programId, 'birthdays', testLogger), new Date(asOf));
   const birthdays = (memberId: string) => eventCount(memberId, 'birthday');
 
   it('raises birthdays of the program\'s local today, once, whatever the re-runs', async () => {
@@ -193,6 +196,21 @@ describe('the birthday job (E2)', () => {
   it('is a job the runner can register', async () => {
     const job = birthdayJob(h.services);
     expect(job.name).toBe('birthdays');
-    expect(await job.run(new Date('2026-07-01T09:00:00Z'))).toMatchObject({ failed: 0 });
+    expect(await job.run(new Date('2026-07-01T09:00:00Z'), testLogger)).toMatchObject({ failed: 0 });
+  });
+
+  it('the job raises every program\'s birthdays, each in its own program, and sums the runs', async () => {
+    const { program } = await h.services.access.createProgram({ name: 'second shop', timeZone: 'UTC' });
+    await h.services.rules.createRule(testContext({ programId: program.id, kind: 'admin', id: 'second-admin' }), {
+      name: 'Birthday', status: RuleStatus.ACTIVE, definition: { trigger: 'birthday', actions: [{ code: 'fixedPoints', args: { points: 200 } }] },
+    });
+    const here = await h.member('bday-job-here', { birthday: '1990-08-08' });
+    const { member: there } = await h.services.members.upsert(program.id, { externalId: 'bday-job-there', birthday: '1990-08-08' });
+    const run = await birthdayJob(h.services).run(new Date('2026-08-08T12:00:00Z'), testLogger);
+    expect(run).toMatchObject({ raised: 2, points: 1_200, failed: 0 });
+    expect(run.programs).toBeGreaterThanOrEqual(2);
+    const [event] = await h.orm.em.fork().execute(`select program_id from event where member_id = ? and type = 'birthday'`, [there.id]);
+    expect(event.program_id).toBe(program.id);
+    expect(await birthdays(here)).toBe(1);
   });
 });

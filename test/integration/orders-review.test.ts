@@ -9,6 +9,8 @@ import { LedgerAudit } from '../../src/services/ledger';
 import { closeAuthorization } from '../../src/services/ledger';
 import type { OrderLineInput, PlaceOrderInput } from '../../src/services/orders';
 import type { RuleDefinitionInput } from '../../src/services/earning';
+import { jobContext } from '../../src/services/shared';
+import { testContext, testLogger } from '../support/context';
 import { rulesHarness, together, type RulesHarness } from '../support/rules-harness';
 
 /**
@@ -301,7 +303,7 @@ describe('S2: system idempotency keys have a space of their own', () => {
     const memberId = await s.member('s2-prefix');
     const before = await h.count('select count(*) from idempotency_record where program_id = ?', [s.programId]);
     await expect(
-      h.services.events.trackEvent(s.server, { type: 'social_share', member: { id: memberId }, idempotencyKey: `sys:birthday:${memberId}:2026` }),
+      h.services.events.trackEvent(testContext(s.server), { type: 'social_share', member: { id: memberId }, idempotencyKey: `sys:birthday:${memberId}:2026` }),
     ).rejects.toMatchObject({ code: 'BAD_USER_INPUT', details: { field: 'idempotencyKey' } });
     await expect(
       h.services.orders.placeOrder(s.server, { orderId: key('o'), member: { id: memberId }, lines: [line('X', 100)], idempotencyKey: 'sys:x' }),
@@ -322,9 +324,9 @@ describe('S2: system idempotency keys have a space of their own', () => {
     const hidden = (await h.services.members.upsert(s.programId, { externalId: 's2-hidden', birthday: '1990-06-15' })).member.id;
     // A ledger write under the key the job used to claim, and an event under the key it used to look for.
     await h.services.ledger.accrue(s.server, { member: { id: blocked }, points: 5, idempotencyKey: `birthday:${blocked}:2026` });
-    await h.services.events.trackEvent(s.server, { type: 'party', member: { id: hidden }, idempotencyKey: `birthday:${hidden}:2026` });
+    await h.services.events.trackEvent(testContext(s.server), { type: 'party', member: { id: hidden }, idempotencyKey: `birthday:${hidden}:2026` });
 
-    const run = await h.services.events.birthdays(new Date('2026-06-15T09:00:00Z'));
+    const run = await h.services.events.birthdays(jobContext(s.programId, 'birthdays', testLogger), new Date('2026-06-15T09:00:00Z'));
     expect(run.failed).toBe(0);
     for (const memberId of [blocked, hidden]) {
       expect(await h.count(`select count(*) from event where member_id = ? and type = 'birthday'`, [memberId])).toBe(1);

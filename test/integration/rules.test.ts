@@ -173,7 +173,7 @@ describe('simulateEvent', () => {
     const counts = async () => Promise.all(tables.map((t) => h.count(`select count(*) from ${t}`)));
     const before = await counts();
 
-    const simulation = await h.services.events.simulateEvent(h.programId, {
+    const simulation = await h.services.events.simulateEvent(h.admin, {
       type: 'order_paid',
       member: { externalId: 'simulate-1' },
       order: { totalMinor: 300_000, paymentMethod: 'card_online', lines: [{ sku: 'BALL', unitPriceMinor: 300_000, quantity: 1, onSale: false, eligibleMoneyMinor: 300_000 }] },
@@ -198,7 +198,7 @@ describe('simulateEvent', () => {
   it('refuses a malformed order with BAD_USER_INPUT', async () => {
     await h.member('simulate-2');
     await expect(
-      h.services.events.simulateEvent(h.programId, { type: 'order_paid', member: { externalId: 'simulate-2' }, order: { totalMinor: -5, lines: [] } }),
+      h.services.events.simulateEvent(h.admin, { type: 'order_paid', member: { externalId: 'simulate-2' }, order: { totalMinor: -5, lines: [] } }),
     ).rejects.toMatchObject({ code: 'BAD_USER_INPUT' });
   });
 });

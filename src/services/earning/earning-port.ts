@@ -39,7 +39,7 @@ export interface EarningOutcome {
 
 /**
  * Applies the program's active rules to one event inside the caller's transaction, with the
- * member's account already locked in `book`. Implemented by the rules service; the order
+ * member's account already locked in `book`. Implemented by EarningService; the order
  * service calls it when an order is paid, cancelled or returned, and to quote one.
  */
 export interface Earning {

@@ -1,0 +1,174 @@
+import { statement } from '../../db/statement';
+
+/**
+ * The earning module's SQL: what it reads to evaluate rules (the member, the program, the
+ * cumulative spend, the referral tree, what caps and budgets have used) and what it writes
+ * (claimed sources, the spend, rule awards, budgets). Tables written here: earned_source,
+ * member_spend, rule_award, and rule.budget_used. Arrays travel as PostgreSQL arrays.
+ */
+
+// ── Sources and cumulative spend ─────────────────────────────────────────────
+
+/** Claims one source (event or order) for the rules; no row back when it was claimed before. */
+export const claimSource = statement<
+  [programId: string, sourceType: string, sourceId: string, memberId: string, now: Date],
+  { claimed: number }
+>(
+  'earning.claim_source',
+  `insert into earned_source (program_id, source_type, source_id, member_id, created_at) values (?, ?, ?, ?, ?)
+   on conflict do nothing returning 1 as claimed`,
+);
+
+/** Adds a paid order's money to the member's cumulative spend; returns the new total. */
+export const addSpend = statement<[memberId: string, programId: string, paidMinor: number, now: Date], { paid_minor: number }>(
+  'earning.add_spend',
+  `insert into member_spend (member_id, program_id, paid_minor, updated_at) values (?, ?, ?, ?)
+   on conflict (member_id) do update set paid_minor = member_spend.paid_minor + excluded.paid_minor, updated_at = excluded.updated_at
+   returning paid_minor`,
+);
+
+/** Money of a cancelled or returned order leaves the cumulative spend. */
+export const returnSpend = statement<[minor: number, now: Date, memberId: string]>(
+  'earning.return_spend',
+  'update member_spend set paid_minor = paid_minor - ?, updated_at = ? where member_id = ?',
+);
+
+export const readSpend = statement<[memberId: string], { paid_minor: number }>(
+  'earning.read_spend',
+  'select paid_minor from member_spend where member_id = ?',
+);
+
+// ── What rules see ───────────────────────────────────────────────────────────
+
+export interface RuleSubjectRow {
+  id: string;
+  tags: string[];
+  registered_at: Date;
+  /** 'YYYY-MM-DD' */
+  birthday: string | null;
+  attributes: Record<string, unknown>;
+  time_zone: string;
+  point_value_minor: number;
+}
+
+/** The member a rule is evaluated for, with their program's time zone and point value. */
+export const readRuleSubject = statement<[memberId: string], RuleSubjectRow>(
+  'earning.read_rule_subject',
+  `select m.id, m.tags, m.registered_at, to_char(m.birthday, 'YYYY-MM-DD') as birthday, m.attributes,
+     p.time_zone, p.point_value_minor
+   from member m join program p on p.id = m.program_id where m.id = ?`,
+);
+
+// ── Referrers ────────────────────────────────────────────────────────────────
+
+/** The member's referrer `level` steps up the tree (null id: the tree ends below that level). */
+export const referrerAtLevel = statement<[memberId: string, programId: string, maxDepth: number, level: number], { id: string | null }>(
+  'earning.referrer_at_level',
+  `with recursive up (id, depth) as (
+     select referrer_id, 1 from member where id = ? and program_id = ?
+     union all
+     select m.referrer_id, up.depth + 1 from up join member m on m.id = up.id where up.depth < ?
+   )
+   select id from up where depth = ?`,
+);
+
+/** Locks referrers' accounts in the order of the levels given (nearest first); see lockReferrerAccounts. */
+export const lockReferrerAccounts = statement<[memberIds: string[], levels: number[], programId: string], { id: string }>(
+  'earning.lock_referrer_accounts',
+  `select a.id from account a join unnest(?::uuid[], ?::int[]) as r(member_id, level) on r.member_id = a.member_id
+   where a.program_id = ? order by r.level for update of a`,
+);
+
+// ── What caps, budgets and once-only rules have used ─────────────────────────
+
+/** Once-only rules that already rewarded this source member (for which beneficiaries). */
+export const onceOnlyAwards = statement<[sourceMemberId: string, ruleIds: string[]], { rule_id: string; member_id: string }>(
+  'earning.once_only_awards',
+  'select rule_id, member_id from rule_award where source_member_id = ? and one_off and rule_id = any(?::uuid[])',
+);
+
+/** What total budgets have used, for a dry run: no lock. */
+export const readBudgets = statement<[ruleIds: string[]], { id: string; budget_used: number }>(
+  'earning.read_budgets',
+  'select id, budget_used from rule where id = any(?::uuid[]) order by id',
+);
+
+/** What total budgets have used, locking the rule rows in id order (after every account lock). */
+export const lockBudgets = statement<[ruleIds: string[]], { id: string; budget_used: number }>(
+  'earning.lock_budgets',
+  'select id, budget_used from rule where id = any(?::uuid[]) order by id for update',
+);
+
+export interface CapUsageRow {
+  rule_id: string;
+  member_id: string;
+  day: number;
+  week: number;
+  month: number;
+  lifetime: number;
+}
+
+/**
+ * Points each (rule, beneficiary) pair has been awarded in the current day, week and month of
+ * the program's time zone, and ever. Pairs are given as two arrays of the same length; sums are
+ * cast back to bigint (read as numbers: points are bounded far below 2^53).
+ */
+export const capUsage = statement<[timeZone: string, now: Date, ruleIds: string[], memberIds: string[]], CapUsageRow>(
+  'earning.cap_usage',
+  `with given as (select ?::text as tz, ?::timestamptz as now),
+   windows as (
+     select date_trunc('day', now at time zone tz) at time zone tz as day,
+            date_trunc('week', now at time zone tz) at time zone tz as week,
+            date_trunc('month', now at time zone tz) at time zone tz as month
+     from given
+   )
+   select a.rule_id, a.member_id,
+     coalesce(sum(a.points) filter (where a.awarded_at >= w.day), 0)::bigint as day,
+     coalesce(sum(a.points) filter (where a.awarded_at >= w.week), 0)::bigint as week,
+     coalesce(sum(a.points) filter (where a.awarded_at >= w.month), 0)::bigint as month,
+     coalesce(sum(a.points), 0)::bigint as lifetime
+   from rule_award a cross join windows w
+   where (a.rule_id, a.member_id) in (select * from unnest(?::uuid[], ?::uuid[]))
+   group by a.rule_id, a.member_id`,
+);
+
+// ── Awards ───────────────────────────────────────────────────────────────────
+
+/**
+ * One rule_award row per written award, in the order given (ids ascend with it). The source
+ * and time are shared; the per-award columns are arrays of the same length.
+ */
+export const insertAwards = statement<
+  [
+    programId: string,
+    sourceMemberId: string,
+    sourceType: string,
+    sourceId: string,
+    awardedAt: Date,
+    ruleIds: string[],
+    ruleVersionIds: string[],
+    memberIds: string[],
+    accountIds: string[],
+    referrerLevels: Array<number | null>,
+    points: number[],
+    oneOff: boolean[],
+    entryIds: number[],
+  ]
+>(
+  'earning.insert_awards',
+  `insert into rule_award (program_id, source_member_id, source_type, source_id, awarded_at,
+     rule_id, rule_version_id, member_id, account_id, referrer_level, points, one_off, entry_id)
+   select ?::uuid, ?::uuid, ?::text, ?::text, ?::timestamptz,
+     a.rule_id, a.rule_version_id, a.member_id, a.account_id, a.referrer_level, a.points, a.one_off, a.entry_id
+   from unnest(?::uuid[], ?::uuid[], ?::uuid[], ?::uuid[], ?::int[], ?::bigint[], ?::boolean[], ?::bigint[])
+     with ordinality as a(rule_id, rule_version_id, member_id, account_id, referrer_level, points, one_off, entry_id, ord)
+   order by a.ord`,
+);
+
+/** Adds awarded points to their rules' total budgets (a rule may appear more than once). */
+export const addBudgetUsed = statement<[ruleIds: string[], points: number[]]>(
+  'earning.add_budget_used',
+  `update rule set budget_used = budget_used + u.points
+   from (select id, sum(points) as points from unnest(?::uuid[], ?::bigint[]) as t(id, points) group by id) u
+   where rule.id = u.id`,
+);

@@ -1,0 +1,47 @@
+import type { MismatchReason, RuleContext, RuleDefinition } from '../../rules';
+import type { EntryRecord } from '../ledger';
+import type { PlannedAward } from './award-planner';
+import type { EarningOutcome } from './earning-port';
+
+/** An award written to the ledger. */
+export interface RuleAwardRecord {
+  ruleId: string;
+  ruleVersionId: string;
+  version: number;
+  ruleName: string;
+  memberId: string;
+  referrerLevel: number | null;
+  points: number;
+  entry: EntryRecord;
+}
+
+export interface DetailedEarningOutcome extends EarningOutcome {
+  awards: RuleAwardRecord[];
+}
+
+/** A dry run's answer for one rule. */
+export interface RuleSimulation {
+  ruleId: string;
+  ruleVersionId: string;
+  version: number;
+  ruleName: string;
+  status: RuleDefinition['status'];
+  matched: boolean;
+  reason: MismatchReason | null;
+  awards: PlannedAward[];
+}
+
+export interface Simulation {
+  rules: RuleSimulation[];
+  memberPoints: number;
+  referrerPoints: number;
+}
+
+export interface SimulationRequest {
+  trigger: string;
+  memberId: string;
+  occurredAt: Date;
+  payload: Record<string, unknown>;
+  order?: RuleContext['order'];
+  now: Date;
+}
