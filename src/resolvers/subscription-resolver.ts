@@ -1,20 +1,20 @@
 import { Arg, Authorized, ID, Resolver, Root, Subscription, type SubscribeResolverData } from 'type-graphql';
 import { ErrorCode, PatronError } from '../errors';
-import { checkRoles, programOf } from '../graphql/auth';
+import { checkRoles } from '../graphql/auth';
 import type { Context } from '../graphql/context';
 import { Role } from '../graphql/context';
 import { BalanceChange } from '../graphql/types/ledger';
 import type { EntryRecord } from '../services/ledger';
 import { Topic, type BalanceChangedEvent } from '../services/realtime';
 import { toLedgerEntry } from './mappers';
+import { requestContext } from './scope';
 
 /** Checked when the subscription starts, not per event: a refused subscription never opens. */
 async function subscribeToMember(data: SubscribeResolverData<unknown, { memberId?: string }, Context>, roles: Role[]) {
   const ctx = data.context;
   checkRoles(ctx, roles);
-  const programId = programOf(ctx);
   const memberId = ctx.identity.kind === 'customer' ? ctx.identity.memberId : String(data.args.memberId);
-  const member = await ctx.services.members.find(programId, { id: memberId });
+  const member = await ctx.services.members.find(requestContext(ctx), { id: memberId });
   if (!member) throw new PatronError(ErrorCode.NOT_FOUND, 'Member not found', { memberId });
   return ctx.pubsub.subscribe(Topic.BALANCE_CHANGED, memberId);
 }

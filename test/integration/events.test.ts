@@ -101,7 +101,7 @@ describe('registration (E1)', () => {
   });
 
   it('a referrer that does not exist fails the registration and creates nothing', async () => {
-    await expect(h.services.members.upsert(h.programId, { externalId: 'orphan', referrerExternalId: 'ghost' })).rejects.toMatchObject({
+    await expect(h.services.members.upsert(h.admin, { externalId: 'orphan', referrerExternalId: 'ghost' })).rejects.toMatchObject({
       code: 'BAD_USER_INPUT',
       details: { field: 'referrerExternalId' },
     });
@@ -175,7 +175,7 @@ describe('the birthday job (E2)', () => {
   });
 
   it('birthdayDaysBefore raises it N days ahead, keyed by the birthday\'s year', async () => {
-    await h.services.access.updateProgramSettings(h.programId, { birthdayDaysBefore: 3 });
+    await h.services.programs.updateProgramSettings(h.admin, { birthdayDaysBefore: 3 });
     try {
       const memberId = await h.member('bday-ahead', { birthday: '1970-01-02' });
       await run('2026-12-30T09:00:00Z');
@@ -185,7 +185,7 @@ describe('the birthday job (E2)', () => {
         payload: { birthday: '1970-01-02', celebratedOn: '2027-01-02', daysBefore: 3 },
       });
     } finally {
-      await h.services.access.updateProgramSettings(h.programId, { birthdayDaysBefore: 0 });
+      await h.services.programs.updateProgramSettings(h.admin, { birthdayDaysBefore: 0 });
     }
   });
 

@@ -1,4 +1,4 @@
-import type { Actor } from '../../src/services/shared';
+import type { RequestContext } from '../../src/services/shared';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { Database } from '../../src/db/database';
 import { openOrm } from '../../src/db/orm';
@@ -8,6 +8,7 @@ import { ManualClock } from '../../src/services/shared';
 import type { EventPublisher } from '../../src/services/realtime';
 
 import type { RuleDefinitionInput } from '../../src/services/earning';
+import { testContext } from './context';
 import { createTestDatabase, type TestDatabase } from './database';
 
 /** The real service wiring (rules, earning, events, the registration hook) on a database of the suite's own. */
@@ -20,8 +21,8 @@ export interface RulesHarness {
   published: Array<{ topic: string; id: string; payload: any }>;
   services: Services;
   programId: string;
-  admin: Actor;
-  server: Actor;
+  admin: RequestContext;
+  server: RequestContext;
   /** A new member; no rule exists for registration unless the test made one. */
   member(externalId: string, extra?: { birthday?: string; referrerExternalId?: string; tags?: string[] }): Promise<string>;
   /** An active rule. */
@@ -38,14 +39,14 @@ export async function rulesHarness(start = new Date('2026-03-10T09:00:00Z')): Pr
   const clock = new ManualClock(start);
   const published: RulesHarness['published'] = [];
   const publisher: EventPublisher = { publish: (topic, id, payload) => published.push({ topic, id, payload }) };
-  const services = createServices(database, clock, publisher, { customerTokenTtlSeconds: 900 });
+  const services = createServices(database, orm, clock, publisher, { customerTokenTtlSeconds: 900 });
   const { programId } = await services.access.bootstrap('test-operator-key-000000000000');
-  const admin: Actor = { programId, kind: 'admin', id: 'test-admin' };
+  const admin = testContext(programId, 'admin');
   return {
     db, orm, database, clock, published, services, programId, admin,
-    server: { programId, kind: 'server', id: 'test-server' },
+    server: testContext(programId, 'server'),
     async member(externalId, extra = {}) {
-      const { member } = await services.members.upsert(programId, { externalId, ...extra });
+      const { member } = await services.members.upsert(admin, { externalId, ...extra });
       return member.id;
     },
     async rule(name, definition) {
