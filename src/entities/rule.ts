@@ -105,7 +105,7 @@ export class RuleVersion {
   version: number;
 
   /** The RuleDefinition without its status; dates as ISO strings. Checked by the rules service before saving. */
-  @Property({ type: 'json' })
+  @Property({ type: 'json', columnType: 'json' })
   definition: Record<string, unknown>;
 
   @Property({ type: 'timestamptz' })
