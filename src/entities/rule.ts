@@ -115,12 +115,12 @@ export class RuleVersion {
   @Property({ type: 'text', nullable: true })
   createdBy: string | null = null;
 
-  constructor(rule: Rule, version: number, definition: Record<string, unknown>, createdAt: Date, createdBy: string | null, id: string = randomUUID()) {
+  constructor(rule: Rule, version: number, definition: object, createdAt: Date, createdBy: string | null, id: string = randomUUID()) {
     if (!Number.isSafeInteger(version) || version < 1) throw new Error('A rule version is a whole number from 1');
     this.id = id;
     this.rule = Reference.create(rule);
     this.version = version;
-    this.definition = definition;
+    this.definition = definition as Record<string, unknown>;
     this.createdAt = createdAt;
     this.createdBy = createdBy;
   }

@@ -198,7 +198,7 @@ export class RuleService {
     const rule = new RuleEntity(ctx.programId, input.name, input.status ?? RuleStatus.DRAFT, this.clock.now());
     const definition = normalize(input.definition);
     checkDefinition(definition, rule.status);
-    const version = new RuleVersion(rule, 1, definition as never, rule.createdAt, createdBy(ctx));
+    const version = new RuleVersion(rule, 1, definition, rule.createdAt, createdBy(ctx));
     rule.edit({ version }, rule.createdAt);
     // The rule points at its first version before it exists: the foreign key is checked at commit.
     await this.orm.em.fork().transactional(async (em) => {
@@ -219,7 +219,7 @@ export class RuleService {
         checkDefinition(definition, rule.status);
         // Saving the same definition again is not an edit: no new version.
         if (canonicalJson(definition) !== canonicalJson(reviveDefinition(version.definition))) {
-          version = new RuleVersion(rule, version.version + 1, definition as never, this.clock.now(), createdBy(ctx));
+          version = new RuleVersion(rule, version.version + 1, definition, this.clock.now(), createdBy(ctx));
           em.persist(version);
         }
       }
