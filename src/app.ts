@@ -33,12 +33,16 @@ export interface RunningApp {
   close(): Promise<void>;
 }
 
+/** Connections of the ORM's own pool: configuration reads and writes (key checks are cached). */
+const ORM_POOL_MAX = 4;
+
 /** Wires the database, domain, pub/sub and servers; `close` undoes it in reverse order. */
 export async function startApp(options: AppOptions): Promise<RunningApp> {
   const { config, logger } = options;
   const clock = options.clock ?? systemClock;
-  // MikroORM owns the schema (entities, committed migrations); services run on the pool below.
-  const orm = await openOrm(options.databaseUrl, 2);
+  // MikroORM owns the schema (entities, committed migrations) and the configuration aggregates
+  // (programs, API keys, rules); the ledger's typed SQL runs on the pool below.
+  const orm = await openOrm(options.databaseUrl, ORM_POOL_MAX);
   await migrate(orm);
   const db = new Database(options.databaseUrl, config.dbPoolMax);
   const pubsub = new PgPubSub({ connectionString: options.databaseUrl, logger: logger.child({ module: 'pubsub' }) });
@@ -47,7 +51,7 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
   // earlier run left unpublished.
   const relay = new OutboxRelay(db, pubsub, logger.child({ module: 'outbox' }));
   relay.start();
-  const services = createServices(db, clock, config);
+  const services = createServices(db, orm, clock, config);
   const { generatedAdminKey } = await services.access.bootstrap(config.adminKey);
   const jobs = createJobRunner(db, new LedgerJobs(db, services.ledger, { logger }), { clock, logger });
   jobs.register(birthdayJob(services));

@@ -5,11 +5,15 @@ import { ApiKey } from '../entities/api-key';
 import { Authorization } from '../entities/authorization';
 import { TrackedEvent } from '../entities/event';
 import { LedgerEntry } from '../entities/ledger-entry';
-import { Lot } from '../entities/lot';
+import { EarnedSource, MemberSpend } from '../entities/earning';
+import { IdempotencyRecord } from '../entities/idempotency-record';
+import { Lot, LotAllocation } from '../entities/lot';
 import { Member } from '../entities/member';
 import { ShopOrder, ShopOrderAward, ShopOrderLine, ShopOrderRefund } from '../entities/order';
+import { OutboxEvent, OutboxSequence } from '../entities/outbox';
 import { Program } from '../entities/program';
 import { Rule, RuleAward, RuleVersion } from '../entities/rule';
+import { ServerSetting } from '../entities/server-setting';
 import { Migration20261122000000_ledger } from '../migrations/Migration20261122000000_ledger';
 import { Migration20261122010000_rules } from '../migrations/Migration20261122010000_rules';
 import { Migration20261122020000_orders } from '../migrations/Migration20261122020000_orders';
@@ -19,7 +23,11 @@ import { Migration20261203000000_outbox } from '../migrations/Migration202612030
 import { Migration20261203000100_owners } from '../migrations/Migration20261203000100_owners';
 
 
-export const entities = [Program, ApiKey, Member, Account, LedgerEntry, Lot, Authorization, Rule, RuleVersion, RuleAward, TrackedEvent, ShopOrder, ShopOrderLine, ShopOrderAward, ShopOrderRefund];
+export const entities = [
+  Program, ApiKey, ServerSetting, IdempotencyRecord, Member, Account, LedgerEntry, Lot, LotAllocation, Authorization,
+  Rule, RuleVersion, RuleAward, TrackedEvent, EarnedSource, MemberSpend, ShopOrder, ShopOrderLine, ShopOrderAward,
+  ShopOrderRefund, OutboxEvent, OutboxSequence,
+];
 
 /** Migrations are listed in code so the built server needs no file globbing. */
 export const migrationsList = [

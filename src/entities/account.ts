@@ -52,5 +52,5 @@ export class Account {
   entryCount: number = 0;
 
   @Property({ type: 'timestamptz' })
-  updatedAt: Date = new Date();
+  updatedAt!: Date;
 }

@@ -1,5 +1,6 @@
-import { Entity, Enum, Index, ManyToOne, PrimaryKey, Property } from '@mikro-orm/core';
+import { Entity, Enum, Index, ManyToOne, PrimaryKey, Property, type Ref } from '@mikro-orm/core';
 import { randomUUID } from 'node:crypto';
+import { badInput } from '../errors';
 import { Program } from './program';
 
 export enum ApiKeyRole {
@@ -11,32 +12,61 @@ export enum ApiKeyRole {
 @Entity({ tableName: 'api_key' })
 export class ApiKey {
   @PrimaryKey({ type: 'uuid' })
-  id: string = randomUUID();
+  id: string;
 
-  @ManyToOne(() => Program, { deleteRule: 'cascade' })
-  program!: Program;
+  @Index({ name: 'api_key_program_id_index' })
+  @ManyToOne(() => Program, { deleteRule: 'cascade', ref: true })
+  program: Ref<Program>;
 
   @Enum({ items: () => ApiKeyRole, nativeEnumName: 'api_key_role' })
-  role!: ApiKeyRole;
+  role: ApiKeyRole;
 
   @Property({ type: 'text' })
-  name!: string;
+  name: string;
 
-  @Index()
   @Property({ type: 'text', unique: true })
-  secretHash!: string;
+  secretHash: string;
 
   /** The first characters of the key, so people can tell keys apart. */
   @Property({ type: 'text' })
-  prefix!: string;
+  prefix: string;
 
   /** The installation's first key: it may also create programs. */
-  @Property({ type: 'boolean' })
+  @Property({ type: 'boolean', default: false })
   operator: boolean = false;
 
   @Property({ type: 'timestamptz' })
-  createdAt: Date = new Date();
+  createdAt: Date;
 
   @Property({ type: 'timestamptz', nullable: true })
   revokedAt: Date | null = null;
+
+  /** A key of `program` for the secret whose hash is given; the name is 1 to 100 characters. */
+  constructor(
+    program: Ref<Program>,
+    key: { role: ApiKeyRole; name: string; secretHash: string; prefix: string; operator?: boolean },
+    createdAt: Date,
+    id: string = randomUUID(),
+  ) {
+    if (typeof key.name !== 'string' || !key.name.trim() || key.name.length > 100) {
+      throw badInput('name must be 1 to 100 characters', { field: 'name' });
+    }
+    if (!Object.values(ApiKeyRole).includes(key.role)) {
+      throw badInput(`role must be one of ${Object.values(ApiKeyRole).join(', ')}`, { field: 'role' });
+    }
+    if (!/^[0-9a-f]{64}$/.test(key.secretHash)) throw new Error('secretHash must be a SHA-256 hex digest');
+    this.id = id;
+    this.program = program;
+    this.role = key.role;
+    this.name = key.name;
+    this.secretHash = key.secretHash;
+    this.prefix = key.prefix;
+    this.operator = key.operator ?? false;
+    this.createdAt = createdAt;
+  }
+
+  /** Revoking twice keeps the first time. */
+  revoke(at: Date): void {
+    this.revokedAt ??= at;
+  }
 }

@@ -18,7 +18,7 @@ export class TrackedEvent {
   @Property({ type: 'text' })
   type!: string;
 
-  @Property({ type: 'jsonb' })
+  @Property({ type: 'jsonb', defaultRaw: `'{}'` })
   payload: Record<string, unknown> = {};
 
   @Property({ type: 'timestamptz' })

@@ -40,3 +40,16 @@ export class Lot {
   @Property({ type: 'timestamptz' })
   createdAt!: Date;
 }
+
+/** Which lots an entry took points from (negative) or gave them back to (positive); append-only. */
+@Entity({ tableName: 'lot_allocation' })
+export class LotAllocation {
+  @PrimaryKey({ type: new BigIntType('number') })
+  entryId!: number;
+
+  @PrimaryKey({ type: new BigIntType('number') })
+  lotId!: number;
+
+  @Property({ type: new BigIntType('number') })
+  amount!: number;
+}

@@ -39,20 +39,20 @@ export class Member {
   @Enum({ items: () => MemberStatus, nativeEnumName: 'member_status' })
   status: MemberStatus = MemberStatus.ACTIVE;
 
-  @Property({ type: 'text[]' })
+  @Property({ type: 'text[]', defaultRaw: `'{}'` })
   tags: string[] = [];
 
   @Property({ type: 'timestamptz' })
-  registeredAt: Date = new Date();
+  registeredAt!: Date;
 
   /** Who referred the member; bound at registration and never changed, so the tree has no cycles. */
   @Property({ type: 'uuid', nullable: true })
   referrerId: string | null = null;
 
   /** The shop's own facts about the member (city, segment …) that rule conditions may compare. */
-  @Property({ type: 'jsonb' })
+  @Property({ type: 'jsonb', defaultRaw: `'{}'` })
   attributes: Record<string, unknown> = {};
 
-  @Property({ type: 'timestamptz', onUpdate: () => new Date() })
-  updatedAt: Date = new Date();
+  @Property({ type: 'timestamptz' })
+  updatedAt!: Date;
 }

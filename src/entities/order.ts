@@ -34,13 +34,13 @@ export class ShopOrder {
   accountId!: string;
 
   @Enum({ items: () => OrderStatus, nativeEnumName: 'order_status' })
-  status: OrderStatus = OrderStatus.PLACED;
+  status!: OrderStatus;
 
   @Property({ type: 'text' })
   currency!: string;
 
   @Property({ type: new BigIntType('number') })
-  deliveryMinor: number = 0;
+  deliveryMinor!: number;
 
   @Property({ type: new BigIntType('number') })
   deliveryPointsDiscountMinor: number = 0;
@@ -62,7 +62,7 @@ export class ShopOrder {
   pointValueMinor!: number;
 
   @Property({ type: new BigIntType('number') })
-  pointsRedeemed: number = 0;
+  pointsRedeemed!: number;
 
   @Property({ type: new BigIntType('number') })
   pointsReturned: number = 0;
@@ -115,22 +115,22 @@ export class ShopOrderLine {
   quantity!: number;
 
   @Property({ type: 'boolean' })
-  onSale: boolean = false;
+  onSale!: boolean;
 
   @Property({ type: 'boolean' })
-  giftCard: boolean = false;
+  giftCard!: boolean;
 
   @Property({ type: new BigIntType('number') })
-  discountMinor: number = 0;
+  discountMinor!: number;
 
   @Property({ type: new BigIntType('number') })
   netMinor!: number;
 
   @Property({ type: new BigIntType('number') })
-  pointsDiscountMinor: number = 0;
+  pointsDiscountMinor!: number;
 
   @Property({ type: new BigIntType('number') })
-  earnBaseMinor: number = 0;
+  earnBaseMinor!: number;
 
   @Property({ type: 'integer' })
   refundedQuantity: number = 0;

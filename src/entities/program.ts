@@ -1,5 +1,6 @@
 import { Entity, PrimaryKey, Property } from '@mikro-orm/core';
 import { randomUUID } from 'node:crypto';
+import { badInput } from '../errors';
 
 /** What happens when earned points are taken back (an order cancelled or returned) after they were spent. */
 export enum NegativeBalancePolicy {
@@ -9,70 +10,180 @@ export enum NegativeBalancePolicy {
   TAKE_AVAILABLE = 'take_available',
 }
 
-/** A loyalty program: one shop (tenant) with its own members, keys, rules and settings. */
+/** A program's settings: what an admin may change. */
+export interface ProgramSettings {
+  name: string;
+  currency: string;
+  pointValueMinor: number;
+  defaultLifetimeDays: number | null;
+  pendingDays: number;
+  maxRedeemPercent: number;
+  timeZone: string;
+  authorizationTtlSeconds: number;
+  /** Days before the birthday the birthday event is raised; 0 = on the day. */
+  birthdayDaysBefore: number;
+  /** Checkout policy (S1, S4): what points may pay for and what orders earn on. */
+  excludeOnSale: boolean;
+  excludeGiftCards: boolean;
+  deliveryEligible: boolean;
+  earnOnPointsPaidPart: boolean;
+  /** When points taken back from a cancelled or returned order were already spent (S5). */
+  negativeBalancePolicy: NegativeBalancePolicy;
+}
+
+/**
+ * A new program's settings where the admin names none. Where the column has a default, it is
+ * this value (the entity's `default` options below; the schema test compares them).
+ */
+export const DEFAULT_SETTINGS: Readonly<ProgramSettings> = Object.freeze({
+  name: 'Default program',
+  currency: 'RUB',
+  pointValueMinor: 100,
+  defaultLifetimeDays: null,
+  pendingDays: 0,
+  maxRedeemPercent: 100,
+  timeZone: 'Europe/Moscow',
+  authorizationTtlSeconds: 900,
+  birthdayDaysBefore: 0,
+  excludeOnSale: true,
+  excludeGiftCards: true,
+  deliveryEligible: false,
+  earnOnPointsPaidPart: false,
+  negativeBalancePolicy: NegativeBalancePolicy.TAKE_AVAILABLE,
+});
+
+const SETTINGS = Object.keys(DEFAULT_SETTINGS) as Array<keyof ProgramSettings>;
+
+/** Checks the settings given (absent ones are not checked); the first bad one is a BAD_USER_INPUT. */
+export function checkSettings(s: Partial<ProgramSettings>): void {
+  const intIn = (v: number | null | undefined, field: string, min: number, max: number) => {
+    if (v != null && (!Number.isSafeInteger(v) || v < min || v > max)) {
+      throw badInput(`${field} must be a whole number from ${min} to ${max}`, { field });
+    }
+  };
+  if (s.name != null && (typeof s.name !== 'string' || !s.name.trim() || s.name.length > 200)) {
+    throw badInput('name must be 1 to 200 characters', { field: 'name' });
+  }
+  if (s.currency != null && !/^[A-Z]{3}$/.test(s.currency)) throw badInput('currency must be an ISO 4217 code', { field: 'currency' });
+  intIn(s.pointValueMinor, 'pointValueMinor', 1, 1_000_000);
+  intIn(s.defaultLifetimeDays, 'defaultLifetimeDays', 1, 36_500);
+  intIn(s.pendingDays, 'pendingDays', 0, 365);
+  intIn(s.maxRedeemPercent, 'maxRedeemPercent', 0, 100);
+  intIn(s.authorizationTtlSeconds, 'authorizationTtlSeconds', 10, 7 * 86_400);
+  intIn(s.birthdayDaysBefore, 'birthdayDaysBefore', 0, 31);
+  if (s.negativeBalancePolicy != null && !Object.values(NegativeBalancePolicy).includes(s.negativeBalancePolicy)) {
+    throw badInput(`negativeBalancePolicy must be one of ${Object.values(NegativeBalancePolicy).join(', ')}`, { field: 'negativeBalancePolicy' });
+  }
+  if (s.timeZone != null) {
+    try {
+      new Intl.DateTimeFormat('en', { timeZone: s.timeZone });
+    } catch {
+      throw badInput('timeZone must be an IANA time zone, e.g. Europe/Moscow', { field: 'timeZone' });
+    }
+  }
+}
+
+/**
+ * A loyalty program: one shop (tenant) with its own members, keys, rules and settings.
+ * Settings are valid from construction on: the constructor and {@link Program.change} check them.
+ */
 @Entity({ tableName: 'program' })
-export class Program {
+export class Program implements ProgramSettings {
   @PrimaryKey({ type: 'uuid' })
-  id: string = randomUUID();
+  id: string;
 
   @Property({ type: 'text' })
-  name!: string;
+  name: string;
 
   /** ISO 4217 code of the shop's money. */
   @Property({ type: 'text' })
-  currency: string = 'RUB';
+  currency: string;
 
   /** Money value of one point in minor units (100 = one point is one ruble). */
   @Property({ type: 'integer' })
-  pointValueMinor: number = 100;
+  pointValueMinor: number;
 
   /** Lifetime of accrued points when an accrual names none; null = points never expire. */
   @Property({ type: 'integer', nullable: true })
   defaultLifetimeDays: number | null = null;
 
   /** Days accrued points stay pending (e.g. the return window) when an accrual names none. */
-  @Property({ type: 'integer' })
+  @Property({ type: 'integer', default: 0 })
   pendingDays: number = 0;
 
   /** Largest share of an order (percent of the eligible amount) payable with points. */
   @Property({ type: 'integer' })
-  maxRedeemPercent: number = 100;
+  maxRedeemPercent: number;
 
   /** IANA time zone the shop lives in: birthdays, days and hours in rules. */
   @Property({ type: 'text' })
-  timeZone: string = 'Europe/Moscow';
+  timeZone: string;
 
   /** The birthday bonus is raised this many days before the birthday (0 = on the day). */
-  @Property({ type: 'integer' })
+  @Property({ type: 'integer', default: 0 })
   birthdayDaysBefore: number = 0;
 
   /** Seconds an authorization (reserved points) lives before it releases itself. */
   @Property({ type: 'integer' })
-  authorizationTtlSeconds: number = 900;
+  authorizationTtlSeconds: number;
 
   /** Sale items cannot be paid with points (S4). */
-  @Property({ type: 'boolean' })
+  @Property({ type: 'boolean', default: true })
   excludeOnSale: boolean = true;
 
   /** Gift cards cannot be paid with points: that would turn points into money. */
-  @Property({ type: 'boolean' })
+  @Property({ type: 'boolean', default: true })
   excludeGiftCards: boolean = true;
 
   /** Delivery can be paid with points. */
-  @Property({ type: 'boolean' })
+  @Property({ type: 'boolean', default: false })
   deliveryEligible: boolean = false;
 
   /** Orders earn on the part paid with points too. */
-  @Property({ type: 'boolean' })
+  @Property({ type: 'boolean', default: false })
   earnOnPointsPaidPart: boolean = false;
 
-  @Property({ type: 'text' })
+  @Property({ type: 'text', default: NegativeBalancePolicy.TAKE_AVAILABLE })
   negativeBalancePolicy: NegativeBalancePolicy = NegativeBalancePolicy.TAKE_AVAILABLE;
 
   @Property({ type: 'timestamptz' })
-  createdAt: Date = new Date();
+  createdAt: Date;
 
-  constructor(name: string) {
-    this.name = name;
+  /** Settings left out (or null) take {@link DEFAULT_SETTINGS}; all are checked. */
+  constructor(settings: Partial<ProgramSettings> & { name: string }, createdAt: Date, id: string = randomUUID()) {
+    const given = Object.fromEntries(Object.entries(settings).filter(([, v]) => v != null)) as Partial<ProgramSettings>;
+    const s: ProgramSettings = { ...DEFAULT_SETTINGS, ...given };
+    checkSettings(s);
+    this.id = id;
+    this.name = s.name;
+    this.currency = s.currency;
+    this.pointValueMinor = s.pointValueMinor;
+    this.maxRedeemPercent = s.maxRedeemPercent;
+    this.timeZone = s.timeZone;
+    this.authorizationTtlSeconds = s.authorizationTtlSeconds;
+    this.createdAt = createdAt;
+    this.apply(s);
+  }
+
+  /**
+   * Changes the settings given. Left out (undefined) keeps a setting; null clears only the
+   * lifetime (points that never expire) and is ignored for settings that need a value.
+   */
+  change(changes: Partial<{ [K in keyof ProgramSettings]: ProgramSettings[K] | null }>): void {
+    checkSettings(changes as Partial<ProgramSettings>);
+    this.apply(changes);
+  }
+
+  /** The settings as plain data. */
+  settings(): ProgramSettings {
+    return Object.fromEntries(SETTINGS.map((key) => [key, this[key]])) as unknown as ProgramSettings;
+  }
+
+  private apply(changes: Partial<{ [K in keyof ProgramSettings]: ProgramSettings[K] | null }>): void {
+    for (const key of SETTINGS) {
+      const value = changes[key];
+      if (value === undefined || (value === null && key !== 'defaultLifetimeDays')) continue;
+      (this as unknown as Record<string, unknown>)[key] = value;
+    }
   }
 }

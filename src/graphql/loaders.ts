@@ -1,6 +1,6 @@
 import DataLoader from 'dataloader';
 import type { Services } from '../services';
-import type { ProgramRecord } from '../services/access';
+import type { ProgramRecord } from '../services/programs';
 import type { AccountSnapshot } from '../services/ledger';
 import type { RuleVersionRecord, RuleVersionRef } from '../services/earning';
 
@@ -16,7 +16,7 @@ export interface Loaders {
 
 export function createLoaders(services: Services, programId: string | null): Loaders {
   return {
-    program: new DataLoader((ids) => services.access.getPrograms(ids as string[])),
+    program: new DataLoader((ids) => services.programs.getPrograms(ids as string[])),
     accountByMember: new DataLoader((memberIds) =>
       programId ? services.ledgerQueries.accountsOf(programId, memberIds as string[]) : Promise.resolve(memberIds.map(() => null)),
     ),

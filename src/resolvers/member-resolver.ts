@@ -8,7 +8,7 @@ import { MemberRefInput, toMemberRef } from '../graphql/types/common';
 import { Account } from '../graphql/types/ledger';
 import { CustomerToken, IssueCustomerTokenInput, Member, UpsertMemberInput, UpsertMemberResult } from '../graphql/types/member';
 import { AccountValue, toAccount } from './mappers';
-import { memberScope } from './scope';
+import { memberScope, requestContext, writerContext } from './scope';
 
 @Resolver(() => Member)
 export class MemberResolver {
@@ -22,13 +22,13 @@ export class MemberResolver {
     @Arg('phone', { nullable: true }) phone?: string,
   ): Promise<Member | null> {
     const ref = memberScope(ctx, Object.assign(new MemberRefInput(), { id, externalId, email, phone }));
-    return ctx.services.members.find(programOf(ctx), ref);
+    return ctx.services.members.find(requestContext(ctx), ref);
   }
 
   @Authorized(Role.CUSTOMER)
   @Query(() => Member, { description: 'The member a customer token speaks for.' })
   me(@Ctx() ctx: Context): Promise<Member> {
-    return ctx.services.members.get(programOf(ctx), memberScope(ctx, null));
+    return ctx.services.members.get(requestContext(ctx), memberScope(ctx, null));
   }
 
   @FieldResolver(() => Account)
@@ -41,24 +41,24 @@ export class MemberResolver {
   @Authorized(Role.ADMIN, Role.SERVER)
   @Mutation(() => UpsertMemberResult, { description: 'Registers a member, or updates the one with this externalId.' })
   upsertMember(@Arg('input') input: UpsertMemberInput, @Ctx() ctx: Context): Promise<UpsertMemberResult> {
-    return ctx.services.members.upsert(programOf(ctx), input);
+    return ctx.services.members.upsert(writerContext(ctx), input);
   }
 
   @Authorized(Role.ADMIN)
   @Mutation(() => Member, { description: 'A frozen member keeps their points but cannot spend them.' })
   freezeMember(@Arg('member') member: MemberRefInput, @Ctx() ctx: Context): Promise<Member> {
-    return ctx.services.members.setStatus(programOf(ctx), toMemberRef(member), MemberStatus.FROZEN);
+    return ctx.services.members.setStatus(writerContext(ctx), toMemberRef(member), MemberStatus.FROZEN);
   }
 
   @Authorized(Role.ADMIN)
   @Mutation(() => Member)
   unfreezeMember(@Arg('member') member: MemberRefInput, @Ctx() ctx: Context): Promise<Member> {
-    return ctx.services.members.setStatus(programOf(ctx), toMemberRef(member), MemberStatus.ACTIVE);
+    return ctx.services.members.setStatus(writerContext(ctx), toMemberRef(member), MemberStatus.ACTIVE);
   }
 
   @Authorized(Role.ADMIN, Role.SERVER)
   @Mutation(() => CustomerToken, { description: 'A short-lived token for one member\'s app: it reads and subscribes to that member only.' })
   issueCustomerToken(@Arg('input') input: IssueCustomerTokenInput, @Ctx() ctx: Context): Promise<CustomerToken> {
-    return ctx.services.access.issueCustomerToken(programOf(ctx), toMemberRef(input.member), input.ttlSeconds);
+    return ctx.services.access.issueCustomerToken(writerContext(ctx), toMemberRef(input.member), input.ttlSeconds);
   }
 }

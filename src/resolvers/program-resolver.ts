@@ -1,46 +1,46 @@
 import { Arg, Authorized, Ctx, ID, Mutation, Query, Resolver } from 'type-graphql';
 import type { Context } from '../graphql/context';
 import { Role } from '../graphql/context';
-import { programOf } from '../graphql/auth';
 import { ApiKey, CreateApiKeyInput, CreatedApiKey, CreatedProgram, CreateProgramInput, Program, ProgramSettingsInput } from '../graphql/types/program';
+import { requestContext } from './scope';
 
 @Resolver(() => Program)
 export class ProgramResolver {
   @Authorized(Role.ADMIN, Role.SERVER)
   @Query(() => Program, { description: 'The program of the calling key.' })
   program(@Ctx() ctx: Context): Promise<Program> {
-    return ctx.services.access.getProgram(programOf(ctx));
+    return ctx.services.programs.getProgram(requestContext(ctx));
   }
 
   @Authorized(Role.ADMIN)
   @Mutation(() => Program)
   updateProgramSettings(@Arg('input') input: ProgramSettingsInput, @Ctx() ctx: Context): Promise<Program> {
-    return ctx.services.access.updateProgramSettings(programOf(ctx), input);
+    return ctx.services.programs.updateProgramSettings(requestContext(ctx), { ...input });
   }
 
   @Authorized(Role.OPERATOR)
   @Mutation(() => CreatedProgram, { description: 'Operator only: a new program with its first admin key.' })
   async createProgram(@Arg('input') input: CreateProgramInput, @Ctx() ctx: Context): Promise<CreatedProgram> {
-    const created = await ctx.services.access.createProgram(input);
-    return { program: created.program, adminKey: { apiKey: created.adminKey, secret: created.adminSecret } };
+    const { program, created } = await ctx.services.programs.createProgram(requestContext(ctx), { ...input });
+    return { program, adminKey: created };
   }
 
   @Authorized(Role.ADMIN)
   @Query(() => [ApiKey])
   apiKeys(@Ctx() ctx: Context): Promise<ApiKey[]> {
-    return ctx.services.access.listApiKeys(programOf(ctx));
+    return ctx.services.access.listApiKeys(requestContext(ctx));
   }
 
   @Authorized(Role.ADMIN)
   @Mutation(() => CreatedApiKey)
   async createApiKey(@Arg('input') input: CreateApiKeyInput, @Ctx() ctx: Context): Promise<CreatedApiKey> {
-    const { apiKey, secret } = await ctx.services.access.createApiKey(programOf(ctx), input);
+    const { apiKey, secret } = await ctx.services.access.createApiKey(requestContext(ctx), { role: input.role, name: input.name });
     return { apiKey, secret };
   }
 
   @Authorized(Role.ADMIN)
   @Mutation(() => ApiKey)
   revokeApiKey(@Arg('id', () => ID) id: string, @Ctx() ctx: Context): Promise<ApiKey> {
-    return ctx.services.access.revokeApiKey(programOf(ctx), id);
+    return ctx.services.access.revokeApiKey(requestContext(ctx), id);
   }
 }

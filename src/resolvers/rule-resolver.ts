@@ -2,7 +2,6 @@ import { Arg, Authorized, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Roo
 import { RuleStatus } from '../entities/rule';
 import type { Context } from '../graphql/context';
 import { Role } from '../graphql/context';
-import { programOf } from '../graphql/auth';
 import { LedgerEntry } from '../graphql/types/ledger';
 import {
   CreateRuleInput, Rule, RuleActionType, RuleConditionType, RuleDefinition, RuleDefinitionInput, RuleFilter, RuleRef,
@@ -10,7 +9,7 @@ import {
 } from '../graphql/types/rules';
 import { listActions, listConditions } from '../rules';
 import type { RuleDefinitionInput as ServiceDefinitionInput, RuleRecord, RuleVersionRecord, StoredDefinition } from '../services/earning';
-import { actorOf } from './scope';
+import { requestContext, writerContext } from './scope';
 
 export const toRuleDefinition = (d: StoredDefinition): RuleDefinition => ({
   trigger: d.trigger,
@@ -42,13 +41,13 @@ export class RuleResolver {
   @Authorized(Role.ADMIN)
   @Query(() => [Rule], { description: 'The program\'s rules, oldest first.' })
   async rules(@Ctx() ctx: Context, @Arg('filter', () => RuleFilter, { nullable: true }) filter?: RuleFilter): Promise<Rule[]> {
-    return (await ctx.services.rules.listRules(programOf(ctx), { ...filter })).map(toRule);
+    return (await ctx.services.rules.listRules(requestContext(ctx), { ...filter })).map(toRule);
   }
 
   @Authorized(Role.ADMIN)
   @Query(() => Rule)
   async rule(@Arg('id', () => ID) id: string, @Ctx() ctx: Context): Promise<Rule> {
-    return toRule(await ctx.services.rules.getRule(programOf(ctx), id));
+    return toRule(await ctx.services.rules.getRule(requestContext(ctx), id));
   }
 
   @FieldResolver(() => [RuleVersion], { description: 'Every saved version, newest first.' })
@@ -59,7 +58,7 @@ export class RuleResolver {
   @Authorized(Role.ADMIN)
   @Mutation(() => Rule, { description: 'Saves a rule (version 1) after checking it against the catalogue.' })
   async createRule(@Arg('input') input: CreateRuleInput, @Ctx() ctx: Context): Promise<Rule> {
-    const rule = await ctx.services.rules.createRule(actorOf(ctx), {
+    const rule = await ctx.services.rules.createRule(writerContext(ctx), {
       name: input.name,
       status: input.status,
       definition: toDefinitionInput(input.definition),
@@ -70,7 +69,7 @@ export class RuleResolver {
   @Authorized(Role.ADMIN)
   @Mutation(() => Rule, { description: 'Renames a rule and/or saves a new version of its definition.' })
   async updateRule(@Arg('input') input: UpdateRuleInput, @Ctx() ctx: Context): Promise<Rule> {
-    const rule = await ctx.services.rules.updateRule(actorOf(ctx), input.id, {
+    const rule = await ctx.services.rules.updateRule(writerContext(ctx), input.id, {
       name: input.name,
       definition: input.definition ? toDefinitionInput(input.definition) : null,
     });
@@ -84,7 +83,7 @@ export class RuleResolver {
     @Arg('status', () => RuleStatus) status: RuleStatus,
     @Ctx() ctx: Context,
   ): Promise<Rule> {
-    return toRule(await ctx.services.rules.setRuleStatus(actorOf(ctx), id, status));
+    return toRule(await ctx.services.rules.setRuleStatus(writerContext(ctx), id, status));
   }
 
   @Authorized(Role.ADMIN)

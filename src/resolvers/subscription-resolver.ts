@@ -1,6 +1,6 @@
 import { Arg, Authorized, Ctx, ID, Int, Query, Resolver, Root, Subscription, type SubscribeResolverData } from 'type-graphql';
 import { ErrorCode, PatronError } from '../errors';
-import { checkRoles, programOf } from '../graphql/auth';
+import { checkRoles } from '../graphql/auth';
 import type { Context } from '../graphql/context';
 import { Role } from '../graphql/context';
 import { BalanceChange } from '../graphql/types/ledger';
@@ -14,9 +14,8 @@ import { toLedgerEntry } from './mappers';
 async function subscribeToMember(data: SubscribeResolverData<unknown, { memberId?: string }, Context>, roles: Role[]) {
   const ctx = data.context;
   checkRoles(ctx, roles);
-  const programId = programOf(ctx);
   const memberId = ctx.identity.kind === 'customer' ? ctx.identity.memberId : String(data.args.memberId);
-  const member = await ctx.services.members.find(programId, { id: memberId });
+  const member = await ctx.services.members.find(requestContext(ctx), { id: memberId });
   if (!member) throw new PatronError(ErrorCode.NOT_FOUND, 'Member not found', { memberId });
   return ctx.pubsub.subscribe(Topic.BALANCE_CHANGED, memberId);
 }
@@ -45,8 +44,9 @@ export class SubscriptionResolver {
     @Arg('member', () => MemberRefInput, { nullable: true }) member: MemberRefInput | null,
     @Arg('first', () => Int, { defaultValue: 100 }) first: number,
   ): Promise<BalanceChange[]> {
-    const found = await ctx.services.members.get(programOf(ctx), memberScope(ctx, member));
-    const events = await ctx.services.missedEvents.balanceChanges(requestContext(ctx), found.id, afterSequence, first);
+    const request = requestContext(ctx);
+    const found = await ctx.services.members.get(request, memberScope(ctx, member));
+    const events = await ctx.services.missedEvents.balanceChanges(request, found.id, afterSequence, first);
     return events.map(toBalanceChange);
   }
 

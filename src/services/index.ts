@@ -1,5 +1,6 @@
+import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Database } from '../db/database';
-import { AccessService } from './access';
+import { AccessService, type CreatedApiKey } from './access';
 import type { Clock } from './shared';
 import { EarningService, MemberReferrers } from './earning';
 import { EventService } from './earning';
@@ -9,11 +10,14 @@ import { LedgerQueries } from './ledger';
 import { LedgerService } from './ledger';
 import { MemberService } from './members';
 import { OrderService } from './orders';
+import { ProgramService } from './programs';
 import { RuleService } from './earning';
 
 /** The domain, wired once per process. Resolvers and jobs reach services only through this. */
 export interface Services {
   access: AccessService;
+  /** Programs and their settings; a new program comes with its first admin key. */
+  programs: ProgramService<CreatedApiKey>;
   members: MemberService;
   ledger: LedgerService;
   ledgerQueries: LedgerQueries;
@@ -29,16 +33,21 @@ export interface Services {
 
 export function createServices(
   db: Database,
+  orm: MikroORM,
   clock: Clock,
   options: { tokenSecret?: string; customerTokenTtlSeconds: number },
 ): Services {
-  const rules = new RuleService(db, clock);
+  const rules = new RuleService(orm, db, clock);
   const earning = new EarningService(db, rules, new MemberReferrers());
   const tracked = new EventService(db, clock, earning);
   // A new member's registration event (and welcome bonus) commits with the member.
   const members = new MemberService(db, clock, tracked.onRegistered);
+  // A new program's first admin key is made by the access module, in the program's transaction.
+  const programs: ProgramService<CreatedApiKey> = new ProgramService(orm, clock, (em, program) => access.firstAdminKey(em, program));
+  const access = new AccessService(orm, db, clock, members, programs, options);
   return {
-    access: new AccessService(db, clock, members, options),
+    access,
+    programs,
     members,
     ledger: new LedgerService(db, clock),
     ledgerQueries: new LedgerQueries(db, clock),

@@ -15,7 +15,7 @@ beforeAll(async () => {
 afterAll(() => h.close());
 
 async function member() {
-  return (await h.members.upsert(h.programId, { externalId: key() })).member.id;
+  return (await h.members.upsert(h.admin, { externalId: key() })).member.id;
 }
 
 async function expectBooksBalance() {

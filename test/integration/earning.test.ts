@@ -77,7 +77,7 @@ describe('caps', () => {
     const results = await together(...members.map((m) => () => track(m, 'launch')));
     expect(results.every((r) => r.status === 'fulfilled')).toBe(true);
     expect(await awarded(rule.id)).toBe(100);
-    expect((await h.services.rules.getRule(h.programId, rule.id)).budgetUsed).toBe(100);
+    expect((await h.services.rules.getRule(h.admin, rule.id)).budgetUsed).toBe(100);
     const credited = await h.count(
       `select coalesce(sum(amount), 0) from ledger_entry where cause_type = 'rule' and cause_id = ?`, [rule.id]);
     expect(credited).toBe(100);

@@ -105,7 +105,7 @@ describe('registration (E1)', () => {
   });
 
   it('a referrer that does not exist fails the registration and creates nothing', async () => {
-    await expect(h.services.members.upsert(h.programId, { externalId: 'orphan', referrerExternalId: 'ghost' })).rejects.toMatchObject({
+    await expect(h.services.members.upsert(h.admin, { externalId: 'orphan', referrerExternalId: 'ghost' })).rejects.toMatchObject({
       code: 'BAD_USER_INPUT',
       details: { field: 'referrerExternalId' },
     });
@@ -179,7 +179,7 @@ describe('the birthday job (E2)', () => {
   });
 
   it('birthdayDaysBefore raises it N days ahead, keyed by the birthday\'s year', async () => {
-    await h.services.access.updateProgramSettings(h.programId, { birthdayDaysBefore: 3 });
+    await h.services.programs.updateProgramSettings(h.admin, { birthdayDaysBefore: 3 });
     try {
       const memberId = await h.member('bday-ahead', { birthday: '1970-01-02' });
       await run('2026-12-30T09:00:00Z');
@@ -189,7 +189,7 @@ describe('the birthday job (E2)', () => {
         payload: { birthday: '1970-01-02', celebratedOn: '2027-01-02', daysBefore: 3 },
       });
     } finally {
-      await h.services.access.updateProgramSettings(h.programId, { birthdayDaysBefore: 0 });
+      await h.services.programs.updateProgramSettings(h.admin, { birthdayDaysBefore: 0 });
     }
   });
 
@@ -200,12 +200,12 @@ describe('the birthday job (E2)', () => {
   });
 
   it('the job raises every program\'s birthdays, each in its own program, and sums the runs', async () => {
-    const { program } = await h.services.access.createProgram({ name: 'second shop', timeZone: 'UTC' });
+    const { program } = await h.services.programs.createProgram(testContext(h.programId, 'admin'), { name: 'second shop', timeZone: 'UTC' });
     await h.services.rules.createRule(testContext({ programId: program.id, kind: 'admin', id: 'second-admin' }), {
       name: 'Birthday', status: RuleStatus.ACTIVE, definition: { trigger: 'birthday', actions: [{ code: 'fixedPoints', args: { points: 200 } }] },
     });
     const here = await h.member('bday-job-here', { birthday: '1990-08-08' });
-    const { member: there } = await h.services.members.upsert(program.id, { externalId: 'bday-job-there', birthday: '1990-08-08' });
+    const { member: there } = await h.services.members.upsert(testContext(program.id), { externalId: 'bday-job-there', birthday: '1990-08-08' });
     const run = await birthdayJob(h.services).run(new Date('2026-08-08T12:00:00Z'), testLogger);
     expect(run).toMatchObject({ raised: 2, points: 1_200, failed: 0 });
     expect(run.programs).toBeGreaterThanOrEqual(2);

@@ -13,7 +13,7 @@ beforeAll(async () => {
 afterAll(() => h.close());
 
 async function newMember(externalId: string) {
-  return (await h.members.upsert(h.programId, { externalId })).member.id;
+  return (await h.members.upsert(h.admin, { externalId })).member.id;
 }
 
 async function expectBooksBalance() {

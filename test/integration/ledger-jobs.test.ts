@@ -24,7 +24,7 @@ function jobsOf(harness: ServiceHarness, batchSize?: number) {
 
 async function newMembers(harness: ServiceHarness, count: number, prefix = 'm') {
   const ids: string[] = [];
-  for (let i = 0; i < count; i++) ids.push((await harness.members.upsert(harness.programId, { externalId: `${prefix}-${i}` })).member.id);
+  for (let i = 0; i < count; i++) ids.push((await harness.members.upsert(harness.admin, { externalId: `${prefix}-${i}` })).member.id);
   return ids;
 }
 

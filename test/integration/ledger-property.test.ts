@@ -15,6 +15,7 @@ import { LedgerAudit } from '../../src/services/ledger';
 import { LedgerJobs, type AuthorizationJobResult, type LotJobResult } from '../../src/services/ledger';
 
 import { serviceHarness, type ServiceHarness } from '../support/services';
+import { testContext } from '../support/context';
 
 const MINUTE_MS = 60_000;
 const HOUR_MS = 60 * MINUTE_MS;
@@ -295,7 +296,7 @@ async function newRun(scenario: { members: number; batchSize: number }): Promise
   await drain.activatePendingLots(h.clock.now());
   await drain.releaseStaleAuthorizations(h.clock.now());
   await drain.expireLots(h.clock.now());
-  const { program } = await h.access.createProgram({
+  const { program } = await h.programs.createProgram(h.admin, {
     name: 'property',
     defaultLifetimeDays: PROGRAM_LIFETIME_DAYS,
     pendingDays: PROGRAM_PENDING_DAYS,
@@ -303,7 +304,7 @@ async function newRun(scenario: { members: number; batchSize: number }): Promise
   });
   const members: MemberModel[] = [];
   for (let i = 0; i < scenario.members; i++) {
-    const { member } = await h.members.upsert(program.id, { externalId: `member-${i}` });
+    const { member } = await h.members.upsert(testContext(program.id, 'server'), { externalId: `member-${i}` });
     members.push({ id: member.id, available: 0, pending: 0, reserved: 0, entryCount: 0, lots: [] });
   }
   return {

@@ -2,7 +2,7 @@ import type { Actor } from '../../src/services/shared';
 import { CauseType } from '../../src/entities/ledger-entry';
 import { NegativeBalancePolicy } from '../../src/entities/program';
 import { RuleStatus } from '../../src/entities/rule';
-import type { ProgramSettings } from '../../src/services/access';
+import type { ProgramSettings } from '../../src/services/programs';
 import { AccountBook } from '../../src/services/ledger';
 import { DAY_MS } from '../../src/services/shared';
 import { LedgerAudit } from '../../src/services/ledger';
@@ -10,6 +10,7 @@ import { LedgerJobs } from '../../src/services/ledger';
 import { lotTimes } from '../../src/services/ledger';
 import type { OrderLineInput, PlaceOrderInput } from '../../src/services/orders';
 import { rulesHarness, type RulesHarness } from '../support/rules-harness';
+import { testContext } from '../support/context';
 
 /**
  * The ledger review's findings, each pinned by the scenario that showed it. Every test runs in
@@ -36,9 +37,9 @@ interface Shop {
 }
 
 async function shop(settings: Partial<ProgramSettings> = {}): Promise<Shop> {
-  const { program } = await h.services.access.createProgram({ name: key('shop'), maxRedeemPercent: 100, ...settings });
+  const { program } = await h.services.programs.createProgram(h.admin, { name: key('shop'), maxRedeemPercent: 100, ...settings });
   const programId = program.id;
-  const admin: Actor = { programId, kind: 'admin', id: 'admin' };
+  const admin = testContext(programId, 'admin', 'admin');
   await h.services.rules.createRule(admin, {
     name: '5 % of every paid order',
     status: RuleStatus.ACTIVE,
@@ -47,9 +48,9 @@ async function shop(settings: Partial<ProgramSettings> = {}): Promise<Shop> {
   return {
     programId,
     admin,
-    server: { programId, kind: 'server', id: 'storefront' },
+    server: testContext(programId, 'server', 'storefront'),
     async member(externalId = key('member')) {
-      return (await h.services.members.upsert(programId, { externalId })).member.id;
+      return (await h.services.members.upsert(admin, { externalId })).member.id;
     },
     async account(memberId) {
       const [a] = await h.orm.em.fork().execute('select available, pending, reserved, debt from account where member_id = ?', [memberId]);

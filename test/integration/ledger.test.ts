@@ -11,7 +11,7 @@ beforeAll(async () => {
 afterAll(() => h.close());
 
 async function newMember(externalId: string) {
-  const { member } = await h.members.upsert(h.programId, { externalId });
+  const { member } = await h.members.upsert(h.admin, { externalId });
   return member;
 }
 
@@ -83,5 +83,5 @@ test('a member id that is not a uuid is simply not found, never a database error
   await expect(h.ledger.accrue(h.server, { member: { id: 'not-a-uuid' }, points: 1, idempotencyKey: key() })).rejects.toMatchObject({
     code: 'NOT_FOUND',
   });
-  expect(await h.members.find(h.programId, { id: 'not-a-uuid' })).toBeNull();
+  expect(await h.members.find(h.admin, { id: 'not-a-uuid' })).toBeNull();
 });

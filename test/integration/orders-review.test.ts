@@ -4,7 +4,7 @@ import { AuthorizationStatus } from '../../src/entities/authorization';
 import { CauseType } from '../../src/entities/ledger-entry';
 import { RuleStatus } from '../../src/entities/rule';
 import { AccountBook } from '../../src/services/ledger';
-import type { ProgramSettings } from '../../src/services/access';
+import type { ProgramSettings } from '../../src/services/programs';
 import { LedgerAudit } from '../../src/services/ledger';
 import { closeAuthorization } from '../../src/services/ledger';
 import type { OrderLineInput, PlaceOrderInput } from '../../src/services/orders';
@@ -44,16 +44,16 @@ interface Shop {
 
 /** A program of its own, with only the rules the test gives it. */
 async function shop(harness: RulesHarness, settings: Partial<ProgramSettings> = {}): Promise<Shop> {
-  const { program } = await harness.services.access.createProgram({ name: key('shop'), maxRedeemPercent: 50, ...settings });
+  const { program } = await harness.services.programs.createProgram(harness.admin, { name: key('shop'), maxRedeemPercent: 50, ...settings });
   const programId = program.id;
-  const admin: Actor = { programId, kind: 'admin', id: 'admin' };
-  const server: Actor = { programId, kind: 'server', id: 'storefront' };
+  const admin = testContext(programId, 'admin', 'admin');
+  const server = testContext(programId, 'server', 'storefront');
   const orders = harness.services.orders;
   return {
     programId,
     server,
     async member(externalId, referrerExternalId) {
-      return (await harness.services.members.upsert(programId, { externalId, referrerExternalId })).member.id;
+      return (await harness.services.members.upsert(server, { externalId, referrerExternalId })).member.id;
     },
     async rule(name, definition) {
       return (await harness.services.rules.createRule(admin, { name, status: RuleStatus.ACTIVE, definition })).id;
@@ -320,8 +320,8 @@ describe('S2: system idempotency keys have a space of their own', () => {
   it('storefront keys shaped like the birthday job\'s neither block nor hide a birthday', async () => {
     const s = await shop(h);
     await s.rule('Birthday', { trigger: 'birthday', actions: [{ code: 'fixedPoints', args: { points: 1_000 } }] });
-    const blocked = (await h.services.members.upsert(s.programId, { externalId: 's2-blocked', birthday: '1990-06-15' })).member.id;
-    const hidden = (await h.services.members.upsert(s.programId, { externalId: 's2-hidden', birthday: '1990-06-15' })).member.id;
+    const blocked = (await h.services.members.upsert(testContext(s.programId, 'server'), { externalId: 's2-blocked', birthday: '1990-06-15' })).member.id;
+    const hidden = (await h.services.members.upsert(testContext(s.programId, 'server'), { externalId: 's2-hidden', birthday: '1990-06-15' })).member.id;
     // A ledger write under the key the job used to claim, and an event under the key it used to look for.
     await h.services.ledger.accrue(s.server, { member: { id: blocked }, points: 5, idempotencyKey: `birthday:${blocked}:2026` });
     await h.services.events.trackEvent(testContext(s.server), { type: 'party', member: { id: hidden }, idempotencyKey: `birthday:${hidden}:2026` });

@@ -1,13 +1,14 @@
 import type { Actor } from '../../src/services/shared';
 import { NegativeBalancePolicy } from '../../src/entities/program';
 import { RuleStatus } from '../../src/entities/rule';
-import type { ProgramSettings } from '../../src/services/access';
+import type { ProgramSettings } from '../../src/services/programs';
 import { DAY_MS } from '../../src/services/shared';
 import { LedgerAudit } from '../../src/services/ledger';
 import { LedgerJobs } from '../../src/services/ledger';
 
 import { ORDER_AUTHORIZATION_TTL_SECONDS, type OrderLineInput, type PlaceOrderInput } from '../../src/services/orders';
 import { rulesHarness, together, type RulesHarness } from '../support/rules-harness';
+import { testContext } from '../support/context';
 
 /**
  * The order lifecycle against a real PostgreSQL with the real rules: each test runs in a shop
@@ -36,10 +37,10 @@ interface Shop {
 }
 
 async function shop(settings: Partial<ProgramSettings> = {}): Promise<Shop> {
-  const { program } = await h.services.access.createProgram({ name: key('shop'), maxRedeemPercent: 20, ...settings });
+  const { program } = await h.services.programs.createProgram(h.admin, { name: key('shop'), maxRedeemPercent: 20, ...settings });
   const programId = program.id;
-  const admin: Actor = { programId, kind: 'admin', id: 'admin' };
-  const server: Actor = { programId, kind: 'server', id: 'storefront' };
+  const admin = testContext(programId, 'admin', 'admin');
+  const server = testContext(programId, 'server', 'storefront');
   await h.services.rules.createRule(admin, {
     name: '5 % of every paid order',
     status: RuleStatus.ACTIVE,
@@ -60,7 +61,7 @@ async function shop(settings: Partial<ProgramSettings> = {}): Promise<Shop> {
     server,
     admin,
     async member(externalId, referrerExternalId) {
-      return (await h.services.members.upsert(programId, { externalId, referrerExternalId })).member.id;
+      return (await h.services.members.upsert(server, { externalId, referrerExternalId })).member.id;
     },
     async give(memberId, points) {
       await h.services.ledger.accrue(server, { member: { id: memberId }, points, idempotencyKey: key('give') });

@@ -12,7 +12,7 @@ beforeAll(async () => {
 afterAll(() => h.close());
 
 async function newMember(externalId: string) {
-  const { member } = await h.members.upsert(h.programId, { externalId });
+  const { member } = await h.members.upsert(h.server, { externalId });
   return member.id;
 }
 

@@ -64,7 +64,7 @@ describe('rule versions', () => {
       name: 'Black Friday',
       definition: { ...review(1), activeFrom, activeTo: new Date('2026-11-28T00:00:00+03:00') },
     });
-    const loaded = await h.services.rules.getRule(h.programId, created.id);
+    const loaded = await h.services.rules.getRule(h.admin, created.id);
     expect(loaded.definition.activeFrom).toEqual(activeFrom);
   });
 });
@@ -108,7 +108,7 @@ describe('validation', () => {
     await expect(
       h.services.rules.updateRule(h.admin, created.id, { definition: { trigger: 'product_review', actions: [] } }),
     ).rejects.toMatchObject({ code: 'BAD_USER_INPUT', details: { errors: [{ path: 'actions', message: 'must be a non-empty list of actions' }] } });
-    expect((await h.services.rules.getRule(h.programId, created.id)).version).toBe(1);
+    expect((await h.services.rules.getRule(h.admin, created.id)).version).toBe(1);
   });
 
   it('refuses bad triggers, day counts beyond the service bounds, and edits of archived rules', async () => {
@@ -134,7 +134,7 @@ describe('status and the active-rules cache', () => {
     expect((await track()).memberPoints).toBe(0);
     await h.services.rules.setRuleStatus(h.admin, rule.id, RuleStatus.ACTIVE);
     expect((await track()).memberPoints).toBe(3);
-    const paused = await h.services.rules.listRules(h.programId, { trigger: 'status_check' });
+    const paused = await h.services.rules.listRules(h.admin, { trigger: 'status_check' });
     expect(paused.map((r) => r.status)).toEqual(['active']);
   });
 

@@ -42,16 +42,16 @@ export async function rulesHarness(start = new Date('2026-03-10T09:00:00Z')): Pr
   const clock = new ManualClock(start);
   const published: RulesHarness['published'] = [];
   const publisher: EventPublisher = { publish: (topic, id, payload) => published.push({ topic, id, payload }) };
-  const services = createServices(database, clock, { customerTokenTtlSeconds: 900 });
+  const services = createServices(database, orm, clock, { customerTokenTtlSeconds: 900 });
   const relay = new OutboxRelay(database, publisher, console);
   const { programId } = await services.access.bootstrap('test-operator-key-000000000000');
-  const admin = testContext({ programId, kind: 'admin', id: 'test-admin' });
+  const admin = testContext(programId, 'admin');
   return {
     db, orm, database, clock, published, services, programId, admin,
     publishOutbox: () => relay.flush(),
-    server: testContext({ programId, kind: 'server', id: 'test-server' }),
+    server: testContext(programId, 'server'),
     async member(externalId, extra = {}) {
-      const { member } = await services.members.upsert(programId, { externalId, ...extra });
+      const { member } = await services.members.upsert(admin, { externalId, ...extra });
       return member.id;
     },
     async rule(name, definition) {

@@ -1,12 +1,14 @@
-import type { Actor } from '../../src/services/shared';
+import type { RequestContext } from '../../src/services/shared';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { Database } from '../../src/db/database';
 import { openOrm } from '../../src/db/orm';
-import { AccessService } from '../../src/services/access';
+import { AccessService, type CreatedApiKey } from '../../src/services/access';
 import { ManualClock } from '../../src/services/shared';
 import { MissedEvents, OutboxRelay, type EventPublisher } from '../../src/services/realtime';
 import { LedgerService } from '../../src/services/ledger';
 import { MemberService } from '../../src/services/members';
+import { ProgramService } from '../../src/services/programs';
+import { testContext } from './context';
 import { createTestDatabase, type TestDatabase } from './database';
 
 /** Services wired to a database of the suite's own, with a clock the test moves. */
@@ -23,9 +25,10 @@ export interface ServiceHarness {
   members: MemberService;
   access: AccessService;
   missedEvents: MissedEvents;
+  programs: ProgramService<CreatedApiKey>;
   programId: string;
-  server: Actor;
-  admin: Actor;
+  server: RequestContext;
+  admin: RequestContext;
   close(): Promise<void>;
 }
 
@@ -38,15 +41,16 @@ export async function serviceHarness(start = new Date('2026-01-10T09:00:00Z')): 
   const publisher: EventPublisher = { publish: (topic, id, payload) => events.push({ topic, id, payload }) };
   const members = new MemberService(database, clock);
   const ledger = new LedgerService(database, clock);
-  const access = new AccessService(database, clock, members, { customerTokenTtlSeconds: 900 });
+  const programs: ProgramService<CreatedApiKey> = new ProgramService(orm, clock, (em, program) => access.firstAdminKey(em, program));
+  const access = new AccessService(orm, database, clock, members, programs, { customerTokenTtlSeconds: 900 });
   const relay = new OutboxRelay(database, publisher, console);
   const { programId } = await access.bootstrap('test-operator-key-000000000000');
   return {
-    db, orm, database, clock, events, ledger, members, access, programId,
+    db, orm, database, clock, events, ledger, members, access, programs, programId,
     missedEvents: new MissedEvents(database),
     publishOutbox: () => relay.flush(),
-    server: { programId, kind: 'server', id: 'test-server' },
-    admin: { programId, kind: 'admin', id: 'test-admin' },
+    server: testContext(programId, 'server'),
+    admin: testContext(programId, 'admin'),
     close: async () => {
       await database.close();
       await orm.close(true);

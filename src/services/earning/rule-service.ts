@@ -1,11 +1,13 @@
-import type { Actor } from '../shared';
-import type { Database, Sql } from '../../db/database';
-import { randomUUID } from 'node:crypto';
-import { RuleStatus } from '../../entities/rule';
-import { ErrorCode, PatronError, badInput, notFound } from '../../errors';
+import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
+import type { Database } from '../../db/database';
+import { Rule as RuleEntity, RuleStatus, RuleVersion, checkStatus } from '../../entities/rule';
+import { badInput, notFound } from '../../errors';
 import { validateRule, type Rule, type RuleCaps, type RuleDefinition, type ValidationError } from '../../rules';
-import type { Clock } from '../shared';
-import { canonicalJson } from '../shared';
+import type { Clock, RequestContext } from '../shared';
+import { canonicalJson, isUuid } from '../shared';
+import {
+  engineRules, findRule, findRules, findVersions, findVersionsOfRules, findVersionsWithRule, type EngineRuleRow,
+} from './rule-store';
 
 
 /** A definition as stored in a version: everything but the status, which changes in place. */
@@ -80,9 +82,6 @@ const ACTIVE_RULES_TTL_MS = 3_000;
 const MAX_DAYS = 36_500;
 const MAX_PRIORITY = 1_000_000;
 const TRIGGER = /^[a-z][a-z0-9_.:-]{0,63}$/;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-const pgUuids = (ids: readonly string[]) => `{${ids.filter((id) => UUID.test(id)).join(',')}}`;
 
 /** Stored JSON back to a definition: the window's ISO strings become Dates again. */
 export function reviveDefinition(json: any): StoredDefinition {
@@ -92,34 +91,34 @@ export function reviveDefinition(json: any): StoredDefinition {
   return definition;
 }
 
-function toRecord(row: any): RuleRecord {
+function toRecord(rule: RuleEntity, version: RuleVersion): RuleRecord {
   return {
-    id: row.id,
-    programId: row.program_id,
-    name: row.name,
-    status: row.status,
-    versionId: row.version_id,
-    version: row.version,
-    definition: reviveDefinition(row.definition),
-    budgetUsed: Number(row.budget_used),
-    createdAt: new Date(row.created_at),
-    updatedAt: new Date(row.updated_at),
+    id: rule.id,
+    programId: rule.programId,
+    name: rule.name,
+    status: rule.status,
+    versionId: version.id,
+    version: version.version,
+    definition: reviveDefinition(version.definition),
+    budgetUsed: Number(rule.budgetUsed),
+    createdAt: rule.createdAt,
+    updatedAt: rule.updatedAt,
   };
 }
 
-function toVersion(row: any): RuleVersionRecord {
+function toVersion(version: RuleVersion): RuleVersionRecord {
   return {
-    id: row.id,
-    ruleId: row.rule_id,
-    version: row.version,
-    definition: reviveDefinition(row.definition),
-    createdAt: new Date(row.created_at),
-    createdBy: row.created_by,
+    id: version.id,
+    ruleId: version.rule.id,
+    version: version.version,
+    definition: reviveDefinition(version.definition),
+    createdAt: version.createdAt,
+    createdBy: version.createdBy,
   };
 }
 
 /** The engine's view of a rule: the current version with the rule's status. */
-export function toEngineRule(row: { id: string; name: string; status: RuleStatus; version_id: string; version: number; definition: unknown }): Rule {
+export function toEngineRule(row: EngineRuleRow): Rule {
   return {
     id: row.id,
     versionId: row.version_id,
@@ -180,18 +179,6 @@ function checkDefinition(definition: StoredDefinition, status: RuleStatus): void
   throw badInput(`Invalid rule definition: ${summary}`, { field: 'definition', errors });
 }
 
-function checkName(name: string | null | undefined): void {
-  if (name == null || !name.trim() || name.length > 200) throw badInput('name must be 1 to 200 characters', { field: 'name' });
-}
-
-function checkStatus(status: string): asserts status is RuleStatus {
-  if (!(Object.values(RuleStatus) as string[]).includes(status)) {
-    throw badInput(`status must be one of ${Object.values(RuleStatus).join(', ')}`, { field: 'status' });
-  }
-}
-
-const RULE_COLUMNS = `r.*, v.id as version_id, v.version, v.definition`;
-
 /**
  * Earning rules: saved as data, validated against the catalogue when saved, versioned on every
  * edit. Active rules are cached per program for evaluation; a change here drops the cache at
@@ -201,122 +188,93 @@ export class RuleService {
   private readonly activeCache = new Map<string, { rules: Promise<Rule[]>; until: number }>();
 
   constructor(
+    private readonly orm: MikroORM,
     private readonly db: Database,
     private readonly clock: Clock,
     private readonly cacheTtlMs = ACTIVE_RULES_TTL_MS,
   ) {}
 
-  async createRule(actor: Actor, input: CreateRuleInput): Promise<RuleRecord> {
-    checkName(input.name);
-    const status = input.status ?? RuleStatus.DRAFT;
-    checkStatus(status);
-    if (status === RuleStatus.ARCHIVED) throw badInput('A new rule cannot start archived', { field: 'status' });
+  async createRule(ctx: RequestContext, input: CreateRuleInput): Promise<RuleRecord> {
+    const rule = new RuleEntity(ctx.programId, input.name, input.status ?? RuleStatus.DRAFT, this.clock.now());
     const definition = normalize(input.definition);
-    checkDefinition(definition, status);
-    const now = this.clock.now();
-    const ruleId = randomUUID();
-    const versionId = randomUUID();
-    const rule = await this.db.transaction(async (tx) => {
-      // The rule points at its first version before it exists: the foreign key is checked at commit.
-      await tx.execute(
-        `insert into rule (id, program_id, name, status, current_version_id, created_at, updated_at)
-         values (?, ?, ?, ?::rule_status, ?, ?, ?)`,
-        [ruleId, actor.programId, input.name.trim(), status, versionId, now, now],
-      );
-      await this.insertVersion(tx, ruleId, versionId, 1, definition, actor, now);
-      return this.load(tx, actor.programId, ruleId);
+    checkDefinition(definition, rule.status);
+    const version = new RuleVersion(rule, 1, definition, rule.createdAt, createdBy(ctx));
+    rule.edit({ version }, rule.createdAt);
+    // The rule points at its first version before it exists: the foreign key is checked at commit.
+    await this.orm.em.fork().transactional(async (em) => {
+      em.persist([rule, version]);
     });
-    this.invalidate(actor.programId);
-    return rule;
+    this.changed(ctx, rule, 'rule created');
+    return toRecord(rule, version);
   }
 
-  async updateRule(actor: Actor, ruleId: string, input: UpdateRuleInput): Promise<RuleRecord> {
-    if (input.name != null) checkName(input.name);
+  async updateRule(ctx: RequestContext, ruleId: string, input: UpdateRuleInput): Promise<RuleRecord> {
     const definition = input.definition ? normalize(input.definition) : null;
-    const rule = await this.db.transaction(async (tx) => {
-      const current = await this.load(tx, actor.programId, ruleId, true);
-      if (current.status === RuleStatus.ARCHIVED) {
-        throw new PatronError(ErrorCode.INVALID_STATE, 'An archived rule cannot be edited', { ruleId });
-      }
-      const now = this.clock.now();
-      let versionId = current.versionId;
+    const [rule, version] = await this.orm.em.fork().transactional(async (em) => {
+      const rule = await this.load(em, ctx.programId, ruleId, true);
+      rule.assertEditable('edited');
+      if (input.name != null) rule.edit({ name: input.name }, rule.updatedAt);
+      let version = await this.currentVersion(em, rule);
       if (definition) {
-        checkDefinition(definition, current.status);
+        checkDefinition(definition, rule.status);
         // Saving the same definition again is not an edit: no new version.
-        if (canonicalJson(definition) !== canonicalJson(current.definition)) {
-          versionId = randomUUID();
-          await this.insertVersion(tx, ruleId, versionId, current.version + 1, definition, actor, now);
+        if (canonicalJson(definition) !== canonicalJson(reviveDefinition(version.definition))) {
+          version = new RuleVersion(rule, version.version + 1, definition, this.clock.now(), createdBy(ctx));
+          em.persist(version);
         }
       }
-      await tx.execute(`update rule set name = ?, current_version_id = ?, updated_at = ? where id = ?`, [
-        input.name?.trim() ?? current.name,
-        versionId,
-        now,
-        ruleId,
-      ]);
-      return this.load(tx, actor.programId, ruleId);
+      rule.edit({ version }, this.clock.now());
+      return [rule, version] as const;
     });
-    this.invalidate(actor.programId);
-    return rule;
+    this.changed(ctx, rule, 'rule updated');
+    return toRecord(rule, version);
   }
 
   /** draft → active ⇄ paused → archived; archived is final (its awards stay in the history). */
-  async setRuleStatus(actor: Actor, ruleId: string, status: RuleStatus): Promise<RuleRecord> {
+  async setRuleStatus(ctx: RequestContext, ruleId: string, status: RuleStatus): Promise<RuleRecord> {
     checkStatus(status);
-    const rule = await this.db.transaction(async (tx) => {
-      const current = await this.load(tx, actor.programId, ruleId, true);
-      if (current.status === status) return current;
-      if (current.status === RuleStatus.ARCHIVED) {
-        throw new PatronError(ErrorCode.INVALID_STATE, 'An archived rule cannot be reactivated', { ruleId });
-      }
-      await tx.execute(`update rule set status = ?::rule_status, updated_at = ? where id = ?`, [status, this.clock.now(), ruleId]);
-      return this.load(tx, actor.programId, ruleId);
+    const [rule, version] = await this.orm.em.fork().transactional(async (em) => {
+      const rule = await this.load(em, ctx.programId, ruleId, true);
+      rule.transition(status, this.clock.now());
+      return [rule, await this.currentVersion(em, rule)] as const;
     });
-    this.invalidate(actor.programId);
-    return rule;
+    this.changed(ctx, rule, 'rule status set');
+    return toRecord(rule, version);
   }
 
-  async listRules(programId: string, filter: RuleFilter = {}): Promise<RuleRecord[]> {
+  async listRules(ctx: RequestContext, filter: RuleFilter = {}): Promise<RuleRecord[]> {
     if (filter.status != null) checkStatus(filter.status);
-    const rows = await this.db.execute(
-      `select ${RULE_COLUMNS} from rule r join rule_version v on v.id = r.current_version_id
-       where r.program_id = ? and (?::rule_status is null or r.status = ?::rule_status)
-         and (?::text is null or v.definition->>'trigger' = ?)
-       order by r.created_at, r.id`,
-      [programId, filter.status ?? null, filter.status ?? null, filter.trigger ?? null, filter.trigger ?? null],
-    );
-    return rows.map(toRecord);
+    const em = this.orm.em.fork();
+    const rules = await findRules(em, ctx.programId, filter.status ?? null);
+    const versions = new Map((await findVersions(em, rules.map((r) => r.currentVersionId))).map((v) => [v.id, v]));
+    return rules
+      .map((rule) => toRecord(rule, versions.get(rule.currentVersionId)!))
+      .filter((rule) => filter.trigger == null || rule.definition.trigger === filter.trigger);
   }
 
-  getRule(programId: string, ruleId: string): Promise<RuleRecord> {
-    return this.load(this.db, programId, ruleId);
+  async getRule(ctx: RequestContext, ruleId: string): Promise<RuleRecord> {
+    const em = this.orm.em.fork();
+    const rule = await this.load(em, ctx.programId, ruleId);
+    return toRecord(rule, await this.currentVersion(em, rule));
   }
 
   /** Each rule's versions, newest first, in the order of the ids asked (for DataLoader). */
   async versionsOf(programId: string, ruleIds: readonly string[]): Promise<RuleVersionRecord[][]> {
-    const rows = await this.db.execute(
-      `select v.* from rule_version v join rule r on r.id = v.rule_id
-       where r.program_id = ? and v.rule_id = any(?::uuid[]) order by v.rule_id, v.version desc`,
-      [programId, pgUuids(ruleIds)],
-    );
+    const versions = await findVersionsOfRules(this.orm.em.fork(), programId, ruleIds.filter(isUuid));
     const byRule = new Map<string, RuleVersionRecord[]>();
-    for (const row of rows) {
-      const list = byRule.get(row.rule_id) ?? [];
-      list.push(toVersion(row));
-      byRule.set(row.rule_id, list);
+    for (const version of versions) {
+      const list = byRule.get(version.rule.id) ?? [];
+      list.push(toVersion(version));
+      byRule.set(version.rule.id, list);
     }
     return ruleIds.map((id) => byRule.get(id) ?? []);
   }
 
   /** Rule versions by id with their rule's name, in the order asked (for DataLoader). */
   async versionRefs(programId: string, versionIds: readonly string[]): Promise<Array<RuleVersionRef | null>> {
-    const rows = await this.db.execute(
-      `select v.id, v.rule_id, v.version, r.name from rule_version v join rule r on r.id = v.rule_id
-       where r.program_id = ? and v.id = any(?::uuid[])`,
-      [programId, pgUuids(versionIds)],
-    );
+    const versions = await findVersionsWithRule(this.orm.em.fork(), programId, versionIds.filter(isUuid));
     const byId = new Map<string, RuleVersionRef>(
-      rows.map((r: any) => [r.id, { ruleId: r.rule_id, versionId: r.id, version: r.version, name: r.name }]),
+      versions.map((v) => [v.id, { ruleId: v.rule.id, versionId: v.id, version: v.version, name: v.rule.getEntity().name }]),
     );
     return versionIds.map((id) => byId.get(id) ?? null);
   }
@@ -341,39 +299,26 @@ export class RuleService {
   }
 
   private async loadEngineRules(programId: string, statuses: RuleStatus[]): Promise<Rule[]> {
-    const rows = await this.db.execute(
-      `select r.id, r.name, r.status, v.id as version_id, v.version, v.definition
-       from rule r join rule_version v on v.id = r.current_version_id
-       where r.program_id = ? and r.status = any(?::rule_status[])`,
-      [programId, `{${statuses.join(',')}}`],
-    );
-    return rows.map((row: any) => toEngineRule(row));
+    const rows = await this.db.run(engineRules, [programId, `{${statuses.join(',')}}`]);
+    return rows.map(toEngineRule);
   }
 
-  private async load(db: Sql, programId: string, ruleId: string, lock = false): Promise<RuleRecord> {
-    const [row] = UUID.test(ruleId)
-      ? await db.execute(
-          `select ${RULE_COLUMNS} from rule r join rule_version v on v.id = r.current_version_id
-           where r.id = ? and r.program_id = ?${lock ? ' for update of r' : ''}`,
-          [ruleId, programId],
-        )
-      : [];
-    if (!row) throw notFound('Rule', { ruleId });
-    return toRecord(row);
+  private async load(em: EntityManager, programId: string, ruleId: string, lock = false): Promise<RuleEntity> {
+    const rule = isUuid(ruleId) ? await findRule(em, programId, ruleId, lock) : null;
+    if (!rule) throw notFound('Rule', { ruleId });
+    return rule;
   }
 
-  private async insertVersion(
-    tx: Sql,
-    ruleId: string,
-    versionId: string,
-    version: number,
-    definition: StoredDefinition,
-    actor: Actor,
-    now: Date,
-  ): Promise<void> {
-    await tx.execute(
-      `insert into rule_version (id, rule_id, version, definition, created_at, created_by) values (?, ?, ?, ?::json, ?, ?)`,
-      [versionId, ruleId, version, JSON.stringify(definition), now, `${actor.kind}:${actor.id}`],
-    );
+  private async currentVersion(em: EntityManager, rule: RuleEntity): Promise<RuleVersion> {
+    const [version] = await findVersions(em, [rule.currentVersionId]);
+    return version;
+  }
+
+  /** A committed change: this instance forgets the program's active rules now. */
+  private changed(ctx: RequestContext, rule: RuleEntity, message: string): void {
+    this.invalidate(ctx.programId);
+    ctx.logger.info({ ruleId: rule.id, status: rule.status }, message);
   }
 }
+
+const createdBy = (ctx: RequestContext) => `${ctx.kind}:${ctx.id}`;

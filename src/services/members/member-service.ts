@@ -1,12 +1,12 @@
-import type { MemberRef } from '../shared';
-import type { Database, Sql, UnitOfWork } from '../../db/database';
-import { isUuid } from '../shared';
 import { randomUUID } from 'node:crypto';
 import { parsePhoneNumberWithError } from 'libphonenumber-js';
+import type { Database, Sql, UnitOfWork } from '../../db/database';
+import type { Queryable } from '../../db/statement';
 import { MemberStatus } from '../../entities/member';
 import { ErrorCode, PatronError, badInput, notFound } from '../../errors';
-
-import type { Clock } from '../shared';
+import type { Clock, MemberRef, RequestContext } from '../shared';
+import { isUuid } from '../shared';
+import { findMember, openAccount, setMemberStatus, upsertMember, type MemberKey, type MemberRow } from './member-store';
 
 export interface MemberRecord {
   id: string;
@@ -96,7 +96,7 @@ function checkText(value: string | null | undefined, field: string, max: number)
   }
 }
 
-export function toMember(row: any): MemberRecord {
+export function toMember(row: MemberRow): MemberRecord {
   return {
     id: row.id,
     programId: row.program_id,
@@ -120,8 +120,8 @@ function formatDate(value: unknown): string {
   return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
 }
 
-/** Resolves any of the ways a shop names a member to a where-clause. */
-export function memberRefColumn(ref: MemberRef): [string, string] {
+/** Resolves any of the ways a shop names a member to a column and the value to look for. */
+export function memberRefColumn(ref: MemberRef): [MemberKey, string] {
   // Not a uuid: no such member (rather than a database error).
   if ('id' in ref) {
     if (!isUuid(ref.id)) throw notFound('Member', { member: ref });
@@ -140,7 +140,8 @@ export class MemberService {
     private readonly onRegistered?: RegistrationHook,
   ) {}
 
-  async upsert(programId: string, input: UpsertMemberInput): Promise<UpsertMemberResult> {
+  async upsert(ctx: RequestContext, input: UpsertMemberInput): Promise<UpsertMemberResult> {
+    const { programId } = ctx;
     checkText(input.externalId, 'externalId', 200);
     checkText(input.name, 'name', 200);
     const email = input.email ? normalizeEmail(input.email) : null;
@@ -160,24 +161,10 @@ export class MemberService {
     const result = await this.db.transaction(async (tx) => {
       registered.afterCommit = undefined;
       const referrerId = input.referrerExternalId ? await this.referrerId(tx, programId, input.referrerExternalId) : null;
-      let row: any;
+      let row: MemberRow & { created: boolean };
       try {
-        // Fields left out keep their value; an upsert with the same input changes nothing.
-        // The referrer is set only on insert: binding it later could close a cycle in the tree.
-        [row] = await tx.execute(
-          `insert into member as m (id, program_id, external_id, email, phone, name, birthday, tags, registered_at, updated_at,
-             referrer_id, attributes)
-           values (?, ?, ?, ?, ?, ?, ?::date, coalesce(?::text[], '{}'), ?, ?, ?, coalesce(?::jsonb, '{}'))
-           on conflict (program_id, external_id) do update set
-             email = coalesce(excluded.email, m.email), phone = coalesce(excluded.phone, m.phone),
-             name = coalesce(excluded.name, m.name), birthday = coalesce(excluded.birthday, m.birthday),
-             tags = case when ?::text[] is null then m.tags else excluded.tags end,
-             attributes = case when ?::jsonb is null then m.attributes else excluded.attributes end,
-             updated_at = excluded.updated_at
-           returning m.*, (xmax = 0) as created`,
-          [randomUUID(), programId, input.externalId, email, phone, input.name ?? null, birthday, pgTags(tags),
-            input.registeredAt ?? now, now, referrerId, attributes, pgTags(tags), attributes],
-        );
+        [row] = await tx.run(upsertMember, [randomUUID(), programId, input.externalId, email, phone, input.name ?? null, birthday,
+          pgTags(tags), input.registeredAt ?? now, now, referrerId, attributes]);
       } catch (error) {
         if ((error as { code?: string }).code === '23505') {
           throw new PatronError(ErrorCode.CONFLICT, 'Another member already has this e-mail or phone', {
@@ -188,47 +175,45 @@ export class MemberService {
       }
       const member = toMember(row);
       if (row.created) {
-        await tx.execute(
-          `insert into account (id, program_id, member_id, updated_at) values (?, ?, ?, ?)`,
-          [randomUUID(), programId, row.id, now],
-        );
+        await tx.run(openAccount, [randomUUID(), programId, row.id, now]);
         registered.afterCommit = await this.onRegistered?.(tx, member);
       }
       return { member, created: Boolean(row.created) };
     });
     registered.afterCommit?.();
+    if (result.created) ctx.logger.info({ memberId: result.member.id }, 'member registered');
     return result;
   }
 
   private async referrerId(tx: Sql, programId: string, externalId: string): Promise<string> {
-    const [row] = await tx.execute('select id from member where program_id = ? and external_id = ?', [programId, externalId]);
+    const [row] = await tx.run(findMember.external_id, [programId, externalId]);
     if (!row) throw badInput('No member has this referrerExternalId', { field: 'referrerExternalId' });
     return row.id;
   }
 
-  async setStatus(programId: string, ref: MemberRef, status: MemberStatus): Promise<MemberRecord> {
-    const [column, value] = memberRefColumn(ref);
-    const [row] = await this.db.execute(
-      `update member set status = ?::member_status, updated_at = ? where program_id = ? and ${column} = ? returning *`,
-      [status, this.clock.now(), programId, value],
-    );
+  async setStatus(ctx: RequestContext, ref: MemberRef, status: MemberStatus): Promise<MemberRecord> {
+    const [key, value] = memberRefColumn(ref);
+    const [row] = await this.db.run(setMemberStatus[key], [status, this.clock.now(), ctx.programId, value]);
     if (!row) throw notFound('Member', { member: ref });
     return toMember(row);
   }
 
-  async find(programId: string, ref: MemberRef, em?: Sql): Promise<MemberRecord | null> {
-    if ('id' in ref && !isUuid(ref.id)) return null;
-    const [column, value] = memberRefColumn(ref);
-    const [row] = await (em ?? this.db).execute(
-      `select * from member where program_id = ? and ${column} = ?`,
-      [programId, value],
-    );
-    return row ? toMember(row) : null;
+  /** A member of the caller's program, or null. */
+  find(ctx: RequestContext, ref: MemberRef): Promise<MemberRecord | null> {
+    return this.findIn(this.db, ctx.programId, ref);
   }
 
-  async get(programId: string, ref: MemberRef): Promise<MemberRecord> {
-    const member = await this.find(programId, ref);
+  async get(ctx: RequestContext, ref: MemberRef): Promise<MemberRecord> {
+    const member = await this.find(ctx, ref);
     if (!member) throw notFound('Member', { member: ref });
     return member;
+  }
+
+  /** For other modules inside their transaction: a member of the program, or null. */
+  async findIn(sql: Queryable, programId: string, ref: MemberRef): Promise<MemberRecord | null> {
+    if ('id' in ref && !isUuid(ref.id)) return null;
+    const [key, value] = memberRefColumn(ref);
+    const [row] = await sql.run(findMember[key], [programId, value]);
+    return row ? toMember(row) : null;
   }
 }

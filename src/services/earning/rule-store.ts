@@ -1,0 +1,54 @@
+import { LockMode } from '@mikro-orm/core';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { statement } from '../../db/statement';
+import { Rule, RuleStatus, RuleVersion } from '../../entities/rule';
+
+/**
+ * Where rules are kept. Rules and their versions are MikroORM entities; the rules earning
+ * evaluates are read with one typed statement (the hot path, cached per program).
+ */
+
+/** A rule with its current version, as the engine reads it. */
+export interface EngineRuleRow {
+  id: string;
+  name: string;
+  status: RuleStatus;
+  version_id: string;
+  version: number;
+  definition: unknown;
+}
+
+/** A program's rules in the given statuses, each with its current version. */
+export const engineRules = statement<[programId: string, statuses: string], EngineRuleRow>(
+  'earning.engine_rules',
+  `select r.id, r.name, r.status, v.id as version_id, v.version, v.definition
+   from rule r join rule_version v on v.id = r.current_version_id
+   where r.program_id = ? and r.status = any(?::rule_status[])`,
+);
+
+/** A rule of the program, locked for the transaction when asked. */
+export function findRule(em: EntityManager, programId: string, ruleId: string, lock = false): Promise<Rule | null> {
+  return em.findOne(Rule, { id: ruleId, programId }, lock ? { lockMode: LockMode.PESSIMISTIC_WRITE } : {});
+}
+
+/** The program's rules, oldest first, with the status asked (or any). */
+export function findRules(em: EntityManager, programId: string, status: RuleStatus | null): Promise<Rule[]> {
+  return em.find(Rule, status ? { programId, status } : { programId }, { orderBy: { createdAt: 'asc', id: 'asc' } });
+}
+
+/** Versions by id. */
+export function findVersions(em: EntityManager, ids: readonly string[]): Promise<RuleVersion[]> {
+  return ids.length === 0 ? Promise.resolve([]) : em.find(RuleVersion, { id: { $in: [...ids] } });
+}
+
+/** Every version of the program's rules named, newest first per rule. */
+export function findVersionsOfRules(em: EntityManager, programId: string, ruleIds: readonly string[]): Promise<RuleVersion[]> {
+  if (ruleIds.length === 0) return Promise.resolve([]);
+  return em.find(RuleVersion, { rule: { id: { $in: [...ruleIds] }, programId } }, { orderBy: { rule: { id: 'asc' }, version: 'desc' } });
+}
+
+/** Versions by id among the program's rules, with their rule loaded (for its name). */
+export function findVersionsWithRule(em: EntityManager, programId: string, ids: readonly string[]): Promise<RuleVersion[]> {
+  if (ids.length === 0) return Promise.resolve([]);
+  return em.find(RuleVersion, { id: { $in: [...ids] }, rule: { programId } }, { populate: ['rule'] });
+}

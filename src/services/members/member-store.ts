@@ -1,0 +1,89 @@
+import { statement, type Statement } from '../../db/statement';
+import type { MemberStatus } from '../../entities/member';
+
+/**
+ * The members module's SQL. Members stay on typed SQL (not the ORM): a member is registered in
+ * the same transaction as its account and its welcome bonus.
+ */
+
+/** A `member` row as the statements below return it. */
+export interface MemberRow {
+  id: string;
+  program_id: string;
+  external_id: string;
+  email: string | null;
+  phone: string | null;
+  name: string | null;
+  /** A `date` column: pg reads it as a local-midnight Date. */
+  birthday: Date | string | null;
+  status: MemberStatus;
+  tags: string[];
+  registered_at: Date;
+  updated_at: Date;
+  referrer_id: string | null;
+  attributes: Record<string, unknown>;
+}
+
+/** How a caller names a member: our id, or the shop's id, e-mail or phone. */
+export type MemberKey = 'id' | 'external_id' | 'email' | 'phone';
+
+const MEMBER_COLUMNS = `id, program_id, external_id, email, phone, name, birthday, status, tags, registered_at, updated_at,
+  referrer_id, attributes`;
+
+/**
+ * Registers a member or updates the one with this external id. Fields left out (null) keep
+ * their value, so the same input twice changes nothing; the referrer is set only on insert
+ * (binding it later could close a cycle in the tree). `created` tells the two apart.
+ */
+export const upsertMember = statement<
+  [id: string, programId: string, externalId: string, email: string | null, phone: string | null, name: string | null,
+    birthday: string | null, tags: string | null, registeredAt: Date, now: Date, referrerId: string | null,
+    attributes: string | null],
+  MemberRow & { created: boolean }
+>(
+  'members.upsert',
+  `insert into member as m (id, program_id, external_id, email, phone, name, birthday, tags, registered_at, updated_at,
+     referrer_id, attributes)
+   values ($1, $2, $3, $4, $5, $6, $7::date, coalesce($8::text[], '{}'), $9, $10, $11, coalesce($12::jsonb, '{}'))
+   on conflict (program_id, external_id) do update set
+     email = coalesce(excluded.email, m.email), phone = coalesce(excluded.phone, m.phone),
+     name = coalesce(excluded.name, m.name), birthday = coalesce(excluded.birthday, m.birthday),
+     tags = case when $8::text[] is null then m.tags else excluded.tags end,
+     attributes = case when $12::jsonb is null then m.attributes else excluded.attributes end,
+     updated_at = excluded.updated_at
+   returning m.*, (xmax = 0) as created`,
+);
+
+/** A new member's points account, opened in the transaction that registers the member. */
+export const openAccount = statement<[id: string, programId: string, memberId: string, now: Date]>(
+  'members.open_account',
+  `insert into account (id, program_id, member_id, updated_at) values (?, ?, ?, ?)`,
+);
+
+const findBy = (key: MemberKey) =>
+  statement<[programId: string, value: string], MemberRow>(
+    `members.find_by_${key}`,
+    `select ${MEMBER_COLUMNS} from member where program_id = ? and ${key} = ?`,
+  );
+
+const setStatusBy = (key: MemberKey) =>
+  statement<[status: MemberStatus, now: Date, programId: string, value: string], MemberRow>(
+    `members.set_status_by_${key}`,
+    `update member set status = ?::member_status, updated_at = ? where program_id = ? and ${key} = ?
+     returning ${MEMBER_COLUMNS}`,
+  );
+
+/** One statement per way of naming a member, so each is planned with its own index. */
+export const findMember: Record<MemberKey, Statement<[programId: string, value: string], MemberRow>> = {
+  id: findBy('id'),
+  external_id: findBy('external_id'),
+  email: findBy('email'),
+  phone: findBy('phone'),
+};
+
+export const setMemberStatus: Record<MemberKey, Statement<[status: MemberStatus, now: Date, programId: string, value: string], MemberRow>> = {
+  id: setStatusBy('id'),
+  external_id: setStatusBy('external_id'),
+  email: setStatusBy('email'),
+  phone: setStatusBy('phone'),
+};

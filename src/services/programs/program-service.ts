@@ -1,0 +1,91 @@
+import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
+import { Program, type ProgramSettings } from '../../entities/program';
+import { notFound } from '../../errors';
+import type { Clock, RequestContext } from '../shared';
+import { isUuid } from '../shared';
+
+export { DEFAULT_SETTINGS, checkSettings, type ProgramSettings } from '../../entities/program';
+
+export interface ProgramRecord extends ProgramSettings {
+  id: string;
+  createdAt: Date;
+}
+
+/** What an admin may change: left out keeps a setting, null clears the lifetime. */
+export type ProgramSettingsChange = Partial<{ [K in keyof ProgramSettings]: ProgramSettings[K] | null }>;
+
+export type CreateProgramInput = ProgramSettingsChange & { name: string };
+
+/**
+ * Work that joins the transaction creating a program, e.g. its first admin key (the access
+ * module's): what it returns comes back with the new program.
+ */
+export type ProgramCreatedHook<T> = (em: EntityManager, program: Program) => Promise<T>;
+
+export function toProgram(program: Program): ProgramRecord {
+  return { id: program.id, ...program.settings(), createdAt: program.createdAt };
+}
+
+/**
+ * Programs and their settings: MikroORM entities read and written through an EntityManager
+ * forked for each use case. The settings' invariants live in the {@link Program} entity.
+ */
+export class ProgramService<Created = unknown> {
+  constructor(
+    private readonly orm: MikroORM,
+    private readonly clock: Clock,
+    private readonly onCreated: ProgramCreatedHook<Created>,
+  ) {}
+
+  /** The caller's program. */
+  async getProgram(ctx: RequestContext): Promise<ProgramRecord> {
+    const program = await this.orm.em.fork().findOne(Program, { id: ctx.programId });
+    if (!program) throw notFound('Program', { programId: ctx.programId });
+    return toProgram(program);
+  }
+
+  /** Programs by id, in the order asked (for DataLoader). */
+  async getPrograms(ids: readonly string[]): Promise<ProgramRecord[]> {
+    const found = await this.orm.em.fork().find(Program, { id: { $in: ids.filter(isUuid) } });
+    const byId = new Map(found.map((p) => [p.id, toProgram(p)]));
+    return ids.map((id) => {
+      const program = byId.get(id);
+      if (!program) throw notFound('Program', { programId: id });
+      return program;
+    });
+  }
+
+  /** Operator only: a new program, and whatever the creation hook adds (its first admin key). */
+  async createProgram(ctx: RequestContext, input: CreateProgramInput): Promise<{ program: ProgramRecord; created: Created }> {
+    const program = new Program(input as Partial<ProgramSettings> & { name: string }, this.clock.now());
+    const created = await this.orm.em.fork().transactional(async (em) => {
+      em.persist(program);
+      await em.flush();
+      return this.onCreated(em, program);
+    });
+    ctx.logger.info({ programId: program.id }, 'program created');
+    return { program: toProgram(program), created };
+  }
+
+  async updateProgramSettings(ctx: RequestContext, input: ProgramSettingsChange): Promise<ProgramRecord> {
+    const em = this.orm.em.fork();
+    const program = await em.findOne(Program, { id: ctx.programId });
+    if (!program) throw notFound('Program', { programId: ctx.programId });
+    program.change(input);
+    await em.flush();
+    return toProgram(program);
+  }
+
+  /**
+   * The installation's first program, created with the default settings when there is none
+   * (for the access module's bootstrap, inside its transaction).
+   */
+  async firstProgram(em: EntityManager): Promise<Program> {
+    const [existing] = await em.find(Program, {}, { orderBy: { createdAt: 'asc' }, limit: 1 });
+    if (existing) return existing;
+    const program = new Program({ name: 'Default program' }, this.clock.now());
+    em.persist(program);
+    await em.flush();
+    return program;
+  }
+}
