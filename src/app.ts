@@ -38,7 +38,10 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
   // MikroORM owns the schema (entities, committed migrations); services run on the pool below.
   const orm = await openOrm(options.databaseUrl, 2);
   await migrate(orm);
-  const db = new Database(options.databaseUrl, config.dbPoolMax);
+  const db = new Database(options.databaseUrl, config.dbPoolMax, {
+    statementTimeoutMs: config.dbStatementTimeoutMs,
+    idleInTransactionTimeoutMs: config.dbIdleInTransactionTimeoutMs,
+  });
   const pubsub = new PgPubSub({ connectionString: options.databaseUrl, logger: logger.child({ module: 'pubsub' }) });
   await pubsub.start();
   const services = createServices(db, clock, pubsub, config);

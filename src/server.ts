@@ -13,7 +13,8 @@ import type { PubSub } from 'type-graphql';
 import type { Config } from './config';
 import type { JobRunner } from './jobs/runner';
 import type { Clock } from './services/clock';
-import { PatronError } from './errors';
+import { classifyDatabaseError } from './db/failures';
+import { ErrorCode, PatronError } from './errors';
 import type { Logger } from './logger';
 import type { Services } from './services';
 import { identify } from './graphql/auth';
@@ -41,6 +42,7 @@ export interface PatronHttpServer {
 }
 
 const REQUEST_ID = /^[\w.:-]{1,100}$/;
+const HEALTH_TIMEOUT_MS = 2000;
 
 /** HTTP (GraphQL, GraphiQL, health) and WebSocket subscriptions on one port. */
 export async function createHttpServer(deps: HttpServerDeps): Promise<PatronHttpServer> {
@@ -134,12 +136,17 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<PatronHttp
     next();
   });
 
+  // For load balancers: 503 while the database does not answer within a couple of seconds.
   app.get('/healthz', async (_req, res) => {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise((_, reject) => (timer = setTimeout(() => reject(new Error('health check timed out')), HEALTH_TIMEOUT_MS)));
     try {
-      await deps.db.execute('select 1');
+      await Promise.race([deps.db.execute('select 1'), late]);
       res.json({ status: 'ok' });
     } catch {
-      res.status(503).json({ status: 'unavailable' });
+      res.status(503).json({ status: 'unavailable', retryable: true });
+    } finally {
+      clearTimeout(timer);
     }
   });
 
@@ -159,6 +166,7 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<PatronHttp
           identity = await identify(services.access, req.headers.authorization ?? req.headers['x-api-key']);
         } catch (error) {
           if (error instanceof PatronError) throw unauthenticated(error);
+          if (classifyDatabaseError(error)) throw unavailable(error);
           throw error;
         }
         return contextFor(identity, requestId);
@@ -230,6 +238,14 @@ function watchCredential(
   }
   for (const timer of timers) timer.unref();
   socket.once('close', () => timers.forEach(clearTimeout));
+}
+
+/** The key could not be checked because the database is away: 503, and the client may retry. */
+function unavailable(error: unknown) {
+  return new GraphQLError('The database is unavailable; retry the request', {
+    originalError: error as Error,
+    extensions: { code: ErrorCode.SERVICE_UNAVAILABLE, retryable: true, http: { status: 503 } },
+  });
 }
 
 /** Credentials are checked before execution: Apollo answers 401 with the code. */
