@@ -28,7 +28,7 @@ export interface RunningApp {
   services: Services;
   /** The operator key, when this start created it (printed once). */
   generatedAdminKey?: string;
-  close(): Promise<void>;
+  close(options?: { closeIdle?: boolean }): Promise<void>;
 }
 
 /** Wires the database, domain, pub/sub and servers; `close` undoes it in reverse order. */
@@ -59,9 +59,9 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
     db,
     services,
     generatedAdminKey,
-    close: async () => {
+    close: async (closeOptions) => {
       await jobs.stop();
-      await server.close();
+      await server.close(closeOptions);
       await pubsub.close();
       await db.close();
       await orm.close(true);

@@ -1,6 +1,5 @@
 import { ApolloServer } from '@apollo/server';
 import { expressMiddleware } from '@as-integrations/express5';
-import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import express from 'express';
 import { GraphQLError, execute, parse, specifiedRules, subscribe, validate, type GraphQLFormattedError, type GraphQLSchema, type ExecutionArgs } from 'graphql';
@@ -20,6 +19,7 @@ import type { Services } from './services';
 import { identify } from './graphql/auth';
 import type { Context, Identity } from './graphql/context';
 import { createErrorFormatter } from './graphql/errors';
+import { trackConnections } from './http-drain';
 import { createGraphiqlHandler } from './graphql/graphiql';
 import { armor, MAX_TOKENS } from './graphql/limits';
 import { createLoaders } from './graphql/loaders';
@@ -38,11 +38,14 @@ export interface HttpServerDeps {
 export interface PatronHttpServer {
   httpServer: http.Server;
   listen(port: number, host: string): Promise<number>;
-  close(): Promise<void>;
+  /** Drains HTTP and WebSocket clients, then stops; `closeIdle` is for tests (see HttpDrain). */
+  close(options?: { closeIdle?: boolean }): Promise<void>;
 }
 
 const REQUEST_ID = /^[\w.:-]{1,100}$/;
 const HEALTH_TIMEOUT_MS = 2000;
+/** Longer than the keep-alive timeout (5 s), so idle keep-alive sockets close on their own first. */
+const DRAIN_DEADLINE_MS = 10_000;
 
 /** HTTP (GraphQL, GraphiQL, health) and WebSocket subscriptions on one port. */
 export async function createHttpServer(deps: HttpServerDeps): Promise<PatronHttpServer> {
@@ -50,6 +53,7 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<PatronHttp
   const app = express();
   app.disable('x-powered-by');
   const httpServer = http.createServer(app);
+  const connections = trackConnections(httpServer);
   const limits = armor(config.introspection);
   const formatError = createErrorFormatter(logger, config.env !== 'production');
 
@@ -120,10 +124,8 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<PatronHttp
     formatError,
     plugins: [
       ...limits.plugins,
-      ApolloServerPluginDrainHttpServer({ httpServer }),
       // Apollo's own landing page loads from its CDN; GraphiQL (when enabled) is served above instead.
       ApolloServerPluginLandingPageDisabled(),
-      { async serverWillStart() { return { async drainServer() { await wsServer.dispose(); } }; } },
     ],
   });
   await apollo.start();
@@ -194,7 +196,9 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<PatronHttp
         httpServer.once('error', reject);
         httpServer.listen(port, host, () => resolve((httpServer.address() as { port: number }).port));
       }),
-    close: async () => {
+    // HTTP requests in flight are answered while subscriptions are told to go; then Apollo stops.
+    close: async (options) => {
+      await Promise.all([connections.drain(DRAIN_DEADLINE_MS, options), wsServer.dispose()]);
       await apollo.stop();
       wss.close();
     },
