@@ -30,7 +30,7 @@ export interface RunningApp {
   services: Services;
   /** The operator key, when this start created it (printed once). */
   generatedAdminKey?: string;
-  close(): Promise<void>;
+  close(options?: { closeIdle?: boolean }): Promise<void>;
 }
 
 /** Connections of the ORM's own pool: configuration reads and writes (key checks are cached). */
@@ -44,7 +44,10 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
   // (programs, API keys, rules); the ledger's typed SQL runs on the pool below.
   const orm = await openOrm(options.databaseUrl, ORM_POOL_MAX);
   await migrate(orm);
-  const db = new Database(options.databaseUrl, config.dbPoolMax);
+  const db = new Database(options.databaseUrl, config.dbPoolMax, {
+    statementTimeoutMs: config.dbStatementTimeoutMs,
+    idleInTransactionTimeoutMs: config.dbIdleInTransactionTimeoutMs,
+  }, logger.child({ module: 'db' }));
   const pubsub = new PgPubSub({ connectionString: options.databaseUrl, logger: logger.child({ module: 'pubsub' }) });
   await pubsub.start();
   // Committed outbox events go to subscribers through the relay; it first publishes what an
@@ -67,9 +70,9 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
     db,
     services,
     generatedAdminKey,
-    close: async () => {
+    close: async (closeOptions) => {
       await jobs.stop();
-      await server.close();
+      await server.close(closeOptions);
       await relay.stop();
       await pubsub.close();
       await db.close();

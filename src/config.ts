@@ -28,6 +28,10 @@ const schema = z.object({
   PATRON_JOBS: z.enum(['on', 'off']).default('on'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   PATRON_DB_POOL_MAX: z.coerce.number().int().min(1).max(200).default(20),
+  /** Longest a single statement may run (0: no limit); a longer one fails with SERVICE_UNAVAILABLE. */
+  PATRON_DB_STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(0).max(3_600_000).default(30_000),
+  /** Longest a transaction may sit idle holding its locks before PostgreSQL ends the session (0: no limit). */
+  PATRON_DB_IDLE_IN_TRANSACTION_TIMEOUT_MS: z.coerce.number().int().min(0).max(3_600_000).default(60_000),
 });
 
 export interface Config {
@@ -45,6 +49,8 @@ export interface Config {
   jobs: boolean;
   logLevel: string;
   dbPoolMax: number;
+  dbStatementTimeoutMs: number;
+  dbIdleInTransactionTimeoutMs: number;
 }
 
 export class ConfigError extends Error {}
@@ -72,5 +78,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     jobs: e.PATRON_JOBS === 'on',
     logLevel: e.LOG_LEVEL,
     dbPoolMax: e.PATRON_DB_POOL_MAX,
+    dbStatementTimeoutMs: e.PATRON_DB_STATEMENT_TIMEOUT_MS,
+    dbIdleInTransactionTimeoutMs: e.PATRON_DB_IDLE_IN_TRANSACTION_TIMEOUT_MS,
   };
 }

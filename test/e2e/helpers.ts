@@ -39,7 +39,7 @@ export interface ProgramFixture {
 }
 
 /** A program made by the operator, with its admin key and one server key. */
-export async function createProgram(s: TestServer, input: Partial<CreateProgramInput> = {}): Promise<ProgramFixture> {
+export async function createProgram(s: Pick<TestServer, 'request'>, input: Partial<CreateProgramInput> = {}): Promise<ProgramFixture> {
   const created = ok(await s.request(CreateProgramDocument, { input: { name: uniqueKey('program'), ...input } }, OPERATOR_KEY));
   const adminKey = created.createProgram.adminKey.secret;
   const server = ok(await s.request(CreateApiKeyDocument, { input: { name: 'storefront', role: 'SERVER' } }, adminKey));
@@ -51,12 +51,12 @@ export async function createProgram(s: TestServer, input: Partial<CreateProgramI
   };
 }
 
-export async function createMember(s: TestServer, key: string, input: Partial<UpsertMemberInput> = {}): Promise<MemberFieldsFragment> {
+export async function createMember(s: Pick<TestServer, 'request'>, key: string, input: Partial<UpsertMemberInput> = {}): Promise<MemberFieldsFragment> {
   const res = ok(await s.request(UpsertMemberDocument, { input: { externalId: uniqueKey('customer'), ...input } }, key));
   return res.upsertMember.member;
 }
 
-export async function accrue(s: TestServer, key: string, memberId: string, points: number, idempotencyKey = uniqueKey('accrue')): Promise<AccrueMutation['accrue']> {
+export async function accrue(s: Pick<TestServer, 'request'>, key: string, memberId: string, points: number, idempotencyKey = uniqueKey('accrue')): Promise<AccrueMutation['accrue']> {
   const res = ok(await s.request(AccrueDocument, { input: { member: { id: memberId }, points, idempotencyKey, delayDays: 0 } }, key));
   return res.accrue;
 }

@@ -62,7 +62,8 @@ export async function startTestServer(opts: { db?: TestDatabase; clock?: Clock; 
     },
     async close() {
       await Promise.all(clients.map((c) => c.dispose()));
-      await app.close();
+      // The suite's requests are done: its idle keep-alive sockets need no grace.
+      await app.close({ closeIdle: true });
       if (!opts.db) await db.drop();
     },
   };
