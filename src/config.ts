@@ -28,7 +28,23 @@ const schema = z.object({
   PATRON_JOBS: z.enum(['on', 'off']).default('on'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   PATRON_DB_POOL_MAX: z.coerce.number().int().min(1).max(200).default(20),
+  /** Browser origins allowed to call the API (HTTP and WebSocket), comma-separated; `*` for any. */
+  PATRON_CORS_ORIGINS: z
+    .string()
+    .default('')
+    .transform((v) => v.split(',').map((o) => o.trim()).filter(Boolean))
+    .refine((list) => list.every((o) => o === '*' || isOrigin(o)), 'PATRON_CORS_ORIGINS must list origins such as https://shop.example, comma-separated'),
 });
+
+/** `scheme://host[:port]` exactly as browsers send it in `Origin`: no path, no trailing slash. */
+function isOrigin(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return (url.protocol === 'http:' || url.protocol === 'https:') && url.origin === value;
+  } catch {
+    return false;
+  }
+}
 
 export interface Config {
   env: 'development' | 'production' | 'test';
@@ -45,6 +61,8 @@ export interface Config {
   jobs: boolean;
   logLevel: string;
   dbPoolMax: number;
+  /** Empty: no CORS headers, WebSocket upgrades from any origin. */
+  corsOrigins: string[];
 }
 
 export class ConfigError extends Error {}
@@ -72,5 +90,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     jobs: e.PATRON_JOBS === 'on',
     logLevel: e.LOG_LEVEL,
     dbPoolMax: e.PATRON_DB_POOL_MAX,
+    corsOrigins: e.PATRON_CORS_ORIGINS,
   };
 }

@@ -19,9 +19,12 @@ import type { Services } from './services';
 import { identify } from './graphql/auth';
 import type { Context, Identity } from './graphql/context';
 import { createErrorFormatter } from './graphql/errors';
-import { createGraphiqlHandler } from './graphql/graphiql';
+import { createGraphiqlHandler, GRAPHIQL_DEFAULT_HEADERS, GRAPHIQL_STARTER_QUERY } from './graphql/graphiql';
 import { armor, MAX_TOKENS } from './graphql/limits';
 import { createLoaders } from './graphql/loaders';
+import { accessLog } from './http/access-log';
+import { corsMiddleware, originPolicy, verifyWebSocketOrigin } from './http/cors';
+import { rootPage } from './http/root-page';
 
 export interface HttpServerDeps {
   config: Config;
@@ -50,6 +53,7 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<PatronHttp
   const httpServer = http.createServer(app);
   const limits = armor(config.introspection);
   const formatError = createErrorFormatter(logger, config.env !== 'production');
+  const origins = originPolicy(config.corsOrigins);
 
   const contextFor = (identity: Identity, requestId: string): Context => ({
     requestId,
@@ -63,7 +67,7 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<PatronHttp
 
   // WebSocket: credentials from connectionParams, checked again for every operation and while
   // subscriptions stay open, so a revoked key or an expired token loses the socket.
-  const wss = new WebSocketServer({ server: httpServer, path: '/graphql' });
+  const wss = new WebSocketServer({ server: httpServer, path: '/graphql', verifyClient: verifyWebSocketOrigin(origins) });
   const forbidden = (socket: { close(code: number, reason: string): void }) => socket.close(4403, 'Forbidden');
   const wsServer = useServer<Record<string, unknown>, { identity?: Identity; credential?: unknown }>(
     {
@@ -115,6 +119,10 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<PatronHttp
     stopOnTerminationSignals: false,
     validationRules: limits.validationRules,
     parseOptions: { maxTokens: MAX_TOKENS },
+    // Credentials travel in headers, never cookies: a request that carries one cannot be a
+    // simple cross-site request, so it passes, as do Apollo's own headers. urql's GET queries
+    // (preferGetMethod) carry Authorization and need no apollo-require-preflight.
+    csrfPrevention: { requestHeaders: ['authorization', 'x-api-key', 'x-apollo-operation-name', 'apollo-require-preflight'] },
     formatError,
     plugins: [
       ...limits.plugins,
@@ -134,6 +142,11 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<PatronHttp
     next();
   });
 
+  // Browsers and people: access logs, CORS for the listed origins, a root page.
+  app.use(accessLog(logger));
+  if (origins.enabled) app.use(corsMiddleware(origins));
+  app.get('/', rootPage({ graphiql: config.graphiql, graphqlPath: '/graphql', healthPath: '/healthz' }));
+
   app.get('/healthz', async (_req, res) => {
     try {
       await deps.db.execute('select 1');
@@ -144,7 +157,12 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<PatronHttp
   });
 
   if (config.graphiql) {
-    const graphiql = createGraphiqlHandler({ endpoint: '/graphql', subscriptionEndpoint: '/graphql' });
+    const graphiql = createGraphiqlHandler({
+      endpoint: '/graphql',
+      subscriptionEndpoint: '/graphql',
+      defaultHeaders: GRAPHIQL_DEFAULT_HEADERS,
+      defaultQuery: GRAPHIQL_STARTER_QUERY,
+    });
     app.use((req, res, next) => (graphiql(req, res) ? undefined : next()));
   }
 
