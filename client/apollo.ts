@@ -21,13 +21,15 @@ export interface PatronApolloOptions {
   /** Node has no global WebSocket before 22: pass `ws` there. */
   webSocketImpl?: ClientOptions['webSocketImpl'];
   fetch?: typeof fetch;
+  /** More graphql-ws options, e.g. `on: { connected, closed }` to show whether updates are live. */
+  wsOptions?: Partial<ClientOptions>;
 }
 
 export function createPatronApolloClient(options: PatronApolloOptions): ApolloClient {
   const authorization = `Bearer ${options.credential}`;
   const http = new HttpLink({ uri: options.httpUrl, headers: { authorization }, fetch: options.fetch });
   const ws = new GraphQLWsLink(
-    createClient({ url: options.wsUrl, connectionParams: { Authorization: authorization }, webSocketImpl: options.webSocketImpl }),
+    createClient({ url: options.wsUrl, connectionParams: { Authorization: authorization }, webSocketImpl: options.webSocketImpl, ...options.wsOptions }),
   );
   const isSubscription = ({ query }: ApolloLink.Operation) => {
     const definition = getMainDefinition(query);
