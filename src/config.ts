@@ -32,7 +32,23 @@ const schema = z.object({
   PATRON_DB_STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(0).max(3_600_000).default(30_000),
   /** Longest a transaction may sit idle holding its locks before PostgreSQL ends the session (0: no limit). */
   PATRON_DB_IDLE_IN_TRANSACTION_TIMEOUT_MS: z.coerce.number().int().min(0).max(3_600_000).default(60_000),
+  /** Browser origins allowed to call the API (HTTP and WebSocket), comma-separated; `*` for any. */
+  PATRON_CORS_ORIGINS: z
+    .string()
+    .default('')
+    .transform((v) => v.split(',').map((o) => o.trim()).filter(Boolean))
+    .refine((list) => list.every((o) => o === '*' || isOrigin(o)), 'PATRON_CORS_ORIGINS must list origins such as https://shop.example, comma-separated'),
 });
+
+/** `scheme://host[:port]` exactly as browsers send it in `Origin`: no path, no trailing slash. */
+function isOrigin(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return (url.protocol === 'http:' || url.protocol === 'https:') && url.origin === value;
+  } catch {
+    return false;
+  }
+}
 
 export interface Config {
   env: 'development' | 'production' | 'test';
@@ -51,6 +67,8 @@ export interface Config {
   dbPoolMax: number;
   dbStatementTimeoutMs: number;
   dbIdleInTransactionTimeoutMs: number;
+  /** Empty: no CORS headers, WebSocket upgrades from any origin. */
+  corsOrigins: string[];
 }
 
 export class ConfigError extends Error {}
@@ -80,5 +98,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dbPoolMax: e.PATRON_DB_POOL_MAX,
     dbStatementTimeoutMs: e.PATRON_DB_STATEMENT_TIMEOUT_MS,
     dbIdleInTransactionTimeoutMs: e.PATRON_DB_IDLE_IN_TRANSACTION_TIMEOUT_MS,
+    corsOrigins: e.PATRON_CORS_ORIGINS,
   };
 }

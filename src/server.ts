@@ -20,9 +20,12 @@ import { identify } from './graphql/auth';
 import type { ClientInfo, Context, Identity } from './graphql/context';
 import { createErrorFormatter } from './graphql/errors';
 import { trackConnections } from './http-drain';
-import { createGraphiqlHandler } from './graphql/graphiql';
+import { createGraphiqlHandler, GRAPHIQL_DEFAULT_HEADERS, GRAPHIQL_STARTER_QUERY } from './graphql/graphiql';
 import { armor, MAX_TOKENS } from './graphql/limits';
 import { createLoaders } from './graphql/loaders';
+import { accessLog } from './http/access-log';
+import { corsMiddleware, originPolicy, verifyWebSocketOrigin } from './http/cors';
+import { rootPage } from './http/root-page';
 
 export interface HttpServerDeps {
   config: Config;
@@ -62,6 +65,7 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<PatronHttp
   const connections = trackConnections(httpServer);
   const limits = armor(config.introspection);
   const formatError = createErrorFormatter(logger, config.env !== 'production');
+  const origins = originPolicy(config.corsOrigins);
 
   const contextFor = (identity: Identity, requestId: string, client: ClientInfo): Context => ({
     requestId,
@@ -76,7 +80,7 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<PatronHttp
 
   // WebSocket: credentials from connectionParams, checked again for every operation and while
   // subscriptions stay open, so a revoked key or an expired token loses the socket.
-  const wss = new WebSocketServer({ server: httpServer, path: '/graphql' });
+  const wss = new WebSocketServer({ server: httpServer, path: '/graphql', verifyClient: verifyWebSocketOrigin(origins) });
   const forbidden = (socket: { close(code: number, reason: string): void }) => socket.close(4403, 'Forbidden');
   const wsServer = useServer<Record<string, unknown>, { identity?: Identity; credential?: unknown }>(
     {
@@ -128,6 +132,10 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<PatronHttp
     stopOnTerminationSignals: false,
     validationRules: limits.validationRules,
     parseOptions: { maxTokens: MAX_TOKENS },
+    // Credentials travel in headers, never cookies: a request that carries one cannot be a
+    // simple cross-site request, so it passes, as do Apollo's own headers. urql's GET queries
+    // (preferGetMethod) carry Authorization and need no apollo-require-preflight.
+    csrfPrevention: { requestHeaders: ['authorization', 'x-api-key', 'x-apollo-operation-name', 'apollo-require-preflight'] },
     formatError,
     plugins: [
       ...limits.plugins,
@@ -145,6 +153,11 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<PatronHttp
     next();
   });
 
+  // Browsers and people: access logs, CORS for the listed origins, a root page.
+  app.use(accessLog(logger));
+  if (origins.enabled) app.use(corsMiddleware(origins));
+  app.get('/', rootPage({ graphiql: config.graphiql, graphqlPath: '/graphql', healthPath: '/healthz' }));
+
   // For load balancers: 503 while the database does not answer within a couple of seconds.
   app.get('/healthz', async (_req, res) => {
     let timer: NodeJS.Timeout | undefined;
@@ -160,7 +173,12 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<PatronHttp
   });
 
   if (config.graphiql) {
-    const graphiql = createGraphiqlHandler({ endpoint: '/graphql', subscriptionEndpoint: '/graphql' });
+    const graphiql = createGraphiqlHandler({
+      endpoint: '/graphql',
+      subscriptionEndpoint: '/graphql',
+      defaultHeaders: GRAPHIQL_DEFAULT_HEADERS,
+      defaultQuery: GRAPHIQL_STARTER_QUERY,
+    });
     app.use((req, res, next) => (graphiql(req, res) ? undefined : next()));
   }
 

@@ -29,7 +29,32 @@ export interface GraphiqlPageOptions {
   title?: string;
   /** JSON text for the headers editor of a new tab, e.g. `{"Authorization": "Bearer "}`. */
   defaultHeaders?: string;
+  /** The query editor's text in a new tab (GraphiQL's own welcome text when unset). */
+  defaultQuery?: string;
 }
+
+/** The header template a new tab opens with: the key or token goes after `Bearer `. */
+export const GRAPHIQL_DEFAULT_HEADERS = '{\n  "Authorization": "Bearer "\n}';
+
+/** What a new tab opens with: where the credentials go, then a query admin and server keys may run. */
+export const GRAPHIQL_STARTER_QUERY = `# Welcome to Patron. In the Headers tab below,
+# put after "Bearer " one of:
+#   an admin key, ptn_adm_… (the operator's is
+#     printed at the first start),
+#   a server key, ptn_srv_…, or
+#   a customer token (then ask for \`me\`).
+# Run: the ▶ button or Ctrl-Enter.
+# Docs (on the left) lists every operation.
+query Start {
+  program {
+    name
+    currency
+    pointValueMinor
+    maxRedeemPercent
+    timeZone
+  }
+}
+`;
 
 export interface GraphiqlAsset {
   contentType: string;
@@ -44,6 +69,7 @@ interface PatronClientConfig {
   defaultEditorToolsVisibility: boolean | 'variables' | 'headers';
   showPersistHeadersSettings: boolean;
   defaultHeaders?: string;
+  defaultQuery?: string;
 }
 
 export function graphiqlPage(options: GraphiqlPageOptions): string {
@@ -55,6 +81,7 @@ export function graphiqlPage(options: GraphiqlPageOptions): string {
     defaultEditorToolsVisibility: 'headers',
     showPersistHeadersSettings: true,
     ...(options.defaultHeaders !== undefined ? { defaultHeaders: options.defaultHeaders } : {}),
+    ...(options.defaultQuery !== undefined ? { defaultQuery: options.defaultQuery } : {}),
   };
   return ruruHTML({
     staticPath: assetPrefix,

@@ -9,7 +9,7 @@ import { MemberResolver } from '../resolvers/member-resolver';
 import { OrderResolver } from '../resolvers/order-resolver';
 import { ProgramResolver } from '../resolvers/program-resolver';
 import { LedgerEntryRuleResolver, RuleResolver } from '../resolvers/rule-resolver';
-import { SubscriptionResolver } from '../resolvers/subscription-resolver';
+import { BalanceChangeResolver, SubscriptionResolver } from '../resolvers/subscription-resolver';
 import { authChecker } from './auth';
 
 /** Every resolver class of the API, in one place. */
@@ -19,6 +19,7 @@ export const resolvers = [
   LedgerResolver,
   AccountResolver,
   SubscriptionResolver,
+  BalanceChangeResolver,
   OrderResolver,
   RuleResolver,
   LedgerEntryRuleResolver,

@@ -29,13 +29,24 @@ export const toLedgerEntry = (e: EntryRecord): LedgerEntry => ({
 /** `programId` rides along, unexposed, so money fields can find the point value. */
 export type AccountValue = Omit<Account, 'availableMoney' | 'pendingMoney' | 'reservedMoney'> & { programId: string };
 
-export const toAccount = (a: AccountSnapshot, programId: string): AccountValue => ({ ...a, programId });
+/** The account's id is its member's id (one account per member), so clients' caches can key it. */
+export const toAccount = (a: AccountSnapshot, programId: string): AccountValue => ({ ...a, id: a.memberId, programId });
 
 export const toLot = (l: LotRecord): Lot => ({ ...l, id: String(l.id), status: l.status as LotStatus });
 
 export const toAuthorization = (a: AuthorizationRecord): Authorization => ({ ...a });
 
-export const toPage = <T, G>(page: Page<T & { id: number }>, map: (t: T & { id: number }) => G) => ({
-  nodes: page.nodes.map(map),
-  pageInfo: { hasNextPage: page.hasNextPage, endCursor: page.endCursor },
-});
+/**
+ * The cursor of one row, as the list queries write `endCursor` (src/services/ledger-queries.ts):
+ * every edge's cursor works as `after`, and the last one equals `pageInfo.endCursor` (tested).
+ */
+const cursorOf = (id: number) => Buffer.from(`c:${id}`).toString('base64url');
+
+export const toPage = <T, G>(page: Page<T & { id: number }>, map: (t: T & { id: number }) => G) => {
+  const nodes = page.nodes.map(map);
+  return {
+    nodes,
+    edges: page.nodes.map((row, i) => ({ cursor: cursorOf(row.id), node: nodes[i] })),
+    pageInfo: { hasNextPage: page.hasNextPage, endCursor: page.endCursor },
+  };
+};

@@ -1,14 +1,14 @@
-import { Arg, Authorized, Ctx, ID, Int, Query, Resolver, Root, Subscription, type SubscribeResolverData } from 'type-graphql';
+import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Query, Resolver, Root, Subscription, type SubscribeResolverData } from 'type-graphql';
 import { ErrorCode, PatronError } from '../errors';
-import { checkRoles } from '../graphql/auth';
+import { checkRoles, programOf } from '../graphql/auth';
 import type { Context } from '../graphql/context';
 import { Role } from '../graphql/context';
-import { BalanceChange } from '../graphql/types/ledger';
+import { Account, BalanceChange } from '../graphql/types/ledger';
 import type { EntryRecord } from '../services/ledger';
 import { Topic, type DeliveredBalanceChange } from '../services/realtime';
 import { MemberRefInput } from '../graphql/types/common';
 import { memberScope, requestContext } from './scope';
-import { toLedgerEntry } from './mappers';
+import { toAccount, toLedgerEntry, type AccountValue } from './mappers';
 
 /** Checked when the subscription starts, not per event: a refused subscription never opens. */
 async function subscribeToMember(data: SubscribeResolverData<unknown, { memberId?: string }, Context>, roles: Role[]) {
@@ -66,5 +66,20 @@ export class SubscriptionResolver {
   })
   myBalance(@Root() event: DeliveredBalanceChange): BalanceChange {
     return toBalanceChange(event);
+  }
+}
+
+@Resolver(() => BalanceChange)
+export class BalanceChangeResolver {
+  /**
+   * The changed account itself, so a normalised cache (keyed by `Account.id`) updates every
+   * watched query from the event alone. Read when the event is delivered — not through the
+   * request's DataLoader, which a subscription keeps for its whole life — so it is at least as
+   * new as this change; only subscribers that select it pay the read.
+   */
+  @FieldResolver(() => Account, { description: 'The account as it is when the event is delivered: at least as new as this change.' })
+  async account(@Root() change: BalanceChange, @Ctx() ctx: Context): Promise<AccountValue> {
+    const programId = programOf(ctx);
+    return toAccount(await ctx.services.ledgerQueries.account(programId, { id: change.memberId }), programId);
   }
 }

@@ -20,6 +20,10 @@ registerEnumType(LotStatus, { name: 'LotStatus' });
 
 @ObjectType({ simpleResolvers: true, description: 'A member\'s points. Money values use the program\'s point value.' })
 export class Account {
+  @Field(() => ID, {
+    description: 'The member\'s id: a member has one account, so caches (Apollo Client, urql Graphcache) key the account by it.',
+  })
+  id!: string;
   @Field(() => ID) memberId!: string;
   @Field(() => SafeIntResolver, { description: 'Spendable now.' }) available!: number;
   @Field(() => SafeIntResolver, { description: 'Earned, not spendable yet.' }) pending!: number;
@@ -96,15 +100,29 @@ export class AuthorizationResult extends LedgerResult {
   @Field(() => Authorization) authorization!: Authorization;
 }
 
-@ObjectType()
+@ObjectType({ simpleResolvers: true })
+export class LedgerEntryEdge {
+  @Field({ description: 'Pass as `after` to read on from this entry.' }) cursor!: string;
+  @Field(() => LedgerEntry) node!: LedgerEntry;
+}
+
+@ObjectType({ description: 'A page of entries: `nodes` for the entries alone, `edges` with a cursor for each (Relay style).' })
 export class LedgerEntryConnection {
   @Field(() => [LedgerEntry]) nodes!: LedgerEntry[];
+  @Field(() => [LedgerEntryEdge]) edges!: LedgerEntryEdge[];
   @Field(() => PageInfo) pageInfo!: PageInfo;
 }
 
-@ObjectType()
+@ObjectType({ simpleResolvers: true })
+export class LotEdge {
+  @Field({ description: 'Pass as `after` to read on from this lot.' }) cursor!: string;
+  @Field(() => Lot) node!: Lot;
+}
+
+@ObjectType({ description: 'A page of lots: `nodes` for the lots alone, `edges` with a cursor for each (Relay style).' })
 export class LotConnection {
   @Field(() => [Lot]) nodes!: Lot[];
+  @Field(() => [LotEdge]) edges!: LotEdge[];
   @Field(() => PageInfo) pageInfo!: PageInfo;
 }
 
@@ -134,6 +152,7 @@ export class BalanceChange {
   @Field(() => Int, { description: 'This member\'s balance changes are numbered 1, 2, 3 …: a gap means one was missed; read it with balanceChanges(afterSequence).' })
   sequence!: number;
   @Field({ description: 'When the change committed.' }) occurredAt!: Date;
+  // `account` is a field resolver (BalanceChangeResolver): it reads the account when the event is delivered.
 }
 
 const points = { min: 1, max: MAX_POINTS };
