@@ -12,6 +12,7 @@ import { systemClock, type Clock } from './services/clock';
 import { createJobRunner } from './jobs/runner';
 import { LedgerJobs } from './services/ledger-jobs';
 import { birthdayJob } from './services/event-service';
+import { requalifyTiersJob } from './services/tiers';
 
 export interface AppOptions {
   config: Config;
@@ -45,6 +46,7 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
   const { generatedAdminKey } = await services.access.bootstrap(config.adminKey);
   const jobs = createJobRunner(db, new LedgerJobs(db, services.ledger, pubsub, { logger }), { clock, logger });
   jobs.register(birthdayJob(services));
+  jobs.register(requalifyTiersJob(services.tiers));
   const schema = await createSchema(pubsub);
   const server = await createHttpServer({ config, schema, services, pubsub, jobs, db, logger, clock });
   const port = await server.listen(config.port, config.host);

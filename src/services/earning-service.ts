@@ -15,6 +15,12 @@ import type { Earning, EarningOutcome, EarningRequest } from './earning';
 import { lotTimes } from './ledger-service';
 import { pgArray } from './sql';
 import type { RuleService } from './rule-service';
+import type { MemberTierBenefits } from './tiers';
+
+/** What earning needs of the tiers module: the member's tier in force (for memberTier and the multiplier). */
+export interface TierLookup {
+  memberTier(db: Sql, programId: string, memberId: string, now: Date): Promise<MemberTierBenefits | null>;
+}
 
 /** Finds a member's referrer `level` steps up the referral tree (1 = the direct referrer). */
 export interface ReferrerResolver {
@@ -159,6 +165,7 @@ export class EarningService implements Earning {
     private readonly db: Database,
     private readonly rules: RuleService,
     private readonly referrers: ReferrerResolver,
+    private readonly tiers?: TierLookup,
   ) {}
 
   async earn(tx: Sql, book: AccountBook, request: EarningRequest): Promise<DetailedEarningOutcome> {
@@ -260,6 +267,9 @@ export class EarningService implements Earning {
     dryRun: boolean,
   ): Promise<{ evaluation: EvaluationResult; awards: PlannedAward[]; subject: Subject }> {
     const context = await this.context(db, who.memberId, who.now, request, spend);
+    // Tiers: the rules see the member's tier; its multiplier scales the member's awards below.
+    const tier = this.tiers ? await this.tiers.memberTier(db, who.programId, who.memberId, who.now) : null;
+    context.member.tierCode = tier?.code ?? null;
     let evaluation: EvaluationResult;
     try {
       evaluation = evaluateRules(rules, context);
@@ -268,6 +278,7 @@ export class EarningService implements Earning {
       throw error;
     }
     const awards = plannedAwards(rules, evaluation);
+    if (tier && tier.earnMultiplier !== 1) applyTierMultiplier(awards, tier.earnMultiplier); // Tiers
     await this.resolveBeneficiaries(db, who.programId, who.memberId, awards);
     return { evaluation, awards, subject: { ...who, timeZone: context.timeZone } };
   }
@@ -497,6 +508,18 @@ export class EarningService implements Earning {
       );
     }
     return written;
+  }
+}
+
+/**
+ * Tiers: the member's tier multiplies what each rule awards them (floor of points × multiplier,
+ * before caps; referrers' awards are not scaled).
+ */
+function applyTierMultiplier(awards: PlannedAward[], multiplier: number): void {
+  for (const award of awards) {
+    if (award.referrerLevel !== null) continue;
+    award.requestedPoints = Math.floor(Math.round(award.requestedPoints * multiplier * 1000) / 1000);
+    award.points = award.requestedPoints;
   }
 }
 

@@ -10,6 +10,7 @@ import { LedgerService } from './ledger-service';
 import { MemberService } from './member-service';
 import { OrderService } from './order-service';
 import { RuleService } from './rule-service';
+import { TierService } from './tiers';
 
 /** The domain, wired once per process. Resolvers and jobs reach services only through this. */
 export interface Services {
@@ -23,6 +24,7 @@ export interface Services {
   earning: EarningService;
   events: EventService;
   orders: OrderService;
+  tiers: TierService;
 }
 
 export function createServices(
@@ -32,7 +34,9 @@ export function createServices(
   options: { tokenSecret?: string; customerTokenTtlSeconds: number },
 ): Services {
   const rules = new RuleService(db, clock);
-  const earning = new EarningService(db, rules, new MemberReferrers());
+  const tiers = new TierService(db, clock, events);
+  // Tiers: the rules see the member's tier and apply its earn multiplier.
+  const earning = new EarningService(db, rules, new MemberReferrers(), tiers);
   const tracked = new EventService(db, clock, events, earning);
   // A new member's registration event (and welcome bonus) commits with the member.
   const members = new MemberService(db, clock, tracked.onRegistered);
@@ -45,6 +49,8 @@ export function createServices(
     rules,
     earning,
     events: tracked,
-    orders: new OrderService(db, clock, events, earning),
+    // Tiers: the order lifecycle feeds qualification (onOrderPaid / onOrderReversed).
+    orders: new OrderService(db, clock, events, earning, tiers),
+    tiers,
   };
 }

@@ -19,6 +19,13 @@ import { AccountSnapshot, Actor, MAX_POINTS, closeAuthorization, recordAuthoriza
 import { memberRefColumn } from './member-service';
 import { RefundTotals, awardTakenBack, refundTotals, spendReturned } from './order-math';
 import { checkReason, checkText, isUuid, pgArray } from './sql';
+import type { AfterCommit } from './tiers';
+
+/** What the order lifecycle tells the tiers module (hooks run inside the order's transaction). */
+export interface OrderTierHooks {
+  onOrderPaid(tx: Sql, orderId: string, now: Date, afterCommit: AfterCommit): Promise<void>;
+  onOrderReversed(tx: Sql, orderId: string, now: Date, afterCommit: AfterCommit): Promise<void>;
+}
 
 /**
  * How long a placed order holds its points: 7 days, the longest authorization the ledger
@@ -225,6 +232,7 @@ export class OrderService {
     private readonly clock: Clock,
     private readonly events: EventPublisher,
     private readonly earning: Earning,
+    private readonly tiers?: OrderTierHooks,
   ) {}
 
   /**
@@ -308,6 +316,7 @@ export class OrderService {
         `update shop_order set status = 'paid', paid_at = ?, capture_entry_id = ?, spend_added_minor = ?, updated_at = ? where id = ?`,
         [book.now, captureEntryId, outcome.spendAddedMinor, book.now, row.id],
       );
+      await this.tiers?.onOrderPaid(tx, row.id, book.now, books.afterCommit); // Tiers: qualification, upgrade at once
       return { order: asPaid(order, awards, book.now), account: snapshot(book) };
     });
   }
@@ -351,6 +360,7 @@ export class OrderService {
         `update shop_order set status = 'cancelled', points_returned = ?, cancelled_at = ?, updated_at = ? where id = ?`,
         [pointsReturned, book.now, book.now, row.id],
       );
+      await this.tiers?.onOrderReversed(tx, row.id, book.now, books.afterCommit); // Tiers: take back the order's qualification
       return { order: await loadOrder(tx, actor.programId, { id: row.id }), account: snapshot(book) };
     });
   }
@@ -398,6 +408,7 @@ export class OrderService {
         `update shop_order set status = ?::order_status, points_returned = ?, refunded_at = ?, updated_at = ? where id = ?`,
         [status, totals.pointsReturned, book.now, book.now, row.id],
       );
+      await this.tiers?.onOrderReversed(tx, row.id, book.now, books.afterCommit); // Tiers: take back the returned lines' qualification
       const refundLines = [...returned].map(([lineIndex, quantity]) => ({ lineIndex, sku: order.lines[lineIndex].sku, quantity }));
       const refundId = randomUUID();
       await tx.execute(
@@ -481,6 +492,7 @@ export class OrderService {
       return once(tx, { programId: actor.programId, key: idempotencyKey, operation, input: rest, revive }, () => work(tx, attempt));
     });
     if (books) publishBalanceChanges(this.events, books.written());
+    books?.afterCommit.forEach((publish) => publish()); // Tiers: tier changes, after commit
     return result;
   }
 }
@@ -493,6 +505,8 @@ export class OrderService {
 class Books {
   private readonly byMember = new Map<string, AccountBook>();
   private readonly others: EntryRecord[] = [];
+  /** Work to run once committed (the tiers module's change events). */
+  readonly afterCommit: AfterCommit = [];
 
   constructor(
     private readonly tx: Sql,
