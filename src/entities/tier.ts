@@ -63,13 +63,13 @@ export class TierLevel {
   threshold!: number;
 
   @Property({ type: 'decimal', precision: 6, scale: 3 })
-  earnMultiplier: string = '1';
+  earnMultiplier!: string;
 
   @Property({ type: 'integer', nullable: true })
   maxRedeemPercent: number | null = null;
 
   @Property({ type: 'decimal', precision: 5, scale: 2 })
-  discountPercent: string = '0';
+  discountPercent!: string;
 
   @Property({ type: 'text[]' })
   perks: string[] = [];

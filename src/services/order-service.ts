@@ -25,6 +25,8 @@ import type { AfterCommit } from './tiers';
 export interface OrderTierHooks {
   onOrderPaid(tx: Sql, orderId: string, now: Date, afterCommit: AfterCommit): Promise<void>;
   onOrderReversed(tx: Sql, orderId: string, now: Date, afterCommit: AfterCommit): Promise<void>;
+  /** The member's tier's share cap (S1), overriding the program's maxRedeemPercent; null = the program's. */
+  redeemPercentFor(db: Sql, programId: string, memberId: string, now: Date): Promise<number | null>;
 }
 
 /**
@@ -247,7 +249,7 @@ export class OrderService {
     const em = this.db;
     const now = this.clock.now();
     const spender = await readSpender(em, actor.programId, order.member, now);
-    const program = await loadProgram(em, actor.programId, order);
+    const program = withTierCap(await loadProgram(em, actor.programId, order), await this.tiers?.redeemPercentFor(em, actor.programId, spender.memberId, now));
     const quote = quoteFor(spender, program, order, input.points ?? undefined);
     const earned = await this.earning.preview(actor.programId, spender.memberId, orderPaidEvent(quotedOrderView(order, program, quote), now), now);
     return toQuoteRecord(spender.memberId, spendableOf(spender), program, order, quote, earned.memberPoints);
@@ -260,7 +262,7 @@ export class OrderService {
     checkPointsAmount(points, true);
     return this.run(actor, 'placeOrder', input, reviveOrderResult, async (tx, books) => {
       const book = await books.open({ ...order.member });
-      const program = await loadProgram(tx, actor.programId, order);
+      const program = withTierCap(await loadProgram(tx, actor.programId, order), await this.tiers?.redeemPercentFor(tx, actor.programId, book.state.memberId, book.now));
       const [taken] = await tx.execute('select status from shop_order where program_id = ? and order_id = ?', [actor.programId, order.orderId]);
       if (taken) throw duplicateOrder(order.orderId!, taken.status);
       const quote = quoteFor(spenderOf(book), program, order, points);
@@ -605,6 +607,12 @@ async function loadProgram(tx: Sql, programId: string, order: CheckedOrder): Pro
       earnOnPointsPaidPart: p.earn_on_points_paid_part,
     },
   };
+}
+
+/** Tiers: the member's tier may set its own share cap (S1) instead of the program's. */
+function withTierCap(program: CheckoutProgram, percent: number | null | undefined): CheckoutProgram {
+  if (percent == null) return program;
+  return { ...program, maxRedeemPercent: percent, redemption: { ...program.redemption, maxRedeemPercent: percent } };
 }
 
 /**

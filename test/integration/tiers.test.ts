@@ -314,3 +314,19 @@ describe('the job’s SQL and the pure math agree', () => {
     }
   });
 });
+
+describe('checkout sees the tier', () => {
+  it('lets the tier’s share cap override the program’s maxRedeemPercent', async () => {
+    const s = await shop();
+    const olga = await s.member();
+    await h.services.ledger.accrue(s.server, { member: { id: olga }, points: 100_000, idempotencyKey: key() });
+    const quote = () => h.services.orders.checkoutQuote(s.server, { order: { member: { id: olga }, lines: [{ sku: 'x', unitPriceMinor: 100_000, quantity: 1 }] } });
+    expect(await quote()).toMatchObject({ maxRedeemPercent: 20, maxPoints: 200 });
+    await s.order(olga, [['goods', 150_000]]); // silver: 30 %
+    expect(await quote()).toMatchObject({ maxRedeemPercent: 30, maxPoints: 300 });
+    const orderId = key('order');
+    await expect(h.services.orders.placeOrder(s.server, { orderId, member: { id: olga }, points: 301, idempotencyKey: key(), lines: [{ sku: 'x', unitPriceMinor: 100_000, quantity: 1 }] }))
+      .rejects.toMatchObject({ code: 'BAD_USER_INPUT', details: { field: 'points', maxPoints: 300 } });
+    await h.services.orders.placeOrder(s.server, { orderId, member: { id: olga }, points: 300, idempotencyKey: key(), lines: [{ sku: 'x', unitPriceMinor: 100_000, quantity: 1 }] });
+  });
+});

@@ -82,6 +82,11 @@ export class TierService {
     return level && { code: level.code, earnMultiplier: level.earnMultiplier, maxRedeemPercent: level.maxRedeemPercent, discountPercent: level.discountPercent };
   }
 
+  /** The share cap of the member's tier (S1); null = the program's maxRedeemPercent. */
+  async redeemPercentFor(db: Sql, programId: string, memberId: string, now: Date): Promise<number | null> {
+    return (await this.memberTier(db, programId, memberId, now))?.maxRedeemPercent ?? null;
+  }
+
   async tierStatus(programId: string, member: MemberRef): Promise<TierStatusRecord | null> {
     const memberId = await resolveMember(this.db, programId, member);
     const { structure, timeZone } = await this.programTiers(this.db, programId);
