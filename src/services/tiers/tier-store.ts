@@ -225,17 +225,3 @@ export async function loadHistory(db: Sql, memberId: string, limit: number): Pro
     changedAt: new Date(r.changed_at),
   }));
 }
-
-/** History rows written since `since` by id (what a set-based write recorded), for publishing. */
-export async function historySince(db: Sql, programId: string, afterId: number): Promise<TierHistoryRecord[]> {
-  const rows = await db.execute<HistoryRow>('select * from tier_history where program_id = ? and id > ? order by id', [programId, afterId]);
-  return rows.map((r) => ({
-    id: Number(r.id), programId: r.program_id, memberId: r.member_id, fromCode: r.from_code, toCode: r.to_code, reason: r.reason,
-    detail: r.detail, structureVersion: r.structure_version, changedAt: new Date(r.changed_at),
-  }));
-}
-
-export async function lastHistoryId(db: Sql): Promise<number> {
-  const [row] = await db.execute<{ id: number | null }>('select max(id) as id from tier_history');
-  return Number(row.id ?? 0);
-}
