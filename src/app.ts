@@ -14,6 +14,7 @@ import { createJobRunner } from './jobs/runner';
 import { pruneOutboxJob } from './jobs/outbox';
 import { LedgerJobs } from './services/ledger';
 import { birthdayJob } from './jobs/birthdays';
+import { requalifyTiersJob } from './services/tiers';
 
 export interface AppOptions {
   config: Config;
@@ -59,6 +60,7 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
   const jobs = createJobRunner(db, new LedgerJobs(db, services.ledger, { logger }), { clock, logger });
   jobs.register(birthdayJob(services));
   jobs.register(pruneOutboxJob(relay));
+  jobs.register(requalifyTiersJob(services.tiers));
   const schema = await createSchema(pubsub);
   const server = await createHttpServer({ config, schema, services, pubsub, jobs, db, logger, clock });
   const port = await server.listen(config.port, config.host);

@@ -14,6 +14,7 @@ import { OutboxEvent, OutboxSequence } from '../entities/outbox';
 import { Program } from '../entities/program';
 import { Rule, RuleAward, RuleVersion } from '../entities/rule';
 import { ServerSetting } from '../entities/server-setting';
+import { MemberTier, TierHistory, TierLevel, TierQualification, TierStructure } from '../entities/tier';
 import { Migration20261122000000_ledger } from '../migrations/Migration20261122000000_ledger';
 import { Migration20261122010000_rules } from '../migrations/Migration20261122010000_rules';
 import { Migration20261122020000_orders } from '../migrations/Migration20261122020000_orders';
@@ -21,12 +22,13 @@ import { Migration20261122030000_ledger_fixes } from '../migrations/Migration202
 import { Migration20261122040000_order_fixes } from '../migrations/Migration20261122040000_order_fixes';
 import { Migration20261203000000_outbox } from '../migrations/Migration20261203000000_outbox';
 import { Migration20261203000100_owners } from '../migrations/Migration20261203000100_owners';
+import { Migration20261203100000_tiers } from '../migrations/Migration20261203100000_tiers';
 
 
 export const entities = [
   Program, ApiKey, ServerSetting, IdempotencyRecord, Member, Account, LedgerEntry, Lot, LotAllocation, Authorization,
   Rule, RuleVersion, RuleAward, TrackedEvent, EarnedSource, MemberSpend, ShopOrder, ShopOrderLine, ShopOrderAward,
-  ShopOrderRefund, OutboxEvent, OutboxSequence,
+  ShopOrderRefund, OutboxEvent, OutboxSequence, TierStructure, TierLevel, TierQualification, MemberTier, TierHistory,
 ];
 
 /** Migrations are listed in code so the built server needs no file globbing. */
@@ -38,6 +40,7 @@ export const migrationsList = [
   { name: 'Migration20261122040000_order_fixes', class: Migration20261122040000_order_fixes },
   { name: 'Migration20261203000000_outbox', class: Migration20261203000000_outbox },
   { name: 'Migration20261203000100_owners', class: Migration20261203000100_owners },
+  { name: 'Migration20261203100000_tiers', class: Migration20261203100000_tiers },
 ];
 
 export function ormOptions(clientUrl: string, poolMax = 20): Options {

@@ -10,6 +10,7 @@ import { OrderResolver } from '../resolvers/order-resolver';
 import { ProgramResolver } from '../resolvers/program-resolver';
 import { LedgerEntryRuleResolver, RuleResolver } from '../resolvers/rule-resolver';
 import { BalanceChangeResolver, SubscriptionResolver } from '../resolvers/subscription-resolver';
+import { MemberTierResolver, TierResolver } from '../resolvers/tier-resolver';
 import { authChecker } from './auth';
 
 /** Every resolver class of the API, in one place. */
@@ -25,6 +26,8 @@ export const resolvers = [
   LedgerEntryRuleResolver,
   EventResolver,
   OperationsResolver,
+  TierResolver,
+  MemberTierResolver,
 ] as const;
 
 export async function createSchema(pubSub: PubSub): Promise<GraphQLSchema> {

@@ -1,7 +1,7 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Database } from '../db/database';
 import { AccessService, type CreatedApiKey } from './access';
-import type { Clock } from './shared';
+import { DomainHooks, type Clock } from './shared';
 import { EarningService, MemberReferrers } from './earning';
 import { EventService } from './earning';
 import { MissedEvents } from './realtime';
@@ -12,6 +12,7 @@ import { MemberService } from './members';
 import { OrderService } from './orders';
 import { ProgramService } from './programs';
 import { RuleService } from './earning';
+import { TierService } from './tiers';
 
 /** The domain, wired once per process. Resolvers and jobs reach services only through this. */
 export interface Services {
@@ -29,6 +30,7 @@ export interface Services {
   orders: OrderService;
   /** What a subscriber missed, read back from the outbox. */
   missedEvents: MissedEvents;
+  tiers: TierService;
 }
 
 export function createServices(
@@ -38,10 +40,17 @@ export function createServices(
   options: { tokenSecret?: string; customerTokenTtlSeconds: number },
 ): Services {
   const rules = new RuleService(orm, db, clock);
-  const earning = new EarningService(db, rules, new MemberReferrers());
+  const tiers = new TierService(db, clock);
+  // The rules see the member's tier and apply its earn multiplier.
+  const earning = new EarningService(db, rules, new MemberReferrers(), tiers);
   const tracked = new EventService(db, clock, earning);
-  // A new member's registration event (and welcome bonus) commits with the member.
-  const members = new MemberService(db, clock, tracked.onRegistered);
+  const members = new MemberService(db, clock);
+  // Domain hooks run inside the transaction that raised the event: a registration raises its
+  // event (and welcome bonus) with the member; the order lifecycle feeds tier qualification.
+  const hooks = new DomainHooks();
+  tracked.subscribe(hooks);
+  tiers.subscribe(hooks);
+  db.setDispatcher(hooks.dispatch);
   // A new program's first admin key is made by the access module, in the program's transaction.
   const programs: ProgramService<CreatedApiKey> = new ProgramService(orm, clock, (em, program) => access.firstAdminKey(em, program));
   const access = new AccessService(orm, db, clock, members, programs, options);
@@ -55,7 +64,9 @@ export function createServices(
     rules,
     earning,
     events: tracked,
-    orders: new OrderService(db, clock, earning),
+    // A member's tier caps what they may pay with points (S1).
+    orders: new OrderService(db, clock, earning, tiers),
     missedEvents: new MissedEvents(db),
+    tiers,
   };
 }

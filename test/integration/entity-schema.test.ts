@@ -25,7 +25,7 @@ const UNMAPPED = new Set(['mikro_orm_migrations']);
 
 /** One spelling per type: information_schema's udt names and MikroORM's column types differ. */
 function canonicalType(type: string): string {
-  const t = type.toLowerCase().replace(/\(\d+\)/, '').trim();
+  const t = type.toLowerCase().replace(/\(\d+(,\s*\d+)?\)/, '').trim();
   const names: Record<string, string> = {
     int: 'integer', int4: 'integer', integer: 'integer',
     int8: 'bigint', bigint: 'bigint', bigserial: 'bigint', serial: 'integer',

@@ -43,7 +43,7 @@ describe('trackEvent', () => {
     const before = h.published.length;
     await h.services.events.trackEvent(h.server, { type: 'survey_answer', member: { id: memberId }, payload: { score: 5 }, idempotencyKey: key() });
     await h.publishOutbox();
-    const mine = h.published.slice(before).filter((e) => e.id === memberId);
+    const mine = h.published.slice(before).filter((e) => e.id === memberId && e.topic === 'BALANCE_CHANGED');
     expect(mine.map((e) => [e.topic, e.payload.entry.amount, e.payload.balances.available])).toEqual([['BALANCE_CHANGED', 15, 15]]);
   });
 

@@ -166,3 +166,16 @@ function limit(award: PlannedAward, room: number, by: AwardLimit): void {
     award.limitedBy = by;
   }
 }
+
+/**
+ * The member's tier multiplies what each rule awards them: floor of points × multiplier, before
+ * caps (a cap still holds); referrers' awards are not scaled.
+ */
+export function applyTierMultiplier(awards: PlannedAward[], multiplier: number): void {
+  if (multiplier === 1) return;
+  for (const award of awards) {
+    if (award.referrerLevel !== null) continue;
+    award.requestedPoints = Math.floor(Math.round(award.requestedPoints * multiplier * 1000) / 1000);
+    award.points = award.requestedPoints;
+  }
+}

@@ -6,6 +6,7 @@ import { evaluateRules, type EvaluationResult, type Rule, type RuleContext } fro
 import { AccountBook, lotTimes } from '../ledger';
 import {
   applyLimits,
+  applyTierMultiplier,
   assignBeneficiaries,
   budgetsLeft,
   payingReferrers,
@@ -20,6 +21,11 @@ import type { Earning, EarningRequest } from './earning-port';
 import * as store from './earning-store';
 import type { DetailedEarningOutcome, RuleAwardRecord, Simulation, SimulationRequest } from './earning-types';
 import { lockReferrerAccounts, type ReferrerResolver } from './referrers';
+
+/** What earning needs of the member's tier: its code (the memberTier condition) and its earn multiplier. */
+export interface TierLookup {
+  memberTier(db: Queryable, programId: string, memberId: string, now: Date): Promise<{ code: string; earnMultiplier: number } | null>;
+}
 import type { RuleService } from './rule-service';
 
 interface Subject {
@@ -51,6 +57,7 @@ export class EarningService implements Earning {
     private readonly db: Database,
     private readonly rules: RuleService,
     private readonly referrers: ReferrerResolver,
+    private readonly tiers?: TierLookup,
   ) {}
 
   async earn(tx: UnitOfWork, book: AccountBook, request: EarningRequest): Promise<DetailedEarningOutcome> {
@@ -146,6 +153,9 @@ export class EarningService implements Earning {
     dryRun: boolean,
   ): Promise<{ evaluation: EvaluationResult; awards: PlannedAward[]; subject: Subject }> {
     const context = await this.context(db, who.memberId, who.now, request, spend);
+    // The rules see the member's tier (memberTier); its multiplier scales the member's awards.
+    const tier = this.tiers ? await this.tiers.memberTier(db, who.programId, who.memberId, who.now) : null;
+    context.member.tierCode = tier?.code ?? null;
     let evaluation: EvaluationResult;
     try {
       evaluation = evaluateRules(rules, context);
@@ -154,6 +164,7 @@ export class EarningService implements Earning {
       throw error;
     }
     const awards = plannedAwards(rules, evaluation);
+    if (tier) applyTierMultiplier(awards, tier.earnMultiplier);
     const referrerAt = new Map<number, string | null>();
     for (const level of referrerLevels(awards)) referrerAt.set(level, await this.referrers.referrerOf(db, who.programId, who.memberId, level));
     assignBeneficiaries(awards, who.memberId, referrerAt);

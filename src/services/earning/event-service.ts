@@ -3,7 +3,7 @@ import type { Database, UnitOfWork } from '../../db/database';
 import { notFound } from '../../errors';
 import { AccountBook } from '../ledger';
 import { memberRefColumn, type MemberRecord } from '../members';
-import type { Clock, MemberRef, RequestContext } from '../shared';
+import type { Clock, DomainHooks, MemberRef, RequestContext } from '../shared';
 import { checkClientKey, isUuid, once, systemKey } from '../shared';
 import { birthdayCelebration, isoDate } from './birthday-calendar';
 import type { EarningService } from './earning-service';
@@ -74,11 +74,13 @@ export class EventService {
     );
   }
 
-  /**
-   * E1: the member-service hook, run inside the transaction that registers the member, so a
-   * member never exists without their registration event.
-   */
-  readonly onRegistered = async (tx: UnitOfWork, member: MemberRecord): Promise<void> => {
+  /** E1: a registration is an event the rules see, in the transaction that registers the member. */
+  subscribe(hooks: DomainHooks): void {
+    hooks.on('member.registered', (tx, e) => this.onRegistered(tx, e.payload));
+  }
+
+  /** A member never exists without their registration event (and welcome bonus). */
+  private readonly onRegistered = async (tx: UnitOfWork, member: MemberRecord): Promise<void> => {
     const now = this.clock.now();
     const key = systemKey('registration', member.id);
     await once(tx, { programId: member.programId, key, operation: 'registration', input: { memberId: member.id }, revive: (r) => r }, () =>

@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { parsePhoneNumberWithError } from 'libphonenumber-js';
-import type { Database, Sql, UnitOfWork } from '../../db/database';
+import type { Database, Sql } from '../../db/database';
 import type { Queryable } from '../../db/statement';
 import { MemberStatus } from '../../entities/member';
 import { ErrorCode, PatronError, badInput, notFound } from '../../errors';
 import type { Clock, MemberRef, RequestContext } from '../shared';
-import { isUuid } from '../shared';
+import { isUuid, raise } from '../shared';
+import { MEMBER_TOPIC, MemberEvent } from './member-events';
 import { findMember, openAccount, setMemberStatus, upsertMember, type MemberKey, type MemberRow } from './member-store';
 
 export interface MemberRecord {
@@ -43,7 +44,6 @@ export interface UpsertMemberInput {
  * Work that joins the transaction registering a member (e.g. the registration event and its
  * welcome bonus); the function it returns runs after commit (e.g. publishing balance changes).
  */
-export type RegistrationHook = (tx: UnitOfWork, member: MemberRecord) => Promise<(() => void) | void>;
 
 export interface UpsertMemberResult {
   member: MemberRecord;
@@ -137,7 +137,6 @@ export class MemberService {
   constructor(
     private readonly db: Database,
     private readonly clock: Clock,
-    private readonly onRegistered?: RegistrationHook,
   ) {}
 
   async upsert(ctx: RequestContext, input: UpsertMemberInput): Promise<UpsertMemberResult> {
@@ -157,9 +156,7 @@ export class MemberService {
       throw badInput('A member cannot refer themselves', { field: 'referrerExternalId' });
     }
     const now = this.clock.now();
-    const registered: { afterCommit?: (() => void) | void } = {};
     const result = await this.db.transaction(async (tx) => {
-      registered.afterCommit = undefined;
       const referrerId = input.referrerExternalId ? await this.referrerId(tx, programId, input.referrerExternalId) : null;
       let row: MemberRow & { created: boolean };
       try {
@@ -176,11 +173,11 @@ export class MemberService {
       const member = toMember(row);
       if (row.created) {
         await tx.run(openAccount, [randomUUID(), programId, row.id, now]);
-        registered.afterCommit = await this.onRegistered?.(tx, member);
+        // The registration event (and a welcome bonus) commits with the member: a hook.
+        await raise(tx, MemberEvent.REGISTERED, MEMBER_TOPIC, { programId, memberId: member.id }, member);
       }
       return { member, created: Boolean(row.created) };
     });
-    registered.afterCommit?.();
     if (result.created) ctx.logger.info({ memberId: result.member.id }, 'member registered');
     return result;
   }

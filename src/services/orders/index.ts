@@ -2,3 +2,4 @@
 export * from './checkout-math';
 export * from './order-math';
 export * from './order-service';
+export * from './order-events';

@@ -19,7 +19,13 @@ import { checkClientKey, once } from '../shared';
 import { AccountSnapshot, MAX_POINTS, closeAuthorization, recordAuthorization, snapshot } from '../ledger';
 import { memberRefColumn } from '../members';
 import { RefundTotals, awardTakenBack, refundTotals, spendReturned } from './order-math';
-import { checkReason, checkText, isUuid, pgArray } from '../shared';
+import { checkReason, checkText, isUuid, pgArray, raise } from '../shared';
+import { OrderEvent, ORDER_TOPIC } from './order-events';
+
+/** A member's own share cap (S1) from elsewhere (their tier), overriding the program's maxRedeemPercent. */
+export interface RedeemCapSource {
+  redeemPercentFor(db: Sql, programId: string, memberId: string, now: Date): Promise<number | null>;
+}
 
 /**
  * How long a placed order holds its points: 7 days, the longest authorization the ledger
@@ -217,14 +223,16 @@ interface CheckoutProgram {
 /**
  * The order lifecycle (S1–S5): quote, place (authorize the points), pay (capture them and
  * earn), cancel, and return lines. Each write is one transaction that locks the member's
- * account first, records its idempotent result, commits, and then publishes the balance
- * changes of every account it touched. Rules are applied through the injected Earning port.
+ * account first and records its idempotent result; the entries it writes and the order events it
+ * raises (paid, cancelled, lines refunded — what tiers and other modules hook into) go to the
+ * outbox with it. Rules are applied through the injected Earning port.
  */
 export class OrderService {
   constructor(
     private readonly db: Database,
     private readonly clock: Clock,
     private readonly earning: Earning,
+    private readonly redeemCaps?: RedeemCapSource,
   ) {}
 
   /**
@@ -239,7 +247,7 @@ export class OrderService {
     const em = this.db;
     const now = this.clock.now();
     const spender = await readSpender(em, actor.programId, order.member, now);
-    const program = await loadProgram(em, actor.programId, order);
+    const program = withTierCap(await loadProgram(em, actor.programId, order), await this.redeemCaps?.redeemPercentFor(em, actor.programId, spender.memberId, now));
     const quote = quoteFor(spender, program, order, input.points ?? undefined);
     const earned = await this.earning.preview(actor.programId, spender.memberId, orderPaidEvent(quotedOrderView(order, program, quote), now), now);
     return toQuoteRecord(spender.memberId, spendableOf(spender), program, order, quote, earned.memberPoints);
@@ -252,7 +260,7 @@ export class OrderService {
     checkPointsAmount(points, true);
     return this.run(actor, 'placeOrder', input, reviveOrderResult, async (tx, books) => {
       const book = await books.open({ ...order.member });
-      const program = await loadProgram(tx, actor.programId, order);
+      const program = withTierCap(await loadProgram(tx, actor.programId, order), await this.redeemCaps?.redeemPercentFor(tx, actor.programId, book.state.memberId, book.now));
       const [taken] = await tx.execute('select status from shop_order where program_id = ? and order_id = ?', [actor.programId, order.orderId]);
       if (taken) throw duplicateOrder(order.orderId!, taken.status);
       const quote = quoteFor(spenderOf(book), program, order, points);
@@ -308,6 +316,7 @@ export class OrderService {
         `update shop_order set status = 'paid', paid_at = ?, capture_entry_id = ?, spend_added_minor = ?, updated_at = ? where id = ?`,
         [book.now, captureEntryId, outcome.spendAddedMinor, book.now, row.id],
       );
+      await raise(tx, OrderEvent.PAID, ORDER_TOPIC, book.state, { id: row.id, orderId: row.order_id, occurredAt: book.now });
       return { order: asPaid(order, awards, book.now), account: snapshot(book) };
     });
   }
@@ -351,6 +360,7 @@ export class OrderService {
         `update shop_order set status = 'cancelled', points_returned = ?, cancelled_at = ?, updated_at = ? where id = ?`,
         [pointsReturned, book.now, book.now, row.id],
       );
+      await raise(tx, OrderEvent.CANCELLED, ORDER_TOPIC, book.state, { id: row.id, orderId: row.order_id, occurredAt: book.now });
       return { order: await loadOrder(tx, actor.programId, { id: row.id }), account: snapshot(book) };
     });
   }
@@ -398,6 +408,7 @@ export class OrderService {
         `update shop_order set status = ?::order_status, points_returned = ?, refunded_at = ?, updated_at = ? where id = ?`,
         [status, totals.pointsReturned, book.now, book.now, row.id],
       );
+      await raise(tx, OrderEvent.LINES_REFUNDED, ORDER_TOPIC, book.state, { id: row.id, orderId: row.order_id, occurredAt: book.now });
       const refundLines = [...returned].map(([lineIndex, quantity]) => ({ lineIndex, sku: order.lines[lineIndex].sku, quantity }));
       const refundId = randomUUID();
       await tx.execute(
@@ -586,6 +597,12 @@ async function loadProgram(tx: Sql, programId: string, order: CheckedOrder): Pro
       earnOnPointsPaidPart: p.earn_on_points_paid_part,
     },
   };
+}
+
+/** The member's own share cap (their tier's, S1), when they have one, instead of the program's. */
+function withTierCap(program: CheckoutProgram, percent: number | null | undefined): CheckoutProgram {
+  if (percent == null) return program;
+  return { ...program, maxRedeemPercent: percent, redemption: { ...program.redemption, maxRedeemPercent: percent } };
 }
 
 /**

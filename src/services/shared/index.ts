@@ -3,3 +3,4 @@ export * from './clock';
 export * from './context';
 export * from './idempotency';
 export * from './input';
+export * from './hooks';
