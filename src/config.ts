@@ -28,6 +28,8 @@ const schema = z.object({
   PATRON_JOBS: z.enum(['on', 'off']).default('on'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   PATRON_DB_POOL_MAX: z.coerce.number().int().min(1).max(200).default(20),
+  /** Referrer website verification may fetch from loopback and private addresses (tests, intranets). */
+  PATRON_REFERRAL_ALLOW_PRIVATE_HOSTS: boolFlag,
 });
 
 export interface Config {
@@ -45,6 +47,7 @@ export interface Config {
   jobs: boolean;
   logLevel: string;
   dbPoolMax: number;
+  referralAllowPrivateHosts: boolean;
 }
 
 export class ConfigError extends Error {}
@@ -72,5 +75,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     jobs: e.PATRON_JOBS === 'on',
     logLevel: e.LOG_LEVEL,
     dbPoolMax: e.PATRON_DB_POOL_MAX,
+    referralAllowPrivateHosts: e.PATRON_REFERRAL_ALLOW_PRIVATE_HOSTS,
   };
 }

@@ -9,15 +9,18 @@ import { Lot } from '../entities/lot';
 import { Member } from '../entities/member';
 import { ShopOrder, ShopOrderAward, ShopOrderLine, ShopOrderRefund } from '../entities/order';
 import { Program } from '../entities/program';
+import { Referral, ReferralAttempt, ReferralCode, ReferralPath, ReferralSignal, ReferralSite } from '../entities/referral';
 import { Rule, RuleAward, RuleVersion } from '../entities/rule';
 import { Migration20261122000000_ledger } from '../migrations/Migration20261122000000_ledger';
 import { Migration20261122010000_rules } from '../migrations/Migration20261122010000_rules';
 import { Migration20261122020000_orders } from '../migrations/Migration20261122020000_orders';
 import { Migration20261122030000_ledger_fixes } from '../migrations/Migration20261122030000_ledger_fixes';
 import { Migration20261122040000_order_fixes } from '../migrations/Migration20261122040000_order_fixes';
+import { Migration20261203110000_referrals } from '../migrations/Migration20261203110000_referrals';
 
 
-export const entities = [Program, ApiKey, Member, Account, LedgerEntry, Lot, Authorization, Rule, RuleVersion, RuleAward, TrackedEvent, ShopOrder, ShopOrderLine, ShopOrderAward, ShopOrderRefund];
+export const entities = [Program, ApiKey, Member, Account, LedgerEntry, Lot, Authorization, Rule, RuleVersion, RuleAward, TrackedEvent, ShopOrder, ShopOrderLine, ShopOrderAward, ShopOrderRefund,
+  ReferralCode, Referral, ReferralPath, ReferralAttempt, ReferralSignal, ReferralSite];
 
 /** Migrations are listed in code so the built server needs no file globbing. */
 export const migrationsList = [
@@ -26,6 +29,7 @@ export const migrationsList = [
   { name: 'Migration20261122020000_orders', class: Migration20261122020000_orders },
   { name: 'Migration20261122030000_ledger_fixes', class: Migration20261122030000_ledger_fixes },
   { name: 'Migration20261122040000_order_fixes', class: Migration20261122040000_order_fixes },
+  { name: 'Migration20261203110000_referrals', class: Migration20261203110000_referrals },
 ];
 
 export function ormOptions(clientUrl: string, poolMax = 20): Options {

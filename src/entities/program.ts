@@ -69,6 +69,18 @@ export class Program {
   @Property({ type: 'text' })
   negativeBalancePolicy: NegativeBalancePolicy = NegativeBalancePolicy.TAKE_AVAILABLE;
 
+  /** The member's referral link: `{code}` is replaced by their code. */
+  @Property({ type: 'text' })
+  referralLinkTemplate: string = 'https://shop.example/?ref={code}';
+
+  /** How many levels a referral tree may have below its top member (1 to 10). */
+  @Property({ type: 'integer' })
+  referralMaxDepth: number = 10;
+
+  /** Days a customer may return an order: referrers' awards for it stay pending until then. null = pendingDays. */
+  @Property({ type: 'integer', nullable: true })
+  returnWindowDays: number | null = null;
+
   @Property({ type: 'timestamptz' })
   createdAt: Date = new Date();
 

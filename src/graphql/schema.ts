@@ -8,6 +8,7 @@ import { OperationsResolver } from '../resolvers/operations-resolver';
 import { MemberResolver } from '../resolvers/member-resolver';
 import { OrderResolver } from '../resolvers/order-resolver';
 import { ProgramResolver } from '../resolvers/program-resolver';
+import { MemberReferralResolver, ReferralResolver } from '../resolvers/referral-resolver';
 import { LedgerEntryRuleResolver, RuleResolver } from '../resolvers/rule-resolver';
 import { SubscriptionResolver } from '../resolvers/subscription-resolver';
 import { authChecker } from './auth';
@@ -24,6 +25,8 @@ export const resolvers = [
   LedgerEntryRuleResolver,
   EventResolver,
   OperationsResolver,
+  ReferralResolver,
+  MemberReferralResolver,
 ] as const;
 
 export async function createSchema(pubSub: PubSub): Promise<GraphQLSchema> {

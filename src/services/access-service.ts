@@ -8,6 +8,7 @@ import { badInput, notFound } from '../errors';
 import type { MemberRef } from './account-book';
 import type { Clock } from './clock';
 import type { MemberService } from './member-service';
+import { checkReferralSettings } from './referrals';
 
 export interface ApiKeyIdentity {
   keyId: string;
@@ -51,6 +52,10 @@ export interface ProgramSettings {
   earnOnPointsPaidPart: boolean;
   /** When points taken back from a cancelled or returned order were already spent (S5). */
   negativeBalancePolicy: NegativeBalancePolicy;
+  /** Referrals (R1, F6, E7): the link template with `{code}`, the tree's maximum depth, the return window referrers' awards wait out. */
+  referralLinkTemplate: string;
+  referralMaxDepth: number;
+  returnWindowDays: number | null;
 }
 
 export interface ProgramRecord extends ProgramSettings {
@@ -73,6 +78,9 @@ export const DEFAULT_SETTINGS: ProgramSettings = {
   deliveryEligible: false,
   earnOnPointsPaidPart: false,
   negativeBalancePolicy: NegativeBalancePolicy.TAKE_AVAILABLE,
+  referralLinkTemplate: 'https://shop.example/?ref={code}',
+  referralMaxDepth: 10,
+  returnWindowDays: null,
 };
 
 /** Revocation reaches other instances within this time; the revoking instance forgets at once. */
@@ -115,6 +123,9 @@ export function toProgram(row: any): ProgramRecord {
     deliveryEligible: row.delivery_eligible,
     earnOnPointsPaidPart: row.earn_on_points_paid_part,
     negativeBalancePolicy: row.negative_balance_policy,
+    referralLinkTemplate: row.referral_link_template,
+    referralMaxDepth: row.referral_max_depth,
+    returnWindowDays: row.return_window_days,
     createdAt: new Date(row.created_at),
   };
 }
@@ -133,6 +144,8 @@ export function checkSettings(s: Partial<ProgramSettings>): void {
   intIn(s.maxRedeemPercent, 'maxRedeemPercent', 0, 100);
   intIn(s.authorizationTtlSeconds, 'authorizationTtlSeconds', 10, 7 * 86_400);
   intIn(s.birthdayDaysBefore, 'birthdayDaysBefore', 0, 31);
+  // Referral settings: checked by the referrals module.
+  checkReferralSettings(s);
   if (s.negativeBalancePolicy != null && !Object.values(NegativeBalancePolicy).includes(s.negativeBalancePolicy)) {
     throw badInput(`negativeBalancePolicy must be one of ${Object.values(NegativeBalancePolicy).join(', ')}`, { field: 'negativeBalancePolicy' });
   }
@@ -284,13 +297,16 @@ export class AccessService {
       deliveryEligible: 'delivery_eligible',
       earnOnPointsPaidPart: 'earn_on_points_paid_part',
       negativeBalancePolicy: 'negative_balance_policy',
+      referralLinkTemplate: 'referral_link_template',
+      referralMaxDepth: 'referral_max_depth',
+      returnWindowDays: 'return_window_days',
     };
     const sets: string[] = [];
     const params: unknown[] = [];
     for (const [field, column] of Object.entries(columns) as Array<[keyof ProgramSettings, string]>) {
       if (input[field] === undefined) continue;
-      // Only the lifetime may be cleared (points that never expire); other settings need a value.
-      if (input[field] === null && field !== 'defaultLifetimeDays') continue;
+      // Only the lifetime and the return window may be cleared; other settings need a value.
+      if (input[field] === null && field !== 'defaultLifetimeDays' && field !== 'returnWindowDays') continue;
       sets.push(`${column} = ?`);
       params.push(input[field]);
     }
@@ -353,11 +369,11 @@ export class AccessService {
     const [row] = await tx.execute(
       `insert into program (id, name, currency, point_value_minor, default_lifetime_days, pending_days, max_redeem_percent,
          time_zone, authorization_ttl_seconds, birthday_days_before, exclude_on_sale, exclude_gift_cards, delivery_eligible,
-         earn_on_points_paid_part, negative_balance_policy, created_at)
-       values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) returning *`,
+         earn_on_points_paid_part, negative_balance_policy, referral_link_template, referral_max_depth, return_window_days, created_at)
+       values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) returning *`,
       [id, s.name, s.currency, s.pointValueMinor, s.defaultLifetimeDays, s.pendingDays, s.maxRedeemPercent, s.timeZone,
         s.authorizationTtlSeconds, s.birthdayDaysBefore, s.excludeOnSale, s.excludeGiftCards, s.deliveryEligible,
-        s.earnOnPointsPaidPart, s.negativeBalancePolicy, this.clock.now()],
+        s.earnOnPointsPaidPart, s.negativeBalancePolicy, s.referralLinkTemplate, s.referralMaxDepth, s.returnWindowDays, this.clock.now()],
     );
     return toProgram(row);
   }

@@ -16,28 +16,14 @@ import { lotTimes } from './ledger-service';
 import { pgArray } from './sql';
 import type { RuleService } from './rule-service';
 
-/** Finds a member's referrer `level` steps up the referral tree (1 = the direct referrer). */
+/**
+ * Finds a member's referrer `level` steps up the referral tree (1 = the direct referrer).
+ * Implemented by the referrals module (services/referrals: its closure table).
+ */
 export interface ReferrerResolver {
   referrerOf(tx: Sql, programId: string, memberId: string, level: number): Promise<string | null>;
-}
-
-/**
- * Reads `member.referrer_id`. The referrer is bound once, at registration, to a member who
- * already exists, so the tree has no cycles and the walk up always ends.
- */
-export class MemberReferrers implements ReferrerResolver {
-  async referrerOf(tx: Sql, programId: string, memberId: string, level: number): Promise<string | null> {
-    const [row] = await tx.execute(
-      `with recursive up (id, depth) as (
-         select referrer_id, 1 from member where id = ? and program_id = ?
-         union all
-         select m.referrer_id, up.depth + 1 from up join member m on m.id = up.id where up.depth < ?
-       )
-       select id from up where depth = ?`,
-      [memberId, programId, level, level],
-    );
-    return row?.id ?? null;
-  }
+  /** Referrals: days a referrer's award for an order stays pending (the return window); null = the usual. */
+  vestingDays?(tx: Sql, programId: string): Promise<number | null>;
 }
 
 /** Why an award is smaller than the rule asked: a cap, the budget, once-only, or nobody to receive it. */
@@ -439,6 +425,10 @@ export class EarningService implements Earning {
   ): Promise<RuleAwardRecord[]> {
     const written: RuleAwardRecord[] = [];
     const paying = awards.filter((a) => a.points > 0 && a.memberId);
+    // Referrals: a referrer's award for an order vests after the referee's return window.
+    const vestingDays = source.type === 'order' && paying.some((a) => a.referrerLevel !== null)
+      ? (await this.referrers.vestingDays?.(tx, subject.programId)) ?? null
+      : null;
     // Each award is its own entry and lot, naming its rule version. A run of awards in a row for
     // the same beneficiary is written in one statement, in the same order, so entry ids ascend
     // in evaluation order as before.
@@ -450,7 +440,7 @@ export class EarningService implements Earning {
       const entries = await book.accrueAll(
         run.map((award) => {
           // The rule's delay and lifetime, else the program's pending period and default lifetime.
-          const { availableAt, expiresAt } = lotTimes(book, award);
+          const { availableAt, expiresAt } = lotTimes(book, vested(award, vestingDays, book.policy.pendingDays));
           return {
             points: award.points,
             availableAt,
@@ -498,6 +488,12 @@ export class EarningService implements Earning {
     }
     return written;
   }
+}
+
+/** Referrals: a referrer's award waits at least `vestingDays` (when set) before it becomes available. */
+function vested(award: PlannedAward, vestingDays: number | null, pendingDays: number): PlannedAward {
+  if (award.referrerLevel === null || vestingDays === null) return award;
+  return { ...award, delayDays: Math.max(award.delayDays ?? pendingDays, vestingDays) };
 }
 
 /** Lowers an award to `room` (never below 0) and names the limit that did it. */
