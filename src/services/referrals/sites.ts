@@ -124,7 +124,7 @@ export class ReferralSites {
     }
     return new Promise((resolve, reject) => {
       const get = url.protocol === 'https:' ? https.get : http.get;
-      const request = get(url, { lookup: guardedLookup, timeout: this.timeoutMs, headers: { 'user-agent': 'Patron site verification' } }, (res) => {
+      const request = get(url, { agent: false, lookup: guardedLookup, timeout: this.timeoutMs, headers: { 'user-agent': 'Patron site verification' } }, (res) => {
         if (res.statusCode !== 200) {
           res.resume();
           return reject(new Error(`${VERIFICATION_PATH} answered HTTP ${res.statusCode} (redirects are not followed)`));
