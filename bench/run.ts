@@ -11,6 +11,8 @@
  *   payOrder   GraphQL payOrder of pre-placed 3-line orders (placement is setup, not measured)
  *              against 10 ACTIVE order_paid rules created over the API, 5 of which match
  *   simulateEvent  the same order_paid event, 1 client, against those 10 rules (latency)
+ *   referralTree   referralTree(depth: 10) over a tree of BENCH_TREE_MEMBERS (5 000) members, 1 client,
+ *              against the same tree read by raw level-by-level SQL (referral-tree-sql)
  *
  * The server runs in a child process (bench/server-entry.ts) so it never shares the load
  * generator's event loop. Environment:
@@ -18,6 +20,7 @@
  *   BENCH_WARMUP_SECONDS (1)  warm-up before each window
  *   BENCH_SERVER_WARMUP_SECONDS (4)  mixed requests before the first HTTP row (JIT warm-up)
  *   BENCH_ACCOUNTS (100000)   seeded members; 10 of them are the hot set
+ *   BENCH_TREE_MEMBERS (5000) members of the referral tree below its root
  *   BENCH_PG_PORT (54349)     port of the embedded PostgreSQL
  *   BENCH_DB_POOL_MAX         the server's PATRON_DB_POOL_MAX (else the server default)
  *   BENCH_ONLY                a regular expression: run only the rows whose name matches
@@ -37,6 +40,8 @@ import { CpuMeter } from './cpu';
 import { createDatabase, startBenchPostgres, type BenchPostgres } from './pg';
 import { seed } from './seed';
 import { GraphQLClient, measure, round, type Measurement, type MeasureOptions } from './load';
+import { Database } from '../src/db/database';
+import { seedReferralTree } from '../test/support/referral-tree';
 
 const env = process.env;
 const SECONDS = Number(env.BENCH_SECONDS ?? 5);
@@ -50,7 +55,8 @@ const PROFILE = env.BENCH_PROFILE === '1';
 const ADMIN_KEY = `ptn_adm_bench-${randomBytes(16).toString('hex')}`;
 const ROOT = path.resolve(__dirname, '..');
 
-const TARGETS = { mutationVsBaseline: 0.65, hotVsUniform: 0.8, balanceVsTypename: 0.6, payOrderVsBaseline: 0.5 };
+const TREE_MEMBERS = Number(env.BENCH_TREE_MEMBERS ?? 5000);
+const TARGETS = { mutationVsBaseline: 0.65, hotVsUniform: 0.8, balanceVsTypename: 0.6, payOrderVsBaseline: 0.5, referralTreeVsRaw: 1 / 3 };
 
 const measureOptions: MeasureOptions = {
   warmupMs: WARMUP_SECONDS * 1000,
@@ -225,6 +231,7 @@ function ratios(rows: Measurement[]): Ratio[] {
     add(`balance ÷ __typename, ${clients} clients`, find('balance', 'uniform', clients), find('typename', '-', clients), TARGETS.balanceVsTypename);
   }
   add('payOrder ÷ baseline (raw-SQL accrual, uniform, 8 clients)', find('payOrder', 'uniform', 8), find('baseline', 'uniform', 8), TARGETS.payOrderVsBaseline);
+  add('referralTree depth 10 ÷ raw level-by-level SQL, 1 client', find('referralTree', '-', 1), find('referralTreeSql', '-', 1), TARGETS.referralTreeVsRaw);
   return out;
 }
 
@@ -483,6 +490,42 @@ async function main(): Promise<void> {
         }, measureOptions),
       );
       admin.close();
+    }
+
+    // The referral tree: GraphQL referralTree(depth: 10) against the same levels read by raw SQL.
+    if (want('referralTree 1') || want('referralTreeSql 1')) {
+      const pool = new Database(databaseUrl, 2);
+      const tree = await seedReferralTree(pool, program.id, TREE_MEMBERS);
+      await pool.close();
+      log(`referral tree: ${TREE_MEMBERS} members, per level ${tree.levels.join(' ')}`);
+      const client = new GraphQLClient(started2.url, createApiKey.secret, 2);
+      const TREE = `query Tree($id: ID!) { referralTree(memberId: $id, depth: 10) { size nodes { memberId externalId name level referrerId via } } }`;
+      const check = await client.request<{ referralTree: { size: number } }>(TREE, { id: tree.rootId });
+      if (check.referralTree.size !== TREE_MEMBERS) throw new Error(`referralTree returned ${check.referralTree.size} members`);
+      await run('referralTree 1', () =>
+        measure({ name: `referralTree depth 10, ${TREE_MEMBERS} members`, op: 'referralTree', accounts: '-' }, 1, async () => {
+          await client.request(TREE, { id: tree.rootId });
+        }, measureOptions),
+      );
+      client.close();
+      const raw = new Client({ connectionString: databaseUrl });
+      await raw.connect();
+      await run('referralTreeSql 1', () =>
+        measure({ name: `raw SQL level by level, ${TREE_MEMBERS} members`, op: 'referralTreeSql', accounts: '-' }, 1, async () => {
+          await raw.query({ name: 'tree-root', text: 'select id, external_id, name from member where id = $1 and program_id = $2', values: [tree.rootId, program.id] });
+          let level = [tree.rootId];
+          for (let d = 1; d <= 10 && level.length > 0; d++) {
+            const { rows: children } = await raw.query({
+              name: 'tree-level',
+              text: `select r.member_id, r.referrer_id, m.external_id, m.name, r.via, r.created_at from referral r join member m on m.id = r.member_id
+                     where r.program_id = $1 and r.referrer_id = any($2::uuid[]) order by r.created_at, r.member_id`,
+              values: [program.id, level],
+            });
+            level = children.map((c) => c.member_id);
+          }
+        }, measureOptions),
+      );
+      await raw.end();
     }
 
     const stopAt = Date.now();

@@ -38,6 +38,8 @@ const schema = z.object({
     .default('')
     .transform((v) => v.split(',').map((o) => o.trim()).filter(Boolean))
     .refine((list) => list.every((o) => o === '*' || isOrigin(o)), 'PATRON_CORS_ORIGINS must list origins such as https://shop.example, comma-separated'),
+  /** Referrer website verification may fetch from loopback and private addresses (tests, intranets). */
+  PATRON_REFERRAL_ALLOW_PRIVATE_HOSTS: boolFlag,
 });
 
 /** `scheme://host[:port]` exactly as browsers send it in `Origin`: no path, no trailing slash. */
@@ -69,6 +71,7 @@ export interface Config {
   dbIdleInTransactionTimeoutMs: number;
   /** Empty: no CORS headers, WebSocket upgrades from any origin. */
   corsOrigins: string[];
+  referralAllowPrivateHosts: boolean;
 }
 
 export class ConfigError extends Error {}
@@ -99,5 +102,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dbStatementTimeoutMs: e.PATRON_DB_STATEMENT_TIMEOUT_MS,
     dbIdleInTransactionTimeoutMs: e.PATRON_DB_IDLE_IN_TRANSACTION_TIMEOUT_MS,
     corsOrigins: e.PATRON_CORS_ORIGINS,
+    referralAllowPrivateHosts: e.PATRON_REFERRAL_ALLOW_PRIVATE_HOSTS,
   };
 }

@@ -76,6 +76,8 @@ export type OrderInput = {
   orderId?: string | null | undefined;
   /** e.g. card_online, cash; rules may reward a method. */
   paymentMethod?: string | null | undefined;
+  /** A referral code: placeOrder binds the buyer to its owner (unless refused); a quote only checks it. */
+  referralCode?: string | null | undefined;
   /** The shop or point of sale. */
   shopCode?: string | null | undefined;
 };
@@ -128,6 +130,8 @@ export type PlaceOrderInput = {
   paymentMethod?: string | null | undefined;
   /** Points to pay with, at most the quote's maxPoints. Default 0. */
   points?: number | null | undefined;
+  /** A referral code: placeOrder binds the buyer to its owner (unless refused); a quote only checks it. */
+  referralCode?: string | null | undefined;
   /** The shop or point of sale. */
   shopCode?: string | null | undefined;
 };

@@ -12,6 +12,7 @@ import { Member } from '../entities/member';
 import { ShopOrder, ShopOrderAward, ShopOrderLine, ShopOrderRefund } from '../entities/order';
 import { OutboxEvent, OutboxSequence } from '../entities/outbox';
 import { Program } from '../entities/program';
+import { Referral, ReferralAttempt, ReferralCode, ReferralPath, ReferralSignal, ReferralSite } from '../entities/referral';
 import { Rule, RuleAward, RuleVersion } from '../entities/rule';
 import { ServerSetting } from '../entities/server-setting';
 import { MemberTier, TierHistory, TierLevel, TierQualification, TierStructure } from '../entities/tier';
@@ -23,12 +24,14 @@ import { Migration20261122040000_order_fixes } from '../migrations/Migration2026
 import { Migration20261203000000_outbox } from '../migrations/Migration20261203000000_outbox';
 import { Migration20261203000100_owners } from '../migrations/Migration20261203000100_owners';
 import { Migration20261203100000_tiers } from '../migrations/Migration20261203100000_tiers';
+import { Migration20261203110000_referrals } from '../migrations/Migration20261203110000_referrals';
 
 
 export const entities = [
   Program, ApiKey, ServerSetting, IdempotencyRecord, Member, Account, LedgerEntry, Lot, LotAllocation, Authorization,
   Rule, RuleVersion, RuleAward, TrackedEvent, EarnedSource, MemberSpend, ShopOrder, ShopOrderLine, ShopOrderAward,
   ShopOrderRefund, OutboxEvent, OutboxSequence, TierStructure, TierLevel, TierQualification, MemberTier, TierHistory,
+  ReferralCode, Referral, ReferralPath, ReferralAttempt, ReferralSignal, ReferralSite,
 ];
 
 /** Migrations are listed in code so the built server needs no file globbing. */
@@ -41,6 +44,7 @@ export const migrationsList = [
   { name: 'Migration20261203000000_outbox', class: Migration20261203000000_outbox },
   { name: 'Migration20261203000100_owners', class: Migration20261203000100_owners },
   { name: 'Migration20261203100000_tiers', class: Migration20261203100000_tiers },
+  { name: 'Migration20261203110000_referrals', class: Migration20261203110000_referrals },
 ];
 
 export function ormOptions(clientUrl: string, poolMax = 20): Options {

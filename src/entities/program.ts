@@ -29,7 +29,30 @@ export interface ProgramSettings {
   earnOnPointsPaidPart: boolean;
   /** When points taken back from a cancelled or returned order were already spent (S5). */
   negativeBalancePolicy: NegativeBalancePolicy;
+  /** Referrals (R1, F6, E7): the link template with `{code}`, the tree's maximum depth, the return window referrers' awards wait out. */
+  referralLinkTemplate: string;
+  referralMaxDepth: number;
+  returnWindowDays: number | null;
 }
+
+/** Where a member's referral code goes in the program's link template. */
+export const LINK_PLACEHOLDER = '{code}';
+
+/** What is wrong with a referral link template, or null. */
+export function linkTemplateProblem(template: string): string | null {
+  if (template.length > 500) return 'must be at most 500 characters';
+  if (!template.includes(LINK_PLACEHOLDER)) return `must contain ${LINK_PLACEHOLDER}`;
+  try {
+    const url = new URL(template.replace(LINK_PLACEHOLDER, 'CODE'));
+    if (url.protocol !== 'https:' && url.protocol !== 'http:') return 'must be an http(s) URL';
+  } catch {
+    return 'must be a URL';
+  }
+  return null;
+}
+
+/** Settings that may be cleared (null): points that never expire, no return window of their own. */
+const CLEARABLE = new Set<keyof ProgramSettings>(['defaultLifetimeDays', 'returnWindowDays']);
 
 /**
  * A new program's settings where the admin names none. Where the column has a default, it is
@@ -50,6 +73,9 @@ export const DEFAULT_SETTINGS: Readonly<ProgramSettings> = Object.freeze({
   deliveryEligible: false,
   earnOnPointsPaidPart: false,
   negativeBalancePolicy: NegativeBalancePolicy.TAKE_AVAILABLE,
+  referralLinkTemplate: 'https://shop.example/?ref={code}',
+  referralMaxDepth: 10,
+  returnWindowDays: null,
 });
 
 const SETTINGS = Object.keys(DEFAULT_SETTINGS) as Array<keyof ProgramSettings>;
@@ -71,6 +97,10 @@ export function checkSettings(s: Partial<ProgramSettings>): void {
   intIn(s.maxRedeemPercent, 'maxRedeemPercent', 0, 100);
   intIn(s.authorizationTtlSeconds, 'authorizationTtlSeconds', 10, 7 * 86_400);
   intIn(s.birthdayDaysBefore, 'birthdayDaysBefore', 0, 31);
+  intIn(s.referralMaxDepth, 'referralMaxDepth', 1, 10);
+  intIn(s.returnWindowDays, 'returnWindowDays', 0, 365);
+  const linkProblem = s.referralLinkTemplate != null ? linkTemplateProblem(s.referralLinkTemplate) : null;
+  if (linkProblem) throw badInput(`referralLinkTemplate ${linkProblem}`, { field: 'referralLinkTemplate' });
   if (s.negativeBalancePolicy != null && !Object.values(NegativeBalancePolicy).includes(s.negativeBalancePolicy)) {
     throw badInput(`negativeBalancePolicy must be one of ${Object.values(NegativeBalancePolicy).join(', ')}`, { field: 'negativeBalancePolicy' });
   }
@@ -146,6 +176,18 @@ export class Program implements ProgramSettings {
   @Property({ type: 'text', default: NegativeBalancePolicy.TAKE_AVAILABLE })
   negativeBalancePolicy: NegativeBalancePolicy = NegativeBalancePolicy.TAKE_AVAILABLE;
 
+  /** The member's referral link: `{code}` is replaced by their code. */
+  @Property({ type: 'text', default: 'https://shop.example/?ref={code}' })
+  referralLinkTemplate: string = 'https://shop.example/?ref={code}';
+
+  /** How many levels a referral tree may have below its top member (1 to 10). */
+  @Property({ type: 'integer', default: 10 })
+  referralMaxDepth: number = 10;
+
+  /** Days a customer may return an order: referrers' awards for it stay pending until then. null = pendingDays. */
+  @Property({ type: 'integer', nullable: true })
+  returnWindowDays: number | null = null;
+
   @Property({ type: 'timestamptz' })
   createdAt: Date;
 
@@ -166,8 +208,8 @@ export class Program implements ProgramSettings {
   }
 
   /**
-   * Changes the settings given. Left out (undefined) keeps a setting; null clears only the
-   * lifetime (points that never expire) and is ignored for settings that need a value.
+   * Changes the settings given. Left out (undefined) keeps a setting; null clears the lifetime
+   * and the return window, and is ignored for settings that need a value.
    */
   change(changes: Partial<{ [K in keyof ProgramSettings]: ProgramSettings[K] | null }>): void {
     checkSettings(changes as Partial<ProgramSettings>);
@@ -182,7 +224,7 @@ export class Program implements ProgramSettings {
   private apply(changes: Partial<{ [K in keyof ProgramSettings]: ProgramSettings[K] | null }>): void {
     for (const key of SETTINGS) {
       const value = changes[key];
-      if (value === undefined || (value === null && key !== 'defaultLifetimeDays')) continue;
+      if (value === undefined || (value === null && !CLEARABLE.has(key))) continue;
       (this as unknown as Record<string, unknown>)[key] = value;
     }
   }

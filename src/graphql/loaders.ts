@@ -3,6 +3,7 @@ import type { Services } from '../services';
 import type { ProgramRecord } from '../services/programs';
 import type { AccountSnapshot } from '../services/ledger';
 import type { RuleVersionRecord, RuleVersionRef } from '../services/earning';
+import type { ReferralNodeRecord } from '../services/referrals';
 
 /** Per-request batching: one query for all the accounts or programs a response needs. */
 export interface Loaders {
@@ -12,6 +13,9 @@ export interface Loaders {
   ruleVersion: DataLoader<string, RuleVersionRef | null>;
   /** A rule's versions, newest first. */
   ruleVersions: DataLoader<string, RuleVersionRecord[]>;
+  /** Referrals: members' codes (made on first read), and direct referees — one statement per tree level. */
+  referralCode: DataLoader<string, string>;
+  referralChildren: DataLoader<string, ReferralNodeRecord[]>;
 }
 
 export function createLoaders(services: Services, programId: string | null): Loaders {
@@ -25,6 +29,14 @@ export function createLoaders(services: Services, programId: string | null): Loa
     ),
     ruleVersions: new DataLoader((ruleIds) =>
       programId ? services.rules.versionsOf(programId, ruleIds) : Promise.resolve(ruleIds.map(() => [])),
+    ),
+    referralCode: new DataLoader(async (memberIds) => {
+      const codes = programId ? await services.referrals.attribution.codes(programId, memberIds) : new Map<string, string>();
+      return memberIds.map((id) => codes.get(id) ?? new Error(`No referral code for member ${id}`));
+    }),
+    referralChildren: new DataLoader(
+      (memberIds) => (programId ? services.referrals.network.childrenOf(programId, memberIds) : Promise.resolve(memberIds.map(() => []))),
+      { maxBatchSize: 10_000 },
     ),
   };
 }

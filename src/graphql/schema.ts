@@ -8,6 +8,7 @@ import { OperationsResolver } from '../resolvers/operations-resolver';
 import { MemberResolver } from '../resolvers/member-resolver';
 import { OrderResolver } from '../resolvers/order-resolver';
 import { ProgramResolver } from '../resolvers/program-resolver';
+import { MemberReferralResolver, ReferralResolver } from '../resolvers/referral-resolver';
 import { LedgerEntryRuleResolver, RuleResolver } from '../resolvers/rule-resolver';
 import { BalanceChangeResolver, SubscriptionResolver } from '../resolvers/subscription-resolver';
 import { MemberTierResolver, TierResolver } from '../resolvers/tier-resolver';
@@ -28,6 +29,8 @@ export const resolvers = [
   OperationsResolver,
   TierResolver,
   MemberTierResolver,
+  ReferralResolver,
+  MemberReferralResolver,
 ] as const;
 
 export async function createSchema(pubSub: PubSub): Promise<GraphQLSchema> {

@@ -2,7 +2,7 @@ import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Database } from '../db/database';
 import { AccessService, type CreatedApiKey } from './access';
 import { DomainHooks, type Clock } from './shared';
-import { EarningService, MemberReferrers } from './earning';
+import { EarningService } from './earning';
 import { EventService } from './earning';
 import { MissedEvents } from './realtime';
 import { LedgerAudit } from './ledger';
@@ -13,6 +13,7 @@ import { OrderService } from './orders';
 import { ProgramService } from './programs';
 import { RuleService } from './earning';
 import { TierService } from './tiers';
+import { ReferralService } from './referrals';
 
 /** The domain, wired once per process. Resolvers and jobs reach services only through this. */
 export interface Services {
@@ -31,23 +32,28 @@ export interface Services {
   /** What a subscriber missed, read back from the outbox. */
   missedEvents: MissedEvents;
   tiers: TierService;
+  referrals: ReferralService;
 }
 
 export function createServices(
   db: Database,
   orm: MikroORM,
   clock: Clock,
-  options: { tokenSecret?: string; customerTokenTtlSeconds: number },
+  options: { tokenSecret?: string; customerTokenTtlSeconds: number; referralAllowPrivateHosts?: boolean },
 ): Services {
   const rules = new RuleService(orm, db, clock);
   const tiers = new TierService(db, clock);
+  // The tree's closure table answers earning's "referrer N levels up".
+  const referrals = new ReferralService(db, clock, { allowPrivateHosts: options.referralAllowPrivateHosts });
   // The rules see the member's tier and apply its earn multiplier.
-  const earning = new EarningService(db, rules, new MemberReferrers(), tiers);
+  const earning = new EarningService(db, rules, referrals.referrers, tiers);
   const tracked = new EventService(db, clock, earning);
   const members = new MemberService(db, clock);
-  // Domain hooks run inside the transaction that raised the event: a registration raises its
-  // event (and welcome bonus) with the member; the order lifecycle feeds tier qualification.
+  // Domain hooks run inside the transaction that raised the event, in this order: a registration
+  // binds its referrer (refused ones are recorded) before its event and welcome bonus run, so
+  // the rules see the tree; the order lifecycle feeds tier qualification.
   const hooks = new DomainHooks();
+  referrals.subscribe(hooks);
   tracked.subscribe(hooks);
   tiers.subscribe(hooks);
   db.setDispatcher(hooks.dispatch);
@@ -64,9 +70,10 @@ export function createServices(
     rules,
     earning,
     events: tracked,
-    // A member's tier caps what they may pay with points (S1).
-    orders: new OrderService(db, clock, earning, tiers),
+    // A member's tier caps what they may pay with points (S1); a referral code at checkout binds the buyer.
+    orders: new OrderService(db, clock, earning, tiers, referrals.attribution),
     missedEvents: new MissedEvents(db),
     tiers,
+    referrals,
   };
 }

@@ -28,7 +28,7 @@ function canonicalType(type: string): string {
   const t = type.toLowerCase().replace(/\(\d+(,\s*\d+)?\)/, '').trim();
   const names: Record<string, string> = {
     int: 'integer', int4: 'integer', integer: 'integer',
-    int8: 'bigint', bigint: 'bigint', bigserial: 'bigint', serial: 'integer',
+    int8: 'bigint', bigint: 'bigint', bigserial: 'bigint', serial: 'integer', int2: 'smallint', smallint: 'smallint',
     bool: 'boolean', boolean: 'boolean',
     timestamptz: 'timestamptz', 'timestamp with time zone': 'timestamptz',
     _text: 'text[]', 'text[]': 'text[]',

@@ -66,6 +66,9 @@ export class OrderInput {
   @Field({ nullable: true, description: 'The shop or point of sale.' }) @IsOptional() @Length(1, 100) shopCode?: string;
   @Field({ nullable: true, description: 'If given, must be the program\'s currency.' }) @IsOptional() @Matches(/^[A-Z]{3}$/)
   currency?: string;
+  @Field({ nullable: true, description: 'A referral code: placeOrder binds the buyer to its owner (unless refused); a quote only checks it.' })
+  @IsOptional() @Length(1, 32)
+  referralCode?: string;
 }
 
 @InputType()

@@ -32,6 +32,10 @@ export class Program {
   @Field({ description: 'Delivery can be paid with points.' }) deliveryEligible!: boolean;
   @Field({ description: 'Orders earn points on the part paid with points too.' }) earnOnPointsPaidPart!: boolean;
   @Field(() => NegativeBalancePolicy) negativeBalancePolicy!: NegativeBalancePolicy;
+  @Field({ description: 'Members\' referral links: {code} is replaced by their code.' }) referralLinkTemplate!: string;
+  @Field(() => Int, { description: 'Levels a referral tree may have below its top member (1 to 10).' }) referralMaxDepth!: number;
+  @Field(() => Int, { nullable: true, description: 'Days a customer may return an order: referrers\' awards for it stay pending until then. null: pendingDays.' })
+  returnWindowDays!: number | null;
   @Field() createdAt!: Date;
 }
 
@@ -52,6 +56,9 @@ export class ProgramSettingsInput {
   @Field({ nullable: true }) @IsOptional() @IsBoolean() earnOnPointsPaidPart?: boolean;
   @Field(() => NegativeBalancePolicy, { nullable: true }) @IsOptional() @IsIn(Object.values(NegativeBalancePolicy))
   negativeBalancePolicy?: NegativeBalancePolicy;
+  @Field({ nullable: true }) @IsOptional() @Length(1, 500) referralLinkTemplate?: string;
+  @Field(() => Int, { nullable: true }) @IsOptional() @IsInt() @Min(1) @Max(10) referralMaxDepth?: number;
+  @Field(() => Int, { nullable: true }) @IsOptional() @IsInt() @Min(0) @Max(365) returnWindowDays?: number | null;
 }
 
 @InputType()

@@ -252,6 +252,10 @@ export class EarningService implements Earning {
   ): Promise<RuleAwardRecord[]> {
     const written: RuleAwardRecord[] = [];
     const paying = awards.filter((a) => a.points > 0 && a.memberId);
+    // A referrer's award for an order vests after the referee's return window.
+    const vestingDays = source.type === 'order' && paying.some((a) => a.referrerLevel !== null)
+      ? (await this.referrers.vestingDays?.(tx, subject.programId)) ?? null
+      : null;
     for (let from = 0; from < paying.length; ) {
       let to = from + 1;
       while (to < paying.length && paying[to]!.memberId === paying[from]!.memberId) to++;
@@ -260,7 +264,7 @@ export class EarningService implements Earning {
       const entries = await book.accrueAll(
         run.map((award) => {
           // The rule's delay and lifetime, else the program's pending period and default lifetime.
-          const { availableAt, expiresAt } = lotTimes(book, award);
+          const { availableAt, expiresAt } = lotTimes(book, vested(award, vestingDays, book.policy.pendingDays));
           return {
             points: award.points,
             availableAt,
@@ -309,4 +313,10 @@ export class EarningService implements Earning {
     if (budgeted.length > 0) await tx.run(store.addBudgetUsed, [budgeted.map((a) => a.ruleId), budgeted.map((a) => a.points)]);
     return written;
   }
+}
+
+/** A referrer's award waits at least `vestingDays` (when set) before it becomes available. */
+function vested(award: PlannedAward, vestingDays: number | null, pendingDays: number): PlannedAward {
+  if (award.referrerLevel === null || vestingDays === null) return award;
+  return { ...award, delayDays: Math.max(award.delayDays ?? pendingDays, vestingDays) };
 }

@@ -61,16 +61,6 @@ export const readRuleSubject = statement<[memberId: string], RuleSubjectRow>(
 
 // ── Referrers ────────────────────────────────────────────────────────────────
 
-/** The member's referrer `level` steps up the tree (null id: the tree ends below that level). */
-export const referrerAtLevel = statement<[memberId: string, programId: string, maxDepth: number, level: number], { id: string | null }>(
-  'earning.referrer_at_level',
-  `with recursive up (id, depth) as (
-     select referrer_id, 1 from member where id = ? and program_id = ?
-     union all
-     select m.referrer_id, up.depth + 1 from up join member m on m.id = up.id where up.depth < ?
-   )
-   select id from up where depth = ?`,
-);
 
 /** Locks referrers' accounts in the order of the levels given (nearest first); see lockReferrerAccounts. */
 export const lockReferrerAccounts = statement<[memberIds: string[], levels: number[], programId: string], { id: string }>(

@@ -5,7 +5,7 @@ export * from './earning-types';
 export type { AwardLimit, PlannedAward } from './award-planner';
 export * from './earning-service';
 /** The referrer lock order (orders lock through it too), and the referral tree walk. */
-export { lockReferrerAccounts, MemberReferrers, type ReferrerResolver } from './referrers';
+export { lockReferrerAccounts, type ReferrerResolver } from './referrers';
 export * from './event-types';
 export { checkEvent, SYSTEM_EVENT_TYPES } from './event-checks';
 export * from './event-service';

@@ -4,18 +4,10 @@ import * as store from './earning-store';
 /** Finds a member's referrer `level` steps up the referral tree (1 = the direct referrer). */
 export interface ReferrerResolver {
   referrerOf(tx: Queryable, programId: string, memberId: string, level: number): Promise<string | null>;
+  /** Days a referrer's award for an order stays pending (the referee's return window); null: the usual pending period. */
+  vestingDays?(tx: Queryable, programId: string): Promise<number | null>;
 }
 
-/**
- * Reads `member.referrer_id`. The referrer is bound once, at registration, to a member who
- * already exists, so the tree has no cycles and the walk up always ends.
- */
-export class MemberReferrers implements ReferrerResolver {
-  async referrerOf(tx: Queryable, programId: string, memberId: string, level: number): Promise<string | null> {
-    const [row] = await tx.run(store.referrerAtLevel, [memberId, programId, level, level]);
-    return row?.id ?? null;
-  }
-}
 
 /**
  * The lock order of every write that touches several accounts — earning for an event or an

@@ -65,6 +65,8 @@ export interface OrderInput {
   shopCode?: string | null;
   /** When given, must be the program's currency. */
   currency?: string | null;
+  /** Referrals (R2): a referral code; placeOrder binds the buyer to its owner (a quote only checks it exists). */
+  referralCode?: string | null;
 }
 
 export interface PlaceOrderInput extends OrderInput {
@@ -200,6 +202,12 @@ export interface RefundResult extends OrderResult {
   refund: OrderRefundRecord;
 }
 
+/** Referrals at checkout (implemented by services/referrals' ReferralAttribution). */
+export interface CheckoutReferrals {
+  ownerOf(db: Sql, programId: string, code: string, field: string): Promise<string>;
+  atCheckout(tx: Sql, programId: string, member: MemberRef, code: string): Promise<unknown>;
+}
+
 /** A checked order: the lines checkout-math works on, and the rest of what was said about it. */
 interface CheckedOrder extends CheckoutOrder {
   orderId: string | null;
@@ -233,6 +241,8 @@ export class OrderService {
     private readonly clock: Clock,
     private readonly earning: Earning,
     private readonly redeemCaps?: RedeemCapSource,
+    /** Referrals: codes at checkout (services/referrals). */
+    private readonly referrals?: CheckoutReferrals,
   ) {}
 
   /**
@@ -245,6 +255,8 @@ export class OrderService {
     const order = checkOrder(input.order, false);
     if (input.points != null) checkPointsAmount(input.points, true);
     const em = this.db;
+    // Referrals: an unknown code is BAD_USER_INPUT; a quote binds nobody.
+    if (input.order.referralCode != null) await this.referrals?.ownerOf(em, actor.programId, input.order.referralCode, 'referralCode');
     const now = this.clock.now();
     const spender = await readSpender(em, actor.programId, order.member, now);
     const program = withTierCap(await loadProgram(em, actor.programId, order), await this.redeemCaps?.redeemPercentFor(em, actor.programId, spender.memberId, now));
@@ -259,6 +271,8 @@ export class OrderService {
     const points = input.points ?? 0;
     checkPointsAmount(points, true);
     return this.run(actor, 'placeOrder', input, reviveOrderResult, async (tx, books) => {
+      // Referrals: the code binds the buyer (or records why not) before any account is locked.
+      if (input.referralCode != null) await this.referrals?.atCheckout(tx, actor.programId, order.member, input.referralCode);
       const book = await books.open({ ...order.member });
       const program = withTierCap(await loadProgram(tx, actor.programId, order), await this.redeemCaps?.redeemPercentFor(tx, actor.programId, book.state.memberId, book.now));
       const [taken] = await tx.execute('select status from shop_order where program_id = ? and order_id = ?', [actor.programId, order.orderId]);
