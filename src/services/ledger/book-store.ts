@@ -244,3 +244,9 @@ export const heldByAuthorization = statement<[accountId: string, authorizationId
    having sum(la.amount) < 0
    order by l.expires_at desc nulls first, la.lot_id desc`,
 );
+
+/** A new member's account, empty. */
+export const openAccount = statement<[id: string, programId: string, memberId: string, now: Date], never>(
+  'ledger.open_account',
+  'insert into account (id, program_id, member_id, updated_at) values (?, ?, ?, ?)',
+);
