@@ -37,11 +37,11 @@ export interface EntryRow {
   lot_id?: number | null;
 }
 
-export interface LockedAccountRow {
+/** The `account` table's row. */
+export interface AccountRow {
   id: string;
   program_id: string;
   member_id: string;
-  member_status: MemberStatus;
   available: number;
   pending: number;
   reserved: number;
@@ -49,6 +49,10 @@ export interface LockedAccountRow {
   lifetime_earned: number;
   lifetime_redeemed: number;
   lifetime_expired: number;
+}
+
+export interface LockedAccountRow extends AccountRow {
+  member_status: MemberStatus;
   default_lifetime_days: number | null;
   pending_days: number;
   authorization_ttl_seconds: number;
