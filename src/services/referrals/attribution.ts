@@ -124,7 +124,7 @@ export class ReferralAttribution {
 
   async memberId(db: Sql, programId: string, ref: MemberRef, field: string): Promise<string> {
     const [column, value] = memberRefColumn(ref);
-    const row = await store.memberFacts(db, programId, column as 'id', value);
+    const row = await store.memberFacts(db, programId, column, value);
     if (!row) throw notFound('Member', { [field]: ref });
     return row.id;
   }
