@@ -3,7 +3,7 @@ import type { Database, Sql, UnitOfWork } from '../../db/database';
 import { OrderStatus } from '../../entities/order';
 import type { Earning } from '../earning';
 import { snapshot } from '../ledger';
-import type { Actor, Clock, MemberRef } from '../shared';
+import type { Clock, MemberRef, RequestContext } from '../shared';
 import { checkClientKey, once, raise } from '../shared';
 import { Books, lockOrder } from './order-books';
 import {
@@ -58,7 +58,7 @@ export class OrderService {
    * writes or on each other; what it says holds until a write changes the balance or the
    * rules' counts, and placeOrder checks the points again under the account's lock.
    */
-  async checkoutQuote(ctx: Actor, input: CheckoutQuoteInput): Promise<CheckoutQuoteRecord> {
+  async checkoutQuote(ctx: RequestContext, input: CheckoutQuoteInput): Promise<CheckoutQuoteRecord> {
     const order = checkOrder(input.order, false);
     if (input.points != null) checkPointsAmount(input.points, true);
     const { programId } = ctx;
@@ -74,7 +74,7 @@ export class OrderService {
   }
 
   /** Records the order and reserves its points until it is paid or cancelled (see ORDER_AUTHORIZATION_TTL_SECONDS). */
-  async placeOrder(ctx: Actor, input: PlaceOrderInput): Promise<OrderResult> {
+  async placeOrder(ctx: RequestContext, input: PlaceOrderInput): Promise<OrderResult> {
     const order = checkOrder(input, true);
     const orderId = order.orderId!;
     const points = input.points ?? 0;
@@ -97,7 +97,7 @@ export class OrderService {
   }
 
   /** Captures the reserved points and lets the rules reward the paid order. */
-  async payOrder(ctx: Actor, input: OrderActionInput): Promise<OrderResult> {
+  async payOrder(ctx: RequestContext, input: OrderActionInput): Promise<OrderResult> {
     checkAction(input);
     return this.run(ctx, 'payOrder', input, reviveOrderResult, async (tx, books) => {
       const { row, book } = await lockOrder(tx, books, ctx.programId, input.orderId);
@@ -120,7 +120,7 @@ export class OrderService {
    * the program's negativeBalancePolicy when those points were already spent; its money
    * leaves the member's cumulative spend.
    */
-  async cancelOrder(ctx: Actor, input: OrderActionInput): Promise<OrderResult> {
+  async cancelOrder(ctx: RequestContext, input: OrderActionInput): Promise<OrderResult> {
     checkAction(input);
     return this.run(ctx, 'cancelOrder', input, reviveOrderResult, async (tx, books) => {
       const { row, book } = await lockOrder(tx, books, ctx.programId, input.orderId);
@@ -146,7 +146,7 @@ export class OrderService {
    * cumulative spend (see order-math.ts for the weights and the rounding). Returning every
    * unit ends where cancelling the paid order would.
    */
-  async refundOrderLines(ctx: Actor, input: RefundOrderLinesInput): Promise<RefundResult> {
+  async refundOrderLines(ctx: RequestContext, input: RefundOrderLinesInput): Promise<RefundResult> {
     checkRefund(input);
     return this.run(ctx, 'refundOrderLines', input, reviveRefundResult, async (tx, books) => {
       const { row, book } = await lockOrder(tx, books, ctx.programId, input.orderId);
@@ -177,15 +177,15 @@ export class OrderService {
   }
 
   /** The order by the shop's id, or null. */
-  async getOrder(programId: string, orderId: string): Promise<OrderRecord | null> {
+  async getOrder(ctx: RequestContext, orderId: string): Promise<OrderRecord | null> {
     if (typeof orderId !== 'string' || !orderId || orderId.length > MAX_TEXT) return null;
-    const [row] = await this.db.run(store.findOrderId, [programId, orderId]);
-    return row ? loadOrder(this.db, programId, { id: row.id }) : null;
+    const [row] = await this.db.run(store.findOrderId, [ctx.programId, orderId]);
+    return row ? loadOrder(this.db, ctx.programId, { id: row.id }) : null;
   }
 
   /** The transaction and the idempotency record around one write; its events go out with the commit. */
   private async run<T>(
-    ctx: Actor,
+    ctx: RequestContext,
     operation: string,
     input: { idempotencyKey: string },
     revive: (json: any) => T,
