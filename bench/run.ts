@@ -284,7 +284,7 @@ async function verifyLedger(databaseUrl: string, programId: string) {
   const { LedgerAudit } = await import('../src/services/ledger/ledger-audit');
   const db = new Database(databaseUrl, 2);
   try {
-    const result = await new LedgerAudit(db).verifyLedger(programId);
+    const result = await new LedgerAudit(db).verifyLedger({ programId: programId });
     return { ok: result.ok, accountsChecked: result.accountsChecked, discrepancies: result.discrepancies.length, sample: result.discrepancies.slice(0, 5) };
   } finally {
     await db.close();

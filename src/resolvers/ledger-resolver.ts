@@ -10,7 +10,7 @@ import {
 } from '../graphql/types/ledger';
 import type { AuthorizationResult as AuthorizationRecordResult, LedgerResult as LedgerRecordResult } from '../services/ledger';
 import { AccountValue, toAccount, toLedgerEntry, toLot, toPage } from './mappers';
-import { actorOf, memberScope } from './scope';
+import { memberScope, requestContext, writerContext } from './scope';
 
 const KEYS = [Role.ADMIN, Role.SERVER];
 const EVERYONE = [Role.ADMIN, Role.SERVER, Role.CUSTOMER];
@@ -52,8 +52,8 @@ export class LedgerResolver {
   @Authorized(...EVERYONE)
   @Query(() => Account, { description: 'A member\'s balances. Customers may leave `member` out.' })
   async account(@Ctx() ctx: Context, @Arg('member', { nullable: true }) member?: MemberRefInput): Promise<AccountValue> {
-    const programId = programOf(ctx);
-    return toAccount(await ctx.services.ledgerQueries.account(programId, memberScope(ctx, member)), programId);
+    const request = requestContext(ctx);
+    return toAccount(await ctx.services.ledgerQueries.account(request, memberScope(ctx, member)), request.programId);
   }
 
   @Authorized(...EVERYONE)
@@ -65,9 +65,9 @@ export class LedgerResolver {
     @Arg('after', { nullable: true }) after?: string,
     @Arg('filter', { nullable: true }) filter?: LedgerEntryFilter,
   ): Promise<LedgerEntryConnection> {
-    const programId = programOf(ctx);
-    const memberId = await ctx.services.ledgerQueries.memberId(programId, memberScope(ctx, member));
-    return toPage(await ctx.services.ledgerQueries.entries(programId, memberId, { first, after, filter }), toLedgerEntry);
+    const request = requestContext(ctx);
+    const memberId = await ctx.services.ledgerQueries.memberId(request, memberScope(ctx, member));
+    return toPage(await ctx.services.ledgerQueries.entries(request, memberId, { first, after, filter }), toLedgerEntry);
   }
 
   @Authorized(...EVERYONE)
@@ -79,29 +79,29 @@ export class LedgerResolver {
     @Arg('after', { nullable: true }) after?: string,
     @Arg('openOnly', { nullable: true, description: 'Only lots with points left.' }) openOnly?: boolean,
   ): Promise<LotConnection> {
-    const programId = programOf(ctx);
-    const memberId = await ctx.services.ledgerQueries.memberId(programId, memberScope(ctx, member));
-    return toPage(await ctx.services.ledgerQueries.lots(programId, memberId, { first, after, openOnly }), toLot);
+    const request = requestContext(ctx);
+    const memberId = await ctx.services.ledgerQueries.memberId(request, memberScope(ctx, member));
+    return toPage(await ctx.services.ledgerQueries.lots(request, memberId, { first, after, openOnly }), toLot);
   }
 
   @Authorized(...KEYS)
   @Mutation(() => LedgerResult, { description: 'Credits points as a new lot (pending until availableAt, expiring at expiresAt).' })
   async accrue(@Arg('input') input: AccrueInput, @Ctx() ctx: Context) {
-    const actor = actorOf(ctx);
+    const actor = writerContext(ctx);
     return toResult(await ctx.services.ledger.accrue(actor, { ...input, member: toMemberRef(input.member) }), actor.programId);
   }
 
   @Authorized(...KEYS)
   @Mutation(() => LedgerResult, { description: 'Spends available points at once, nearest-expiry lots first.' })
   async redeem(@Arg('input') input: RedeemInput, @Ctx() ctx: Context) {
-    const actor = actorOf(ctx);
+    const actor = writerContext(ctx);
     return toResult(await ctx.services.ledger.redeem(actor, { ...input, member: toMemberRef(input.member) }), actor.programId);
   }
 
   @Authorized(...KEYS)
   @Mutation(() => AuthorizationResult, { description: 'Reserves points at checkout; capture on payment, release on cancellation.' })
   async authorizeRedemption(@Arg('input') input: AuthorizeRedemptionInput, @Ctx() ctx: Context) {
-    const actor = actorOf(ctx);
+    const actor = writerContext(ctx);
     const r = await ctx.services.ledger.authorizeRedemption(actor, { ...input, member: toMemberRef(input.member) });
     return toAuthorizationResult(r, actor.programId);
   }
@@ -109,28 +109,28 @@ export class LedgerResolver {
   @Authorized(...KEYS)
   @Mutation(() => AuthorizationResult, { description: 'Spends reserved points; a partial capture releases the rest.' })
   async captureRedemption(@Arg('input') input: CaptureRedemptionInput, @Ctx() ctx: Context) {
-    const actor = actorOf(ctx);
+    const actor = writerContext(ctx);
     return toAuthorizationResult(await ctx.services.ledger.captureRedemption(actor, input), actor.programId);
   }
 
   @Authorized(...KEYS)
   @Mutation(() => AuthorizationResult)
   async releaseRedemption(@Arg('input') input: ReleaseRedemptionInput, @Ctx() ctx: Context) {
-    const actor = actorOf(ctx);
+    const actor = writerContext(ctx);
     return toAuthorizationResult(await ctx.services.ledger.releaseRedemption(actor, input), actor.programId);
   }
 
   @Authorized(Role.ADMIN)
   @Mutation(() => LedgerResult, { description: 'A manual correction with a reason: positive credits a lot, negative debits.' })
   async adjust(@Arg('input') input: AdjustInput, @Ctx() ctx: Context) {
-    const actor = actorOf(ctx);
+    const actor = writerContext(ctx);
     return toResult(await ctx.services.ledger.adjust(actor, { ...input, member: toMemberRef(input.member) }), actor.programId);
   }
 
   @Authorized(...KEYS)
   @Mutation(() => LedgerResult, { description: 'Undoes an accrual, redemption, adjustment or capture with a reversing entry.' })
   async reverseEntry(@Arg('input') input: ReverseEntryInput, @Ctx() ctx: Context) {
-    const actor = actorOf(ctx);
+    const actor = writerContext(ctx);
     const entryId = /^\d{1,15}$/.test(input.entryId) ? Number(input.entryId) : -1;
     return toResult(await ctx.services.ledger.reverseEntry(actor, { ...input, entryId }), actor.programId);
   }

@@ -1,5 +1,6 @@
 import { Arg, Authorized, Ctx, Mutation, Query, Resolver } from 'type-graphql';
 import { programOf } from '../graphql/auth';
+import { requestContext } from './scope';
 import type { Context } from '../graphql/context';
 import { Role } from '../graphql/context';
 import { LedgerVerification } from '../graphql/types/ledger';
@@ -10,7 +11,7 @@ export class OperationsResolver {
   @Authorized(Role.ADMIN)
   @Query(() => LedgerVerification, { description: 'Recomputes every account of the program from its entries and lots and lists each disagreement.' })
   verifyLedger(@Ctx() ctx: Context): Promise<LedgerVerification> {
-    return ctx.services.audit.verifyLedger(programOf(ctx));
+    return ctx.services.audit.verifyLedger(requestContext(ctx));
   }
 
   @Authorized(Role.ADMIN)

@@ -81,6 +81,6 @@ export class BalanceChangeResolver {
   @FieldResolver(() => Account, { description: 'The account as it is when the event is delivered: at least as new as this change.' })
   async account(@Root() change: BalanceChange, @Ctx() ctx: Context): Promise<AccountValue> {
     const programId = programOf(ctx);
-    return toAccount(await ctx.services.ledgerQueries.account(programId, { id: change.memberId }), programId);
+    return toAccount(await ctx.services.ledgerQueries.account(requestContext(ctx), { id: change.memberId }), programId);
   }
 }

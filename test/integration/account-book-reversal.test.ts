@@ -19,7 +19,7 @@ async function member() {
 }
 
 async function expectBooksBalance() {
-  expect((await new LedgerAudit(h.database).verifyLedger(h.programId)).discrepancies).toEqual([]);
+  expect((await new LedgerAudit(h.database).verifyLedger({ programId: h.programId })).discrepancies).toEqual([]);
 }
 
 test('reversing a partly spent accrual takes its remainder once and the spent part from other lots', async () => {

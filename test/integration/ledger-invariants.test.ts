@@ -17,7 +17,7 @@ async function newMember(externalId: string) {
 }
 
 async function expectBooksBalance() {
-  const verification = await new LedgerAudit(h.database).verifyLedger(h.programId);
+  const verification = await new LedgerAudit(h.database).verifyLedger({ programId: h.programId });
   expect(verification.discrepancies).toEqual([]);
   expect(verification.ok).toBe(true);
 }

@@ -41,7 +41,7 @@ async function account(harness: ServiceHarness, memberId: string) {
 }
 
 async function expectBooksBalance(harness: ServiceHarness) {
-  const verification = await new LedgerAudit(harness.database).verifyLedger(harness.programId);
+  const verification = await new LedgerAudit(harness.database).verifyLedger({ programId: harness.programId });
   expect(verification.discrepancies).toEqual([]);
   expect(verification.ok).toBe(true);
   return verification;
@@ -328,7 +328,7 @@ test('verifyLedger names the account and the check that disagree', async () => {
   const em = h.orm.em.fork();
   const [{ id: accountB }] = await em.execute('select id from account where member_id = ?', [b]);
   await em.execute('update account set available = available + 1 where member_id = ?', [b]);
-  const broken = await new LedgerAudit(h.database).verifyLedger(h.programId);
+  const broken = await new LedgerAudit(h.database).verifyLedger({ programId: h.programId });
   expect(broken.ok).toBe(false);
   expect(broken.accountsChecked).toBe(2);
   expect(broken.discrepancies.map((d) => d.check).sort()).toEqual(['entries_available', 'last_entry_available', 'lifetime_totals', 'lots_available']);
@@ -342,7 +342,7 @@ test('verifyLedger names the account and the check that disagree', async () => {
   // A lot whose remainder disagrees with its allocations, and a reservation no authorization explains.
   await em.execute(`update lot set remaining = remaining - 10 where account_id = (select id from account where member_id = ?)`, [a]);
   await em.execute(`update "authorization" set status = 'released'`);
-  const worse = await new LedgerAudit(h.database).verifyLedger(h.programId);
+  const worse = await new LedgerAudit(h.database).verifyLedger({ programId: h.programId });
   expect(worse.discrepancies).toEqual(
     expect.arrayContaining([
       expect.objectContaining({ memberId: a, check: 'lot_remaining', expected: 100, actual: 90, lotId: expect.any(Number) }),

@@ -7,7 +7,7 @@
  *
  * Replay a failure with the seed and path fast-check prints: FC_SEED=… FC_PATH=… npx jest <this file>.
  */
-import type { Actor } from '../../src/services/shared';
+import type { RequestContext } from '../../src/services/shared';
 import fc from 'fast-check';
 import { PatronError } from '../../src/errors';
 import { DAY_MS } from '../../src/services/shared';
@@ -270,8 +270,8 @@ function addLot(member: MemberModel, index: number, dbId: number, points: number
 interface Run {
   h: ServiceHarness;
   programId: string;
-  server: Actor;
-  admin: Actor;
+  server: RequestContext;
+  admin: RequestContext;
   jobs: LedgerJobs;
   batchSize: number;
   model: Model;
@@ -310,8 +310,8 @@ async function newRun(scenario: { members: number; batchSize: number }): Promise
   return {
     h,
     programId: program.id,
-    server: { programId: program.id, kind: 'server', id: 'property-server' },
-    admin: { programId: program.id, kind: 'admin', id: 'property-admin' },
+    server: testContext(program.id, 'server', 'property-server'),
+    admin: testContext(program.id, 'admin', 'property-admin'),
     jobs: new LedgerJobs(h.database, h.ledger, { batchSize: scenario.batchSize }),
     batchSize: scenario.batchSize,
     model: { members, authorizations: [], entries: [] },
@@ -567,7 +567,7 @@ async function step(run: Run, op: Op): Promise<void> {
 /** The books verify, and every balance, entry count, lot and authorization is what the model says. */
 async function checkAgainstModel(run: Run): Promise<void> {
   const em = run.h.orm.em.fork();
-  const verification = await new LedgerAudit(run.h.database).verifyLedger(run.programId);
+  const verification = await new LedgerAudit(run.h.database).verifyLedger({ programId: run.programId });
   expect(verification.discrepancies).toEqual([]);
   expect(verification.accountsChecked).toBe(run.model.members.length);
 

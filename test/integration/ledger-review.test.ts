@@ -57,7 +57,7 @@ async function shop(settings: Partial<ProgramSettings> = {}): Promise<Shop> {
       return a as Record<'available' | 'pending' | 'reserved' | 'debt', number>;
     },
     async expectSound() {
-      expect((await new LedgerAudit(h.database).verifyLedger(programId)).discrepancies).toEqual([]);
+      expect((await new LedgerAudit(h.database).verifyLedger({ programId: programId })).discrepancies).toEqual([]);
       await expectNothingFromNothing(programId);
     },
   };

@@ -72,7 +72,7 @@ async function shop(harness: RulesHarness, settings: Partial<ProgramSettings> = 
       return Number(row?.paid_minor ?? 0);
     },
     async expectBooksBalance() {
-      expect((await new LedgerAudit(harness.database).verifyLedger(programId)).discrepancies).toEqual([]);
+      expect((await new LedgerAudit(harness.database).verifyLedger({ programId: programId })).discrepancies).toEqual([]);
     },
   };
 }

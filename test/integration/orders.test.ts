@@ -74,7 +74,7 @@ async function shop(settings: Partial<ProgramSettings> = {}): Promise<Shop> {
       };
     },
     async expectBooksBalance() {
-      const verification = await new LedgerAudit(h.database).verifyLedger(programId);
+      const verification = await new LedgerAudit(h.database).verifyLedger({ programId: programId });
       expect(verification.discrepancies).toEqual([]);
       // Every entry's amount is its deltas (the database checks it too), and the deltas add up to the cached balances.
       const [row] = await em().execute(

@@ -244,7 +244,7 @@ describe('rewards over the tree (E7)', () => {
 
     await h.services.orders.cancelOrder(s.server, { orderId: paid.order.orderId, idempotencyKey: key('cancel') });
     for (const id of [l1, l2, l3]) expect(await account(id)).toEqual({ available: 0, pending: 0 });
-    const verification = await new LedgerAudit(h.database).verifyLedger(s.programId);
+    const verification = await new LedgerAudit(h.database).verifyLedger({ programId: s.programId });
     expect(verification.discrepancies).toEqual([]);
   });
 

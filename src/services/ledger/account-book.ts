@@ -9,150 +9,19 @@ import { pgArray, type MemberRef } from '../shared';
 import * as store from './book-store';
 import { ACTIVATION, EXPIRY } from './sweep-store';
 import { repayDebts, sweepLots, type SweepOutcome } from './sweeps';
-
-/** Why an entry was written. */
-export interface Cause {
-  type: CauseType;
-  id?: string | null;
-  ruleVersionId?: string | null;
-  reason?: string | null;
-  idempotencyKey?: string | null;
-  /** What owns the entry ('order' and the shop's order id): it is undone only through its owner. */
-  owner?: { type: 'order'; id: string } | null;
-}
-
-export interface Balances {
-  available: number;
-  pending: number;
-  reserved: number;
-}
-
-export interface EntryRecord extends Balances {
-  id: number;
-  programId: string;
-  accountId: string;
-  memberId: string;
-  kind: EntryKind;
-  amount: number;
-  deltaAvailable: number;
-  deltaPending: number;
-  deltaReserved: number;
-  /** Change of the account's debt: + when points taken back were already spent, − when repaid. */
-  deltaDebt: number;
-  causeType: CauseType;
-  causeId: string | null;
-  ruleVersionId: string | null;
-  reason: string | null;
-  idempotencyKey: string | null;
-  reversesEntryId: number | null;
-  /** The entry this one undoes a part of (an order's returned lines). */
-  partlyReversesEntryId: number | null;
-  authorizationId: string | null;
-  /** The lot an accrual created. */
-  lotId: number | null;
-  /** What owns the entry: undone only through it (an order: cancelOrder, refundOrderLines). */
-  ownerType: string | null;
-  ownerId: string | null;
-  createdAt: Date;
-}
-
-/** The program settings a ledger write needs, read with the account lock. */
-export interface ProgramPolicy {
-  defaultLifetimeDays: number | null;
-  pendingDays: number;
-  authorizationTtlSeconds: number;
-  pointValueMinor: number;
-  currency: string;
-  negativeBalancePolicy: NegativeBalancePolicy;
-}
-
-/**
- * What to do when points to take back were already spent and the account's other available
- * points do not cover them: refuse (INSUFFICIENT_POINTS), record the rest as debt that later
- * points repay first, or forgive the rest.
- */
-export type Shortfall = 'refuse' | 'debt' | 'forgive';
-
-/** The shortfall an order's take-back uses under the program's policy. */
-export const shortfallUnder = (policy: NegativeBalancePolicy): Shortfall =>
-  policy === NegativeBalancePolicy.ALLOW_DEBT ? 'debt' : 'forgive';
-
-/** An accrual's lot: what is left in it and what expired from it unused. */
-export interface AccrualLot {
-  id: number;
-  remaining: number;
-  expired: number;
-  active: boolean;
-}
-
-
-export interface AccountState extends Balances {
-  id: string;
-  programId: string;
-  memberId: string;
-  memberStatus: MemberStatus;
-  /** Points taken back after they were spent, owed until later points repay them (>= 0). */
-  debt: number;
-  lifetimeEarned: number;
-  lifetimeRedeemed: number;
-  lifetimeExpired: number;
-}
-
-/** Points moved to (+) or from (−) a lot by one entry, and the change of what the lot has forgiven. */
-interface LotChange {
-  lotId: number;
-  amount: number;
-  forgiven?: number;
-}
-
-interface Posting {
-  kind: EntryKind;
-  available?: number;
-  pending?: number;
-  reserved?: number;
-  debt?: number;
-  cause: Cause;
-  reversesEntryId?: number | null;
-  partlyReversesEntryId?: number | null;
-  authorizationId?: string | null;
-  newLot?: { amount: number; availableAt: Date; expiresAt: Date | null; activated: boolean };
-  lotChanges?: LotChange[];
-  earned?: number;
-  redeemed?: number;
-}
-
-/** The cause of the debt repayments that opening a book (or a job) makes. */
-export const DEBT_REPAID: Cause = { type: CauseType.JOB, id: 'repay-debt', reason: 'Debt repaid from available points' };
-
-export function toEntryRecord(row: store.EntryRow, memberId: string): EntryRecord {
-  return {
-    id: Number(row.id),
-    programId: row.program_id,
-    accountId: row.account_id,
-    memberId,
-    kind: row.kind,
-    amount: Number(row.amount),
-    deltaAvailable: Number(row.delta_available),
-    deltaPending: Number(row.delta_pending),
-    deltaReserved: Number(row.delta_reserved),
-    deltaDebt: Number(row.delta_debt ?? 0),
-    available: Number(row.available_after),
-    pending: Number(row.pending_after),
-    reserved: Number(row.reserved_after),
-    causeType: row.cause_type,
-    causeId: row.cause_id,
-    ruleVersionId: row.rule_version_id,
-    reason: row.reason,
-    idempotencyKey: row.idempotency_key,
-    reversesEntryId: row.reverses_entry_id == null ? null : Number(row.reverses_entry_id),
-    partlyReversesEntryId: row.partly_reverses_entry_id == null ? null : Number(row.partly_reverses_entry_id),
-    authorizationId: row.authorization_id,
-    lotId: row.lot_id == null ? null : Number(row.lot_id),
-    ownerType: row.owner_type ?? null,
-    ownerId: row.owner_id ?? null,
-    createdAt: new Date(row.created_at),
-  };
-}
+import {
+  DEBT_REPAID,
+  toEntryRecord,
+  type AccountState,
+  type AccrualLot,
+  type Balances,
+  type Cause,
+  type EntryRecord,
+  type LotChange,
+  type Posting,
+  type ProgramPolicy,
+  type Shortfall,
+} from './entries';
 
 /**
  * One member's account, locked for the rest of the caller's transaction. Every change is an

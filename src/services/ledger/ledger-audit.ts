@@ -1,5 +1,6 @@
 import type { Database } from '../../db/database';
 import * as store from './audit-store';
+import type { RequestContext } from '../shared';
 
 /** One place where the books of an account do not agree with themselves. */
 export interface LedgerDiscrepancy {
@@ -43,7 +44,8 @@ export interface LedgerVerification {
 export class LedgerAudit {
   constructor(private readonly db: Database) {}
 
-  async verifyLedger(programId: string): Promise<LedgerVerification> {
+  async verifyLedger(ctx: Pick<RequestContext, 'programId'>): Promise<LedgerVerification> {
+    const { programId } = ctx;
     // One repeatable-read snapshot: the count and the checks see the same books even while writers run.
     return this.db.transaction(
       async (tx) => {

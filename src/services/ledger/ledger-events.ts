@@ -1,5 +1,5 @@
 import type { OutboxEvent } from '../../db/database';
-import type { Balances, EntryRecord } from './account-book';
+import type { Balances, EntryRecord } from './entries';
 
 /** The outbox topic of balance changes; subscriptions route them by member id. */
 export const BALANCE_CHANGED = 'BALANCE_CHANGED';

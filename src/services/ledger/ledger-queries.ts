@@ -1,8 +1,8 @@
-import type { MemberRef } from '../shared';
+import type { MemberRef, RequestContext } from '../shared';
 import type { Database } from '../../db/database';
 import { EntryKind } from '../../entities/ledger-entry';
 import { badInput, notFound } from '../../errors';
-import { EntryRecord, toEntryRecord } from './account-book';
+import { EntryRecord, toEntryRecord } from './entries';
 import type { Clock } from '../shared';
 import type { AccountSnapshot } from './ledger-service';
 import { memberRefColumn } from '../members';
@@ -86,35 +86,37 @@ export class LedgerQueries {
   }
 
   /** One member's balances in one statement, however the member is named. */
-  async account(programId: string, ref: MemberRef): Promise<AccountSnapshot> {
+  async account(ctx: RequestContext, ref: MemberRef): Promise<AccountSnapshot> {
+    const { programId } = ctx;
     const [column, value] = memberRefColumn(ref);
     const [row] = await this.db.run(store.accountByMember[column], [this.clock.now(), programId, value]);
     if (!row) throw notFound('Member', { member: ref });
     return toSnapshot(row);
   }
 
-  async memberId(programId: string, ref: MemberRef): Promise<string> {
+  async memberId(ctx: RequestContext, ref: MemberRef): Promise<string> {
+    const { programId } = ctx;
     const [column, value] = memberRefColumn(ref);
     const [row] = await this.db.run(store.memberIdByRef[column], [programId, value]);
     if (!row) throw notFound('Member', { member: ref });
     return row.id;
   }
 
-  async entries(programId: string, memberId: string, opts: { first?: number | null; after?: string | null; filter?: EntryFilter | null }) {
+  async entries(ctx: RequestContext, memberId: string, opts: { first?: number | null; after?: string | null; filter?: EntryFilter | null }) {
     const limit = pageSize(opts.first);
     const after = decodeCursor(opts.after);
     const f = opts.filter ?? {};
     const rows = await this.db.run(store.memberEntries, [
-      programId, memberId, after, f.kinds?.length ? pgArray(f.kinds) : null, f.from ?? null, f.to ?? null, limit + 1,
+      ctx.programId, memberId, after, f.kinds?.length ? pgArray(f.kinds) : null, f.from ?? null, f.to ?? null, limit + 1,
     ]);
     return this.page(rows.map((r) => toEntryRecord(r, memberId)), limit);
   }
 
-  async lots(programId: string, memberId: string, opts: { first?: number | null; after?: string | null; openOnly?: boolean | null }) {
+  async lots(ctx: RequestContext, memberId: string, opts: { first?: number | null; after?: string | null; openOnly?: boolean | null }) {
     const limit = pageSize(opts.first);
     const after = decodeCursor(opts.after);
     const now = this.clock.now();
-    const rows = await this.db.run(store.memberLots, [programId, memberId, after, Boolean(opts.openOnly), limit + 1]);
+    const rows = await this.db.run(store.memberLots, [ctx.programId, memberId, after, Boolean(opts.openOnly), limit + 1]);
     const lots: LotRecord[] = rows.map((r) => {
       const expiresAt = r.expires_at ? new Date(r.expires_at) : null;
       const remaining = Number(r.remaining);

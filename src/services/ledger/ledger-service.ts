@@ -3,8 +3,9 @@ import { randomUUID } from 'node:crypto';
 import { AuthorizationStatus } from '../../entities/authorization';
 import { CauseType, EntryKind } from '../../entities/ledger-entry';
 import { ErrorCode, PatronError, badInput, notFound } from '../../errors';
-import { AccountBook, Cause, EntryRecord, toEntryRecord } from './account-book';
-import type { Actor, DomainHooks, MemberRef } from '../shared';
+import { AccountBook } from './account-book';
+import { toEntryRecord, type Cause, type EntryRecord } from './entries';
+import type { Actor, DomainHooks, MemberRef, RequestContext } from '../shared';
 import { Clock, DAY_MS } from '../shared';
 import { once, checkClientKey } from '../shared';
 import * as authStore from './authorization-store';
@@ -138,34 +139,34 @@ export class LedgerService {
     });
   }
 
-  accrue(actor: Actor, input: AccrueInput): Promise<LedgerResult> {
+  accrue(ctx: RequestContext, input: AccrueInput): Promise<LedgerResult> {
     checkPoints(input.points);
     checkReason(input.reason);
     checkDays(input.lifetimeDays, 'lifetimeDays', 1);
     checkDays(input.delayDays, 'delayDays', 0);
     if (input.lifetimeDays != null && input.expiresAt) throw badInput('Give lifetimeDays or expiresAt, not both');
     if (input.delayDays != null && input.availableAt) throw badInput('Give delayDays or availableAt, not both');
-    return this.write(actor, 'accrue', input, input.member, async (book) => {
+    return this.write(ctx, 'accrue', input, input.member, async (book) => {
       const { availableAt, expiresAt } = lotTimes(book, input);
-      return book.accrue(input.points, { availableAt, expiresAt, cause: this.cause(actor, input) });
+      return book.accrue(input.points, { availableAt, expiresAt, cause: this.cause(ctx, input) });
     });
   }
 
-  redeem(actor: Actor, input: SpendInput): Promise<LedgerResult> {
+  redeem(ctx: RequestContext, input: SpendInput): Promise<LedgerResult> {
     checkPoints(input.points);
     checkReason(input.reason);
-    return this.write(actor, 'redeem', input, input.member, (book) => {
+    return this.write(ctx, 'redeem', input, input.member, (book) => {
       book.assertActive();
-      return book.redeem(input.points, this.cause(actor, input));
+      return book.redeem(input.points, this.cause(ctx, input));
     });
   }
 
-  adjust(actor: Actor, input: AdjustInput): Promise<LedgerResult> {
+  adjust(ctx: RequestContext, input: AdjustInput): Promise<LedgerResult> {
     checkPoints(input.points, 'points', true);
     checkReason(input.reason, true);
     checkDays(input.lifetimeDays, 'lifetimeDays', 1);
-    const cause = { ...this.cause(actor, input), type: CauseType.ADMIN };
-    return this.write(actor, 'adjust', input, input.member, (book) => {
+    const cause = { ...this.cause(ctx, input), type: CauseType.ADMIN };
+    return this.write(ctx, 'adjust', input, input.member, (book) => {
       if (input.points < 0) return book.redeem(-input.points, cause, EntryKind.ADJUSTMENT);
       const { availableAt, expiresAt } = lotTimes(book, { lifetimeDays: input.lifetimeDays, delayDays: 0 });
       return book.accrue(input.points, { availableAt, expiresAt, cause, kind: EntryKind.ADJUSTMENT });
@@ -173,10 +174,10 @@ export class LedgerService {
   }
 
   /** Undoes an entry; an order's capture and awards are undone through the order (cancelOrder, refundOrderLines). */
-  async reverseEntry(actor: Actor, input: { entryId: number; reason?: string | null; idempotencyKey: string }) {
+  async reverseEntry(ctx: RequestContext, input: { entryId: number; reason?: string | null; idempotencyKey: string }) {
     checkReason(input.reason);
-    const original = await this.findEntry(actor.programId, input.entryId);
-    return this.write(actor, 'reverseEntry', input, { id: original.memberId }, async (book) => {
+    const original = await this.findEntry(ctx.programId, input.entryId);
+    return this.write(ctx, 'reverseEntry', input, { id: original.memberId }, async (book) => {
       if (original.ownerType === 'order') {
         throw new PatronError(
           ErrorCode.INVALID_STATE,
@@ -184,33 +185,33 @@ export class LedgerService {
           { entryId: original.id, orderId: original.ownerId },
         );
       }
-      return book.reverse(original, this.cause(actor, input));
+      return book.reverse(original, this.cause(ctx, input));
     });
   }
 
-  authorizeRedemption(actor: Actor, input: AuthorizeInput): Promise<AuthorizationResult> {
+  authorizeRedemption(ctx: RequestContext, input: AuthorizeInput): Promise<AuthorizationResult> {
     checkPoints(input.points);
     checkReason(input.reason);
     if (input.ttlSeconds != null && (!Number.isSafeInteger(input.ttlSeconds) || input.ttlSeconds < 10 || input.ttlSeconds > 7 * 86400)) {
       throw badInput('ttlSeconds must be from 10 to 604800', { field: 'ttlSeconds' });
     }
     if (input.reference && input.reference.length > 200) throw badInput('reference must be at most 200 characters');
-    return this.run(actor, 'authorizeRedemption', input, reviveAuthorizationResult, async (tx) => {
-      const book = await AccountBook.open(tx, actor.programId, input.member, this.clock.now());
+    return this.run(ctx, 'authorizeRedemption', input, reviveAuthorizationResult, async (tx) => {
+      const book = await AccountBook.open(tx, ctx.programId, input.member, this.clock.now());
       book.assertActive();
       const id = randomUUID();
       const ttl = input.ttlSeconds ?? book.policy.authorizationTtlSeconds;
       const expiresAt = new Date(book.now.getTime() + ttl * 1000);
-      const entry = await book.hold(input.points, id, this.cause(actor, input));
+      const entry = await book.hold(input.points, id, this.cause(ctx, input));
       const authorization = await recordAuthorization(tx, book, { id, points: input.points, reference: input.reference ?? null, expiresAt });
       return { book, result: { entry, account: snapshot(book), authorization } };
     });
   }
 
   /** Spends `points` of the authorization (all by default); the rest goes back to available. */
-  captureRedemption(actor: Actor, input: { authorizationId: string; points?: number | null; idempotencyKey: string }) {
+  captureRedemption(ctx: RequestContext, input: { authorizationId: string; points?: number | null; idempotencyKey: string }) {
     if (input.points != null) checkPoints(input.points);
-    return this.onAuthorization(actor, 'captureRedemption', input, async (book, auth) => {
+    return this.onAuthorization(ctx, 'captureRedemption', input, async (book, auth) => {
       if (book.now >= auth.expiresAt) {
         throw new PatronError(ErrorCode.AUTHORIZATION_EXPIRED, 'The authorization expired and its points were released', {
           authorizationId: auth.id,
@@ -220,16 +221,16 @@ export class LedgerService {
       if (points > auth.amount) {
         throw badInput(`Cannot capture ${points}: the authorization holds ${auth.amount}`, { field: 'points' });
       }
-      const cause = this.cause(actor, input);
+      const cause = this.cause(ctx, input);
       const entry = await book.capture(points, auth.id, cause);
       if (points < auth.amount) await book.release(auth.amount - points, auth.id, cause);
       return { entry, status: AuthorizationStatus.CAPTURED, captured: points };
     });
   }
 
-  releaseRedemption(actor: Actor, input: { authorizationId: string; idempotencyKey: string }) {
-    return this.onAuthorization(actor, 'releaseRedemption', input, async (book, auth) => {
-      const entry = await book.release(auth.amount, auth.id, this.cause(actor, input));
+  releaseRedemption(ctx: RequestContext, input: { authorizationId: string; idempotencyKey: string }) {
+    return this.onAuthorization(ctx, 'releaseRedemption', input, async (book, auth) => {
+      const entry = await book.release(auth.amount, auth.id, this.cause(ctx, input));
       return { entry, status: AuthorizationStatus.RELEASED, captured: 0 };
     });
   }

@@ -1,6 +1,6 @@
 import type { Database, Sql, UnitOfWork } from '../../db/database';
 import type { Logger } from '../../logger';
-import { DEBT_REPAID } from './account-book';
+import { DEBT_REPAID } from './entries';
 import { ACTIVATION, EXPIRY, type LotSweep } from './sweep-store';
 import { repayDebts, sweepLots } from './sweeps';
 import { dueAuthorizations } from './authorization-store';

@@ -1,6 +1,6 @@
 import type { Sql } from '../../db/database';
 import { pgArray } from '../shared';
-import { toEntryRecord, type Cause, type EntryRecord } from './account-book';
+import { toEntryRecord, type Cause, type EntryRecord } from './entries';
 import { repayDebtsStatement, type LotSweep, type SweptRow } from './sweep-store';
 
 /** Which lots a statement may touch: an id range (the jobs' batches), or all of them. */
