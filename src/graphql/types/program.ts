@@ -36,6 +36,8 @@ export class Program {
   @Field(() => Int, { description: 'Levels a referral tree may have below its top member (1 to 10).' }) referralMaxDepth!: number;
   @Field(() => Int, { nullable: true, description: 'Days a customer may return an order: referrers\' awards for it stay pending until then. null: pendingDays.' })
   returnWindowDays!: number | null;
+  @Field({ description: 'Members\' phone numbers written without a country code are read as numbers of this region (ISO 3166-1 alpha-2, e.g. RU, US).' })
+  phoneDefaultRegion!: string;
   @Field() createdAt!: Date;
 }
 
@@ -59,6 +61,8 @@ export class ProgramSettingsInput {
   @Field({ nullable: true }) @IsOptional() @Length(1, 500) referralLinkTemplate?: string;
   @Field(() => Int, { nullable: true }) @IsOptional() @IsInt() @Min(1) @Max(10) referralMaxDepth?: number;
   @Field(() => Int, { nullable: true }) @IsOptional() @IsInt() @Min(0) @Max(365) returnWindowDays?: number | null;
+  @Field({ nullable: true, description: 'ISO 3166-1 alpha-2 region (RU, US, DE …) whose numbering plan reads phones given without a country code.' })
+  @IsOptional() phoneDefaultRegion?: string;
 }
 
 @InputType()
