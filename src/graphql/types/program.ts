@@ -75,7 +75,8 @@ export class ApiKey {
   @Field(() => ID) id!: string;
   @Field(() => ApiKeyRole) role!: ApiKeyRole;
   @Field() name!: string;
-  @Field({ description: 'The first characters of the secret, to tell keys apart.' }) prefix!: string;
+  @Field({ description: 'The first characters of the secret, to tell keys apart: `ptn_adm_` or `ptn_srv_` and 6 of its random characters (only the first 8 characters for older keys and a PATRON_ADMIN_KEY).' })
+  prefix!: string;
   @Field({ description: 'The installation\'s first key; it may also create programs.' }) operator!: boolean;
   @Field() createdAt!: Date;
   @Field(() => Date, { nullable: true }) revokedAt!: Date | null;
