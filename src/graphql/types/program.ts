@@ -2,6 +2,7 @@ import { Field, ID, InputType, Int, ObjectType, registerEnumType } from 'type-gr
 import { IsBoolean, IsIn, IsInt, IsOptional, Length, Matches, Max, Min } from 'class-validator';
 import { ApiKeyRole } from '../../entities/api-key';
 import { NegativeBalancePolicy } from '../../entities/program';
+import { PageInfo } from './common';
 
 registerEnumType(ApiKeyRole, { name: 'ApiKeyRole', description: 'server: a storefront backend; admin: the shop\'s staff.' });
 registerEnumType(NegativeBalancePolicy, {
@@ -80,6 +81,19 @@ export class ApiKey {
   @Field({ description: 'The installation\'s first key; it may also create programs.' }) operator!: boolean;
   @Field() createdAt!: Date;
   @Field(() => Date, { nullable: true }) revokedAt!: Date | null;
+}
+
+@ObjectType({ simpleResolvers: true })
+export class ApiKeyEdge {
+  @Field({ description: 'Pass as `after` to read on from this key.' }) cursor!: string;
+  @Field(() => ApiKey) node!: ApiKey;
+}
+
+@ObjectType({ description: 'A page of API keys, oldest first: `nodes` for the keys alone, `edges` with a cursor for each (Relay style).' })
+export class ApiKeyConnection {
+  @Field(() => [ApiKey]) nodes!: ApiKey[];
+  @Field(() => [ApiKeyEdge]) edges!: ApiKeyEdge[];
+  @Field(() => PageInfo) pageInfo!: PageInfo;
 }
 
 @ObjectType()

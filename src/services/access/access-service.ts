@@ -7,9 +7,9 @@ import { Program } from '../../entities/program';
 import { badInput, notFound } from '../../errors';
 import type { MemberService } from '../members';
 import type { ProgramService } from '../programs';
-import type { Clock, MemberRef, RequestContext } from '../shared';
-import { isUuid } from '../shared';
-import { claimTokenSecret, findKey, findLiveKey, findOperatorKey, lockBootstrap } from './access-store';
+import type { Clock, MemberRef, Page, RequestContext } from '../shared';
+import { idCursor, isUuid, pageOf, pageSize, readIdCursor } from '../shared';
+import { claimTokenSecret, findKey, findKeysPage, findLiveKey, findOperatorKey, hasKey, lockBootstrap } from './access-store';
 
 export interface ApiKeyIdentity {
   keyId: string;
@@ -67,6 +67,9 @@ const CHOSEN_PREFIX_LENGTH = 8;
 export function keyPrefix(secret: string): string {
   return secret.slice(0, GENERATED_SECRET.test(secret) ? GENERATED_PREFIX_LENGTH : CHOSEN_PREFIX_LENGTH);
 }
+
+/** The cursor of a key in {@link AccessService.apiKeyPage}: pass it as `after` to read the keys after it. */
+export const apiKeyCursor = (key: { id: string }): string => idCursor('apiKeys', key.id);
 
 function toKey(key: ApiKey): ApiKeyRecord {
   return {
@@ -158,6 +161,18 @@ export class AccessService {
   async listApiKeys(ctx: RequestContext): Promise<ApiKeyRecord[]> {
     const keys = await this.orm.em.fork().find(ApiKey, { program: ctx.programId }, { orderBy: { createdAt: 'asc', id: 'asc' } });
     return keys.map(toKey);
+  }
+
+  /** The program's keys a page at a time, oldest first: `first` keys after the `after` cursor. */
+  async apiKeyPage(ctx: RequestContext, opts: { first?: number | null; after?: string | null } = {}): Promise<Page<ApiKeyRecord>> {
+    const limit = pageSize(opts.first);
+    const afterId = readIdCursor('apiKeys', opts.after);
+    const em = this.orm.em.fork();
+    const keys = await findKeysPage(em, ctx.programId, afterId, limit + 1);
+    if (afterId && keys.length === 0 && !(await hasKey(em, ctx.programId, afterId))) {
+      throw badInput('after names no key of this program', { field: 'after' });
+    }
+    return pageOf(keys.map(toKey), limit, apiKeyCursor);
   }
 
   /** A new program's first admin key, in the transaction creating the program. */
