@@ -19,6 +19,7 @@ import type { Services } from './services';
 import { identify } from './graphql/auth';
 import type { ClientInfo, Context, Identity } from './graphql/context';
 import { createErrorFormatter } from './graphql/errors';
+import { operationLog } from './graphql/operation-log';
 import { trackConnections } from './http-drain';
 import { createGraphiqlHandler, GRAPHIQL_DEFAULT_HEADERS, GRAPHIQL_STARTER_QUERY } from './graphql/graphiql';
 import { armor, MAX_TOKENS } from './graphql/limits';
@@ -65,6 +66,8 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<PatronHttp
   const connections = trackConnections(httpServer);
   const limits = armor(config.introspection);
   const formatError = createErrorFormatter(logger, config.env !== 'production');
+  // Over HTTP, unexpected errors are logged by the operation log, with the request's id.
+  const formatHttpError = createErrorFormatter(logger, config.env !== 'production', false);
   const origins = originPolicy(config.corsOrigins);
 
   const contextFor = (identity: Identity, requestId: string, client: ClientInfo): Context => ({
@@ -136,9 +139,10 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<PatronHttp
     // simple cross-site request, so it passes, as do Apollo's own headers. urql's GET queries
     // (preferGetMethod) carry Authorization and need no apollo-require-preflight.
     csrfPrevention: { requestHeaders: ['authorization', 'x-api-key', 'x-apollo-operation-name', 'apollo-require-preflight'] },
-    formatError,
+    formatError: formatHttpError,
     plugins: [
       ...limits.plugins,
+      operationLog(),
       // Apollo's own landing page loads from its CDN; GraphiQL (when enabled) is served above instead.
       ApolloServerPluginLandingPageDisabled(),
     ],

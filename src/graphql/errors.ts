@@ -16,9 +16,10 @@ const UNAVAILABLE = {
 
 /**
  * Every error leaves with a stable `extensions.code`. Errors the domain raised on purpose keep
- * their message and details; anything unexpected is logged and masked.
+ * their message and details; anything unexpected is masked, and logged here when `logUnexpected`
+ * (over HTTP the operation log does it, under the request's id).
  */
-export function createErrorFormatter(logger: Logger, exposeDetails: boolean) {
+export function createErrorFormatter(logger: Logger, exposeDetails: boolean, logUnexpected = true) {
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
     const original = unwrapResolverError(error);
     const base = { locations: formatted.locations, path: formatted.path };
@@ -46,7 +47,7 @@ export function createErrorFormatter(logger: Logger, exposeDetails: boolean) {
       // Armor's limits and graphql-js validation report plain GraphQLErrors without a code.
       return { ...base, message: original.message, extensions: { code: code ?? 'GRAPHQL_VALIDATION_FAILED' } };
     }
-    logger.error({ err: original, path: formatted.path }, 'unexpected error');
+    if (logUnexpected) logger.error({ err: original, path: formatted.path }, 'unexpected error');
     return {
       ...base,
       message: exposeDetails && original instanceof Error ? original.message : 'Internal server error',

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Client, Pool } from 'pg';
 import type { PubSub } from 'type-graphql';
+import { notifyAll } from '../db/notify-store';
 
 /**
  * Pub/sub for type-graphql subscriptions.
@@ -475,11 +476,7 @@ export class PgPubSub implements PubSub, EventPublisher {
   private async send(events: string[]): Promise<void> {
     const payloads = this.pack(events);
     try {
-      // Several NOTIFYs in one statement are delivered in order, in one round trip.
-      await this.notifyPool.query(
-        'SELECT pg_notify($1, payload) FROM unnest($2::text[]) WITH ORDINALITY AS batch(payload, position) ORDER BY position',
-        [this.channel, payloads],
-      );
+      await this.notifyPool.query({ name: notifyAll.name, text: notifyAll.text, values: [this.channel, payloads] });
       this.counters.notifyQueries++;
       this.counters.notifications += payloads.length;
     } catch (error) {

@@ -97,7 +97,9 @@ export class JobRunner {
           try {
             const outcome = await this.runJob(job.name);
             if (outcome.skipped) this.options.logger?.debug({ job: job.name }, 'Job skipped: running elsewhere');
-            else this.options.logger?.info({ job: job.name, result: outcome.result }, 'Job finished');
+            // A run that found nothing to do stays quiet: every minute would otherwise say so.
+            else if (didWork(outcome.result)) this.options.logger?.info({ job: job.name, result: outcome.result }, 'Job finished');
+            else this.options.logger?.debug({ job: job.name }, 'Job found nothing to do');
           } catch (error) {
             this.options.logger?.error({ err: error, job: job.name }, 'Job failed');
           }
@@ -139,4 +141,9 @@ export function createJobRunner(db: Database, ledgerJobs: LedgerJobs, options: J
   const runner = new JobRunner(db, options);
   for (const job of ledgerJobDefinitions(ledgerJobs)) runner.register(job);
   return runner;
+}
+
+/** A job's counts say it did something (other than counting the programs it looked at). */
+export function didWork(result: Record<string, number>): boolean {
+  return Object.entries(result).some(([name, count]) => name !== 'programs' && name !== 'batches' && count !== 0);
 }

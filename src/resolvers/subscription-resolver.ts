@@ -5,7 +5,8 @@ import type { Context } from '../graphql/context';
 import { Role } from '../graphql/context';
 import { Account, BalanceChange } from '../graphql/types/ledger';
 import type { EntryRecord } from '../services/ledger';
-import { Topic, type DeliveredBalanceChange } from '../services/realtime';
+import { BALANCE_CHANGED } from '../services/ledger';
+import type { DeliveredBalanceChange } from '../services/realtime';
 import { MemberRefInput } from '../graphql/types/common';
 import { memberScope, requestContext } from './scope';
 import { toAccount, toLedgerEntry, type AccountValue } from './mappers';
@@ -17,7 +18,7 @@ async function subscribeToMember(data: SubscribeResolverData<unknown, { memberId
   const memberId = ctx.identity.kind === 'customer' ? ctx.identity.memberId : String(data.args.memberId);
   const member = await ctx.services.members.find(requestContext(ctx), { id: memberId });
   if (!member) throw new PatronError(ErrorCode.NOT_FOUND, 'Member not found', { memberId });
-  return ctx.pubsub.subscribe(Topic.BALANCE_CHANGED, memberId);
+  return ctx.pubsub.subscribe(BALANCE_CHANGED, memberId);
 }
 
 /** Events travel as JSON between instances: dates arrive as strings. */

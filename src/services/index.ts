@@ -50,9 +50,11 @@ export function createServices(
   const tracked = new EventService(db, clock, earning);
   const members = new MemberService(db, clock);
   // Domain hooks run inside the transaction that raised the event, in this order: a registration
-  // binds its referrer (refused ones are recorded) before its event and welcome bonus run, so
-  // the rules see the tree; the order lifecycle feeds tier qualification.
+  // opens the member's account, binds its referrer (refused ones are recorded), then raises its
+  // event and welcome bonus, so the rules see the tree; the order lifecycle feeds tier qualification.
+  const ledger = new LedgerService(db, clock);
   const hooks = new DomainHooks();
+  ledger.subscribe(hooks);
   referrals.subscribe(hooks);
   tracked.subscribe(hooks);
   tiers.subscribe(hooks);
@@ -64,7 +66,7 @@ export function createServices(
     access,
     programs,
     members,
-    ledger: new LedgerService(db, clock),
+    ledger,
     ledgerQueries: new LedgerQueries(db, clock),
     audit: new LedgerAudit(db),
     rules,

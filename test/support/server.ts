@@ -4,7 +4,7 @@ import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import { startApp, type RunningApp } from '../../src/app';
 import { loadConfig } from '../../src/config';
-import { createLogger } from '../../src/logger';
+import { createLogger, type Logger } from '../../src/logger';
 import type { Clock } from '../../src/services/shared';
 import { createTestDatabase, type TestDatabase } from './database';
 
@@ -27,10 +27,10 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-export async function startTestServer(opts: { db?: TestDatabase; clock?: Clock; env?: Record<string, string> } = {}): Promise<TestServer> {
+export async function startTestServer(opts: { db?: TestDatabase; clock?: Clock; env?: Record<string, string>; logger?: Logger } = {}): Promise<TestServer> {
   const db = opts.db ?? (await createTestDatabase());
   const config = loadConfig({ NODE_ENV: 'test', PORT: '0', HOST: '127.0.0.1', PATRON_ADMIN_KEY: OPERATOR_KEY, PATRON_JOBS: 'off', PATRON_DB_POOL_MAX: '20', ...opts.env });
-  const app = await startApp({ config, databaseUrl: db.url, logger: createLogger(process.env.LOG_LEVEL ?? 'silent'), clock: opts.clock });
+  const app = await startApp({ config, databaseUrl: db.url, logger: opts.logger ?? createLogger(process.env.LOG_LEVEL ?? 'silent'), clock: opts.clock });
   const url = app.url;
   const wsUrl = url.replace('http://', 'ws://');
   const clients: Client[] = [];

@@ -3,7 +3,7 @@ import type { MikroORM } from '@mikro-orm/postgresql';
 import { Database } from '../../src/db/database';
 import { openOrm } from '../../src/db/orm';
 import { AccessService, type CreatedApiKey } from '../../src/services/access';
-import { ManualClock } from '../../src/services/shared';
+import { DomainHooks, ManualClock } from '../../src/services/shared';
 import { MissedEvents, OutboxRelay, type EventPublisher } from '../../src/services/realtime';
 import { LedgerService } from '../../src/services/ledger';
 import { MemberService } from '../../src/services/members';
@@ -41,6 +41,10 @@ export async function serviceHarness(start = new Date('2026-01-10T09:00:00Z')): 
   const publisher: EventPublisher = { publish: (topic, id, payload) => events.push({ topic, id, payload }) };
   const members = new MemberService(database, clock);
   const ledger = new LedgerService(database, clock);
+  // A registration opens the member's account through the ledger's hook.
+  const hooks = new DomainHooks();
+  ledger.subscribe(hooks);
+  database.setDispatcher(hooks.dispatch);
   const programs: ProgramService<CreatedApiKey> = new ProgramService(orm, clock, (em, program) => access.firstAdminKey(em, program));
   const access = new AccessService(orm, database, clock, members, programs, { customerTokenTtlSeconds: 900 });
   const relay = new OutboxRelay(database, publisher, console);

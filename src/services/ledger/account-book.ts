@@ -1,5 +1,5 @@
 import type { UnitOfWork } from '../../db/database';
-import { entryPosted } from '../realtime';
+import { entryPosted } from './ledger-events';
 import { CauseType, EntryKind } from '../../entities/ledger-entry';
 import { MemberStatus } from '../../entities/member';
 import { NegativeBalancePolicy } from '../../entities/program';

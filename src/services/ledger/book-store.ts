@@ -37,11 +37,11 @@ export interface EntryRow {
   lot_id?: number | null;
 }
 
-export interface LockedAccountRow {
+/** The `account` table's row. */
+export interface AccountRow {
   id: string;
   program_id: string;
   member_id: string;
-  member_status: MemberStatus;
   available: number;
   pending: number;
   reserved: number;
@@ -49,6 +49,10 @@ export interface LockedAccountRow {
   lifetime_earned: number;
   lifetime_redeemed: number;
   lifetime_expired: number;
+}
+
+export interface LockedAccountRow extends AccountRow {
+  member_status: MemberStatus;
   default_lifetime_days: number | null;
   pending_days: number;
   authorization_ttl_seconds: number;
@@ -243,4 +247,10 @@ export const heldByAuthorization = statement<[accountId: string, authorizationId
    group by la.lot_id, l.expires_at
    having sum(la.amount) < 0
    order by l.expires_at desc nulls first, la.lot_id desc`,
+);
+
+/** A new member's account, empty. */
+export const openAccount = statement<[id: string, programId: string, memberId: string, now: Date], never>(
+  'ledger.open_account',
+  'insert into account (id, program_id, member_id, updated_at) values (?, ?, ?, ?)',
 );

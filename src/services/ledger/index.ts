@@ -3,6 +3,7 @@
 export * from './account-book';
 export * from './authorizations';
 export * from './ledger-audit';
+export * from './ledger-events';
 export * from './ledger-queries';
 export * from './ledger-service';
 export * from './lot-jobs';

@@ -4,10 +4,11 @@ import { AuthorizationStatus } from '../../entities/authorization';
 import { CauseType, EntryKind } from '../../entities/ledger-entry';
 import { ErrorCode, PatronError, badInput, notFound } from '../../errors';
 import { AccountBook, Cause, EntryRecord, toEntryRecord } from './account-book';
-import type { Actor, MemberRef } from '../shared';
+import type { Actor, DomainHooks, MemberRef } from '../shared';
 import { Clock, DAY_MS } from '../shared';
 import { once, checkClientKey } from '../shared';
 import * as authStore from './authorization-store';
+import { openAccount } from './book-store';
 import { closeAuthorization, recordAuthorization, toAuthorization, type AuthorizationRecord } from './authorizations';
 import { checkReason, isUuid } from '../shared';
 
@@ -129,6 +130,13 @@ export class LedgerService {
     private readonly db: Database,
     private readonly clock: Clock,
   ) {}
+
+  /** A member registered: their account opens in the same transaction, before other hooks credit it. */
+  subscribe(hooks: DomainHooks): void {
+    hooks.on('member.registered', async (tx, e) => {
+      await tx.run(openAccount, [randomUUID(), e.payload.programId, e.payload.id, this.clock.now()]);
+    });
+  }
 
   accrue(actor: Actor, input: AccrueInput): Promise<LedgerResult> {
     checkPoints(input.points);

@@ -5,7 +5,7 @@ import { ACTIVATION, EXPIRY, type LotSweep } from './sweep-store';
 import { repayDebts, sweepLots } from './sweeps';
 import { dueAuthorizations } from './authorization-store';
 import type { LedgerService } from './ledger-service';
-import { entryPosted } from '../realtime/balance-events';
+import { entryPosted } from './ledger-events';
 
 /**
  * What a lot job did: lots moved, entries written (one per account and batch, and a debt

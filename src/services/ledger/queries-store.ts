@@ -1,16 +1,8 @@
 import { statement } from '../../db/statement';
-import type { EntryRow } from './book-store';
+import type { AccountRow, EntryRow } from './book-store';
 
 /** An account row with what of it is past expiry but not yet burnt by a job or a write. */
-export interface AccountReadRow {
-  member_id: string;
-  available: number;
-  pending: number;
-  reserved: number;
-  debt: number;
-  lifetime_earned: number;
-  lifetime_redeemed: number;
-  lifetime_expired: number;
+export interface AccountReadRow extends AccountRow {
   overdue_available: number;
   overdue_pending: number;
 }

@@ -1,5 +1,5 @@
 import type { Sql } from '../../db/database';
-import { pgArray } from '../shared/input';
+import { pgArray } from '../shared';
 import { toEntryRecord, type Cause, type EntryRecord } from './account-book';
 import { repayDebtsStatement, type LotSweep, type SweptRow } from './sweep-store';
 

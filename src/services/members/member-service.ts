@@ -7,9 +7,7 @@ import { ErrorCode, PatronError, badInput, notFound } from '../../errors';
 import type { Clock, MemberRef, RequestContext } from '../shared';
 import { isUuid, raise } from '../shared';
 import { MEMBER_TOPIC, MemberEvent } from './member-events';
-import {
-  findMember, openAccount, programPhoneRegion, setMemberStatus, upsertMember, type MemberKey, type MemberRow,
-} from './member-store';
+import { findMember, programPhoneRegion, setMemberStatus, upsertMember, type MemberKey, type MemberRow } from './member-store';
 
 export interface MemberRecord {
   id: string;
@@ -225,8 +223,7 @@ export class MemberService {
       }
       const member = toMember(row);
       if (row.created) {
-        await tx.run(openAccount, [randomUUID(), programId, row.id, now]);
-        // The registration event (and a welcome bonus) commits with the member: a hook.
+        // Hooks open the member's account and raise the registration event (a welcome bonus) with the member.
         await raise(tx, MemberEvent.REGISTERED, MEMBER_TOPIC, { programId, memberId: member.id }, member);
       }
       return { member, created: Boolean(row.created) };

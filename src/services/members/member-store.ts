@@ -54,12 +54,6 @@ export const upsertMember = statement<
    returning m.*, (xmax = 0) as created`,
 );
 
-/** A new member's points account, opened in the transaction that registers the member. */
-export const openAccount = statement<[id: string, programId: string, memberId: string, now: Date]>(
-  'members.open_account',
-  `insert into account (id, program_id, member_id, updated_at) values (?, ?, ?, ?)`,
-);
-
 const findBy = (key: MemberKey) =>
   statement<[programId: string, value: string], MemberRow>(
     `members.find_by_${key}`,

@@ -14,7 +14,6 @@ import {
 import type { Clock } from '../shared';
 import type { EarnedAward, Earning, EarningRequest } from '../earning';
 import { lockReferrerAccounts } from '../earning';
-import { uniqueEntries } from '../realtime';
 import { checkClientKey, once } from '../shared';
 import { AccountSnapshot, MAX_POINTS, closeAuthorization, recordAuthorization, snapshot } from '../ledger';
 import { memberRefColumn } from '../members';
@@ -314,7 +313,6 @@ export class OrderService {
       // The locked row is the order as it stands: capturing its points changed only the authorization.
       const order = await orderFromRow(tx, row);
       const outcome = await this.earning.earn(tx, book, { ...orderPaidEvent(order, book.now), source: { type: 'order', id: order.orderId } });
-      books.track(outcome.entries);
       const awards = [...outcome.awards].sort((a, b) => a.entry.id - b.entry.id);
       if (awards.length > 0) {
         await tx.execute(
@@ -512,7 +510,6 @@ export class OrderService {
  */
 class Books {
   private readonly byMember = new Map<string, AccountBook>();
-  private readonly others: EntryRecord[] = [];
 
   constructor(
     private readonly tx: UnitOfWork,
@@ -533,16 +530,6 @@ class Books {
     const fresh = referrers.filter((r) => !this.byMember.has(r.memberId)).sort((a, b) => a.level - b.level);
     await lockReferrerAccounts(this.tx, this.programId, fresh);
     for (const referrer of fresh) await this.open({ id: referrer.memberId });
-  }
-
-  /** Entries written through books the Earning port opened itself (e.g. a referrer's). */
-  track(entries: EntryRecord[]): void {
-    this.others.push(...entries);
-  }
-
-  /** Everything written, each entry once, in order: what to publish after commit. */
-  written(): EntryRecord[] {
-    return uniqueEntries(...[...this.byMember.values()].map((b) => b.written), this.others);
   }
 }
 

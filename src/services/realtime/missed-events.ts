@@ -1,15 +1,10 @@
 import type { Database } from '../../db/database';
 import { badInput } from '../../errors';
 import type { RequestContext } from '../shared';
-import type { BalanceChangedEvent } from './balance-events';
-import { Topic } from './balance-events';
+import { BALANCE_CHANGED, type BalanceChangedEvent } from '../ledger';
+import type { DeliveredBalanceChange } from './balance-events';
 import { eventsAfter } from './outbox-store';
 
-export interface DeliveredBalanceChange extends BalanceChangedEvent {
-  eventId: string;
-  sequence: number;
-  occurredAt: Date;
-}
 
 const MAX_EVENTS = 500;
 
@@ -28,7 +23,7 @@ export class MissedEvents {
     if (!Number.isSafeInteger(first) || first < 1 || first > MAX_EVENTS) {
       throw badInput(`first must be from 1 to ${MAX_EVENTS}`, { field: 'first' });
     }
-    const rows = await this.db.run(eventsAfter, [ctx.programId, memberId, Topic.BALANCE_CHANGED, afterSequence, first]);
+    const rows = await this.db.run(eventsAfter, [ctx.programId, memberId, BALANCE_CHANGED, afterSequence, first]);
     return rows.map((row) => {
       const event = row.payload as BalanceChangedEvent;
       return {

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import type { Sql } from '../../db/database';
+import type { Queryable } from '../../db/statement';
+import { claimKey, firstCall, storeResponse } from './idempotency-store';
 import { ErrorCode, PatronError, badInput } from '../../errors';
 
 const MAX_KEY_LENGTH = 200;
@@ -35,21 +36,14 @@ export interface IdempotentCall<T> {
  * commits, then replays its stored result. A different input under the same key is an
  * IDEMPOTENCY_CONFLICT. If the work fails, the transaction rolls back and the key is free.
  */
-export async function once<T>(tx: Sql, call: IdempotentCall<T>, work: () => Promise<T>): Promise<T> {
+export async function once<T>(tx: Queryable, call: IdempotentCall<T>, work: () => Promise<T>): Promise<T> {
   if (!call.key || call.key.length > MAX_KEY_LENGTH) {
     throw badInput(`idempotencyKey must be 1 to ${MAX_KEY_LENGTH} characters`);
   }
   const hash = requestHash(call.operation, call.input);
-  const claimed = await tx.execute(
-    `insert into idempotency_record (program_id, key, operation, request_hash) values (?, ?, ?, ?)
-     on conflict do nothing returning 1 as claimed`,
-    [call.programId, call.key, call.operation, hash],
-  );
+  const claimed = await tx.run(claimKey, [call.programId, call.key, call.operation, hash]);
   if (claimed.length === 0) {
-    const [first] = await tx.execute(
-      'select operation, request_hash, response from idempotency_record where program_id = ? and key = ?',
-      [call.programId, call.key],
-    );
+    const [first] = await tx.run(firstCall, [call.programId, call.key]);
     if (first.operation !== call.operation || first.request_hash !== hash) {
       throw new PatronError(
         ErrorCode.IDEMPOTENCY_CONFLICT,
@@ -61,11 +55,7 @@ export async function once<T>(tx: Sql, call: IdempotentCall<T>, work: () => Prom
   }
   const result = await work();
   const json = JSON.parse(JSON.stringify(result));
-  await tx.execute('update idempotency_record set response = ?::json where program_id = ? and key = ?', [
-    JSON.stringify(json),
-    call.programId,
-    call.key,
-  ]);
+  await tx.run(storeResponse, [JSON.stringify(json), call.programId, call.key]);
   return call.revive(json);
 }
 

@@ -1,0 +1,55 @@
+import type { ApolloServerPlugin } from '@apollo/server';
+import { unwrapResolverError } from '@apollo/server/errors';
+import { GraphQLError } from 'graphql';
+import { ArgumentValidationError } from 'type-graphql';
+import { classifyDatabaseError } from '../db/failures';
+import { PatronError } from '../errors';
+import type { Context, Identity } from './context';
+
+/** Who called, as a log line names them: never the secret, only the key's id or the member's. */
+export function callerOf(identity: Identity | undefined): Record<string, string> {
+  if (!identity || identity.kind === 'anonymous') return { role: 'anonymous' };
+  if (identity.kind === 'customer') return { role: 'customer', programId: identity.programId, memberId: identity.memberId };
+  return { role: identity.operator ? 'operator' : identity.role, programId: identity.programId, keyId: identity.keyId };
+}
+
+/** An error nobody raised on purpose (a bug): its details are masked for the client and logged here. */
+function isUnexpected(error: GraphQLError): boolean {
+  const original = unwrapResolverError(error);
+  if (original instanceof PatronError || original instanceof ArgumentValidationError || classifyDatabaseError(original)) return false;
+  return !(original instanceof GraphQLError && !original.originalError);
+}
+
+/**
+ * One structured log line per GraphQL operation over HTTP: its name and type, the caller's role
+ * and key (or member) id, how long it took and the error codes it answered with. Unexpected
+ * errors are logged with the stack, under the request's id, before they are masked.
+ */
+export function operationLog(): ApolloServerPlugin<Context> {
+  return {
+    async requestDidStart({ contextValue }) {
+      const started = process.hrtime.bigint();
+      return {
+        async didEncounterErrors({ errors }) {
+          for (const error of errors) {
+            if (isUnexpected(error)) contextValue.logger.error({ err: unwrapResolverError(error), path: error.path }, 'unexpected error');
+          }
+        },
+        async willSendResponse({ response, operation, operationName }) {
+          const body = response.body;
+          const errors = body.kind === 'single' ? body.singleResult.errors ?? [] : [];
+          const codes = [...new Set(errors.map((e) => String(e.extensions?.code ?? 'INTERNAL_SERVER_ERROR')))];
+          const line = {
+            operation: operationName ?? null,
+            type: operation?.operation ?? null,
+            ...callerOf(contextValue.identity),
+            durationMs: Number(process.hrtime.bigint() - started) / 1e6,
+            ...(codes.length ? { errors: codes } : {}),
+          };
+          if (codes.length) contextValue.logger.warn(line, 'graphql operation failed');
+          else contextValue.logger.info(line, 'graphql operation');
+        },
+      };
+    },
+  };
+}
