@@ -2,7 +2,7 @@ import { Entity, Index, PrimaryKey, Property, Unique } from '@mikro-orm/core';
 
 /**
  * The referral network's tables (migration Migration20261203110000_referrals). Services read
- * and write them through src/services/referrals/store.ts; the entities keep the schema
+ * and write them through src/services/referrals/referral-store.ts; the entities keep the schema
  * described next to the other tables.
  */
 

@@ -1,7 +1,6 @@
 import { Arg, Authorized, Ctx, Int, Mutation, Query, Resolver } from 'type-graphql';
 import type { Context } from '../graphql/context';
 import { Role } from '../graphql/context';
-import { programOf } from '../graphql/auth';
 import { toMemberRef } from '../graphql/types/common';
 import {
   CancelOrderInput, CheckoutQuote, Order, OrderInput, OrderResult, PayOrderInput, PlaceOrderInput, RefundOrderLinesInput,
@@ -9,7 +8,7 @@ import {
 } from '../graphql/types/orders';
 import type { OrderRecord, OrderResult as OrderResultRecord } from '../services/orders';
 import { toAccount } from './mappers';
-import { actorOf } from './scope';
+import { requestContext, writerContext } from './scope';
 
 const KEYS = [Role.ADMIN, Role.SERVER];
 
@@ -31,43 +30,43 @@ export class OrderResolver {
     @Arg('points', () => Int, { nullable: true, description: 'Points to split; default the most allowed.' }) points: number | undefined,
     @Ctx() ctx: Context,
   ): Promise<CheckoutQuote> {
-    const quote = await ctx.services.orders.checkoutQuote(actorOf(ctx), { order: { ...order, member: toMemberRef(order.member) }, points });
+    const quote = await ctx.services.orders.checkoutQuote(requestContext(ctx), { order: { ...order, member: toMemberRef(order.member) }, points });
     return quote as CheckoutQuote;
   }
 
   @Authorized(...KEYS)
   @Query(() => Order, { nullable: true, description: 'An order by the shop\'s order id.' })
   async order(@Arg('orderId') orderId: string, @Ctx() ctx: Context): Promise<Order | null> {
-    const order = await ctx.services.orders.getOrder(programOf(ctx), orderId);
+    const order = await ctx.services.orders.getOrder(requestContext(ctx), orderId);
     return order && toOrder(order);
   }
 
   @Authorized(...KEYS)
   @Mutation(() => OrderResult, { description: 'Records the order and reserves the points paying for it until payOrder or cancelOrder (7 days at most).' })
   async placeOrder(@Arg('input') input: PlaceOrderInput, @Ctx() ctx: Context) {
-    const actor = actorOf(ctx);
-    return toResult(await ctx.services.orders.placeOrder(actor, { ...input, member: toMemberRef(input.member) }), actor.programId);
+    const rc = writerContext(ctx);
+    return toResult(await ctx.services.orders.placeOrder(rc, { ...input, member: toMemberRef(input.member) }), rc.programId);
   }
 
   @Authorized(...KEYS)
   @Mutation(() => OrderResult, { description: 'Spends the reserved points and awards what the rules give for the paid order.' })
   async payOrder(@Arg('input') input: PayOrderInput, @Ctx() ctx: Context) {
-    const actor = actorOf(ctx);
-    return toResult(await ctx.services.orders.payOrder(actor, input), actor.programId);
+    const rc = writerContext(ctx);
+    return toResult(await ctx.services.orders.payOrder(rc, input), rc.programId);
   }
 
   @Authorized(...KEYS)
   @Mutation(() => OrderResult, { description: 'Gives the order\'s points back and takes back what it earned (the program\'s negativeBalancePolicy decides about points already spent).' })
   async cancelOrder(@Arg('input') input: CancelOrderInput, @Ctx() ctx: Context) {
-    const actor = actorOf(ctx);
-    return toResult(await ctx.services.orders.cancelOrder(actor, input), actor.programId);
+    const rc = writerContext(ctx);
+    return toResult(await ctx.services.orders.cancelOrder(rc, input), rc.programId);
   }
 
   @Authorized(...KEYS)
   @Mutation(() => RefundOrderLinesResult, { description: 'Returns units of a paid order: their points discount comes back, a proportional share of what the order earned is taken back.' })
   async refundOrderLines(@Arg('input') input: RefundOrderLinesInput, @Ctx() ctx: Context) {
-    const actor = actorOf(ctx);
-    const r = await ctx.services.orders.refundOrderLines(actor, input);
-    return { ...toResult(r, actor.programId), refund: r.refund };
+    const rc = writerContext(ctx);
+    const r = await ctx.services.orders.refundOrderLines(rc, input);
+    return { ...toResult(r, rc.programId), refund: r.refund };
   }
 }

@@ -10,10 +10,11 @@ import { accrue, createMember, createProgram, ok, sleep, waitFor, type ProgramFi
 
 /**
  * `npm start` in embedded mode (no DATABASE_URL) as an operator meets it: the server killed
- * with -9, its PostgreSQL killed under it, a port already taken. Ports 54362–54363 are this
- * suite's own.
+ * with -9, its PostgreSQL killed under it, a port already taken. Two ports are this suite's
+ * own: 23 and 24 above the run's test PostgreSQL (54362–54363 by default), so runs with their
+ * own PATRON_TEST_PG_PORT on one machine do not meet.
  */
-const PG_PORT = 54362;
+const PG_PORT = Number(process.env.PATRON_TEST_PG_PORT ?? 54339) + 23;
 let dataDir: string;
 let server: ServerProcess | undefined;
 let shop: ProgramFixture;
@@ -112,7 +113,7 @@ test('a start that cannot get its port says so plainly and exits 1', async () =>
     );
     expect(failed).toMatch(/"code":1/);
     expect(failed).toMatch(/embedded PostgreSQL did not start/);
-    expect(failed).toMatch(/port 54363\): .*could not create any TCP\/IP sockets/);
+    expect(failed).toMatch(new RegExp(`port ${PG_PORT + 1}\\): .*could not create any TCP/IP sockets`));
     expect(failed).not.toMatch(/^undefined$/m);
   } finally {
     squatter.close();

@@ -1,4 +1,4 @@
-import type { Actor } from '../../src/services/shared';
+import type { RequestContext } from '../../src/services/shared';
 import { CauseType } from '../../src/entities/ledger-entry';
 import { NegativeBalancePolicy } from '../../src/entities/program';
 import { RuleStatus } from '../../src/entities/rule';
@@ -28,8 +28,8 @@ afterAll(() => h.close());
 
 interface Shop {
   programId: string;
-  server: Actor;
-  admin: Actor;
+  server: RequestContext;
+  admin: RequestContext;
   member(externalId?: string): Promise<string>;
   account(memberId: string): Promise<Record<'available' | 'pending' | 'reserved' | 'debt', number>>;
   /** verifyLedger finds nothing, and no account holds points that came from nowhere. */

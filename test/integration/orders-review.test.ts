@@ -1,4 +1,4 @@
-import type { Actor } from '../../src/services/shared';
+import type { RequestContext } from '../../src/services/shared';
 import { Client } from 'pg';
 import { AuthorizationStatus } from '../../src/entities/authorization';
 import { CauseType } from '../../src/entities/ledger-entry';
@@ -31,7 +31,7 @@ afterAll(() => h.close());
 
 interface Shop {
   programId: string;
-  server: Actor;
+  server: RequestContext;
   member(externalId: string, referrerExternalId?: string): Promise<string>;
   rule(name: string, definition: RuleDefinitionInput): Promise<string>;
   give(memberId: string, points: number): Promise<void>;
@@ -134,7 +134,7 @@ describe('M3: cancelling a placed order says how many points it gave back', () =
     const memberId = await s.member('m3');
     await s.give(memberId, 1_000);
     const orderId = await s.place(memberId, [line('BOOK', 100_000)], { points: 300 });
-    const placed = (await h.services.orders.getOrder(s.programId, orderId))!;
+    const placed = (await h.services.orders.getOrder(s.server, orderId))!;
 
     // Something other than the order spends its reservation (the ledger core, as an operator's script would).
     await h.database.transaction(async (tx) => {

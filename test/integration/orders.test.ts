@@ -1,4 +1,4 @@
-import type { Actor } from '../../src/services/shared';
+import type { RequestContext } from '../../src/services/shared';
 import { NegativeBalancePolicy } from '../../src/entities/program';
 import { RuleStatus } from '../../src/entities/rule';
 import type { ProgramSettings } from '../../src/services/programs';
@@ -27,8 +27,8 @@ afterAll(() => h.close());
 
 interface Shop {
   programId: string;
-  server: Actor;
-  admin: Actor;
+  server: RequestContext;
+  admin: RequestContext;
   member(externalId: string, referrerExternalId?: string): Promise<string>;
   give(memberId: string, points: number): Promise<void>;
   account(memberId: string): Promise<{ available: number; pending: number; reserved: number; debt: number; lifetimeEarned: number; lifetimeRedeemed: number }>;
@@ -408,7 +408,7 @@ describe('returning lines', () => {
       await refund(s, orderA.orderId, [{ lineIndex, quantity }]);
     }
     await cancel(s, orderB.orderId);
-    const [refunded, cancelled] = [await h.services.orders.getOrder(s.programId, orderA.orderId), await h.services.orders.getOrder(s.programId, orderB.orderId)];
+    const [refunded, cancelled] = [await h.services.orders.getOrder(s.server, orderA.orderId), await h.services.orders.getOrder(s.server, orderB.orderId)];
     expect(refunded!.status).toBe('refunded');
     expect([refunded!.pointsReturned, refunded!.pointsTakenBack]).toEqual([cancelled!.pointsReturned, cancelled!.pointsTakenBack]);
     expect(await s.account(a)).toEqual(await s.account(b));
@@ -579,7 +579,7 @@ describe('concurrency', () => {
       const [paid, cancelled] = await together(() => pay(s, input.orderId), () => cancel(s, input.orderId));
       expect(cancelled.status).toBe('fulfilled');
       outcomes.push(paid.status === 'fulfilled' ? 'paid then cancelled' : (paid.reason as { code: string }).code);
-      expect((await h.services.orders.getOrder(s.programId, input.orderId))!.status).toBe('cancelled');
+      expect((await h.services.orders.getOrder(s.server, input.orderId))!.status).toBe('cancelled');
     }
     expect(outcomes.every((o) => o === 'paid then cancelled' || o === 'INVALID_STATE')).toBe(true);
     expect(await s.account(memberId)).toMatchObject({ available: 20_000, reserved: 0, debt: 0 });

@@ -275,7 +275,7 @@ describe('rules see the tier', () => {
     const zoya = await s.member();
     const earned = async (price: number) => {
       const orderId = await s.order(zoya, [['goods', price]]);
-      return (await h.services.orders.getOrder(programId, orderId))!.pointsEarned;
+      return (await h.services.orders.getOrder(s.server, orderId))!.pointsEarned;
     };
     expect(await earned(600_000)).toBe(60); // standard while paying (the upgrade follows the order)
     expect(await s.tier(zoya)).toBe('gold');

@@ -1,14 +1,15 @@
 import type { Database } from '../../db/database';
 import type { Logger } from '../../logger';
 import type { EventPublisher } from './balance-events';
-import { pgArray } from '../shared';
-import { lockUnpublished, markPublished, prunePublished, type OutboxRow } from './outbox-store';
+import { claimUnpublished, prunePublished, type OutboxRow } from './outbox-store';
 
 export interface OutboxRelayOptions {
   /** Events claimed per statement. */
   batchSize?: number;
   /** How often the relay looks for events it was not told about (another instance died mid-way, or a kick was lost). */
   pollMs?: number;
+  /** How long a commit's kick waits for others to join it: one claim then carries many commits' events. */
+  gatherMs?: number;
 }
 
 /** What a relay hands to the pub/sub for a row: the payload with its place in the member's stream. */
@@ -30,6 +31,8 @@ export function delivered(row: OutboxRow): Record<string, unknown> {
 export class OutboxRelay {
   private readonly batchSize: number;
   private readonly pollMs: number;
+  private readonly gatherMs: number;
+  private gathering: NodeJS.Timeout | null = null;
   private draining: Promise<void> | null = null;
   private again = false;
   private timer: NodeJS.Timeout | null = null;
@@ -43,14 +46,24 @@ export class OutboxRelay {
   ) {
     this.batchSize = options.batchSize ?? 500;
     this.pollMs = options.pollMs ?? 1_000;
+    this.gatherMs = options.gatherMs ?? 2;
   }
 
   /** Publishes what is waiting, then keeps polling; wakes at once after each commit with events. */
   start(): void {
-    this.db.onOutboxCommitted(() => this.kick());
+    this.db.onOutboxCommitted(() => this.soon());
     this.timer = setInterval(() => this.kick(), this.pollMs);
     this.timer.unref();
     this.kick();
+  }
+
+  /** A kick a moment from now, shared by every commit until then. */
+  private soon(): void {
+    if (this.gathering || this.stopped) return;
+    this.gathering = setTimeout(() => {
+      this.gathering = null;
+      this.kick();
+    }, this.gatherMs);
   }
 
   kick(): void {
@@ -77,6 +90,7 @@ export class OutboxRelay {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
+    if (this.gathering) clearTimeout(this.gathering);
     await this.draining;
   }
 
@@ -91,21 +105,19 @@ export class OutboxRelay {
   }
 
   /**
-   * Batches of: lock the oldest unpublished rows, hand them to the pub/sub, wait until it has
-   * sent them, mark them published, commit. A crash before the commit publishes them again
-   * (at least once; subscribers tell a repeat by its sequence number), never not at all.
+   * Batches of: claim the oldest unpublished rows (marked published, not yet committed), hand
+   * them to the pub/sub, wait until it has sent them, commit. A crash before the commit publishes
+   * them again (at least once; subscribers tell a repeat by its sequence number), never not at all.
    */
   private async drain(): Promise<void> {
     try {
       for (;;) {
         const published = await this.db.transaction(async (tx) => {
-          const rows = await tx.run(lockUnpublished, [this.batchSize]);
-          if (rows.length === 0) return 0;
+          const rows = await tx.run(claimUnpublished, [this.batchSize]);
           for (const row of rows) {
             if (row.member_id) this.publisher.publish(row.topic, row.member_id, delivered(row));
           }
-          await this.publisher.flushNow?.();
-          await tx.run(markPublished, [pgArray(rows.map((r) => r.id))]);
+          if (rows.length > 0) await this.publisher.flushNow?.();
           return rows.length;
         });
         if (published < this.batchSize) return;

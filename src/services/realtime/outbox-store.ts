@@ -4,18 +4,16 @@ import { statement } from '../../db/statement';
 export type { OutboxRow } from '../../db/outbox-store';
 
 /**
- * Locks the oldest unpublished events for the rest of the relay's transaction, skipping rows
- * another instance's relay holds, so two relays never publish the same rows at once.
+ * Marks the oldest unpublished events published and returns them, skipping rows another
+ * instance's relay holds. The relay runs it in a transaction it commits only after the pub/sub
+ * sent the events, so a crash in between leaves them unpublished (sent again: at least once).
  */
-export const lockUnpublished = statement<[limit: number], OutboxRow>(
-  'outbox.lock_unpublished',
-  `select id, event_id, type, topic, program_id, member_id, sequence, payload, created_at
-   from outbox where published_at is null order by id limit ? for update skip locked`,
-);
-
-export const markPublished = statement<[ids: string], never>(
-  'outbox.mark_published',
-  `update outbox set published_at = clock_timestamp() where id = any(?::bigint[])`,
+export const claimUnpublished = statement<[limit: number], OutboxRow>(
+  'outbox.claim_unpublished',
+  `update outbox o set published_at = clock_timestamp()
+   from (select id from outbox where published_at is null order by id limit ? for update skip locked) due
+   where o.id = due.id
+   returning o.id, o.event_id, o.type, o.topic, o.program_id, o.member_id, o.sequence, o.payload, o.created_at`,
 );
 
 /** A member's events on one topic after a sequence number, oldest first. */

@@ -6,7 +6,7 @@ import type { Clock } from '../shared';
 import { memberLookup } from '../members';
 import { isUuid } from '../shared';
 import { ReferralRefusal, generateCode, normalizeCode, refusalOf, signalProblem, type Signal } from './logic';
-import * as store from './store';
+import * as store from './referral-store';
 import type { AttributeReferralInput, AttributionResult, ReferralSignals } from './types';
 
 /** The member a registration bound to a referrer (the member-registered hook's view). */
@@ -124,7 +124,7 @@ export class ReferralAttribution {
 
   async memberId(db: Sql, programId: string, ref: MemberRef, field: string): Promise<string> {
     const [column, value] = await memberLookup(db, programId, ref);
-    const row = await store.memberFacts(db, programId, column as 'id', value);
+    const row = await store.memberFacts(db, programId, column, value);
     if (!row) throw notFound('Member', { [field]: ref });
     return row.id;
   }

@@ -10,7 +10,7 @@ import { ReferralAttribution } from './attribution';
 import { referralLink } from './logic';
 import { MAX_TREE_DEPTH, ReferralNetwork } from './network';
 import { ReferralSites, type SiteOptions } from './sites';
-import * as store from './store';
+import * as store from './referral-store';
 
 export { ReferralAttribution, type RegisteredMember } from './attribution';
 export { ReferralNetwork, buildTree, MAX_TREE_DEPTH } from './network';

@@ -2,7 +2,7 @@ import type { Database } from '../../db/database';
 import { badInput, notFound } from '../../errors';
 import { isUuid } from '../shared';
 import type { ReferralRefusal } from './logic';
-import * as store from './store';
+import * as store from './referral-store';
 import type {
   PageRecord, RefereeRecord, ReferralAttemptRecord, ReferralNodeRecord, ReferralStatsRecord, ReferralTreeNode, ReferralTreeRecord,
 } from './types';

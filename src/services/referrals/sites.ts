@@ -11,7 +11,7 @@ import type { Clock } from '../shared';
 import { isUuid } from '../shared';
 import { checkSignals, type ReferralAttribution } from './attribution';
 import { VERIFICATION_PATH, fileHasToken, isPrivateAddress, referringHost, siteOrigin } from './logic';
-import * as store from './store';
+import * as store from './referral-store';
 import type { ReferralSiteRecord, ReportVisitInput, VisitResult } from './types';
 
 export interface SiteOptions {

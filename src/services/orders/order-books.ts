@@ -1,0 +1,51 @@
+import type { UnitOfWork } from '../../db/database';
+import { notFound } from '../../errors';
+import { lockReferrerAccounts } from '../earning';
+import { AccountBook } from '../ledger';
+import type { MemberRef } from '../shared';
+import * as store from './order-store';
+import type { OrderRow } from './order-store';
+
+/**
+ * The accounts one order write touches, each opened (locked) once. The lock order is written
+ * here: the order's member's account first, then the order row (lockOrder), then the referrers
+ * of its awards, all together, up the tree (see lockReferrerAccounts).
+ */
+export class Books {
+  private readonly byMember = new Map<string, AccountBook>();
+
+  constructor(
+    private readonly tx: UnitOfWork,
+    private readonly programId: string,
+    private readonly now: Date,
+  ) {}
+
+  async open(member: MemberRef): Promise<AccountBook> {
+    const known = 'id' in member ? this.byMember.get(member.id) : undefined;
+    if (known) return known;
+    const book = await AccountBook.open(this.tx, this.programId, member, this.now);
+    this.byMember.set(book.state.memberId, book);
+    return book;
+  }
+
+  /** Opens referrers' accounts, locked in one statement, nearest first, before anything is written to them. */
+  async openReferrers(referrers: Array<{ memberId: string; level: number }>): Promise<void> {
+    const fresh = referrers.filter((r) => !this.byMember.has(r.memberId)).sort((a, b) => a.level - b.level);
+    await lockReferrerAccounts(this.tx, this.programId, fresh);
+    for (const referrer of fresh) await this.open({ id: referrer.memberId });
+  }
+}
+
+/** Finds the order, locks its member's account, then reads the order again under that lock. */
+export async function lockOrder(
+  tx: UnitOfWork,
+  books: Books,
+  programId: string,
+  orderId: string,
+): Promise<{ row: OrderRow; book: AccountBook }> {
+  const [found] = await tx.run(store.findOrderMember, [programId, orderId]);
+  if (!found) throw notFound('Order', { orderId });
+  const book = await books.open({ id: found.member_id });
+  const [row] = await tx.run(store.lockOrder, [programId, orderId]);
+  return { row, book };
+}

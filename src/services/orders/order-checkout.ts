@@ -1,0 +1,239 @@
+import type { Sql } from '../../db/database';
+import type { Queryable } from '../../db/statement';
+import { MemberStatus } from '../../entities/member';
+import { ErrorCode, PatronError, badInput, notFound } from '../../errors';
+import type { AccountBook } from '../ledger';
+import { memberRefColumn } from '../members';
+import type { MemberRef } from '../shared';
+import { isUuid } from '../shared';
+import {
+  CheckoutLine, CheckoutQuote, IneligibleReason, RedemptionLimit, RedemptionPolicy, maxRedeemablePoints, quoteCheckout,
+} from './checkout-math';
+import { orderTotal, type CheckedOrder } from './order-input';
+import * as store from './order-store';
+
+/**
+ * Checkout: what a member may spend on an order and how it lands on the receipt. The quote
+ * and placeOrder walk the same steps — the spender, the program's terms for them, the quote —
+ * the quote without locks, placeOrder under the account's lock.
+ */
+
+/** A member's own share cap (S1) from elsewhere (their tier), overriding the program's maxRedeemPercent. */
+export interface RedeemCapSource {
+  redeemPercentFor(db: Sql, programId: string, memberId: string, now: Date): Promise<number | null>;
+}
+
+export interface QuoteLineRecord {
+  index: number;
+  sku: string;
+  netMinor: number;
+  redeemable: boolean;
+  ineligibleReason: IneligibleReason | null;
+  /** The line's share of the points discount, for the fiscal receipt. */
+  discountMinor: number;
+  payableMinor: number;
+  /** Money the line brings to earning rules. */
+  earnBaseMinor: number;
+}
+
+export interface CheckoutQuoteRecord {
+  memberId: string;
+  currency: string;
+  pointValueMinor: number;
+  maxRedeemPercent: number;
+  /** Points the member can spend now (0 when frozen). */
+  availablePoints: number;
+  maxPoints: number;
+  limitedBy: RedemptionLimit;
+  eligibleMinor: number;
+  capMinor: number;
+  /** Points the split below is for: the requested number, or maxPoints. */
+  points: number;
+  totalDiscountMinor: number;
+  orderTotalMinor: number;
+  totalPayableMinor: number;
+  lines: QuoteLineRecord[];
+  delivery: { priceMinor: number; redeemable: boolean; discountMinor: number; payableMinor: number } | null;
+  /** What the member would earn when the order is paid with `points` (a dry run of the rules). */
+  pointsToEarn: number;
+}
+
+/** The program settings checkout reads, with the member's own share cap when they have one. */
+export interface CheckoutProgram {
+  currency: string;
+  pointValueMinor: number;
+  maxRedeemPercent: number;
+  redemption: RedemptionPolicy;
+}
+
+/** The member's account as checkout sees it. */
+export interface Spender {
+  memberId: string;
+  frozen: boolean;
+  /** Points available now; a frozen member keeps them but may not spend them. */
+  available: number;
+}
+
+/** The spender of a locked account (placeOrder). */
+export const spenderOf = (book: AccountBook): Spender => ({
+  memberId: book.state.memberId,
+  frozen: book.state.memberStatus === MemberStatus.FROZEN,
+  available: book.state.available,
+});
+
+/**
+ * The member's account read without a lock, as the next write would find it: AccountBook.open
+ * expires overdue lots, activates due pending ones and pays the debt from what is available,
+ * so the points available now are the unexpired lots whose time has come, less the debt (lot
+ * remainders equal the balances: the books balance).
+ */
+export async function readSpender(db: Queryable, programId: string, member: MemberRef, now: Date): Promise<Spender> {
+  const [column, value] = memberRefColumn(member);
+  const [row] = column === 'id' && !isUuid(value) ? [] : await db.run(store.readSpender[column], [now, now, value, programId]);
+  if (!row) throw notFound('Member', { member });
+  return { memberId: row.id, frozen: row.status === MemberStatus.FROZEN, available: Math.max(0, Number(row.lots) - Number(row.debt)) };
+}
+
+/** A frozen member keeps their points but cannot spend them. */
+export const spendableOf = (spender: Spender): number => (spender.frozen ? 0 : spender.available);
+
+/**
+ * The program's checkout terms for this member: its settings, with the member's own share cap
+ * (their tier's) instead of the program's when they have one. An order in another currency
+ * than the program's is BAD_USER_INPUT.
+ */
+export async function checkoutProgram(
+  db: Sql,
+  programId: string,
+  memberId: string,
+  order: CheckedOrder,
+  now: Date,
+  redeemCaps: RedeemCapSource | undefined,
+): Promise<CheckoutProgram> {
+  const program = await loadProgram(db, programId, order);
+  return withTierCap(program, await redeemCaps?.redeemPercentFor(db, programId, memberId, now));
+}
+
+async function loadProgram(db: Queryable, programId: string, order: CheckedOrder): Promise<CheckoutProgram> {
+  const [p] = await db.run(store.readProgram, [programId]);
+  if (order.currency && order.currency !== p.currency) {
+    throw badInput(`The program's currency is ${p.currency}, the order's is ${order.currency}`, { field: 'currency' });
+  }
+  return {
+    currency: p.currency,
+    pointValueMinor: p.point_value_minor,
+    maxRedeemPercent: p.max_redeem_percent,
+    redemption: {
+      maxRedeemPercent: p.max_redeem_percent,
+      pointValueMinor: p.point_value_minor,
+      excludeOnSale: p.exclude_on_sale,
+      excludeGiftCards: p.exclude_gift_cards,
+      deliveryEligible: p.delivery_eligible,
+      earnOnPointsPaidPart: p.earn_on_points_paid_part,
+    },
+  };
+}
+
+/** The member's own share cap (their tier's, S1), when they have one, instead of the program's. */
+function withTierCap(program: CheckoutProgram, percent: number | null | undefined): CheckoutProgram {
+  if (percent == null) return program;
+  return { ...program, maxRedeemPercent: percent, redemption: { ...program.redemption, maxRedeemPercent: percent } };
+}
+
+/**
+ * The quote for `requested` points (or the most allowed). A frozen member may not spend
+ * (ACCOUNT_FROZEN); asking for more than the member has is INSUFFICIENT_POINTS; more than the
+ * order accepts (the share cap, or the eligible amount) is BAD_USER_INPUT.
+ */
+export function quoteFor(spender: Spender, program: CheckoutProgram, order: CheckedOrder, requested?: number): CheckoutQuote {
+  if (requested && spender.frozen) {
+    throw new PatronError(ErrorCode.ACCOUNT_FROZEN, 'The member is frozen and cannot spend points', { memberId: spender.memberId });
+  }
+  const spendable = spendableOf(spender);
+  const max = checkoutMath(() => maxRedeemablePoints(order, program.redemption, spendable));
+  if (requested !== undefined && requested > max.maxPoints) {
+    if (requested > spendable) {
+      throw new PatronError(ErrorCode.INSUFFICIENT_POINTS, `Not enough points: ${requested} asked, ${spendable} available`, {
+        requested,
+        available: spendable,
+        maxPoints: max.maxPoints,
+      });
+    }
+    const why =
+      max.limitedBy === 'share'
+        ? `${program.maxRedeemPercent} % of the ${max.eligibleMinor} minor units points may pay for`
+        : `the ${max.eligibleMinor} minor units points may pay for (sale items, gift cards and delivery may be excluded)`;
+    throw badInput(`At most ${max.maxPoints} points can pay for this order: ${why}`, {
+      field: 'points',
+      requested,
+      maxPoints: max.maxPoints,
+      limitedBy: max.limitedBy,
+    });
+  }
+  return checkoutMath(() => quoteCheckout(order, program.redemption, spendable, requested));
+}
+
+/** checkout-math reports bad numbers as RangeError; they reach clients as BAD_USER_INPUT. */
+function checkoutMath<T>(compute: () => T): T {
+  try {
+    return compute();
+  } catch (error) {
+    if (error instanceof RangeError) throw badInput(error.message);
+    throw error;
+  }
+}
+
+export function toQuoteRecord(
+  spender: Spender,
+  program: CheckoutProgram,
+  order: CheckedOrder,
+  quote: CheckoutQuote,
+  pointsToEarn: number,
+): CheckoutQuoteRecord {
+  const { max, split, earningBase } = quote;
+  const deliveryEligible = program.redemption.deliveryEligible ?? false;
+  return {
+    memberId: spender.memberId,
+    currency: program.currency,
+    pointValueMinor: program.pointValueMinor,
+    maxRedeemPercent: program.maxRedeemPercent,
+    availablePoints: spendableOf(spender),
+    maxPoints: max.maxPoints,
+    limitedBy: max.limitedBy,
+    eligibleMinor: max.eligibleMinor,
+    capMinor: max.capMinor,
+    points: quote.points,
+    totalDiscountMinor: split.totalDiscountMinor,
+    orderTotalMinor: orderTotal(order),
+    totalPayableMinor: split.totalPayableMinor,
+    lines: split.lines.map((l, i) => {
+      const reason = ineligibility(order.lines[i], program.redemption);
+      return {
+        index: l.index,
+        sku: l.sku,
+        netMinor: l.discountMinor + l.payableMinor,
+        redeemable: reason === null,
+        ineligibleReason: reason,
+        discountMinor: l.discountMinor,
+        payableMinor: l.payableMinor,
+        earnBaseMinor: earningBase.lines[i].eligibleMoneyMinor,
+      };
+    }),
+    delivery:
+      order.deliveryMinor > 0
+        ? {
+            priceMinor: order.deliveryMinor,
+            redeemable: deliveryEligible,
+            discountMinor: split.delivery?.discountMinor ?? 0,
+            payableMinor: split.delivery?.payableMinor ?? order.deliveryMinor,
+          }
+        : null,
+    pointsToEarn,
+  };
+}
+
+function ineligibility(line: CheckoutLine, policy: RedemptionPolicy): IneligibleReason | null {
+  if (line.giftCard && (policy.excludeGiftCards ?? true)) return 'gift_card';
+  if (line.onSale && (policy.excludeOnSale ?? true)) return 'on_sale';
+  return null;
+}

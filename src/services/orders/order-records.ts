@@ -1,0 +1,259 @@
+import type { Queryable } from '../../db/statement';
+import { OrderStatus } from '../../entities/order';
+import { ErrorCode, PatronError, notFound } from '../../errors';
+import type { EarnedAward } from '../earning';
+import type { AccountBook, AccountSnapshot } from '../ledger';
+import type { CheckoutQuote } from './checkout-math';
+import { lineNet, orderTotal, type CheckedOrder } from './order-input';
+import * as store from './order-store';
+import type { OrderAwardRow, OrderLineRow, OrderRefundRow, OrderRow } from './order-store';
+
+/** The order as services return it: records built from its rows, and read or written here. */
+
+export interface OrderLineRecord {
+  index: number;
+  sku: string;
+  category: string | null;
+  unitPriceMinor: number;
+  quantity: number;
+  onSale: boolean;
+  giftCard: boolean;
+  discountMinor: number;
+  netMinor: number;
+  pointsDiscountMinor: number;
+  payableMinor: number;
+  earnBaseMinor: number;
+  refundedQuantity: number;
+}
+
+export interface OrderAwardRecord {
+  memberId: string;
+  entryId: number;
+  points: number;
+  takenBack: number;
+}
+
+export interface OrderRefundRecord {
+  id: string;
+  lines: Array<{ lineIndex: number; sku: string; quantity: number }>;
+  pointsReturned: number;
+  /** Points taken back from the member (referrers' take-backs are in the order's awards). */
+  pointsTakenBack: number;
+  reason: string | null;
+  createdAt: Date;
+}
+
+export interface OrderRecord {
+  id: string;
+  orderId: string;
+  memberId: string;
+  status: OrderStatus;
+  currency: string;
+  totalMinor: number;
+  deliveryMinor: number;
+  deliveryPointsDiscountMinor: number;
+  pointValueMinor: number;
+  pointsRedeemed: number;
+  pointsDiscountMinor: number;
+  payableMinor: number;
+  pointsReturned: number;
+  /** What the rules gave the member for the order: the sum of the member's own awards. */
+  pointsEarned: number;
+  pointsTakenBack: number;
+  paymentMethod: string | null;
+  channel: string | null;
+  shopCode: string | null;
+  authorizationId: string | null;
+  placedAt: Date;
+  paidAt: Date | null;
+  cancelledAt: Date | null;
+  refundedAt: Date | null;
+  updatedAt: Date;
+  lines: OrderLineRecord[];
+  awards: OrderAwardRecord[];
+  refunds: OrderRefundRecord[];
+}
+
+export interface OrderResult {
+  order: OrderRecord;
+  /** The member's account right after the write. */
+  account: AccountSnapshot;
+}
+
+export interface RefundResult extends OrderResult {
+  refund: OrderRefundRecord;
+}
+
+// ── Reading ──────────────────────────────────────────────────────────────────
+
+/** The order by our id, in the program; NOT_FOUND when there is none. */
+export async function loadOrder(db: Queryable, programId: string, by: { id: string }): Promise<OrderRecord> {
+  const [row] = await db.run(store.readOrder, [by.id, programId]);
+  if (!row) throw notFound('Order', by);
+  return orderFromRow(db, row);
+}
+
+/**
+ * The order whose shop_order row the caller has read already (e.g. locked). Awards are written
+ * only when an order is paid and refunds only for a paid order, so a placed order has neither
+ * and they are not read for one.
+ */
+export async function orderFromRow(db: Queryable, row: OrderRow): Promise<OrderRecord> {
+  // One after another: inside a transaction they share one connection.
+  const lines = await db.run(store.readLines, [row.id]);
+  const placed = row.status === OrderStatus.PLACED;
+  const awards = placed ? [] : await db.run(store.readAwards, [row.id]);
+  const refunds = placed ? [] : await db.run(store.readRefunds, [row.id]);
+  return toOrderRecord(row, lines, awards, refunds);
+}
+
+function toOrderRecord(row: OrderRow, lines: OrderLineRow[], awards: OrderAwardRow[], refunds: OrderRefundRow[]): OrderRecord {
+  const pointsDiscountMinor = Number(row.points_redeemed) * row.point_value_minor;
+  const awardRecords = awards.map(toAwardRecord);
+  return {
+    id: row.id,
+    orderId: row.order_id,
+    memberId: row.member_id,
+    status: row.status,
+    currency: row.currency,
+    totalMinor: Number(row.total_minor),
+    deliveryMinor: Number(row.delivery_minor),
+    deliveryPointsDiscountMinor: Number(row.delivery_points_discount_minor),
+    pointValueMinor: row.point_value_minor,
+    pointsRedeemed: Number(row.points_redeemed),
+    pointsDiscountMinor,
+    payableMinor: Number(row.total_minor) - pointsDiscountMinor,
+    pointsReturned: Number(row.points_returned),
+    pointsEarned: earnedBy(row.member_id, awardRecords),
+    pointsTakenBack: awards.filter((a) => a.member_id === row.member_id).reduce((s, a) => s + Number(a.taken_back), 0),
+    paymentMethod: row.payment_method,
+    channel: row.channel,
+    shopCode: row.shop_code,
+    authorizationId: row.authorization_id,
+    placedAt: new Date(row.placed_at),
+    paidAt: row.paid_at ? new Date(row.paid_at) : null,
+    cancelledAt: row.cancelled_at ? new Date(row.cancelled_at) : null,
+    refundedAt: row.refunded_at ? new Date(row.refunded_at) : null,
+    updatedAt: new Date(row.updated_at),
+    lines: lines.map(toLineRecord),
+    awards: awardRecords,
+    refunds: refunds.map(toRefundRecord),
+  };
+}
+
+const toLineRecord = (l: OrderLineRow): OrderLineRecord => ({
+  index: l.line_index,
+  sku: l.sku,
+  category: l.category,
+  unitPriceMinor: Number(l.unit_price_minor),
+  quantity: l.quantity,
+  onSale: l.on_sale,
+  giftCard: l.gift_card,
+  discountMinor: Number(l.discount_minor),
+  netMinor: Number(l.net_minor),
+  pointsDiscountMinor: Number(l.points_discount_minor),
+  payableMinor: Number(l.net_minor) - Number(l.points_discount_minor),
+  earnBaseMinor: Number(l.earn_base_minor),
+  refundedQuantity: l.refunded_quantity,
+});
+
+export const toAwardRecord = (a: OrderAwardRow): OrderAwardRecord => ({
+  memberId: a.member_id,
+  entryId: Number(a.entry_id),
+  points: Number(a.points),
+  takenBack: Number(a.taken_back),
+});
+
+const toRefundRecord = (r: OrderRefundRow): OrderRefundRecord => ({
+  id: r.id,
+  lines: r.lines,
+  pointsReturned: Number(r.points_returned),
+  pointsTakenBack: Number(r.points_taken_back),
+  reason: r.reason,
+  createdAt: new Date(r.created_at),
+});
+
+/** Points the order's member earned: their own awards (the referrers' are the rest). */
+const earnedBy = (memberId: string, awards: OrderAwardRecord[]) =>
+  awards.filter((a) => a.memberId === memberId).reduce((s, a) => s + a.points, 0);
+
+/** The order as payOrder leaves it: what loadOrder would read back, without reading it again. */
+export function asPaid(order: OrderRecord, awards: EarnedAward[], now: Date): OrderRecord {
+  const records = awards.map((a) => ({ memberId: a.memberId, entryId: a.entry.id, points: a.points, takenBack: 0 }));
+  return { ...order, status: OrderStatus.PAID, paidAt: now, updatedAt: now, awards: records, pointsEarned: earnedBy(order.memberId, records) };
+}
+
+// ── Writing ──────────────────────────────────────────────────────────────────
+
+export function duplicateOrder(orderId: string, status: OrderStatus | null): PatronError {
+  return new PatronError(ErrorCode.CONFLICT, `Order ${orderId} already exists`, { orderId, ...(status ? { status } : {}) });
+}
+
+/** A placed order and its lines, as the quote priced them. */
+export async function insertOrder(
+  tx: Queryable,
+  o: { id: string; programId: string; book: AccountBook; order: CheckedOrder; currency: string; pointValueMinor: number; quote: CheckoutQuote; authorizationId: string | null },
+): Promise<void> {
+  const { order, quote, book } = o;
+  try {
+    await tx.run(store.insertOrder, [
+      o.id, o.programId, order.orderId!, book.state.memberId, book.state.id, o.currency, order.deliveryMinor,
+      quote.split.delivery?.discountMinor ?? 0, orderTotal(order), order.paymentMethod, order.channel, order.shopCode,
+      o.pointValueMinor, quote.points, o.authorizationId, book.now, book.now,
+    ]);
+  } catch (error) {
+    // Another member's order with this id committed first (ours was checked under our own lock only).
+    if ((error as { code?: string }).code === '23505') throw duplicateOrder(order.orderId!, null);
+    throw error;
+  }
+  const lines: store.NewLine[] = order.lines.map((l, i) => ({
+    line_index: i,
+    sku: l.sku,
+    category: l.category ?? null,
+    unit_price_minor: l.unitPriceMinor,
+    quantity: l.quantity,
+    on_sale: l.onSale ?? false,
+    gift_card: l.giftCard ?? false,
+    discount_minor: l.discountMinor ?? 0,
+    net_minor: lineNet(l),
+    points_discount_minor: quote.split.lines[i].discountMinor,
+    earn_base_minor: quote.earningBase.lines[i].eligibleMoneyMinor,
+  }));
+  await tx.run(store.insertLines, [o.id, JSON.stringify(lines)]);
+}
+
+/** What the rules gave for the paid order, in entry order. */
+export async function insertAwards(tx: Queryable, orderId: string, awards: EarnedAward[]): Promise<void> {
+  if (awards.length === 0) return;
+  const rows: store.NewAward[] = awards.map((a) => ({
+    entry_id: a.entry.id, account_id: a.entry.accountId, member_id: a.memberId, points: a.points, referrer_level: a.referrerLevel,
+  }));
+  await tx.run(store.insertAwards, [orderId, JSON.stringify(rows)]);
+}
+
+// ── Idempotent replays ───────────────────────────────────────────────────────
+
+const date = (v: string | null) => (v ? new Date(v) : null);
+
+/** An order result stored as JSON by the idempotency record, with its dates back. */
+export function reviveOrderResult(json: any): OrderResult {
+  return { order: reviveOrder(json.order), account: json.account };
+}
+
+export function reviveRefundResult(json: any): RefundResult {
+  return { ...reviveOrderResult(json), refund: reviveRefund(json.refund) };
+}
+
+function reviveOrder(json: any): OrderRecord {
+  return {
+    ...json,
+    placedAt: new Date(json.placedAt),
+    paidAt: date(json.paidAt),
+    cancelledAt: date(json.cancelledAt),
+    refundedAt: date(json.refundedAt),
+    updatedAt: new Date(json.updatedAt),
+    refunds: json.refunds.map(reviveRefund),
+  };
+}
+
+const reviveRefund = (json: any): OrderRefundRecord => ({ ...json, createdAt: new Date(json.createdAt) });
