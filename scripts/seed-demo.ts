@@ -289,7 +289,7 @@ GraphiQL: open ${url} in a browser, put {"Authorization": "Bearer <PATRON_ADMIN_
 
 query SportsShop {
   program { name maxRedeemPercent pointValueMinor timeZone }
-  rules { name status definition { trigger condition lifetimeDays actions { code args } } }
+  rulesConnection { nodes { name status definition { trigger condition lifetimeDays actions { code args } } } }
   member(externalId: "demo-anna") {
     name
     account { available lifetimeEarned lifetimeExpired availableMoney { amountMinor currency } }

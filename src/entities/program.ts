@@ -1,5 +1,6 @@
 import { Entity, PrimaryKey, Property } from '@mikro-orm/core';
 import { randomUUID } from 'node:crypto';
+import { isSupportedCountry } from 'libphonenumber-js';
 import { badInput } from '../errors';
 
 /** What happens when earned points are taken back (an order cancelled or returned) after they were spent. */
@@ -33,6 +34,13 @@ export interface ProgramSettings {
   referralLinkTemplate: string;
   referralMaxDepth: number;
   returnWindowDays: number | null;
+  /** Where members' phone numbers written without a country code are read (ISO 3166-1 alpha-2). */
+  phoneDefaultRegion: string;
+}
+
+/** Whether `region` is an ISO 3166-1 alpha-2 code whose numbering plan libphonenumber-js knows. */
+export function isPhoneRegion(region: string): boolean {
+  return /^[A-Z]{2}$/.test(region) && isSupportedCountry(region);
 }
 
 /** Where a member's referral code goes in the program's link template. */
@@ -76,6 +84,7 @@ export const DEFAULT_SETTINGS: Readonly<ProgramSettings> = Object.freeze({
   referralLinkTemplate: 'https://shop.example/?ref={code}',
   referralMaxDepth: 10,
   returnWindowDays: null,
+  phoneDefaultRegion: 'RU',
 });
 
 const SETTINGS = Object.keys(DEFAULT_SETTINGS) as Array<keyof ProgramSettings>;
@@ -103,6 +112,11 @@ export function checkSettings(s: Partial<ProgramSettings>): void {
   if (linkProblem) throw badInput(`referralLinkTemplate ${linkProblem}`, { field: 'referralLinkTemplate' });
   if (s.negativeBalancePolicy != null && !Object.values(NegativeBalancePolicy).includes(s.negativeBalancePolicy)) {
     throw badInput(`negativeBalancePolicy must be one of ${Object.values(NegativeBalancePolicy).join(', ')}`, { field: 'negativeBalancePolicy' });
+  }
+  if (s.phoneDefaultRegion != null && (typeof s.phoneDefaultRegion !== 'string' || !isPhoneRegion(s.phoneDefaultRegion))) {
+    throw badInput('phoneDefaultRegion must be an ISO 3166-1 alpha-2 region with a known numbering plan, e.g. RU, US, DE', {
+      field: 'phoneDefaultRegion',
+    });
   }
   if (s.timeZone != null) {
     try {
@@ -187,6 +201,10 @@ export class Program implements ProgramSettings {
   /** Days a customer may return an order: referrers' awards for it stay pending until then. null = pendingDays. */
   @Property({ type: 'integer', nullable: true })
   returnWindowDays: number | null = null;
+
+  /** Members' phone numbers without a country code are read as numbers of this region (ISO 3166-1 alpha-2). */
+  @Property({ type: 'text', default: 'RU' })
+  phoneDefaultRegion: string = 'RU';
 
   @Property({ type: 'timestamptz' })
   createdAt: Date;

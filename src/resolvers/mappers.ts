@@ -3,6 +3,7 @@ import type { AccountSnapshot, AuthorizationRecord } from '../services/ledger';
 import type { LotRecord, Page } from '../services/ledger';
 import type { Account, Authorization, LedgerEntry, Lot } from '../graphql/types/ledger';
 import { LotStatus } from '../graphql/types/ledger';
+import type { Page as ServicePage } from '../services/shared';
 
 /** Service records to GraphQL objects: ids as strings, names as the schema says them. */
 export const toLedgerEntry = (e: EntryRecord): LedgerEntry => ({
@@ -47,6 +48,19 @@ export const toPage = <T, G>(page: Page<T & { id: number }>, map: (t: T & { id: 
   return {
     nodes,
     edges: page.nodes.map((row, i) => ({ cursor: cursorOf(row.id), node: nodes[i] })),
+    pageInfo: { hasNextPage: page.hasNextPage, endCursor: page.endCursor },
+  };
+};
+
+/**
+ * A service page as a connection: `nodes`, `edges { cursor node }` with each row's cursor as the
+ * service writes it (so every edge's cursor works as `after`), and `pageInfo`.
+ */
+export const toConnection = <T, G>(page: ServicePage<T>, map: (t: T) => G, cursorOf: (t: T) => string) => {
+  const nodes = page.nodes.map(map);
+  return {
+    nodes,
+    edges: page.nodes.map((row, i) => ({ cursor: cursorOf(row), node: nodes[i] })),
     pageInfo: { hasNextPage: page.hasNextPage, endCursor: page.endCursor },
   };
 };

@@ -1,7 +1,11 @@
-import { Arg, Authorized, Ctx, ID, Mutation, Query, Resolver } from 'type-graphql';
+import { Arg, Authorized, Ctx, ID, Int, Mutation, Query, Resolver } from 'type-graphql';
 import type { Context } from '../graphql/context';
 import { Role } from '../graphql/context';
-import { ApiKey, CreateApiKeyInput, CreatedApiKey, CreatedProgram, CreateProgramInput, Program, ProgramSettingsInput } from '../graphql/types/program';
+import {
+  ApiKey, ApiKeyConnection, CreateApiKeyInput, CreatedApiKey, CreatedProgram, CreateProgramInput, Program, ProgramSettingsInput,
+} from '../graphql/types/program';
+import { apiKeyCursor } from '../services/access';
+import { toConnection } from './mappers';
 import { requestContext } from './scope';
 
 @Resolver(() => Program)
@@ -26,9 +30,19 @@ export class ProgramResolver {
   }
 
   @Authorized(Role.ADMIN)
-  @Query(() => [ApiKey])
+  @Query(() => [ApiKey], { deprecationReason: 'Use apiKeysConnection: the same keys a page at a time, with cursors.' })
   apiKeys(@Ctx() ctx: Context): Promise<ApiKey[]> {
     return ctx.services.access.listApiKeys(requestContext(ctx));
+  }
+
+  @Authorized(Role.ADMIN)
+  @Query(() => ApiKeyConnection, { description: 'The program\'s API keys, oldest first, a page at a time (revoked ones too).' })
+  async apiKeysConnection(
+    @Ctx() ctx: Context,
+    @Arg('first', () => Int, { nullable: true, description: 'Keys per page: 1 to 200, default 50.' }) first?: number,
+    @Arg('after', { nullable: true, description: 'A cursor (an edge\'s, or pageInfo.endCursor): read on after that key.' }) after?: string,
+  ): Promise<ApiKeyConnection> {
+    return toConnection(await ctx.services.access.apiKeyPage(requestContext(ctx), { first, after }), (k) => k, apiKeyCursor);
   }
 
   @Authorized(Role.ADMIN)

@@ -1,14 +1,15 @@
-import { Arg, Authorized, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { RuleStatus } from '../entities/rule';
 import type { Context } from '../graphql/context';
 import { Role } from '../graphql/context';
 import { LedgerEntry } from '../graphql/types/ledger';
 import {
-  CreateRuleInput, Rule, RuleActionType, RuleConditionType, RuleDefinition, RuleDefinitionInput, RuleFilter, RuleRef,
-  RuleVersion, UpdateRuleInput,
+  CreateRuleInput, Rule, RuleActionType, RuleConditionType, RuleConnection, RuleDefinition, RuleDefinitionInput, RuleFilter,
+  RuleRef, RuleVersion, UpdateRuleInput,
 } from '../graphql/types/rules';
 import { listActions, listConditions } from '../rules';
-import type { RuleDefinitionInput as ServiceDefinitionInput, RuleRecord, RuleVersionRecord, StoredDefinition } from '../services/earning';
+import { ruleCursor, type RuleDefinitionInput as ServiceDefinitionInput, type RuleRecord, type RuleVersionRecord, type StoredDefinition } from '../services/earning';
+import { toConnection } from './mappers';
 import { requestContext, writerContext } from './scope';
 
 export const toRuleDefinition = (d: StoredDefinition): RuleDefinition => ({
@@ -39,9 +40,24 @@ const toDefinitionInput = (d: RuleDefinitionInput): ServiceDefinitionInput => ({
 @Resolver(() => Rule)
 export class RuleResolver {
   @Authorized(Role.ADMIN)
-  @Query(() => [Rule], { description: 'The program\'s rules, oldest first.' })
+  @Query(() => [Rule], {
+    description: 'The program\'s rules, oldest first.',
+    deprecationReason: 'Use rulesConnection: the same rules a page at a time, with cursors.',
+  })
   async rules(@Ctx() ctx: Context, @Arg('filter', () => RuleFilter, { nullable: true }) filter?: RuleFilter): Promise<Rule[]> {
     return (await ctx.services.rules.listRules(requestContext(ctx), { ...filter })).map(toRule);
+  }
+
+  @Authorized(Role.ADMIN)
+  @Query(() => RuleConnection, { description: 'The program\'s rules, oldest first, a page at a time.' })
+  async rulesConnection(
+    @Ctx() ctx: Context,
+    @Arg('first', () => Int, { nullable: true, description: 'Rules per page: 1 to 200, default 50.' }) first?: number,
+    @Arg('after', { nullable: true, description: 'A cursor (an edge\'s, or pageInfo.endCursor): read on after that rule.' }) after?: string,
+    @Arg('filter', () => RuleFilter, { nullable: true }) filter?: RuleFilter,
+  ): Promise<RuleConnection> {
+    const page = await ctx.services.rules.rulePage(requestContext(ctx), { first, after, filter: { ...filter } });
+    return toConnection(page, toRule, ruleCursor);
   }
 
   @Authorized(Role.ADMIN)

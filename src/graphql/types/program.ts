@@ -2,6 +2,7 @@ import { Field, ID, InputType, Int, ObjectType, registerEnumType } from 'type-gr
 import { IsBoolean, IsIn, IsInt, IsOptional, Length, Matches, Max, Min } from 'class-validator';
 import { ApiKeyRole } from '../../entities/api-key';
 import { NegativeBalancePolicy } from '../../entities/program';
+import { PageInfo } from './common';
 
 registerEnumType(ApiKeyRole, { name: 'ApiKeyRole', description: 'server: a storefront backend; admin: the shop\'s staff.' });
 registerEnumType(NegativeBalancePolicy, {
@@ -36,6 +37,8 @@ export class Program {
   @Field(() => Int, { description: 'Levels a referral tree may have below its top member (1 to 10).' }) referralMaxDepth!: number;
   @Field(() => Int, { nullable: true, description: 'Days a customer may return an order: referrers\' awards for it stay pending until then. null: pendingDays.' })
   returnWindowDays!: number | null;
+  @Field({ description: 'Members\' phone numbers written without a country code are read as numbers of this region (ISO 3166-1 alpha-2, e.g. RU, US).' })
+  phoneDefaultRegion!: string;
   @Field() createdAt!: Date;
 }
 
@@ -59,6 +62,8 @@ export class ProgramSettingsInput {
   @Field({ nullable: true }) @IsOptional() @Length(1, 500) referralLinkTemplate?: string;
   @Field(() => Int, { nullable: true }) @IsOptional() @IsInt() @Min(1) @Max(10) referralMaxDepth?: number;
   @Field(() => Int, { nullable: true }) @IsOptional() @IsInt() @Min(0) @Max(365) returnWindowDays?: number | null;
+  @Field({ nullable: true, description: 'ISO 3166-1 alpha-2 region (RU, US, DE …) whose numbering plan reads phones given without a country code.' })
+  @IsOptional() phoneDefaultRegion?: string;
 }
 
 @InputType()
@@ -71,10 +76,24 @@ export class ApiKey {
   @Field(() => ID) id!: string;
   @Field(() => ApiKeyRole) role!: ApiKeyRole;
   @Field() name!: string;
-  @Field({ description: 'The first characters of the secret, to tell keys apart.' }) prefix!: string;
+  @Field({ description: 'The first characters of the secret, to tell keys apart: `ptn_adm_` or `ptn_srv_` and 6 of its random characters (only the first 8 characters for older keys and a PATRON_ADMIN_KEY).' })
+  prefix!: string;
   @Field({ description: 'The installation\'s first key; it may also create programs.' }) operator!: boolean;
   @Field() createdAt!: Date;
   @Field(() => Date, { nullable: true }) revokedAt!: Date | null;
+}
+
+@ObjectType({ simpleResolvers: true })
+export class ApiKeyEdge {
+  @Field({ description: 'Pass as `after` to read on from this key.' }) cursor!: string;
+  @Field(() => ApiKey) node!: ApiKey;
+}
+
+@ObjectType({ description: 'A page of API keys, oldest first: `nodes` for the keys alone, `edges` with a cursor for each (Relay style).' })
+export class ApiKeyConnection {
+  @Field(() => [ApiKey]) nodes!: ApiKey[];
+  @Field(() => [ApiKeyEdge]) edges!: ApiKeyEdge[];
+  @Field(() => PageInfo) pageInfo!: PageInfo;
 }
 
 @ObjectType()

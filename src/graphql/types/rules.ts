@@ -2,7 +2,7 @@ import { Field, Float, ID, InputType, Int, ObjectType, registerEnumType } from '
 import { ArrayMaxSize, IsIn, IsInt, IsOptional, Length, Max, Min, ValidateNested } from 'class-validator';
 import { JSONResolver, SafeIntResolver } from 'graphql-scalars';
 import { RuleStatus } from '../../entities/rule';
-import { MemberRefInput } from './common';
+import { MemberRefInput, PageInfo } from './common';
 import { LedgerEntry } from './ledger';
 
 registerEnumType(RuleStatus, {
@@ -118,6 +118,19 @@ export class Rule {
   budgetUsed!: number;
   @Field() createdAt!: Date;
   @Field() updatedAt!: Date;
+}
+
+@ObjectType({ simpleResolvers: true })
+export class RuleEdge {
+  @Field({ description: 'Pass as `after` to read on from this rule.' }) cursor!: string;
+  @Field(() => Rule) node!: Rule;
+}
+
+@ObjectType({ description: 'A page of rules, oldest first: `nodes` for the rules alone, `edges` with a cursor for each (Relay style).' })
+export class RuleConnection {
+  @Field(() => [Rule]) nodes!: Rule[];
+  @Field(() => [RuleEdge]) edges!: RuleEdge[];
+  @Field(() => PageInfo) pageInfo!: PageInfo;
 }
 
 @ObjectType({ description: 'The rule version that produced something.' })

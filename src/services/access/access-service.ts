@@ -7,9 +7,9 @@ import { Program } from '../../entities/program';
 import { badInput, notFound } from '../../errors';
 import type { MemberService } from '../members';
 import type { ProgramService } from '../programs';
-import type { Clock, MemberRef, RequestContext } from '../shared';
-import { isUuid } from '../shared';
-import { claimTokenSecret, findKey, findLiveKey, findOperatorKey, lockBootstrap } from './access-store';
+import type { Clock, MemberRef, Page, RequestContext } from '../shared';
+import { idCursor, isUuid, pageOf, pageSize, readIdCursor } from '../shared';
+import { claimTokenSecret, findKey, findKeysPage, findLiveKey, findOperatorKey, hasKey, lockBootstrap } from './access-store';
 
 export interface ApiKeyIdentity {
   keyId: string;
@@ -47,9 +47,29 @@ const TOKEN_ISSUER = 'patron';
 
 export const hashSecret = (secret: string) => createHash('sha256').update(secret).digest('hex');
 
+/** A generated secret: the role's tag and 24 random bytes as 32 base64url characters (192 bits). */
 function newSecret(role: ApiKeyRole): string {
   return `ptn_${role === ApiKeyRole.ADMIN ? 'adm' : 'srv'}_${randomBytes(24).toString('base64url')}`;
 }
+
+const GENERATED_SECRET = /^ptn_(adm|srv)_[A-Za-z0-9_-]{32}$/;
+/** `ptn_adm_` and 6 random characters. */
+const GENERATED_PREFIX_LENGTH = 14;
+/** A secret Patron did not make (PATRON_ADMIN_KEY): no more than before. */
+const CHOSEN_PREFIX_LENGTH = 8;
+
+/**
+ * What `apiKeys` shows of a secret to tell keys apart. Of a generated secret, the tag and 6 of
+ * its 32 random characters: 36 bits, so among 1 000 keys two share a prefix with a chance of
+ * about 1 in 140 000, while 26 characters (156 bits) stay secret. A secret the operator chose
+ * may be as short as 24 characters and need not be random: only its first 8 are shown.
+ */
+export function keyPrefix(secret: string): string {
+  return secret.slice(0, GENERATED_SECRET.test(secret) ? GENERATED_PREFIX_LENGTH : CHOSEN_PREFIX_LENGTH);
+}
+
+/** The cursor of a key in {@link AccessService.apiKeyPage}: pass it as `after` to read the keys after it. */
+export const apiKeyCursor = (key: { id: string }): string => idCursor('apiKeys', key.id);
 
 function toKey(key: ApiKey): ApiKeyRecord {
   return {
@@ -143,6 +163,18 @@ export class AccessService {
     return keys.map(toKey);
   }
 
+  /** The program's keys a page at a time, oldest first: `first` keys after the `after` cursor. */
+  async apiKeyPage(ctx: RequestContext, opts: { first?: number | null; after?: string | null } = {}): Promise<Page<ApiKeyRecord>> {
+    const limit = pageSize(opts.first);
+    const afterId = readIdCursor('apiKeys', opts.after);
+    const em = this.orm.em.fork();
+    const keys = await findKeysPage(em, ctx.programId, afterId, limit + 1);
+    if (afterId && keys.length === 0 && !(await hasKey(em, ctx.programId, afterId))) {
+      throw badInput('after names no key of this program', { field: 'after' });
+    }
+    return pageOf(keys.map(toKey), limit, apiKeyCursor);
+  }
+
   /** A new program's first admin key, in the transaction creating the program. */
   async firstAdminKey(em: EntityManager, program: { id: string }): Promise<CreatedApiKey> {
     const secret = newSecret(ApiKeyRole.ADMIN);
@@ -192,7 +224,7 @@ export class AccessService {
 
   private newKey(em: EntityManager, programId: string, role: ApiKeyRole, name: string, secret: string, operator = false): ApiKey {
     const key = new ApiKey(em.getReference(Program, programId, { wrapped: true }), {
-      role, name, secretHash: hashSecret(secret), prefix: secret.slice(0, 8), operator,
+      role, name, secretHash: hashSecret(secret), prefix: keyPrefix(secret), operator,
     }, this.clock.now());
     em.persist(key);
     return key;

@@ -55,3 +55,20 @@ export function findKey(em: EntityManager, secretHash: string): Promise<ApiKey |
 export function findOperatorKey(em: EntityManager): Promise<ApiKey | null> {
   return em.findOne(ApiKey, { operator: true, revokedAt: null });
 }
+
+/**
+ * A page of the program's keys, oldest first: `limit` keys after the one `afterId` names (a key
+ * of the same program), or from the first.
+ */
+export function findKeysPage(em: EntityManager, programId: string, afterId: string | null, limit: number): Promise<ApiKey[]> {
+  const qb = em.createQueryBuilder(ApiKey, 'k').select('*').where({ program: programId });
+  if (afterId) {
+    qb.andWhere('(k.created_at, k.id) > (select c.created_at, c.id from api_key c where c.id = ? and c.program_id = ?)', [afterId, programId]);
+  }
+  return qb.orderBy({ createdAt: 'asc', id: 'asc' }).limit(limit).getResultList();
+}
+
+/** Whether the program has a key with this id. */
+export async function hasKey(em: EntityManager, programId: string, id: string): Promise<boolean> {
+  return (await em.count(ApiKey, { id, program: programId })) > 0;
+}

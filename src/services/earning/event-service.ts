@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Database, UnitOfWork } from '../../db/database';
 import { notFound } from '../../errors';
 import { AccountBook } from '../ledger';
-import { memberRefColumn, type MemberRecord } from '../members';
+import { memberLookup, type MemberRecord } from '../members';
 import type { Clock, DomainHooks, MemberRef, RequestContext } from '../shared';
 import { checkClientKey, isUuid, once, systemKey } from '../shared';
 import { birthdayCelebration, isoDate } from './birthday-calendar';
@@ -93,7 +93,7 @@ export class EventService {
     const payload = checkEvent(input.type, input.payload, { allowSystem: true });
     const now = this.clock.now();
     const occurredAt = checkOccurredAt(input.occurredAt, now);
-    const [column, value] = memberRefColumn(input.member);
+    const [column, value] = await memberLookup(this.db, ctx.programId, input.member);
     const byColumn = store.memberIdBy[column as keyof typeof store.memberIdBy];
     const [member] = column === 'id' && !isUuid(value) ? [] : await this.db.run(byColumn, [ctx.programId, value]);
     if (!member) throw notFound('Member', { member: input.member });

@@ -3,10 +3,11 @@ import type { Database } from '../../db/database';
 import { Rule as RuleEntity, RuleStatus, RuleVersion, checkStatus } from '../../entities/rule';
 import { badInput, notFound } from '../../errors';
 import { validateRule, type Rule, type RuleCaps, type RuleDefinition, type ValidationError } from '../../rules';
-import type { Clock, RequestContext } from '../shared';
-import { canonicalJson, isUuid } from '../shared';
+import type { Clock, Page, RequestContext } from '../shared';
+import { canonicalJson, idCursor, isUuid, pageOf, pageSize, readIdCursor } from '../shared';
 import {
-  engineRules, findRule, findRules, findVersions, findVersionsOfRules, findVersionsWithRule, type EngineRuleRow,
+  engineRules, findRule, findRules, findRulesPage, findVersions, findVersionsOfRules, findVersionsWithRule, hasRule,
+  type EngineRuleRow,
 } from './rule-store';
 
 
@@ -76,6 +77,9 @@ export interface RuleFilter {
   status?: RuleStatus | null;
   trigger?: string | null;
 }
+
+/** The cursor of a rule in {@link RuleService.rulePage}: pass it as `after` to read the rules after it. */
+export const ruleCursor = (rule: { id: string }): string => idCursor('rules', rule.id);
 
 /** Other instances see a rule change within this time; the changing instance sees it at once. */
 const ACTIVE_RULES_TTL_MS = 3_000;
@@ -250,6 +254,24 @@ export class RuleService {
     return rules
       .map((rule) => toRecord(rule, versions.get(rule.currentVersionId)!))
       .filter((rule) => filter.trigger == null || rule.definition.trigger === filter.trigger);
+  }
+
+  /** The program's rules a page at a time, oldest first: `first` rules after the `after` cursor. */
+  async rulePage(
+    ctx: RequestContext,
+    opts: { first?: number | null; after?: string | null; filter?: RuleFilter | null } = {},
+  ): Promise<Page<RuleRecord>> {
+    const filter = opts.filter ?? {};
+    if (filter.status != null) checkStatus(filter.status);
+    const limit = pageSize(opts.first);
+    const afterId = readIdCursor('rules', opts.after);
+    const em = this.orm.em.fork();
+    const rules = await findRulesPage(em, ctx.programId, { status: filter.status ?? null, trigger: filter.trigger ?? null }, afterId, limit + 1);
+    if (afterId && rules.length === 0 && !(await hasRule(em, ctx.programId, afterId))) {
+      throw badInput('after names no rule of this program', { field: 'after' });
+    }
+    const versions = new Map((await findVersions(em, rules.map((r) => r.currentVersionId))).map((v) => [v.id, v]));
+    return pageOf(rules.map((rule) => toRecord(rule, versions.get(rule.currentVersionId)!)), limit, ruleCursor);
   }
 
   async getRule(ctx: RequestContext, ruleId: string): Promise<RuleRecord> {

@@ -36,6 +36,34 @@ export function findRules(em: EntityManager, programId: string, status: RuleStat
   return em.find(Rule, status ? { programId, status } : { programId }, { orderBy: { createdAt: 'asc', id: 'asc' } });
 }
 
+/**
+ * A page of the program's rules, oldest first, with the status and trigger asked (or any):
+ * `limit` rules after the one `afterId` names (a rule of the same program), or from the first.
+ * The trigger is the current version's.
+ */
+export function findRulesPage(
+  em: EntityManager,
+  programId: string,
+  filter: { status: RuleStatus | null; trigger: string | null },
+  afterId: string | null,
+  limit: number,
+): Promise<Rule[]> {
+  const qb = em.createQueryBuilder(Rule, 'r').select('*').where({ programId });
+  if (filter.status) qb.andWhere({ status: filter.status });
+  if (filter.trigger != null) {
+    qb.andWhere(`exists (select 1 from rule_version v where v.id = r.current_version_id and v.definition->>'trigger' = ?)`, [filter.trigger]);
+  }
+  if (afterId) {
+    qb.andWhere('(r.created_at, r.id) > (select c.created_at, c.id from rule c where c.id = ? and c.program_id = ?)', [afterId, programId]);
+  }
+  return qb.orderBy({ createdAt: 'asc', id: 'asc' }).limit(limit).getResultList();
+}
+
+/** Whether the program has a rule with this id. */
+export async function hasRule(em: EntityManager, programId: string, id: string): Promise<boolean> {
+  return (await em.count(Rule, { id, programId })) > 0;
+}
+
 /** Versions by id. */
 export function findVersions(em: EntityManager, ids: readonly string[]): Promise<RuleVersion[]> {
   return ids.length === 0 ? Promise.resolve([]) : em.find(RuleVersion, { id: { $in: [...ids] } });

@@ -4,7 +4,7 @@ import { CauseType, EntryKind } from '../../entities/ledger-entry';
 import { MemberStatus } from '../../entities/member';
 import { NegativeBalancePolicy } from '../../entities/program';
 import { ErrorCode, PatronError, notFound } from '../../errors';
-import { memberRefColumn } from '../members';
+import { memberLookup } from '../members';
 import { pgArray, type MemberRef } from '../shared';
 import * as store from './book-store';
 import { ACTIVATION, EXPIRY } from './sweep-store';
@@ -44,7 +44,7 @@ export class AccountBook {
    * their expiry are expired and pending lots whose time has come become available.
    */
   static async open(tx: UnitOfWork, programId: string, member: MemberRef, now: Date): Promise<AccountBook> {
-    const [column, value] = memberRefColumn(member);
+    const [column, value] = await memberLookup(tx, programId, member);
     const [row] = await tx.run(store.lockAccount[column], [now, now, value, programId]);
     if (!row) throw notFound('Member', { member });
     const book = new AccountBook(tx, {

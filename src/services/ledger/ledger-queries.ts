@@ -5,7 +5,7 @@ import { badInput, notFound } from '../../errors';
 import { EntryRecord, toEntryRecord } from './entries';
 import type { Clock } from '../shared';
 import type { AccountSnapshot } from './ledger-service';
-import { memberRefColumn } from '../members';
+import { memberLookup } from '../members';
 import { isUuid, pgArray } from '../shared';
 import * as store from './queries-store';
 import type { AccountReadRow } from './queries-store';
@@ -88,7 +88,7 @@ export class LedgerQueries {
   /** One member's balances in one statement, however the member is named. */
   async account(ctx: RequestContext, ref: MemberRef): Promise<AccountSnapshot> {
     const { programId } = ctx;
-    const [column, value] = memberRefColumn(ref);
+    const [column, value] = await memberLookup(this.db, programId, ref);
     const [row] = await this.db.run(store.accountByMember[column], [this.clock.now(), programId, value]);
     if (!row) throw notFound('Member', { member: ref });
     return toSnapshot(row);
@@ -96,7 +96,7 @@ export class LedgerQueries {
 
   async memberId(ctx: RequestContext, ref: MemberRef): Promise<string> {
     const { programId } = ctx;
-    const [column, value] = memberRefColumn(ref);
+    const [column, value] = await memberLookup(this.db, programId, ref);
     const [row] = await this.db.run(store.memberIdByRef[column], [programId, value]);
     if (!row) throw notFound('Member', { member: ref });
     return row.id;

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { parsePhoneNumberWithError } from 'libphonenumber-js';
+import { ParseError, parsePhoneNumberWithError, type CountryCode } from 'libphonenumber-js';
 import type { Database, Sql } from '../../db/database';
 import type { Queryable } from '../../db/statement';
 import { MemberStatus } from '../../entities/member';
@@ -7,7 +7,7 @@ import { ErrorCode, PatronError, badInput, notFound } from '../../errors';
 import type { Clock, MemberRef, RequestContext } from '../shared';
 import { isUuid, raise } from '../shared';
 import { MEMBER_TOPIC, MemberEvent } from './member-events';
-import { findMember, setMemberStatus, upsertMember, type MemberKey, type MemberRow } from './member-store';
+import { findMember, programPhoneRegion, setMemberStatus, upsertMember, type MemberKey, type MemberRow } from './member-store';
 
 export interface MemberRecord {
   id: string;
@@ -58,15 +58,52 @@ export function normalizeEmail(email: string): string {
   return e;
 }
 
-/** E.164; numbers without a country code are read as Russian, the programs' home market. */
-export function normalizePhone(phone: string): string {
-  try {
-    const parsed = parsePhoneNumberWithError(phone.trim(), 'RU');
-    if (!parsed.isPossible()) throw new Error('impossible');
-    return parsed.number;
-  } catch {
-    throw badInput('phone is not a valid phone number', { field: 'phone' });
+/**
+ * A phone number in E.164. A number with its country code (`+1 415 555 2671`) reads the same
+ * everywhere; one without (`(415) 555-2671`, `8 912 345-67-89`) is read as a number of `region`,
+ * the program's `phoneDefaultRegion`. Without a region such a number is refused rather than
+ * guessed. A number that cannot be a phone number there is BAD_USER_INPUT naming `field`.
+ */
+export function normalizePhone(phone: string, region: string | null, field = 'phone'): string {
+  return internationalPhone(phone, field) ?? nationalPhone(phone, region, field);
+}
+
+function nationalPhone(phone: string, region: string | null, field: string): string {
+  if (!region) {
+    throw badInput(`${field} has no country code: give it as +<country code> <number>`, { field });
   }
+  try {
+    const parsed = parsePhoneNumberWithError(phone.trim(), { defaultCountry: region as CountryCode });
+    if (parsed.isPossible()) return parsed.number;
+  } catch {
+    // not a number: refused below
+  }
+  throw badInput(`${field} is not a valid phone number of region ${region}`, { field, region });
+}
+
+/**
+ * The number in E.164 when it carries its country code; null when it has none (it needs a
+ * region); BAD_USER_INPUT when it cannot be a phone number at all.
+ */
+function internationalPhone(phone: string, field: string): string | null {
+  try {
+    const parsed = parsePhoneNumberWithError(phone.trim());
+    if (parsed.isPossible()) return parsed.number;
+  } catch (error) {
+    if (error instanceof ParseError && error.message === 'INVALID_COUNTRY') return null;
+  }
+  throw badInput(`${field} is not a valid phone number`, { field });
+}
+
+/**
+ * A phone number in E.164, a national one read in the program's `phoneDefaultRegion` (looked
+ * up only then, on `sql`: the pool or the caller's transaction).
+ */
+export async function readPhone(sql: Queryable, programId: string, phone: string, field = 'phone'): Promise<string> {
+  const international = internationalPhone(phone, field);
+  if (international) return international;
+  const [program] = await sql.run(programPhoneRegion, [programId]);
+  return nationalPhone(phone, program?.phone_default_region ?? null, field);
 }
 
 function checkBirthday(birthday: string): string {
@@ -120,8 +157,12 @@ function formatDate(value: unknown): string {
   return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
 }
 
-/** Resolves any of the ways a shop names a member to a column and the value to look for. */
-export function memberRefColumn(ref: MemberRef): [MemberKey, string] {
+/**
+ * Resolves any of the ways a shop names a member to a column and the value to look for.
+ * A phone is read in `phoneRegion` when it has no country code; without a region only a
+ * number with its country code is accepted. {@link memberLookup} knows the program's region.
+ */
+export function memberRefColumn(ref: MemberRef, phoneRegion: string | null = null): [MemberKey, string] {
   // Not a uuid: no such member (rather than a database error).
   if ('id' in ref) {
     if (!isUuid(ref.id)) throw notFound('Member', { member: ref });
@@ -129,7 +170,17 @@ export function memberRefColumn(ref: MemberRef): [MemberKey, string] {
   }
   if ('externalId' in ref) return ['external_id', ref.externalId];
   if ('email' in ref) return ['email', normalizeEmail(ref.email)];
-  return ['phone', normalizePhone(ref.phone)];
+  return ['phone', normalizePhone(ref.phone, phoneRegion)];
+}
+
+/**
+ * {@link memberRefColumn} for a member of `programId`: a phone without a country code is read in
+ * the program's `phoneDefaultRegion` (one primary-key read, only for such a phone), as members
+ * were registered with it.
+ */
+export async function memberLookup(sql: Queryable, programId: string, ref: MemberRef): Promise<[MemberKey, string]> {
+  if ('phone' in ref) return ['phone', await readPhone(sql, programId, ref.phone)];
+  return memberRefColumn(ref);
 }
 
 /** Members and their accounts: registration (idempotent by the shop's id), lookup, freezing. */
@@ -144,7 +195,7 @@ export class MemberService {
     checkText(input.externalId, 'externalId', 200);
     checkText(input.name, 'name', 200);
     const email = input.email ? normalizeEmail(input.email) : null;
-    const phone = input.phone ? normalizePhone(input.phone) : null;
+    const phone = input.phone ? await readPhone(this.db, programId, input.phone) : null;
     const birthday = input.birthday ? checkBirthday(input.birthday) : null;
     const tags = input.tags ?? null;
     if (tags && (tags.length > 50 || tags.some((t) => !t || t.length > 50))) {
@@ -188,7 +239,7 @@ export class MemberService {
   }
 
   async setStatus(ctx: RequestContext, ref: MemberRef, status: MemberStatus): Promise<MemberRecord> {
-    const [key, value] = memberRefColumn(ref);
+    const [key, value] = await memberLookup(this.db, ctx.programId, ref);
     const [row] = await this.db.run(setMemberStatus[key], [status, this.clock.now(), ctx.programId, value]);
     if (!row) throw notFound('Member', { member: ref });
     return toMember(row);
@@ -208,7 +259,7 @@ export class MemberService {
   /** For other modules inside their transaction: a member of the program, or null. */
   async findIn(sql: Queryable, programId: string, ref: MemberRef): Promise<MemberRecord | null> {
     if ('id' in ref && !isUuid(ref.id)) return null;
-    const [key, value] = memberRefColumn(ref);
+    const [key, value] = await memberLookup(sql, programId, ref);
     const [row] = await sql.run(findMember[key], [programId, value]);
     return row ? toMember(row) : null;
   }

@@ -81,3 +81,12 @@ export const setMemberStatus: Record<MemberKey, Statement<[status: MemberStatus,
   email: setStatusBy('email'),
   phone: setStatusBy('phone'),
 };
+
+/**
+ * The program's region for phone numbers written without a country code (its
+ * `phoneDefaultRegion` setting, written by the programs module).
+ */
+export const programPhoneRegion = statement<[programId: string], { phone_default_region: string }>(
+  'members.program_phone_region',
+  `select phone_default_region from program where id = ?`,
+);

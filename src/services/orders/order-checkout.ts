@@ -3,7 +3,7 @@ import type { Queryable } from '../../db/statement';
 import { MemberStatus } from '../../entities/member';
 import { ErrorCode, PatronError, badInput, notFound } from '../../errors';
 import type { AccountBook } from '../ledger';
-import { memberRefColumn } from '../members';
+import { memberLookup } from '../members';
 import type { MemberRef } from '../shared';
 import { isUuid } from '../shared';
 import {
@@ -88,7 +88,7 @@ export const spenderOf = (book: AccountBook): Spender => ({
  * remainders equal the balances: the books balance).
  */
 export async function readSpender(db: Queryable, programId: string, member: MemberRef, now: Date): Promise<Spender> {
-  const [column, value] = memberRefColumn(member);
+  const [column, value] = await memberLookup(db, programId, member);
   const [row] = column === 'id' && !isUuid(value) ? [] : await db.run(store.readSpender[column], [now, now, value, programId]);
   if (!row) throw notFound('Member', { member });
   return { memberId: row.id, frozen: row.status === MemberStatus.FROZEN, available: Math.max(0, Number(row.lots) - Number(row.debt)) };

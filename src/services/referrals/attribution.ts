@@ -3,7 +3,7 @@ import { ReferralVia } from '../../entities/referral';
 import { badInput, notFound } from '../../errors';
 import type { MemberRef } from '../shared';
 import type { Clock } from '../shared';
-import { memberRefColumn } from '../members';
+import { memberLookup } from '../members';
 import { isUuid } from '../shared';
 import { ReferralRefusal, generateCode, normalizeCode, refusalOf, signalProblem, type Signal } from './logic';
 import * as store from './referral-store';
@@ -123,7 +123,7 @@ export class ReferralAttribution {
   }
 
   async memberId(db: Sql, programId: string, ref: MemberRef, field: string): Promise<string> {
-    const [column, value] = memberRefColumn(ref);
+    const [column, value] = await memberLookup(db, programId, ref);
     const row = await store.memberFacts(db, programId, column, value);
     if (!row) throw notFound('Member', { [field]: ref });
     return row.id;

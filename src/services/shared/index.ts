@@ -4,3 +4,4 @@ export * from './context';
 export * from './idempotency';
 export * from './input';
 export * from './hooks';
+export * from './page';
