@@ -4,6 +4,7 @@ import {
   PayOrderDocument,
   PlaceOrderDocument,
   RedeemPointsDocument,
+  RegisterMemberDocument,
   SignInMemberDocument,
   patronRequest,
   type CabinetQuery,
@@ -11,7 +12,7 @@ import {
 import { buildCabinet } from '../../examples/cabinet/build';
 import { serveCabinet, type CabinetServer } from '../../examples/cabinet/serve';
 import { accrue, createMember, createProgram, ok, uniqueKey, type ProgramFixture } from '../e2e/helpers';
-import { AccrueDocument } from '../e2e/generated/graphql';
+import { AccrueDocument, SaveTierStructureDocument, type TierStructureInput } from '../e2e/generated/graphql';
 import { startTestServer, type TestServer } from '../support/server';
 import { foreignRequests, launchChromium, screenshot } from './browser';
 import path from 'node:path';
@@ -24,6 +25,21 @@ import { mkdtempSync } from 'node:fs';
  */
 /** The part of the DOM the functions below use; they run in the page, not in Node. */
 declare const document: { querySelector(selector: string): { getAttribute(name: string): string | null } | null };
+declare const navigator: { clipboard: { readText(): Promise<string> } };
+
+/** Spend over 12 rolling months: Silver from 1 000 ₽, Gold from 5 000 ₽ (thresholds in kopecks). */
+const TIERS: TierStructureInput = {
+  metric: 'SPEND',
+  window: 'ROLLING_MONTHS',
+  windowMonths: 12,
+  downgradePolicy: 'TO_EARNED',
+  graceDays: 30,
+  levels: [
+    { code: 'standard', name: 'Standard', threshold: 0 },
+    { code: 'silver', name: 'Silver', threshold: 100_000, earnMultiplier: 1.5, discountPercent: 3, perks: ['free wrapping'] },
+    { code: 'gold', name: 'Gold', threshold: 500_000, earnMultiplier: 2, discountPercent: 7, perks: ['free wrapping', 'priority service'] },
+  ],
+};
 
 let s: TestServer;
 let cabinet: CabinetServer;
@@ -39,7 +55,9 @@ beforeAll(async () => {
   s = await startTestServer({ env: { PATRON_CORS_ORIGINS: cabinet.origin } });
   patronOrigin = new URL(s.url).origin;
   p = await createProgram(s);
+  ok(await s.request(SaveTierStructureDocument, { input: TIERS }, p.adminKey));
   context = await browser.newContext({ locale: 'en-US', timezoneId: 'UTC', viewport: { width: 1100, height: 900 } });
+  await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: cabinet.origin });
 }, 120_000);
 
 afterAll(async () => {
@@ -56,6 +74,39 @@ async function untilAvailable(page: Page, available: number, timeout = 10_000) {
   await page.waitForFunction((v) => document.querySelector('[data-testid="available"]')?.getAttribute('data-value') === String(v), available, { timeout });
 }
 
+/** An order placed and paid through the shop's API, with no points: it counts as spend for the tier. */
+async function buy(memberId: string, amountMinor: number) {
+  const orderId = uniqueKey('order');
+  const lines = [{ sku: 'RUNNING-SHOES', unitPriceMinor: amountMinor, quantity: 1 }];
+  ok(await s.request(PlaceOrderDocument, { input: { orderId, member: { id: memberId }, lines, idempotencyKey: uniqueKey('place') } }, p.serverKey));
+  return ok(await s.request(PayOrderDocument, { input: { orderId, idempotencyKey: uniqueKey('pay') } }, p.serverKey)).payOrder;
+}
+
+/** A member registered at the shop with `referrer` (an externalId) as the one who invited them. */
+async function referred(referrer: string, name: string) {
+  const input = { externalId: uniqueKey('friend'), name, referrerExternalId: referrer };
+  return ok(await s.request(RegisterMemberDocument, { input }, p.serverKey)).upsertMember.member;
+}
+
+/**
+ * graphql-ws does not acknowledge a subscription: accrue a point until the page shows it. The
+ * page opens its subscriptions together, so after this `myTier` is listening too.
+ */
+async function untilLive(page: Page, memberId: string) {
+  await page.waitForSelector('[data-testid="live-status"][data-status="live"]');
+  for (let i = 0; ; i++) {
+    const available = (await accrue(s, p.serverKey, memberId, 1)).account.available;
+    try {
+      await untilAvailable(page, available, 1000);
+      return available;
+    } catch (error) {
+      if (i >= 9) throw error;
+    }
+  }
+}
+
+const attr = (page: Page, testId: string, name: string) => page.getByTestId(testId).first().getAttribute(name);
+
 async function memberWithHistory() {
   const member = await createMember(s, p.serverKey, { name: 'Anna' });
   const welcome = uniqueKey('welcome');
@@ -67,8 +118,13 @@ async function memberWithHistory() {
   return { member, token: issueCustomerToken.token };
 }
 
-test('the cabinet shows what the API says: balance and its money, lots with dates, history with reasons, placeholders', async () => {
-  const { token } = await memberWithHistory();
+test('the cabinet shows what the API says: balance and its money, lots with dates, history with reasons, tier, referral network', async () => {
+  const { member, token } = await memberWithHistory();
+  // 1 200 ₽ of spend makes Anna Silver; Boris joined through her link and bought, Vera through his.
+  await buy(member.id, 120_000);
+  const boris = await referred(member.externalId, 'Boris');
+  await referred(boris.externalId, 'Vera');
+  await buy(boris.id, 30_000);
   const page = await context.newPage();
   const foreign = foreignRequests(page, [cabinet.origin, patronOrigin]);
   await page.goto(`${cabinet.origin}/#token=${token}`);
@@ -106,9 +162,40 @@ test('the cabinet shows what the API says: balance and its money, lots with date
     await expectText(page.getByTestId('history'), reason);
   }
 
-  // Tier and referral sections wait for their APIs and say so.
-  expect(await page.getByTestId('tier').getAttribute('data-pending')).toBe('tier-api');
-  expect(await page.getByTestId('referrals').getAttribute('data-pending')).toBe('referral-api');
+  // The tier: Silver with its perks, the way to Gold in roubles, until when it holds, its history.
+  const tier = api.me.tierStatus!;
+  expect(tier).toMatchObject({ metric: 'SPEND', tier: { code: 'silver', name: 'Silver' }, nextTier: { code: 'gold' }, amountToNext: 380_000 });
+  expect(await attr(page, 'tier', 'data-tier')).toBe('silver');
+  expect(await page.getByTestId('tier-name').textContent()).toBe('Silver');
+  expect(Number(await attr(page, 'tier', 'data-progress'))).toBe(tier.progress);
+  expect(Number(await page.getByRole('progressbar').getAttribute('aria-valuenow'))).toBe(tier.progress);
+  await expectText(page.getByTestId('tier-perks'), 'free wrapping');
+  expect(await numberAt(page, 'tier-next')).toBe(tier.amountToNext);
+  const rub = (minor: number) => new Intl.NumberFormat('en-US', { style: 'currency', currency: 'RUB' }).format(minor / 100);
+  expect(spaces(await page.getByTestId('tier-next').textContent())).toBe(spaces(`Spend ${rub(380_000)} more for Gold`));
+  expect(await attr(page, 'tier-risk', 'data-at')).toBe(tier.downgradeRisk!.at);
+  expect(await attr(page, 'tier-risk', 'data-to')).toBe('standard');
+  expect(spaces(await page.getByTestId('tier-risk').textContent())).toBe(spaces(`Silver is yours until ${date(tier.downgradeRisk!.at)}. To keep it, spend ${rub(100_000)} by then, or it goes to Standard.`));
+  expect(await page.getByTestId('tier-change').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-to')))).toEqual(api.me.tierHistory.map((c) => c.toCode));
+  expect(api.me.tierHistory.map((c) => c.toCode)).toEqual(['silver']);
+
+  // The referral network: her link, one friend, two in the network, figures per level, the tree.
+  const stats = api.me.referralStats;
+  expect(await page.getByTestId('referral-link').inputValue()).toBe(api.me.referralLink);
+  expect(api.me.referralLink).toContain(api.me.referralCode);
+  await page.getByTestId('copy-link').click();
+  await expectText(page.getByTestId('referrals'), 'Copied');
+  expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(api.me.referralLink);
+  expect([await numberAt(page, 'direct-referrals'), await numberAt(page, 'network-size')]).toEqual([stats.directReferrals, stats.networkSize]);
+  expect([stats.directReferrals, stats.networkSize]).toEqual([1, 2]);
+  const levels = await page.getByTestId('referral-level').evaluateAll((rows) =>
+    rows.map((r) => ['data-level', 'data-members', 'data-orders', 'data-points'].map((a) => Number(r.getAttribute(a)))),
+  );
+  expect(levels).toEqual(stats.levels.map((l) => [l.level, l.members, l.paidOrders, l.pointsEarned]));
+  expect(levels).toEqual([[1, 1, 1, 0], [2, 1, 0, 0]]);
+  expect(await page.getByTestId('referral-node').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-level')))).toEqual(['1', '2']);
+  await expectText(page.getByTestId('referrals'), 'Vera');
+  await expectText(page.getByTestId('referrals'), '1 friend joined through you');
   await screenshot(page, 'cabinet');
   expect(foreign).toEqual([]);
   await page.close();
@@ -119,20 +206,8 @@ test('a purchase and a redemption made elsewhere change the page without a reloa
   const page = await context.newPage();
   await page.goto(`${cabinet.origin}/#token=${token}`);
   await page.getByTestId('available').waitFor();
-  await page.waitForSelector('[data-testid="live-status"][data-status="live"]');
   await page.evaluate(() => ((globalThis as unknown as { marker: string }).marker = 'same page'));
-
-  // graphql-ws does not acknowledge a subscription: accrue a point until the page shows it.
-  let available = 650;
-  for (let i = 0; ; i++) {
-    available = (await accrue(s, p.serverKey, member.id, 1)).account.available;
-    try {
-      await untilAvailable(page, available, 1000);
-      break;
-    } catch (error) {
-      if (i >= 9) throw error;
-    }
-  }
+  await untilLive(page, member.id);
 
   // The shop places an order paid partly with points: they are held at checkout…
   const orderId = uniqueKey('order');
@@ -155,6 +230,34 @@ test('a purchase and a redemption made elsewhere change the page without a reloa
 
   expect(await page.evaluate(() => (globalThis as unknown as { marker?: string }).marker)).toBe('same page');
   await screenshot(page, 'cabinet-after-purchase');
+  await page.close();
+});
+
+test('a purchase that lifts the member to Gold changes the tier card through myTier, without a reload', async () => {
+  const { member, token } = await memberWithHistory();
+  await buy(member.id, 120_000);
+  const page = await context.newPage();
+  await page.goto(`${cabinet.origin}/#token=${token}`);
+  await page.waitForSelector('[data-testid="tier"][data-tier="silver"]');
+  await page.evaluate(() => ((globalThis as unknown as { marker: string }).marker = 'same page'));
+  const available = await untilLive(page, member.id);
+
+  // 4 000 ₽ more: 5 200 ₽ in the window lifts her to Gold. The program has no earning rules, so
+  // the balance does not move and no myBalance event comes: only myTier can change the page.
+  const paid = await buy(member.id, 400_000);
+  expect(paid.account.available).toBe(available);
+  const api: CabinetQuery = await patronRequest(s.url, CabinetDocument, { historyFirst: 20 }, token);
+  expect(api.me.tierStatus).toMatchObject({ tier: { code: 'gold' }, nextTier: null, progress: 1 });
+  await page.waitForSelector('[data-testid="tier"][data-tier="gold"]', { timeout: 10_000 });
+  expect(await page.getByTestId('tier-name').textContent()).toBe('Gold');
+  expect(Number(await attr(page, 'tier', 'data-progress'))).toBe(1);
+  await expectText(page.getByTestId('tier-next'), 'You are at the top tier');
+  await expectText(page.getByTestId('tier-perks'), 'priority service');
+  expect(await page.getByTestId('tier-change').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-to')))).toEqual(['gold', 'silver']);
+  expect(await attr(page, 'tier-risk', 'data-at')).toBe(api.me.tierStatus!.downgradeRisk!.at);
+
+  expect(await page.evaluate(() => (globalThis as unknown as { marker?: string }).marker)).toBe('same page');
+  await screenshot(page, 'cabinet-gold');
   await page.close();
 });
 

@@ -1,7 +1,9 @@
 import type { ApolloClient } from '@apollo/client';
-import { CabinetDocument, MyBalanceChangesDocument, type CabinetQuery } from '../../../client/index';
+import { CabinetDocument, MyBalanceChangesDocument, MyTierChangesDocument, MyTierStatusDocument, type CabinetQuery } from '../../../client/index';
 import { describeEntry, formatDate, formatDateTime, formatMoney, formatPoints, signed } from './format';
 import { useSubscription, useWatchedQuery, type LiveStatus } from './live';
+import { ReferralCard } from './referrals';
+import { TierCard } from './tier';
 
 type Account = CabinetQuery['me']['account'];
 type LotRow = CabinetQuery['lots']['nodes'][number];
@@ -13,16 +15,18 @@ const SOON_DAYS = 30;
 /**
  * The member's cabinet. The balance comes from Apollo's normalised cache: a `myBalance` event
  * carries the changed Account, so the numbers change with no code here. The event also says
- * that history and lots changed, so they are read again.
+ * that history and lots changed, so they are read again. A `myTier` event reads the tier part
+ * again (MyTierStatus): it lands on the same Member in the cache, so the tier card re-renders.
  */
 export function Cabinet(props: { client: ApolloClient; liveStatus: () => LiveStatus }) {
   const { data, error, loading, refetch } = useWatchedQuery(props.client, CabinetDocument, { historyFirst: 20 });
   useSubscription(props.client, MyBalanceChangesDocument, () => refetch());
+  useSubscription(props.client, MyTierChangesDocument, () => void props.client.query({ query: MyTierStatusDocument, fetchPolicy: 'network-only' }).catch(() => undefined));
   const live = props.liveStatus();
 
   if (error && !data) return <Notice title="We could not load your points" text={messageOf(error)} />;
   if (!data) return <Notice title={loading ? 'Loading your points…' : 'Nothing to show'} text="" />;
-  const { me, lots, ledgerEntries } = data;
+  const { me, tierStructure, lots, ledgerEntries } = data;
   return (
     <main>
       <header>
@@ -36,11 +40,11 @@ export function Cabinet(props: { client: ApolloClient; liveStatus: () => LiveSta
       </header>
       <section class="grid">
         <BalanceCard account={me.account} />
-        <TierPlaceholder />
+        <TierCard member={me} ladder={tierStructure} currency={me.account.availableMoney.currency} />
       </section>
       <LotsCard lots={lots.nodes} />
       <HistoryCard entries={ledgerEntries.edges.map((e) => e.node)} more={ledgerEntries.pageInfo.hasNextPage} />
-      <ReferralPlaceholder />
+      <ReferralCard member={me} />
       {/* Offers: the API shows customers no rules or offers yet, so the cabinet has no such section. */}
     </main>
   );
@@ -135,27 +139,6 @@ function HistoryCard({ entries, more }: { entries: EntryRow[]; more: boolean }) 
         </ul>
       )}
       {more && <p class="muted">Older entries: page on with ledgerEntries(after: endCursor).</p>}
-    </section>
-  );
-}
-
-/** Waits for Patron's tier API (tiers, the member's tier and progress): nothing is invented here. */
-function TierPlaceholder() {
-  return (
-    <section class="card placeholder" data-testid="tier" data-pending="tier-api">
-      <h2>Your tier</h2>
-      <div class="progress" aria-hidden="true"><div style="width: 0%" /></div>
-      <p class="muted">Your tier and the progress to the next one will show here once Patron's tier API is released.</p>
-    </section>
-  );
-}
-
-/** Waits for Patron's referral API (the member's link and the friends they brought). */
-function ReferralPlaceholder() {
-  return (
-    <section class="card placeholder" data-testid="referrals" data-pending="referral-api">
-      <h2>Invite friends</h2>
-      <p class="muted">Your referral link and the friends who joined through it will show here once Patron's referral API is released.</p>
     </section>
   );
 }
