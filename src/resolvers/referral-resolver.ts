@@ -9,7 +9,7 @@ import {
   ReportVisitInput, VisitResult,
 } from '../graphql/types/referrals';
 import { buildTree, linkFor, type ReferralNodeRecord, type ReferralTreeNode } from '../services/referrals';
-import { memberScope } from './scope';
+import { memberScope, requestContext } from './scope';
 
 const KEYS = [Role.ADMIN, Role.SERVER];
 const EVERYONE = [Role.ADMIN, Role.SERVER, Role.CUSTOMER];
@@ -27,8 +27,7 @@ function shownTree(ctx: Context, node: ReferralTreeNode): ReferralTreeNode {
 
 /** The tree under a member, one statement per level through the request's DataLoader. */
 async function tree(ctx: Context, memberId: string, depth: number): Promise<ReferralTree> {
-  const programId = programOf(ctx);
-  const root = await ctx.services.referrals.network.root(programId, memberId);
+  const root = await ctx.services.referrals.network.root(requestContext(ctx), memberId);
   const built = await buildTree(root, depth, (id) => ctx.loaders.referralChildren.load(id));
   if (ctx.identity.kind !== 'customer') return built;
   const top = shownTree(ctx, built.root);
@@ -59,7 +58,7 @@ export class ReferralResolver {
     @Arg('first', () => Int, { nullable: true }) first?: number,
     @Arg('after', { nullable: true }) after?: string,
   ): Promise<ReferralAttemptConnection> {
-    const page = await ctx.services.referrals.network.attempts(programOf(ctx), { memberId, refusedOnly, first, after });
+    const page = await ctx.services.referrals.network.attempts(requestContext(ctx), { memberId, refusedOnly, first, after });
     return { nodes: page.nodes, pageInfo: { hasNextPage: page.hasNextPage, endCursor: page.endCursor } };
   }
 
@@ -68,7 +67,7 @@ export class ReferralResolver {
     description: 'Binds the member to a referrer (by code or by name) unless refused: the first valid attribution before the member\'s first paid order wins. A repeat answers the same.',
   })
   attributeReferral(@Arg('input') input: AttributeReferralInput, @Ctx() ctx: Context): Promise<AttributionResult> {
-    return ctx.services.referrals.attribution.attribute(programOf(ctx), {
+    return ctx.services.referrals.attribution.attribute(requestContext(ctx), {
       member: toMemberRef(input.member),
       code: input.via.code,
       referrer: input.via.referrer ? toMemberRef(input.via.referrer) : null,
@@ -79,7 +78,7 @@ export class ReferralResolver {
   @Authorized(...KEYS)
   @Mutation(() => VisitResult, { description: 'A visit with its referring URL: from a verified referrer website, it binds the visitor to the site\'s owner.' })
   reportVisit(@Arg('input') input: ReportVisitInput, @Ctx() ctx: Context): Promise<VisitResult> {
-    return ctx.services.referrals.sites.reportVisit(programOf(ctx), { ...input, member: toMemberRef(input.member) });
+    return ctx.services.referrals.sites.reportVisit(requestContext(ctx), { ...input, member: toMemberRef(input.member) });
   }
 
   @Authorized(...EVERYONE)
@@ -89,14 +88,14 @@ export class ReferralResolver {
     @Ctx() ctx: Context,
     @Arg('member', () => MemberRefInput, { nullable: true }) member?: MemberRefInput,
   ): Promise<ReferralSite> {
-    return ctx.services.referrals.sites.declare(programOf(ctx), memberScope(ctx, member), url);
+    return ctx.services.referrals.sites.declare(requestContext(ctx), memberScope(ctx, member), url);
   }
 
   @Authorized(...EVERYONE)
   @Mutation(() => ReferralSite, { description: 'Fetches the site\'s verification file now (short timeout, small size, public addresses only).' })
   verifyReferralSite(@Arg('siteId', () => ID) siteId: string, @Ctx() ctx: Context): Promise<ReferralSite> {
     const owner = ctx.identity.kind === 'customer' ? ctx.identity.memberId : undefined;
-    return ctx.services.referrals.sites.verify(programOf(ctx), siteId, owner);
+    return ctx.services.referrals.sites.verify(requestContext(ctx), siteId, owner);
   }
 }
 
@@ -116,7 +115,7 @@ export class MemberReferralResolver {
 
   @FieldResolver(() => ReferralStats, { description: 'Direct referrals, the whole network, and per level: members, paid orders, points earned from it.' })
   referralStats(@Root() member: Member, @Ctx() ctx: Context): Promise<ReferralStats> {
-    return ctx.services.referrals.network.stats(programOf(ctx), member.id);
+    return ctx.services.referrals.network.stats(requestContext(ctx), member.id);
   }
 
   @FieldResolver(() => RefereeConnection, { description: 'The member\'s referees at `level` (1 = direct), in the order they joined, with their figures.' })
@@ -127,7 +126,7 @@ export class MemberReferralResolver {
     @Arg('first', () => Int, { nullable: true }) first?: number,
     @Arg('after', { nullable: true }) after?: string,
   ): Promise<RefereeConnection> {
-    const page = await ctx.services.referrals.network.referees(programOf(ctx), member.id, { level, first, after });
+    const page = await ctx.services.referrals.network.referees(requestContext(ctx), member.id, { level, first, after });
     return { nodes: page.nodes.map((n) => shown(ctx, n)), pageInfo: { hasNextPage: page.hasNextPage, endCursor: page.endCursor } };
   }
 

@@ -59,7 +59,7 @@ describe('phoneDefaultRegion', () => {
     expect((await h.services.ledgerQueries.account(us.server, { phone: '415-555-2671' })).available).toBe(7);
     expect(await h.services.ledgerQueries.memberId(us.server, { phone: '4155552671' })).toBe(member.id);
     const bob = (await h.services.members.upsert(us.server, { externalId: 'bob', phone: '(415) 555-2672' })).member;
-    const attributed = await h.services.referrals.attribution.attribute(us.programId, {
+    const attributed = await h.services.referrals.attribution.attribute(testContext(us.programId), {
       member: { phone: '(415) 555-2672' }, referrer: { phone: '(415) 555-2671' },
     });
     expect(attributed.accepted).toBe(true);

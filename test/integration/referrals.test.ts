@@ -46,7 +46,7 @@ async function shop(settings: Partial<ProgramSettings> = {}): Promise<Shop> {
       return (await h.services.referrals.attribution.codes(programId, [memberId])).get(memberId)!;
     },
     attribute(memberId, via, signals) {
-      return h.services.referrals.attribution.attribute(programId, {
+      return h.services.referrals.attribution.attribute(testContext(programId), {
         member: { id: memberId },
         code: via.code,
         referrer: via.referrerId ? { id: via.referrerId } : null,
@@ -128,7 +128,7 @@ describe('attribution', () => {
     expect(await s.upline(member.id)).toEqual([]);
     const [stored] = await h.database.execute('select referrer_id from member where id = ?', [member.id]);
     expect(stored.referrer_id).toBeNull();
-    const attempts = await h.services.referrals.network.attempts(s.programId, { memberId: member.id });
+    const attempts = await h.services.referrals.network.attempts(testContext(s.programId), { memberId: member.id });
     expect(attempts.nodes).toMatchObject([{ accepted: false, reason: ReferralRefusal.SAME_EMAIL, via: 'registration' }]);
   });
 
@@ -164,7 +164,7 @@ describe('attribution', () => {
     await paidOrder(s, late);
     expect(await s.attribute(late, { referrerId: vera })).toMatchObject({ accepted: false, reason: ReferralRefusal.AFTER_FIRST_ORDER });
 
-    const refused = await h.services.referrals.network.attempts(s.programId, { refusedOnly: true, first: 50 });
+    const refused = await h.services.referrals.network.attempts(testContext(s.programId), { refusedOnly: true, first: 50 });
     expect(refused.nodes.map((a) => a.reason).sort()).toEqual(
       ['after_first_order', 'same_device', 'same_ip', 'self_referral'].sort(),
     );
@@ -260,7 +260,7 @@ describe('rewards over the tree (E7)', () => {
     h.clock.advance(15 * DAY_MS);
     await h.services.ledger.accrue(s.server, { member: { id: l3 }, points: 1, idempotencyKey: key('touch') }); // a write activates due lots
     expect(await account(l3)).toEqual({ available: 11, pending: 0 });
-    const stats = await h.services.referrals.network.stats(s.programId, l3);
+    const stats = await h.services.referrals.network.stats(testContext(s.programId), l3);
     expect(stats.levels.map((l) => [l.level, l.members, l.paidOrders, l.pointsEarned])).toEqual([[1, 1, 0, 0], [2, 1, 0, 0], [3, 1, 1, 10]]);
   });
 
@@ -294,22 +294,22 @@ describe('the network\'s figures (R4)', () => {
     await paidOrder(s, direct[1]);
     await paidOrder(s, second);
 
-    const stats = await h.services.referrals.network.stats(s.programId, root);
+    const stats = await h.services.referrals.network.stats(testContext(s.programId), root);
     expect(stats).toEqual({
       directReferrals: 3, networkSize: 4, paidOrders: 3, pointsEarned: 100,
       levels: [{ level: 1, members: 3, paidOrders: 2, pointsEarned: 100 }, { level: 2, members: 1, paidOrders: 1, pointsEarned: 0 }],
     });
 
-    const page1 = await h.services.referrals.network.referees(s.programId, root, { level: 1, first: 2 });
+    const page1 = await h.services.referrals.network.referees(testContext(s.programId), root, { level: 1, first: 2 });
     expect(page1.nodes.map((n) => n.memberId)).toEqual(direct.slice(0, 2));
     expect(page1.nodes.map((n) => [n.paidOrders, n.pointsEarned])).toEqual([[1, 50], [1, 50]]);
-    const page2 = await h.services.referrals.network.referees(s.programId, root, { level: 1, first: 2, after: page1.endCursor });
+    const page2 = await h.services.referrals.network.referees(testContext(s.programId), root, { level: 1, first: 2, after: page1.endCursor });
     expect(page2).toMatchObject({ hasNextPage: false, endCursor: null });
     expect(page2.nodes.map((n) => n.memberId)).toEqual([direct[2]]);
-    const level2 = await h.services.referrals.network.referees(s.programId, root, { level: 2 });
+    const level2 = await h.services.referrals.network.referees(testContext(s.programId), root, { level: 2 });
     expect(level2.nodes).toMatchObject([{ memberId: second, level: 2, referrerId: direct[0] }]);
-    await expect(h.services.referrals.network.referees(s.programId, root, { level: 11 })).rejects.toMatchObject({ code: 'BAD_USER_INPUT' });
-    await expect(h.services.referrals.network.referees(s.programId, root, { after: 'bogus' })).rejects.toMatchObject({ code: 'BAD_USER_INPUT' });
+    await expect(h.services.referrals.network.referees(testContext(s.programId), root, { level: 11 })).rejects.toMatchObject({ code: 'BAD_USER_INPUT' });
+    await expect(h.services.referrals.network.referees(testContext(s.programId), root, { after: 'bogus' })).rejects.toMatchObject({ code: 'BAD_USER_INPUT' });
   });
 });
 
@@ -318,11 +318,11 @@ describe('referrer websites (R3)', () => {
     const s = await shop();
     const blogger = await s.member('blogger');
     for (const url of ['http://127.0.0.1:9/', 'http://localhost:9/', 'http://[::1]:9/', 'http://10.0.0.1/']) {
-      const declared = await h.services.referrals.sites.declare(s.programId, { id: blogger }, url);
-      const checked = await h.services.referrals.sites.verify(s.programId, declared.id);
+      const declared = await h.services.referrals.sites.declare(testContext(s.programId), { id: blogger }, url);
+      const checked = await h.services.referrals.sites.verify(testContext(s.programId), declared.id);
       expect(checked).toMatchObject({ verified: false, lastError: expect.stringContaining('private or loopback') });
     }
-    await expect(h.services.referrals.sites.declare(s.programId, { id: blogger }, 'ftp://x.example')).rejects.toMatchObject({ code: 'BAD_USER_INPUT' });
+    await expect(h.services.referrals.sites.declare(testContext(s.programId), { id: blogger }, 'ftp://x.example')).rejects.toMatchObject({ code: 'BAD_USER_INPUT' });
   });
 });
 

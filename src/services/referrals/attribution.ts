@@ -1,7 +1,7 @@
 import type { Database, Sql } from '../../db/database';
 import { ReferralVia } from '../../entities/referral';
 import { badInput, notFound } from '../../errors';
-import type { MemberRef } from '../shared';
+import type { MemberRef, RequestContext } from '../shared';
 import type { Clock } from '../shared';
 import { memberLookup } from '../members';
 import { isUuid } from '../shared';
@@ -49,7 +49,8 @@ export class ReferralAttribution {
   }
 
   /** `attributeReferral`: by the referrer's code (via link) or naming the referrer (manual). */
-  async attribute(programId: string, input: AttributeReferralInput): Promise<AttributionResult> {
+  async attribute(ctx: RequestContext, input: AttributeReferralInput): Promise<AttributionResult> {
+    const { programId } = ctx;
     if ((input.code == null) === (input.referrer == null)) throw badInput('Give exactly one of code, referrer', { field: 'via' });
     const signals = checkSignals(input.signals);
     return this.db.transaction(async (tx) => {

@@ -1,3 +1,4 @@
+import type { RequestContext } from '../shared';
 import type { Database } from '../../db/database';
 import { badInput, notFound } from '../../errors';
 import { isUuid } from '../shared';
@@ -19,8 +20,8 @@ const DEFAULT_PAGE = 20;
 export class ReferralNetwork {
   constructor(private readonly db: Database) {}
 
-  async stats(programId: string, memberId: string): Promise<ReferralStatsRecord> {
-    await this.root(programId, memberId);
+  async stats(ctx: RequestContext, memberId: string): Promise<ReferralStatsRecord> {
+    await this.root(ctx, memberId);
     const levels = (await store.levelStats(this.db, memberId)).map((r) => ({
       level: r.depth,
       members: r.members,
@@ -39,10 +40,11 @@ export class ReferralNetwork {
 
   /** The member's referees at `level` (1 = direct), in the order they joined. */
   async referees(
-    programId: string,
+    ctx: RequestContext,
     memberId: string,
     args: { level?: number | null; first?: number | null; after?: string | null },
   ): Promise<PageRecord<RefereeRecord>> {
+    const { programId } = ctx;
     const level = args.level ?? 1;
     if (!Number.isInteger(level) || level < 1 || level > MAX_TREE_DEPTH) {
       throw badInput(`level must be from 1 to ${MAX_TREE_DEPTH}`, { field: 'level' });
@@ -56,7 +58,8 @@ export class ReferralNetwork {
   }
 
   /** The tree's root (level 0): one statement. NOT_FOUND outside the program. */
-  async root(programId: string, memberId: string): Promise<ReferralNodeRecord> {
+  async root(ctx: RequestContext, memberId: string): Promise<ReferralNodeRecord> {
+    const { programId } = ctx;
     const row = isUuid(memberId) ? await store.member(this.db, programId, memberId) : null;
     if (!row) throw notFound('Member', { memberId });
     return { memberId: row.id, externalId: row.external_id, name: row.name, level: 0, referrerId: null, via: null, referredAt: null };
@@ -75,7 +78,7 @@ export class ReferralNetwork {
   }
 
   async attempts(
-    programId: string,
+    ctx: RequestContext,
     args: { memberId?: string | null; refusedOnly?: boolean | null; first?: number | null; after?: string | null },
   ): Promise<PageRecord<ReferralAttemptRecord>> {
     const first = args.first ?? DEFAULT_PAGE;
@@ -84,7 +87,7 @@ export class ReferralNetwork {
     const cursor = decodeCursor(args.after);
     const rows = await store.attempts(
       this.db,
-      programId,
+      ctx.programId,
       { memberId: args.memberId ?? null, refusedOnly: args.refusedOnly ?? false },
       cursor && { createdAt: cursor.createdAt, id: cursor.memberId },
       first + 1,

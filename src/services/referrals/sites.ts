@@ -6,7 +6,7 @@ import { isIP, type LookupFunction } from 'node:net';
 import type { Database } from '../../db/database';
 import { ReferralVia } from '../../entities/referral';
 import { ErrorCode, PatronError, badInput, notFound } from '../../errors';
-import type { MemberRef } from '../shared';
+import type { MemberRef, RequestContext } from '../shared';
 import type { Clock } from '../shared';
 import { isUuid } from '../shared';
 import { checkSignals, type ReferralAttribution } from './attribution';
@@ -41,7 +41,8 @@ export class ReferralSites {
   }
 
   /** Declares (or re-declares) a site; its token stays the same. */
-  async declare(programId: string, member: MemberRef, url: string): Promise<ReferralSiteRecord> {
+  async declare(ctx: RequestContext, member: MemberRef, url: string): Promise<ReferralSiteRecord> {
+    const { programId } = ctx;
     if (typeof url !== 'string' || url.length > 500) throw badInput('url must be at most 500 characters', { field: 'url' });
     let parsed: { origin: string; host: string };
     try {
@@ -63,7 +64,8 @@ export class ReferralSites {
    * not, `lastError`; a site that stops serving its token loses its verification. `ownerId`,
    * when given, must own the site (customers verify their own).
    */
-  async verify(programId: string, siteId: string, ownerId?: string): Promise<ReferralSiteRecord> {
+  async verify(ctx: RequestContext, siteId: string, ownerId?: string): Promise<ReferralSiteRecord> {
+    const { programId } = ctx;
     const site = isUuid(siteId) ? await store.site(this.db, programId, siteId) : null;
     if (!site || (ownerId && site.member_id !== ownerId)) throw notFound('Referral site', { siteId });
     let error: string | null = null;
@@ -82,7 +84,8 @@ export class ReferralSites {
   }
 
   /** A visit from a referring URL: binds the visitor to the owner of the verified site it came from. */
-  async reportVisit(programId: string, input: ReportVisitInput): Promise<VisitResult> {
+  async reportVisit(ctx: RequestContext, input: ReportVisitInput): Promise<VisitResult> {
+    const { programId } = ctx;
     if (typeof input.referringUrl !== 'string' || input.referringUrl.length > 2000) {
       throw badInput('referringUrl must be at most 2000 characters', { field: 'referringUrl' });
     }
