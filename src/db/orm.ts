@@ -25,6 +25,7 @@ import { Migration20261203000000_outbox } from '../migrations/Migration202612030
 import { Migration20261203000100_owners } from '../migrations/Migration20261203000100_owners';
 import { Migration20261203100000_tiers } from '../migrations/Migration20261203100000_tiers';
 import { Migration20261203110000_referrals } from '../migrations/Migration20261203110000_referrals';
+import { Migration20261203140000_order_benefit } from '../migrations/Migration20261203140000_order_benefit';
 
 
 export const entities = [
@@ -45,6 +46,7 @@ export const migrationsList = [
   { name: 'Migration20261203000100_owners', class: Migration20261203000100_owners },
   { name: 'Migration20261203100000_tiers', class: Migration20261203100000_tiers },
   { name: 'Migration20261203110000_referrals', class: Migration20261203110000_referrals },
+  { name: 'Migration20261203140000_order_benefit', class: Migration20261203140000_order_benefit },
 ];
 
 export function ormOptions(clientUrl: string, poolMax = 20): Options {
