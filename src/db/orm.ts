@@ -26,6 +26,7 @@ import { Migration20261203000100_owners } from '../migrations/Migration202612030
 import { Migration20261203100000_tiers } from '../migrations/Migration20261203100000_tiers';
 import { Migration20261203110000_referrals } from '../migrations/Migration20261203110000_referrals';
 import { Migration20261203120000_phone_region } from '../migrations/Migration20261203120000_phone_region';
+import { Migration20261203140000_order_benefit } from '../migrations/Migration20261203140000_order_benefit';
 
 
 export const entities = [
@@ -47,6 +48,7 @@ export const migrationsList = [
   { name: 'Migration20261203100000_tiers', class: Migration20261203100000_tiers },
   { name: 'Migration20261203110000_referrals', class: Migration20261203110000_referrals },
   { name: 'Migration20261203120000_phone_region', class: Migration20261203120000_phone_region },
+  { name: 'Migration20261203140000_order_benefit', class: Migration20261203140000_order_benefit },
 ];
 
 export function ormOptions(clientUrl: string, poolMax = 20): Options {

@@ -13,7 +13,16 @@ export enum OrderStatus {
   REFUNDED = 'refunded',
 }
 
-/** A shop's order as the loyalty program sees it: the points it redeemed and earned. */
+/**
+ * What the member gets for an order (T4): points (redeem some, earn by the rules) or their
+ * tier's discount instead (no points redeemed, none earned).
+ */
+export enum OrderBenefit {
+  POINTS = 'points',
+  TIER_DISCOUNT = 'tier_discount',
+}
+
+/** A shop's order as the loyalty program sees it: the points it redeemed and earned, or the tier discount it took. */
 @Entity({ tableName: 'shop_order' })
 @Unique({ properties: ['programId', 'orderId'] })
 export class ShopOrder {
@@ -45,9 +54,23 @@ export class ShopOrder {
   @Property({ type: new BigIntType('number') })
   deliveryPointsDiscountMinor: number = 0;
 
-  /** Lines net of the shop's discounts, plus delivery, before points. */
+  /** Lines net of the shop's discounts and the tier discount, plus delivery less its tier discount, before points. */
   @Property({ type: new BigIntType('number') })
   totalMinor!: number;
+
+  @Enum({ items: () => OrderBenefit, nativeEnumName: 'order_benefit' })
+  benefit: OrderBenefit = OrderBenefit.POINTS;
+
+  /** With the tier discount: the tier and its percent when the order was placed. */
+  @Property({ type: 'text', nullable: true })
+  tierCode: string | null = null;
+
+  @Property({ type: 'decimal', precision: 5, scale: 2, nullable: true })
+  tierDiscountPercent: string | null = null;
+
+  /** Delivery's share of the tier discount (when the program lets delivery be discounted). */
+  @Property({ type: new BigIntType('number') })
+  deliveryTierDiscountMinor: number = 0;
 
   @Property({ type: 'text', nullable: true })
   paymentMethod: string | null = null;
@@ -93,7 +116,7 @@ export class ShopOrder {
   updatedAt!: Date;
 }
 
-/** One line of an order with its share of the points discount and of the earning base. */
+/** One line of an order with its share of the points (or tier) discount and of the earning base. */
 @Entity({ tableName: 'shop_order_line' })
 export class ShopOrderLine {
   @PrimaryKey({ type: 'uuid' })
@@ -123,11 +146,16 @@ export class ShopOrderLine {
   @Property({ type: new BigIntType('number') })
   discountMinor!: number;
 
+  /** Price × quantity less the shop's discounts and the tier discount: the line's money before points. */
   @Property({ type: new BigIntType('number') })
   netMinor!: number;
 
   @Property({ type: new BigIntType('number') })
   pointsDiscountMinor!: number;
+
+  /** The line's share of the member's tier discount (an order takes it or points, never both). */
+  @Property({ type: new BigIntType('number') })
+  tierDiscountMinor: number = 0;
 
   @Property({ type: new BigIntType('number') })
   earnBaseMinor!: number;

@@ -23,7 +23,7 @@ const toResult = (r: OrderResultRecord, programId: string) => ({ order: toOrder(
 export class OrderResolver {
   @Authorized(...KEYS)
   @Query(() => CheckoutQuote, {
-    description: 'Points the member may spend on this order (share cap, exclusions, balance), their per-line split, and the points it would earn. Writes nothing.',
+    description: 'Points the member may spend on this order (share cap, exclusions, balance), their per-line split, and the points it would earn; beside them the member\'s tier discount instead of points (tierDiscount), split the same way. Writes nothing.',
   })
   async checkoutQuote(
     @Arg('order') order: OrderInput,
@@ -42,14 +42,16 @@ export class OrderResolver {
   }
 
   @Authorized(...KEYS)
-  @Mutation(() => OrderResult, { description: 'Records the order and reserves the points paying for it until payOrder or cancelOrder (7 days at most).' })
+  @Mutation(() => OrderResult, {
+    description: 'Records the order and reserves the points paying for it until payOrder or cancelOrder (7 days at most); or, with benefit TIER_DISCOUNT, records it with the member\'s tier discount and no points.',
+  })
   async placeOrder(@Arg('input') input: PlaceOrderInput, @Ctx() ctx: Context) {
     const rc = writerContext(ctx);
     return toResult(await ctx.services.orders.placeOrder(rc, { ...input, member: toMemberRef(input.member) }), rc.programId);
   }
 
   @Authorized(...KEYS)
-  @Mutation(() => OrderResult, { description: 'Spends the reserved points and awards what the rules give for the paid order.' })
+  @Mutation(() => OrderResult, { description: 'Spends the reserved points and awards what the rules give for the paid order (nothing for an order with the tier discount).' })
   async payOrder(@Arg('input') input: PayOrderInput, @Ctx() ctx: Context) {
     const rc = writerContext(ctx);
     return toResult(await ctx.services.orders.payOrder(rc, input), rc.programId);

@@ -72,7 +72,9 @@ export function createServices(
     rules,
     earning,
     events: tracked,
-    // A member's tier caps what they may pay with points (S1); a referral code at checkout binds the buyer.
+    // A member's tier caps what they may pay with points (S1) and gives the discount an order may
+    // take instead of points (T4), through the orders module's CheckoutTiers port; a referral code
+    // at checkout binds the buyer.
     orders: new OrderService(db, clock, earning, tiers, referrals.attribution),
     missedEvents: new MissedEvents(db),
     tiers,

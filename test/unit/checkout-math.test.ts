@@ -10,6 +10,7 @@ import {
   quoteCheckout,
   resolveRedemptionPolicy,
   splitRedemption,
+  splitTierDiscount,
 } from '../../src/services/orders';
 
 const rubles = (amount: number): number => Math.round(amount * 100);
@@ -359,6 +360,81 @@ describe('properties', () => {
         expect(base.totalMinor).toBe(sum(base.lines.map((l) => l.eligibleMoneyMinor)));
       }),
       { numRuns: 300 },
+    );
+  });
+});
+
+describe('splitTierDiscount (T4: the tier discount instead of points)', () => {
+  it('takes the percent of the eligible amount, rounded down, split by largest remainder like points', () => {
+    const order: CheckoutOrder = { lines: [line('a', 10_000), line('b', 999)] };
+    const split = splitTierDiscount(order, { maxRedeemPercent: 20 }, 7);
+    // 7 % of 10 999 = 769.93 → 769; exact shares 699.15 and 69.84: the extra unit to b.
+    expect(split).toEqual({
+      percent: 7,
+      eligibleMinor: 10_999,
+      totalDiscountMinor: 769,
+      lines: [
+        { index: 0, sku: 'a', discountMinor: 699, payableMinor: 9_301 },
+        { index: 1, sku: 'b', discountMinor: 70, payableMinor: 929 },
+      ],
+      totalPayableMinor: 10_230,
+    });
+  });
+
+  it('ignores the points share cap, and keeps the same exclusions: sale items, gift cards, delivery unless eligible', () => {
+    const order: CheckoutOrder = {
+      lines: [line('coat', rubles(8_000)), line('sale', rubles(1_000), { onSale: true }), line('card', rubles(500), { giftCard: true })],
+      deliveryMinor: rubles(400),
+    };
+    const out = splitTierDiscount(order, { maxRedeemPercent: 0 }, 10);
+    expect(out.eligibleMinor).toBe(rubles(8_000));
+    expect(out.lines.map((l) => l.discountMinor)).toEqual([rubles(800), 0, 0]);
+    expect(out.delivery).toBeUndefined();
+    expect(out.totalPayableMinor).toBe(rubles(8_000 + 1_000 + 500 + 400 - 800));
+
+    const withDelivery = splitTierDiscount(order, { maxRedeemPercent: 0, deliveryEligible: true }, 10);
+    expect(withDelivery.totalDiscountMinor).toBe(rubles(840));
+    expect(withDelivery.lines.map((l) => l.discountMinor)).toEqual([rubles(800), 0, 0]);
+    expect(withDelivery.delivery).toEqual({ discountMinor: rubles(40), payableMinor: rubles(360) });
+  });
+
+  it('takes two decimals of a percent exactly, and refuses more', () => {
+    const order: CheckoutOrder = { lines: [line('x', 1_000_000)] };
+    expect(splitTierDiscount(order, { maxRedeemPercent: 100 }, 7.25).totalDiscountMinor).toBe(72_500);
+    expect(splitTierDiscount(order, { maxRedeemPercent: 100 }, 0.01).totalDiscountMinor).toBe(100);
+    expect(splitTierDiscount(order, { maxRedeemPercent: 100 }, 100).totalPayableMinor).toBe(0);
+    expect(() => splitTierDiscount(order, { maxRedeemPercent: 100 }, 7.255)).toThrow(RangeError);
+    expect(() => splitTierDiscount(order, { maxRedeemPercent: 100 }, 101)).toThrow(RangeError);
+    expect(() => splitTierDiscount(order, { maxRedeemPercent: 100 }, -1)).toThrow(RangeError);
+  });
+
+  it('adds up exactly and never gives a line more than its net (property)', () => {
+    const lineArb = fc.record({
+      unitPriceMinor: fc.integer({ min: 0, max: 1_000_000 }),
+      quantity: fc.integer({ min: 1, max: 20 }),
+      onSale: fc.boolean(),
+      giftCard: fc.boolean(),
+      discountMinor: fc.integer({ min: 0, max: 50_000 }),
+    });
+    fc.assert(
+      fc.property(
+        fc.array(lineArb, { minLength: 1, maxLength: 8 }),
+        fc.integer({ min: 0, max: 50_000 }),
+        fc.boolean(),
+        fc.integer({ min: 0, max: 10_000 }),
+        (lines, deliveryMinor, deliveryEligible, hundredths) => {
+          const order: CheckoutOrder = { lines: lines.map((l, i) => ({ sku: `s${i}`, ...l })), deliveryMinor };
+          const policy: RedemptionPolicy = { maxRedeemPercent: 100, deliveryEligible };
+          const split = splitTierDiscount(order, policy, hundredths / 100);
+          const eligible = eligibleLines(order, policy);
+          expect(sum(split.lines.map((l) => l.discountMinor)) + (split.delivery?.discountMinor ?? 0)).toBe(split.totalDiscountMinor);
+          expect(split.totalDiscountMinor).toBe(Math.floor((split.eligibleMinor * hundredths) / 10_000));
+          split.lines.forEach((l, i) => {
+            expect(l.discountMinor).toBeLessThanOrEqual(eligible[i].redeemable ? eligible[i].netMinor : 0);
+            expect(l.payableMinor).toBe(eligible[i].netMinor - l.discountMinor);
+          });
+        },
+      ),
     );
   });
 });

@@ -1,7 +1,7 @@
-import { Field, ID, InputType, Int, ObjectType, registerEnumType } from 'type-graphql';
-import { ArrayMaxSize, ArrayMinSize, IsInt, IsOptional, Length, Matches, Max, Min, ValidateNested } from 'class-validator';
+import { Field, Float, ID, InputType, Int, ObjectType, registerEnumType } from 'type-graphql';
+import { ArrayMaxSize, ArrayMinSize, IsEnum, IsInt, IsOptional, Length, Matches, Max, Min, ValidateNested } from 'class-validator';
 import { SafeIntResolver } from 'graphql-scalars';
-import { OrderStatus } from '../../entities/order';
+import { OrderBenefit, OrderStatus } from '../../entities/order';
 import { MAX_POINTS } from '../../services/ledger';
 import { MemberRefInput } from './common';
 import { Account } from './ledger';
@@ -9,6 +9,15 @@ import { Account } from './ledger';
 registerEnumType(OrderStatus, {
   name: 'OrderStatus',
   description: 'PLACED → PAID | CANCELLED; PAID → CANCELLED | PARTIALLY_REFUNDED | REFUNDED; PARTIALLY_REFUNDED → REFUNDED.',
+});
+
+registerEnumType(OrderBenefit, {
+  name: 'OrderBenefit',
+  description: 'What the member gets for an order: points, or their tier\'s discount instead (never both).',
+  valuesConfig: {
+    POINTS: { description: 'Pay with points if any, and earn what the rules give.' },
+    TIER_DISCOUNT: { description: 'The discount of the member\'s tier (CheckoutQuote.tierDiscount): no points redeemed, none earned.' },
+  },
 });
 
 export enum RedemptionLimit {
@@ -74,9 +83,15 @@ export class OrderInput {
 @InputType()
 export class PlaceOrderInput extends OrderInput {
   @Field({ description: 'The shop\'s order id: one order per id.' }) @Length(1, 200) declare orderId: string;
-  @Field(() => Int, { nullable: true, description: 'Points to pay with, at most the quote\'s maxPoints. Default 0.' })
+  @Field(() => Int, { nullable: true, description: 'Points to pay with, at most the quote\'s maxPoints. Default 0; none with TIER_DISCOUNT.' })
   @IsOptional() @IsInt() @Min(0) @Max(MAX_POINTS)
   points?: number;
+  @Field(() => OrderBenefit, {
+    nullable: true,
+    description: 'POINTS (default), or TIER_DISCOUNT: the member\'s tier discount as CheckoutQuote.tierDiscount splits it, no points redeemed or earned. A member whose tier gives no discount is BAD_USER_INPUT.',
+  })
+  @IsOptional() @IsEnum(OrderBenefit)
+  benefit?: OrderBenefit;
   @Field({ description: 'Retries with the same key and input return the first result; other input is IDEMPOTENCY_CONFLICT.' })
   @Length(1, 200)
   idempotencyKey!: string;
@@ -128,6 +143,36 @@ export class DeliveryShare {
   @Field(() => SafeIntResolver) payableMinor!: number;
 }
 
+@ObjectType({ description: 'A line\'s share of the tier discount, for the fiscal receipt.' })
+export class TierDiscountLine {
+  @Field(() => Int) index!: number;
+  @Field() sku!: string;
+  @Field(() => SafeIntResolver, { description: '0 on a line points may not pay for (sale items, gift cards).' }) discountMinor!: number;
+  @Field(() => SafeIntResolver, { description: 'Left to pay with money.' }) payableMinor!: number;
+}
+
+@ObjectType()
+export class TierDiscountDelivery {
+  @Field(() => SafeIntResolver) priceMinor!: number;
+  @Field(() => SafeIntResolver, { description: '0 unless the program lets delivery be paid with points (deliveryEligible).' }) discountMinor!: number;
+  @Field(() => SafeIntResolver) payableMinor!: number;
+}
+
+@ObjectType({
+  description: 'The other option at checkout (T4): the member\'s tier discount instead of points — percent of the amount points may pay for, rounded down, split over those lines like points. placeOrder(benefit: TIER_DISCOUNT) takes it.',
+})
+export class TierDiscountOption {
+  @Field({ description: 'The member\'s tier.' }) tierCode!: string;
+  @Field(() => Float, { description: 'The tier\'s discount percent.' }) percent!: number;
+  @Field(() => SafeIntResolver, { description: 'The amount the percent applies to: eligible lines (and delivery when allowed).' })
+  eligibleMinor!: number;
+  @Field(() => SafeIntResolver, { description: 'The discount; the lines\' (and delivery\'s) shares add up to it exactly.' }) totalDiscountMinor!: number;
+  @Field(() => SafeIntResolver, { description: 'Left to pay with money.' }) totalPayableMinor!: number;
+  @Field(() => [TierDiscountLine]) lines!: TierDiscountLine[];
+  @Field(() => TierDiscountDelivery, { nullable: true }) delivery!: TierDiscountDelivery | null;
+  @Field(() => SafeIntResolver, { description: 'Always 0: an order with the tier discount earns no points.' }) pointsToEarn!: number;
+}
+
 @ObjectType({ description: 'What a member may spend on an order, how it lands on the receipt, and what the order would earn.' })
 export class CheckoutQuote {
   @Field(() => ID) memberId!: string;
@@ -148,6 +193,8 @@ export class CheckoutQuote {
   @Field(() => DeliveryShare, { nullable: true }) delivery!: DeliveryShare | null;
   @Field(() => SafeIntResolver, { description: 'Points the member would earn when the order is paid with `points` (a dry run of the rules).' })
   pointsToEarn!: number;
+  @Field(() => TierDiscountOption, { nullable: true, description: 'The member\'s tier discount instead of points; null when their tier gives none.' })
+  tierDiscount!: TierDiscountOption | null;
 }
 
 @ObjectType()
@@ -160,8 +207,10 @@ export class OrderLine {
   @Field() onSale!: boolean;
   @Field() giftCard!: boolean;
   @Field(() => SafeIntResolver, { description: 'The shop\'s own discounts.' }) discountMinor!: number;
-  @Field(() => SafeIntResolver) netMinor!: number;
+  @Field(() => SafeIntResolver, { description: 'Price × quantity less the shop\'s discounts and the tier discount, before points.' })
+  netMinor!: number;
   @Field(() => SafeIntResolver, { description: 'The line\'s share of the points discount (fiscal receipt).' }) pointsDiscountMinor!: number;
+  @Field(() => SafeIntResolver, { description: 'The line\'s share of the tier discount (fiscal receipt); 0 with points.' }) tierDiscountMinor!: number;
   @Field(() => SafeIntResolver) payableMinor!: number;
   @Field(() => SafeIntResolver, { description: 'Money paid for the line that earning rules saw.' }) earnBaseMinor!: number;
   @Field(() => Int) refundedQuantity!: number;
@@ -192,16 +241,23 @@ export class OrderRefund {
   @Field() createdAt!: Date;
 }
 
-@ObjectType({ description: 'A shop\'s order: the points it redeemed and earned.' })
+@ObjectType({ description: 'A shop\'s order: the points it redeemed and earned, or the tier discount it took instead.' })
 export class Order {
   @Field(() => ID) id!: string;
   @Field({ description: 'The shop\'s order id.' }) orderId!: string;
   @Field(() => ID) memberId!: string;
   @Field(() => OrderStatus) status!: OrderStatus;
+  @Field(() => OrderBenefit, { description: 'Points, or the member\'s tier discount instead.' }) benefit!: OrderBenefit;
   @Field() currency!: string;
-  @Field(() => SafeIntResolver, { description: 'Lines net of the shop\'s discounts, plus delivery, before points.' }) totalMinor!: number;
-  @Field(() => SafeIntResolver) deliveryMinor!: number;
+  @Field(() => SafeIntResolver, { description: 'Lines net of the shop\'s discounts and the tier discount, plus delivery (less its tier discount), before points.' })
+  totalMinor!: number;
+  @Field(() => SafeIntResolver, { description: 'The delivery price.' }) deliveryMinor!: number;
   @Field(() => SafeIntResolver) deliveryPointsDiscountMinor!: number;
+  @Field(() => String, { nullable: true, description: 'With TIER_DISCOUNT: the member\'s tier when the order was placed.' }) tierCode!: string | null;
+  @Field(() => Float, { nullable: true, description: 'With TIER_DISCOUNT: the tier\'s discount percent when the order was placed.' })
+  tierDiscountPercent!: number | null;
+  @Field(() => SafeIntResolver, { description: 'The whole tier discount (the lines\' and delivery\'s shares); 0 with points.' }) tierDiscountMinor!: number;
+  @Field(() => SafeIntResolver, { description: 'Delivery\'s share of the tier discount.' }) deliveryTierDiscountMinor!: number;
   @Field(() => Int, { description: 'The point value when the order was placed.' }) pointValueMinor!: number;
   @Field(() => SafeIntResolver) pointsRedeemed!: number;
   @Field(() => SafeIntResolver) pointsDiscountMinor!: number;

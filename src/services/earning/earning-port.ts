@@ -44,6 +44,12 @@ export interface EarningOutcome {
  */
 export interface Earning {
   earn(tx: UnitOfWork, book: AccountBook, request: EarningRequest): Promise<EarningOutcome>;
+  /**
+   * Money of an order paid without the rules (it took the member's tier discount instead of
+   * points) joins the cumulative spend of the member locked in `book`; returns what was added,
+   * which cancelling or returning it gives back through `returnSpend`.
+   */
+  addSpend(tx: UnitOfWork, book: AccountBook, minor: number): Promise<number>;
   /** Money of a paid order that was cancelled or returned leaves the cumulative spend of the member locked in `book`. */
   returnSpend(tx: UnitOfWork, book: AccountBook, minor: number): Promise<void>;
   /** What `earn` would credit the member for this request now: read without locks, nothing written. */

@@ -64,7 +64,7 @@ export class EarningService implements Earning {
     const { programId, memberId } = book.state;
     const now = book.now;
     if (!(await this.claimSource(tx, programId, memberId, request, now))) return nothingEarned(0);
-    const spend = request.order ? await this.addSpend(tx, programId, memberId, request.order.totalMinor, now) : null;
+    const spend = request.order ? await this.recordSpend(tx, programId, memberId, request.order.totalMinor, now) : null;
     const spendAddedMinor = spend ? spend.afterMinor - spend.beforeMinor : 0;
     const rules = (await this.rules.activeRules(programId)).filter((rule) => rule.definition.trigger === request.trigger);
     if (rules.length === 0) return nothingEarned(spendAddedMinor);
@@ -86,6 +86,11 @@ export class EarningService implements Earning {
       awards: written,
       spendAddedMinor,
     };
+  }
+
+  async addSpend(tx: UnitOfWork, book: AccountBook, minor: number): Promise<number> {
+    const spend = await this.recordSpend(tx, book.state.programId, book.state.memberId, minor, book.now);
+    return spend.afterMinor - spend.beforeMinor;
   }
 
   async returnSpend(tx: UnitOfWork, book: AccountBook, minor: number): Promise<void> {
@@ -189,7 +194,7 @@ export class EarningService implements Earning {
     return claimed.length > 0;
   }
 
-  private async addSpend(tx: Queryable, programId: string, memberId: string, paidMinor: number, now: Date): Promise<Spend> {
+  private async recordSpend(tx: Queryable, programId: string, memberId: string, paidMinor: number, now: Date): Promise<Spend> {
     if (!Number.isSafeInteger(paidMinor) || paidMinor < 0) throw badInput('order.totalMinor must be a non-negative integer');
     const [row] = await tx.run(store.addSpend, [memberId, programId, paidMinor, now]);
     const afterMinor = Number(row!.paid_minor);

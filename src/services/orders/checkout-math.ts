@@ -93,10 +93,8 @@ export interface LineRedemption extends RedemptionShare {
   sku: string;
 }
 
-/** Redeemed points as receipt discounts that add up exactly to points × pointValueMinor. */
-export interface RedemptionSplit {
-  points: number;
-  /** points × pointValueMinor. */
+/** A discount as receipt discounts per line (and delivery) that add up exactly to its total. */
+export interface DiscountSplit {
   totalDiscountMinor: number;
   /** One entry per order line, in order; ineligible lines carry a discount of 0. */
   lines: LineRedemption[];
@@ -104,6 +102,19 @@ export interface RedemptionSplit {
   delivery?: RedemptionShare;
   /** Money left to pay for the whole order: every line's payable plus delivery's. */
   totalPayableMinor: number;
+}
+
+/** Redeemed points as receipt discounts that add up exactly to points × pointValueMinor. */
+export interface RedemptionSplit extends DiscountSplit {
+  points: number;
+}
+
+/** The member's tier discount as receipt discounts (T4): no points are redeemed with it, and none earned. */
+export interface TierDiscountSplit extends DiscountSplit {
+  /** The tier's discount percent (up to two decimals). */
+  percent: number;
+  /** Net amount the discount applies to: the lines points may pay for, plus delivery when eligible. */
+  eligibleMinor: number;
 }
 
 /** Money a line contributes to percent-of-amount earning rules. */
@@ -242,18 +253,45 @@ export function splitRedemption(
   requireAmount(points, 'points');
   const totalDiscountMinor = points * resolved.pointValueMinor;
   requireAmount(totalDiscountMinor, 'points × pointValueMinor');
-
-  const lines = eligibleLines(order, resolved);
-  const weights = eligibleAmounts(order, resolved, lines);
-  const absorbableMinor = weights.reduce((sum, amount) => sum + amount, 0);
+  const absorbableMinor = eligibleAmounts(order, resolved).reduce((sum, amount) => sum + amount, 0);
   if (totalDiscountMinor > absorbableMinor) {
     throw new RangeError(
       `${points} points (${totalDiscountMinor} minor units) exceed the eligible amount of ${absorbableMinor}`,
     );
   }
+  return { points, ...splitDiscount(order, resolved, totalDiscountMinor) };
+}
 
+/**
+ * The member's tier discount (T4) on an order, as receipt discounts: `percent` of the amount
+ * points may pay for (the same exclusions: sale items, gift cards, delivery unless eligible),
+ * rounded down to a minor unit, and split over those lines exactly as redeemed points are —
+ * largest remainder, ties to the earlier line, no line more than its net, ineligible lines 0.
+ *
+ * Example: lines of 10 000 and 999 minor units at 7 % → 769 (floor of 769.93), split 699 and 70.
+ * @throws RangeError when percent is not a number 0..100 with at most two decimals.
+ */
+export function splitTierDiscount(order: CheckoutOrder, policy: RedemptionPolicy, percent: number): TierDiscountSplit {
+  const resolved = resolveRedemptionPolicy(policy);
+  const hundredths = Math.round(percent * 100);
+  if (!Number.isFinite(percent) || hundredths < 0 || hundredths > 10_000 || Math.abs(percent * 100 - hundredths) > 1e-6) {
+    throw new RangeError(`percent must be a number 0..100 with at most two decimals, got ${percent}`);
+  }
+  const eligibleMinor = eligibleAmounts(order, resolved).reduce((sum, amount) => sum + amount, 0);
+  const totalDiscountMinor = Number((BigInt(eligibleMinor) * BigInt(hundredths)) / 10_000n);
+  return { percent, eligibleMinor, ...splitDiscount(order, resolved, totalDiscountMinor) };
+}
+
+/**
+ * A discount of `totalDiscountMinor` spread over the eligible lines (and delivery, when
+ * eligible) in proportion to their net amounts, by largest remainder; the caller has checked
+ * that the eligible amount absorbs it.
+ */
+function splitDiscount(order: CheckoutOrder, resolved: ResolvedRedemptionPolicy, totalDiscountMinor: number): DiscountSplit {
+  const lines = eligibleLines(order, resolved);
+  const weights = eligibleAmounts(order, resolved, lines);
   const discounts = allocateLargestRemainder(totalDiscountMinor, weights);
-  const lineRedemptions: LineRedemption[] = lines.map((line, i) => ({
+  const lineShares: LineRedemption[] = lines.map((line, i) => ({
     index: line.index,
     sku: line.sku,
     discountMinor: discounts[i],
@@ -262,12 +300,11 @@ export function splitRedemption(
   const deliveryMinor = order.deliveryMinor ?? 0;
   // Delivery's weight is last and present only when eligible; otherwise it keeps its whole price.
   const deliveryDiscount = resolved.deliveryEligible ? discounts[lines.length] : 0;
-  const linesPayableMinor = lineRedemptions.reduce((sum, line) => sum + line.payableMinor, 0);
+  const linesPayableMinor = lineShares.reduce((sum, line) => sum + line.payableMinor, 0);
 
-  const split: RedemptionSplit = {
-    points,
+  const split: DiscountSplit = {
     totalDiscountMinor,
-    lines: lineRedemptions,
+    lines: lineShares,
     totalPayableMinor: linesPayableMinor + deliveryMinor - deliveryDiscount,
   };
   if (resolved.deliveryEligible && deliveryMinor > 0) {

@@ -4,7 +4,7 @@ export * from './checkout-math';
 export * from './order-math';
 export * from './order-events';
 export { OrderService, type CheckoutReferrals } from './order-service';
-export type { CheckoutQuoteRecord, QuoteLineRecord, RedeemCapSource } from './order-checkout';
+export type { CheckoutQuoteRecord, CheckoutTier, CheckoutTiers, QuoteLineRecord, TierDiscountOptionRecord } from './order-checkout';
 export type {
   CheckoutQuoteInput, OrderActionInput, OrderInput, OrderLineInput, PlaceOrderInput, RefundLineInput, RefundOrderLinesInput,
 } from './order-input';

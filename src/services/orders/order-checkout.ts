@@ -7,7 +7,8 @@ import { memberLookup } from '../members';
 import type { MemberRef } from '../shared';
 import { isUuid } from '../shared';
 import {
-  CheckoutLine, CheckoutQuote, IneligibleReason, RedemptionLimit, RedemptionPolicy, maxRedeemablePoints, quoteCheckout,
+  CheckoutLine, CheckoutQuote, IneligibleReason, RedemptionLimit, RedemptionPolicy, TierDiscountSplit, maxRedeemablePoints, quoteCheckout,
+  splitTierDiscount,
 } from './checkout-math';
 import { orderTotal, type CheckedOrder } from './order-input';
 import * as store from './order-store';
@@ -18,9 +19,18 @@ import * as store from './order-store';
  * the quote without locks, placeOrder under the account's lock.
  */
 
-/** A member's own share cap (S1) from elsewhere (their tier), overriding the program's maxRedeemPercent. */
-export interface RedeemCapSource {
-  redeemPercentFor(db: Sql, programId: string, memberId: string, now: Date): Promise<number | null>;
+/** The member's tier as checkout uses it: its share cap (S1) and its discount (T4). */
+export interface CheckoutTier {
+  code: string;
+  /** Overrides the program's maxRedeemPercent for the member; null = the program's. */
+  maxRedeemPercent: number | null;
+  /** The discount an order may take instead of points (two decimals); 0 = none. */
+  discountPercent: number;
+}
+
+/** The member's tier in force, or null (implemented by services/tiers' TierService). */
+export interface CheckoutTiers {
+  memberTier(db: Sql, programId: string, memberId: string, now: Date): Promise<CheckoutTier | null>;
 }
 
 export interface QuoteLineRecord {
@@ -56,6 +66,23 @@ export interface CheckoutQuoteRecord {
   delivery: { priceMinor: number; redeemable: boolean; discountMinor: number; payableMinor: number } | null;
   /** What the member would earn when the order is paid with `points` (a dry run of the rules). */
   pointsToEarn: number;
+  /** The other option (T4): the member's tier discount instead of points; null when their tier gives none. */
+  tierDiscount: TierDiscountOptionRecord | null;
+}
+
+/** An order with the member's tier discount: no points redeemed, none earned. */
+export interface TierDiscountOptionRecord {
+  tierCode: string;
+  percent: number;
+  /** The amount the percent applies to: the lines points may pay for (and delivery when eligible). */
+  eligibleMinor: number;
+  totalDiscountMinor: number;
+  totalPayableMinor: number;
+  /** Each line's share of the discount, for the fiscal receipt; ineligible lines get 0. */
+  lines: Array<{ index: number; sku: string; discountMinor: number; payableMinor: number }>;
+  delivery: { priceMinor: number; discountMinor: number; payableMinor: number } | null;
+  /** Always 0: an order that takes the discount earns nothing from the rules. */
+  pointsToEarn: 0;
 }
 
 /** The program settings checkout reads, with the member's own share cap when they have one. */
@@ -102,16 +129,9 @@ export const spendableOf = (spender: Spender): number => (spender.frozen ? 0 : s
  * (their tier's) instead of the program's when they have one. An order in another currency
  * than the program's is BAD_USER_INPUT.
  */
-export async function checkoutProgram(
-  db: Sql,
-  programId: string,
-  memberId: string,
-  order: CheckedOrder,
-  now: Date,
-  redeemCaps: RedeemCapSource | undefined,
-): Promise<CheckoutProgram> {
+export async function checkoutProgram(db: Sql, programId: string, order: CheckedOrder, tier: CheckoutTier | null): Promise<CheckoutProgram> {
   const program = await loadProgram(db, programId, order);
-  return withTierCap(program, await redeemCaps?.redeemPercentFor(db, programId, memberId, now));
+  return withTierCap(program, tier?.maxRedeemPercent);
 }
 
 async function loadProgram(db: Queryable, programId: string, order: CheckedOrder): Promise<CheckoutProgram> {
@@ -138,6 +158,17 @@ async function loadProgram(db: Queryable, programId: string, order: CheckedOrder
 function withTierCap(program: CheckoutProgram, percent: number | null | undefined): CheckoutProgram {
   if (percent == null) return program;
   return { ...program, maxRedeemPercent: percent, redemption: { ...program.redemption, maxRedeemPercent: percent } };
+}
+
+/** The member's tier discount on the order (T4), or null when their tier gives none. */
+export function tierDiscountFor(tier: CheckoutTier | null, program: CheckoutProgram, order: CheckedOrder): TierDiscount | null {
+  if (!tier || !(tier.discountPercent > 0)) return null;
+  return { tierCode: tier.code, split: checkoutMath(() => splitTierDiscount(order, program.redemption, tier.discountPercent)) };
+}
+
+export interface TierDiscount {
+  tierCode: string;
+  split: TierDiscountSplit;
 }
 
 /**
@@ -189,6 +220,7 @@ export function toQuoteRecord(
   order: CheckedOrder,
   quote: CheckoutQuote,
   pointsToEarn: number,
+  tierDiscount: TierDiscount | null,
 ): CheckoutQuoteRecord {
   const { max, split, earningBase } = quote;
   const deliveryEligible = program.redemption.deliveryEligible ?? false;
@@ -229,6 +261,27 @@ export function toQuoteRecord(
           }
         : null,
     pointsToEarn,
+    tierDiscount: tierDiscount && toTierDiscountOption(tierDiscount, order),
+  };
+}
+
+function toTierDiscountOption({ tierCode, split }: TierDiscount, order: CheckedOrder): TierDiscountOptionRecord {
+  return {
+    tierCode,
+    percent: split.percent,
+    eligibleMinor: split.eligibleMinor,
+    totalDiscountMinor: split.totalDiscountMinor,
+    totalPayableMinor: split.totalPayableMinor,
+    lines: split.lines.map((l) => ({ index: l.index, sku: l.sku, discountMinor: l.discountMinor, payableMinor: l.payableMinor })),
+    delivery:
+      order.deliveryMinor > 0
+        ? {
+            priceMinor: order.deliveryMinor,
+            discountMinor: split.delivery?.discountMinor ?? 0,
+            payableMinor: split.delivery?.payableMinor ?? order.deliveryMinor,
+          }
+        : null,
+    pointsToEarn: 0,
   };
 }
 

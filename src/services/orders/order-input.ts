@@ -1,3 +1,4 @@
+import { OrderBenefit } from '../../entities/order';
 import { badInput } from '../../errors';
 import { MAX_POINTS } from '../ledger';
 import type { MemberRef } from '../shared';
@@ -50,8 +51,10 @@ export interface CheckoutQuoteInput {
 
 export interface PlaceOrderInput extends OrderInput {
   orderId: string;
-  /** Points to pay with; at most what the quote allows. Default 0. */
+  /** Points to pay with; at most what the quote allows. Default 0; none with the tier discount. */
   points?: number | null;
+  /** Points (default) or the member's tier discount instead (T4). */
+  benefit?: OrderBenefit | null;
   idempotencyKey: string;
 }
 
@@ -146,6 +149,23 @@ function checkLine(l: OrderLineInput, field: string): CheckoutLine & { category?
     discountMinor,
     giftCard: l.giftCard ?? false,
   };
+}
+
+/**
+ * The benefit an order asks for: points unless it names the tier discount, which takes no
+ * points — an order gets points or the discount, never both (BAD_USER_INPUT).
+ */
+export function checkBenefit(benefit: OrderBenefit | null | undefined, points: number): OrderBenefit {
+  if (benefit == null || benefit === OrderBenefit.POINTS) return OrderBenefit.POINTS;
+  if (benefit !== OrderBenefit.TIER_DISCOUNT) throw badInput('benefit must be points or tier_discount', { field: 'benefit', value: benefit });
+  if (points > 0) {
+    throw badInput('An order takes the tier discount or points, not both: leave points out (or 0) with benefit TIER_DISCOUNT', {
+      field: 'points',
+      points,
+      benefit,
+    });
+  }
+  return OrderBenefit.TIER_DISCOUNT;
 }
 
 /** Pay and cancel: the order named, the reason short enough. */

@@ -1,9 +1,10 @@
 import type { Queryable } from '../../db/statement';
-import { OrderStatus } from '../../entities/order';
+import { OrderBenefit, OrderStatus } from '../../entities/order';
 import { ErrorCode, PatronError, notFound } from '../../errors';
 import type { EarnedAward } from '../earning';
 import type { AccountBook, AccountSnapshot } from '../ledger';
 import type { CheckoutQuote } from './checkout-math';
+import type { TierDiscount } from './order-checkout';
 import { lineNet, orderTotal, type CheckedOrder } from './order-input';
 import * as store from './order-store';
 import type { OrderAwardRow, OrderLineRow, OrderRefundRow, OrderRow } from './order-store';
@@ -18,9 +19,13 @@ export interface OrderLineRecord {
   quantity: number;
   onSale: boolean;
   giftCard: boolean;
+  /** The shop's own discounts, as it sent them. */
   discountMinor: number;
+  /** Price × quantity less the shop's discounts and the tier discount: the line's money before points. */
   netMinor: number;
   pointsDiscountMinor: number;
+  /** The line's share of the member's tier discount (an order with benefit tier_discount). */
+  tierDiscountMinor: number;
   payableMinor: number;
   earnBaseMinor: number;
   refundedQuantity: number;
@@ -48,10 +53,19 @@ export interface OrderRecord {
   orderId: string;
   memberId: string;
   status: OrderStatus;
+  /** Points, or the member's tier discount instead (T4). */
+  benefit: OrderBenefit;
   currency: string;
+  /** Lines net of the shop's discounts and the tier discount, plus delivery less its tier discount, before points. */
   totalMinor: number;
   deliveryMinor: number;
   deliveryPointsDiscountMinor: number;
+  /** The tier and its discount percent when the order was placed with the tier discount; else null. */
+  tierCode: string | null;
+  tierDiscountPercent: number | null;
+  /** The whole tier discount: the lines' shares plus delivery's. 0 for an order with points. */
+  tierDiscountMinor: number;
+  deliveryTierDiscountMinor: number;
   pointValueMinor: number;
   pointsRedeemed: number;
   pointsDiscountMinor: number;
@@ -110,15 +124,22 @@ export async function orderFromRow(db: Queryable, row: OrderRow): Promise<OrderR
 function toOrderRecord(row: OrderRow, lines: OrderLineRow[], awards: OrderAwardRow[], refunds: OrderRefundRow[]): OrderRecord {
   const pointsDiscountMinor = Number(row.points_redeemed) * row.point_value_minor;
   const awardRecords = awards.map(toAwardRecord);
+  const lineRecords = lines.map(toLineRecord);
+  const deliveryTierDiscountMinor = Number(row.delivery_tier_discount_minor);
   return {
     id: row.id,
     orderId: row.order_id,
     memberId: row.member_id,
     status: row.status,
+    benefit: row.benefit,
     currency: row.currency,
     totalMinor: Number(row.total_minor),
     deliveryMinor: Number(row.delivery_minor),
     deliveryPointsDiscountMinor: Number(row.delivery_points_discount_minor),
+    tierCode: row.tier_code,
+    tierDiscountPercent: row.tier_discount_percent == null ? null : Number(row.tier_discount_percent),
+    tierDiscountMinor: lineRecords.reduce((sum, l) => sum + l.tierDiscountMinor, deliveryTierDiscountMinor),
+    deliveryTierDiscountMinor,
     pointValueMinor: row.point_value_minor,
     pointsRedeemed: Number(row.points_redeemed),
     pointsDiscountMinor,
@@ -135,7 +156,7 @@ function toOrderRecord(row: OrderRow, lines: OrderLineRow[], awards: OrderAwardR
     cancelledAt: row.cancelled_at ? new Date(row.cancelled_at) : null,
     refundedAt: row.refunded_at ? new Date(row.refunded_at) : null,
     updatedAt: new Date(row.updated_at),
-    lines: lines.map(toLineRecord),
+    lines: lineRecords,
     awards: awardRecords,
     refunds: refunds.map(toRefundRecord),
   };
@@ -152,6 +173,7 @@ const toLineRecord = (l: OrderLineRow): OrderLineRecord => ({
   discountMinor: Number(l.discount_minor),
   netMinor: Number(l.net_minor),
   pointsDiscountMinor: Number(l.points_discount_minor),
+  tierDiscountMinor: Number(l.tier_discount_minor),
   payableMinor: Number(l.net_minor) - Number(l.points_discount_minor),
   earnBaseMinor: Number(l.earn_base_minor),
   refundedQuantity: l.refunded_quantity,
@@ -189,36 +211,52 @@ export function duplicateOrder(orderId: string, status: OrderStatus | null): Pat
   return new PatronError(ErrorCode.CONFLICT, `Order ${orderId} already exists`, { orderId, ...(status ? { status } : {}) });
 }
 
-/** A placed order and its lines, as the quote priced them. */
+/**
+ * A placed order and its lines, as the quote priced them: with points (`quote`'s split), or with
+ * the member's tier discount, which comes off each line's net amount (and off delivery) — so the
+ * order's total, its lines' net and everything counted from them (cumulative spend, tier
+ * qualification, returns) are the money paid. Such an order earns nothing: its lines bring the
+ * rules nothing (earn base 0).
+ */
 export async function insertOrder(
   tx: Queryable,
-  o: { id: string; programId: string; book: AccountBook; order: CheckedOrder; currency: string; pointValueMinor: number; quote: CheckoutQuote; authorizationId: string | null },
+  o: {
+    id: string; programId: string; book: AccountBook; order: CheckedOrder; currency: string; pointValueMinor: number;
+    quote: CheckoutQuote; authorizationId: string | null; tierDiscount: TierDiscount | null;
+  },
 ): Promise<void> {
-  const { order, quote, book } = o;
+  const { order, quote, book, tierDiscount } = o;
+  const tierSplit = tierDiscount?.split;
   try {
     await tx.run(store.insertOrder, [
       o.id, o.programId, order.orderId!, book.state.memberId, book.state.id, o.currency, order.deliveryMinor,
-      quote.split.delivery?.discountMinor ?? 0, orderTotal(order), order.paymentMethod, order.channel, order.shopCode,
-      o.pointValueMinor, quote.points, o.authorizationId, book.now, book.now,
+      quote.split.delivery?.discountMinor ?? 0, orderTotal(order) - (tierSplit?.totalDiscountMinor ?? 0), order.paymentMethod,
+      order.channel, order.shopCode, o.pointValueMinor, quote.points, o.authorizationId,
+      tierDiscount ? OrderBenefit.TIER_DISCOUNT : OrderBenefit.POINTS, tierDiscount?.tierCode ?? null, tierSplit?.percent ?? null,
+      tierSplit?.delivery?.discountMinor ?? 0, book.now, book.now,
     ]);
   } catch (error) {
     // Another member's order with this id committed first (ours was checked under our own lock only).
     if ((error as { code?: string }).code === '23505') throw duplicateOrder(order.orderId!, null);
     throw error;
   }
-  const lines: store.NewLine[] = order.lines.map((l, i) => ({
-    line_index: i,
-    sku: l.sku,
-    category: l.category ?? null,
-    unit_price_minor: l.unitPriceMinor,
-    quantity: l.quantity,
-    on_sale: l.onSale ?? false,
-    gift_card: l.giftCard ?? false,
-    discount_minor: l.discountMinor ?? 0,
-    net_minor: lineNet(l),
-    points_discount_minor: quote.split.lines[i].discountMinor,
-    earn_base_minor: quote.earningBase.lines[i].eligibleMoneyMinor,
-  }));
+  const lines: store.NewLine[] = order.lines.map((l, i) => {
+    const tierDiscountMinor = tierSplit?.lines[i].discountMinor ?? 0;
+    return {
+      line_index: i,
+      sku: l.sku,
+      category: l.category ?? null,
+      unit_price_minor: l.unitPriceMinor,
+      quantity: l.quantity,
+      on_sale: l.onSale ?? false,
+      gift_card: l.giftCard ?? false,
+      discount_minor: l.discountMinor ?? 0,
+      net_minor: lineNet(l) - tierDiscountMinor,
+      points_discount_minor: quote.split.lines[i].discountMinor,
+      tier_discount_minor: tierDiscountMinor,
+      earn_base_minor: tierSplit ? 0 : quote.earningBase.lines[i].eligibleMoneyMinor,
+    };
+  });
   await tx.run(store.insertLines, [o.id, JSON.stringify(lines)]);
 }
 

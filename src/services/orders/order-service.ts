@@ -1,18 +1,20 @@
 import { randomUUID } from 'node:crypto';
 import type { Database, Sql, UnitOfWork } from '../../db/database';
-import { OrderStatus } from '../../entities/order';
-import type { Earning } from '../earning';
+import { OrderBenefit, OrderStatus } from '../../entities/order';
+import { badInput } from '../../errors';
+import type { EarnedAward, Earning } from '../earning';
 import { snapshot } from '../ledger';
 import type { Clock, MemberRef, RequestContext } from '../shared';
 import { checkClientKey, once, raise } from '../shared';
 import { Books, lockOrder } from './order-books';
 import {
-  type CheckoutQuoteRecord, type RedeemCapSource, checkoutProgram, quoteFor, readSpender, spenderOf, toQuoteRecord,
+  type CheckoutQuoteRecord, type CheckoutTier, type CheckoutTiers, checkoutProgram, quoteFor, readSpender, spenderOf, tierDiscountFor,
+  toQuoteRecord,
 } from './order-checkout';
 import { OrderEvent, ORDER_TOPIC } from './order-events';
 import {
   type CheckoutQuoteInput, type OrderActionInput, type PlaceOrderInput, type RefundOrderLinesInput, MAX_TEXT, checkAction,
-  checkOrder, checkPointsAmount, checkRefund, resolveReturns,
+  checkBenefit, checkOrder, checkPointsAmount, checkRefund, resolveReturns,
 } from './order-input';
 import { refundTotals, spendReturned } from './order-math';
 import { capturePoints, holdPoints, orderCause, releasePlaced, returnPart, reversePaid } from './order-points';
@@ -47,16 +49,19 @@ export class OrderService {
     private readonly db: Database,
     private readonly clock: Clock,
     private readonly earning: Earning,
-    private readonly redeemCaps?: RedeemCapSource,
+    /** The member's tier: its share cap (S1) and its discount (T4) (services/tiers). */
+    private readonly tiers?: CheckoutTiers,
     /** Referrals: codes at checkout (services/referrals). */
     private readonly referrals?: CheckoutReferrals,
   ) {}
 
   /**
    * What the member may spend on this order and how it lands on the receipt, and what paying
-   * it would earn. A read: it locks nothing and writes nothing, so quotes never wait on
-   * writes or on each other; what it says holds until a write changes the balance or the
-   * rules' counts, and placeOrder checks the points again under the account's lock.
+   * it would earn; beside it, when their tier gives a discount, the other option (T4): that
+   * discount split over the lines the same way, earning nothing. A read: it locks nothing and
+   * writes nothing, so quotes never wait on writes or on each other; what it says holds until a
+   * write changes the balance, the rules' counts or the member's tier, and placeOrder checks
+   * again under the account's lock.
    */
   async checkoutQuote(ctx: RequestContext, input: CheckoutQuoteInput): Promise<CheckoutQuoteRecord> {
     const order = checkOrder(input.order, false);
@@ -66,37 +71,59 @@ export class OrderService {
     if (input.order.referralCode != null) await this.referrals?.ownerOf(this.db, programId, input.order.referralCode, 'referralCode');
     const now = this.clock.now();
     const spender = await readSpender(this.db, programId, order.member, now);
-    const program = await checkoutProgram(this.db, programId, spender.memberId, order, now, this.redeemCaps);
+    const tier = await this.tierOf(this.db, programId, spender.memberId, now);
+    const program = await checkoutProgram(this.db, programId, order, tier);
     const quote = quoteFor(spender, program, order, input.points ?? undefined);
     const view = quotedOrderView(order, program.currency, quote);
     const earned = await this.earning.preview(programId, spender.memberId, orderPaidEvent(view, now), now);
-    return toQuoteRecord(spender, program, order, quote, earned.memberPoints);
+    return toQuoteRecord(spender, program, order, quote, earned.memberPoints, tierDiscountFor(tier, program, order));
   }
 
-  /** Records the order and reserves its points until it is paid or cancelled (see ORDER_AUTHORIZATION_TTL_SECONDS). */
+  /**
+   * Records the order and reserves its points until it is paid or cancelled (see
+   * ORDER_AUTHORIZATION_TTL_SECONDS) — or, with benefit tier_discount, records it with the
+   * discount of the member's tier in force now, split over its lines, and no points. A member
+   * whose tier gives no discount is BAD_USER_INPUT, and nothing is written.
+   */
   async placeOrder(ctx: RequestContext, input: PlaceOrderInput): Promise<OrderResult> {
     const order = checkOrder(input, true);
     const orderId = order.orderId!;
     const points = input.points ?? 0;
     checkPointsAmount(points, true);
-    return this.run(ctx, 'placeOrder', input, reviveOrderResult, async (tx, books) => {
+    const benefit = checkBenefit(input.benefit, points);
+    // Points are the default: naming them or not is the same request to the idempotency record.
+    const keyed = { ...input, benefit: benefit === OrderBenefit.POINTS ? undefined : benefit };
+    return this.run(ctx, 'placeOrder', keyed, reviveOrderResult, async (tx, books) => {
       // Referrals: the code binds the buyer (or records why not) before any account is locked.
       if (input.referralCode != null) await this.referrals?.atCheckout(tx, ctx.programId, order.member, input.referralCode);
       const book = await books.open({ ...order.member });
-      const program = await checkoutProgram(tx, ctx.programId, book.state.memberId, order, book.now, this.redeemCaps);
+      const tier = await this.tierOf(tx, ctx.programId, book.state.memberId, book.now);
+      const program = await checkoutProgram(tx, ctx.programId, order, tier);
       const [taken] = await tx.run(store.findOrderStatus, [ctx.programId, orderId]);
       if (taken) throw duplicateOrder(orderId, taken.status);
       const quote = quoteFor(spenderOf(book), program, order, points);
+      const tierDiscount = benefit === OrderBenefit.TIER_DISCOUNT ? tierDiscountFor(tier, program, order) : null;
+      if (benefit === OrderBenefit.TIER_DISCOUNT && !tierDiscount) {
+        throw badInput(
+          tier ? `The member's tier (${tier.code}) gives no discount; place the order with points` : 'The member has no tier with a discount; place the order with points',
+          { field: 'benefit', tierCode: tier?.code ?? null },
+        );
+      }
       const id = randomUUID();
       const authorizationId = await holdPoints(tx, book, orderId, points, orderCause(orderId, input, 'Points reserved for the order'));
       await insertOrder(tx, {
-        id, programId: ctx.programId, book, order, currency: program.currency, pointValueMinor: program.pointValueMinor, quote, authorizationId,
+        id, programId: ctx.programId, book, order, currency: program.currency, pointValueMinor: program.pointValueMinor, quote,
+        authorizationId, tierDiscount,
       });
       return { order: await loadOrder(tx, ctx.programId, { id }), account: snapshot(book) };
     });
   }
 
-  /** Captures the reserved points and lets the rules reward the paid order. */
+  /**
+   * Captures the reserved points and lets the rules reward the paid order. An order that took
+   * the tier discount earns nothing (the rules do not run, no award is written); its money still
+   * joins the member's cumulative spend, and its order.paid event feeds tier qualification.
+   */
   async payOrder(ctx: RequestContext, input: OrderActionInput): Promise<OrderResult> {
     checkAction(input);
     return this.run(ctx, 'payOrder', input, reviveOrderResult, async (tx, books) => {
@@ -105,10 +132,17 @@ export class OrderService {
       const captureEntryId = await capturePoints(tx, book, row, orderCause(row.order_id, input, 'Order paid'));
       // The locked row is the order as it stands: capturing its points changed only the authorization.
       const order = await orderFromRow(tx, row);
-      const outcome = await this.earning.earn(tx, book, { ...orderPaidEvent(order, book.now), source: { type: 'order', id: order.orderId } });
-      const awards = [...outcome.awards].sort((a, b) => a.entry.id - b.entry.id);
+      let awards: EarnedAward[] = [];
+      let spendAddedMinor: number;
+      if (order.benefit === OrderBenefit.TIER_DISCOUNT) {
+        spendAddedMinor = await this.earning.addSpend(tx, book, order.totalMinor);
+      } else {
+        const outcome = await this.earning.earn(tx, book, { ...orderPaidEvent(order, book.now), source: { type: 'order', id: order.orderId } });
+        awards = [...outcome.awards].sort((a, b) => a.entry.id - b.entry.id);
+        spendAddedMinor = outcome.spendAddedMinor;
+      }
       await insertAwards(tx, row.id, awards);
-      await tx.run(store.markPaid, [book.now, captureEntryId, outcome.spendAddedMinor, book.now, row.id]);
+      await tx.run(store.markPaid, [book.now, captureEntryId, spendAddedMinor, book.now, row.id]);
       await raise(tx, OrderEvent.PAID, ORDER_TOPIC, book.state, { id: row.id, orderId: row.order_id, occurredAt: book.now });
       return { order: asPaid(order, awards, book.now), account: snapshot(book) };
     });
@@ -181,6 +215,11 @@ export class OrderService {
     if (typeof orderId !== 'string' || !orderId || orderId.length > MAX_TEXT) return null;
     const [row] = await this.db.run(store.findOrderId, [ctx.programId, orderId]);
     return row ? loadOrder(this.db, ctx.programId, { id: row.id }) : null;
+  }
+
+  /** The member's tier in force (its share cap and discount), or null without one or without the tiers module. */
+  private async tierOf(db: Sql, programId: string, memberId: string, now: Date): Promise<CheckoutTier | null> {
+    return (await this.tiers?.memberTier(db, programId, memberId, now)) ?? null;
   }
 
   /** The transaction and the idempotency record around one write; its events go out with the commit. */

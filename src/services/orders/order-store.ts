@@ -1,7 +1,7 @@
 import { statement, type Statement } from '../../db/statement';
 import type { AuthorizationStatus } from '../../entities/authorization';
 import type { MemberStatus } from '../../entities/member';
-import type { OrderStatus } from '../../entities/order';
+import type { OrderBenefit, OrderStatus } from '../../entities/order';
 import type { toEntryRecord } from '../ledger';
 
 /**
@@ -26,7 +26,13 @@ export interface OrderRow {
   currency: string;
   delivery_minor: number;
   delivery_points_discount_minor: number;
+  /** Lines net of the shop's discounts and the tier discount, plus delivery less its tier discount. */
   total_minor: number;
+  benefit: OrderBenefit;
+  tier_code: string | null;
+  /** numeric(5,2), read as a string. */
+  tier_discount_percent: string | null;
+  delivery_tier_discount_minor: number;
   payment_method: string | null;
   channel: string | null;
   shop_code: string | null;
@@ -55,8 +61,10 @@ export interface OrderLineRow {
   on_sale: boolean;
   gift_card: boolean;
   discount_minor: number;
+  /** Price × quantity less the shop's discounts and the tier discount. */
   net_minor: number;
   points_discount_minor: number;
+  tier_discount_minor: number;
   earn_base_minor: number;
   refunded_quantity: number;
 }
@@ -146,13 +154,14 @@ export const insertOrder = statement<
   [id: string, programId: string, orderId: string, memberId: string, accountId: string, currency: string,
     deliveryMinor: number, deliveryPointsDiscountMinor: number, totalMinor: number, paymentMethod: string | null,
     channel: string | null, shopCode: string | null, pointValueMinor: number, pointsRedeemed: number,
-    authorizationId: string | null, placedAt: Date, updatedAt: Date]
+    authorizationId: string | null, benefit: OrderBenefit, tierCode: string | null, tierDiscountPercent: number | null,
+    deliveryTierDiscountMinor: number, placedAt: Date, updatedAt: Date]
 >(
   'orders.insert_order',
   `insert into shop_order (id, program_id, order_id, member_id, account_id, status, currency, delivery_minor,
      delivery_points_discount_minor, total_minor, payment_method, channel, shop_code, point_value_minor, points_redeemed,
-     authorization_id, placed_at, updated_at)
-   values (?, ?, ?, ?, ?, 'placed', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+     authorization_id, benefit, tier_code, tier_discount_percent, delivery_tier_discount_minor, placed_at, updated_at)
+   values (?, ?, ?, ?, ?, 'placed', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?::order_benefit, ?, ?, ?, ?, ?)`,
 );
 
 /** One line of `insertLines`' jsonb parameter. */
@@ -162,11 +171,12 @@ export type NewLine = Omit<OrderLineRow, 'order_id' | 'refunded_quantity'>;
 export const insertLines = statement<[orderId: string, lines: string]>(
   'orders.insert_lines',
   `insert into shop_order_line (order_id, line_index, sku, category, unit_price_minor, quantity, on_sale, gift_card,
-     discount_minor, net_minor, points_discount_minor, earn_base_minor)
+     discount_minor, net_minor, points_discount_minor, tier_discount_minor, earn_base_minor)
    select ?, x.line_index, x.sku, x.category, x.unit_price_minor, x.quantity, x.on_sale, x.gift_card, x.discount_minor,
-     x.net_minor, x.points_discount_minor, x.earn_base_minor
+     x.net_minor, x.points_discount_minor, x.tier_discount_minor, x.earn_base_minor
    from jsonb_to_recordset(?::jsonb) as x(line_index int, sku text, category text, unit_price_minor bigint, quantity int,
-     on_sale boolean, gift_card boolean, discount_minor bigint, net_minor bigint, points_discount_minor bigint, earn_base_minor bigint)`,
+     on_sale boolean, gift_card boolean, discount_minor bigint, net_minor bigint, points_discount_minor bigint,
+     tier_discount_minor bigint, earn_base_minor bigint)`,
 );
 
 /** One line of `insertAwards`' jsonb parameter. */
