@@ -2,7 +2,7 @@ import { ApolloServer } from '@apollo/server';
 import { expressMiddleware } from '@as-integrations/express5';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import express from 'express';
-import { GraphQLError, execute, parse, specifiedRules, subscribe, validate, type GraphQLFormattedError, type GraphQLSchema, type ExecutionArgs } from 'graphql';
+import { GraphQLError, execute, subscribe, type GraphQLSchema } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
@@ -22,7 +22,8 @@ import { createErrorFormatter } from './graphql/errors';
 import { operationLog } from './graphql/operation-log';
 import { trackConnections } from './http-drain';
 import { createGraphiqlHandler, GRAPHIQL_DEFAULT_HEADERS, GRAPHIQL_STARTER_QUERY } from './graphql/graphiql';
-import { armor, MAX_TOKENS } from './graphql/limits';
+import { armor, MAX_REQUEST_BYTES, MAX_TOKENS } from './graphql/limits';
+import { prepareWebSocketOperation } from './graphql/ws-operation';
 import { createLoaders } from './graphql/loaders';
 import { accessLog } from './http/access-log';
 import { corsMiddleware, originPolicy, verifyWebSocketOrigin } from './http/cors';
@@ -83,7 +84,9 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<PatronHttp
 
   // WebSocket: credentials from connectionParams, checked again for every operation and while
   // subscriptions stay open, so a revoked key or an expired token loses the socket.
-  const wss = new WebSocketServer({ server: httpServer, path: '/graphql', verifyClient: verifyWebSocketOrigin(origins) });
+  // Messages are limited like HTTP bodies (ws's default is 100 MiB, read before authentication);
+  // a larger one closes the socket with 1009.
+  const wss = new WebSocketServer({ server: httpServer, path: '/graphql', verifyClient: verifyWebSocketOrigin(origins), maxPayload: MAX_REQUEST_BYTES });
   const forbidden = (socket: { close(code: number, reason: string): void }) => socket.close(4403, 'Forbidden');
   const wsServer = useServer<Record<string, unknown>, { identity?: Identity; credential?: unknown }>(
     {
@@ -106,15 +109,7 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<PatronHttp
           return [new GraphQLError('Invalid, revoked or expired credentials', { extensions: { code: 'UNAUTHENTICATED' } })];
         }
         ctx.extra.identity = identity;
-        let document;
-        try {
-          document = parse(payload.query, { maxTokens: MAX_TOKENS });
-        } catch (error) {
-          return [toGraphQLError(formatError({ message: (error as Error).message, extensions: { code: 'GRAPHQL_PARSE_FAILED' } }, error), error)];
-        }
-        const errors = validate(schema, document, [...specifiedRules, ...limits.webSocketRules]);
-        if (errors.length > 0) return errors.map((e) => toGraphQLError(formatError({ message: e.message, extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } }, e), e));
-        return { schema, document, variableValues: payload.variables, operationName: payload.operationName } as ExecutionArgs;
+        return prepareWebSocketOperation(schema, payload, limits.webSocketRules, formatError);
       },
       onNext: (_ctx, _id, _payload, _args, result) => {
         if (!('errors' in result) || !result.errors) return result;
@@ -188,7 +183,7 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<PatronHttp
 
   app.use(
     '/graphql',
-    express.json({ limit: '256kb' }),
+    express.json({ limit: MAX_REQUEST_BYTES }),
     expressMiddleware(apollo, {
       context: async ({ req, res }) => {
         const requestId: string = res.locals.requestId;
@@ -232,16 +227,6 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<PatronHttp
       wss.close();
     },
   };
-}
-
-/**
- * graphql-ws sends the errors onSubscribe returns only when they are GraphQLError instances;
- * anything else (such as formatted plain objects) makes it close the socket with 4500.
- * Field suggestions are masked as armor's Apollo plugin masks them over HTTP.
- */
-function toGraphQLError(formatted: GraphQLFormattedError, original: unknown): GraphQLError {
-  const at = original instanceof GraphQLError ? { nodes: original.nodes, source: original.source, positions: original.positions } : {};
-  return new GraphQLError(formatted.message.replace(/Did you mean ".+"/g, '[Suggestion hidden]'), { ...at, extensions: formatted.extensions });
 }
 
 const CREDENTIAL_RECHECK_MS = 10_000;

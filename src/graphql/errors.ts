@@ -8,6 +8,8 @@ import type { Logger } from '../logger';
 /** Codes graphql-js and Apollo give for malformed requests; they pass through unchanged. */
 const REQUEST_CODES = new Set(['GRAPHQL_PARSE_FAILED', 'GRAPHQL_VALIDATION_FAILED', 'BAD_USER_INPUT', 'BAD_REQUEST', 'PERSISTED_QUERY_NOT_FOUND', 'OPERATION_RESOLUTION_FAILURE']);
 
+const PERSISTED_QUERY_MISMATCH = 'provided sha does not match query';
+
 const UNAVAILABLE = {
   connection: 'The database is unavailable; retry the request',
   conflict: 'The database is busy with conflicting writes; retry the request',
@@ -42,6 +44,9 @@ export function createErrorFormatter(logger: Logger, exposeDetails: boolean, log
       return { ...base, message: UNAVAILABLE[failure], extensions: { code: ErrorCode.SERVICE_UNAVAILABLE, retryable: true } };
     }
     const code = formatted.extensions?.code as string | undefined;
+    // Apollo raises this one without a code (so it would read INTERNAL_SERVER_ERROR); the
+    // WebSocket transport gives the same message and code.
+    if (formatted.message === PERSISTED_QUERY_MISMATCH) return { ...base, message: PERSISTED_QUERY_MISMATCH, extensions: { code: 'BAD_REQUEST' } };
     if (code && REQUEST_CODES.has(code)) return { ...formatted, extensions: { code } };
     if (original instanceof GraphQLError && !original.originalError && !original.path) {
       // Armor's limits and graphql-js validation report plain GraphQLErrors without a code.

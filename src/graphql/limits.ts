@@ -2,6 +2,9 @@ import { ApolloArmor } from '@escape.tech/graphql-armor';
 import type { GraphQLArmorConfig } from '@escape.tech/graphql-armor-types';
 import { NoSchemaIntrospectionCustomRule, type ValidationRule } from 'graphql';
 
+/** Largest HTTP body and WebSocket message (256 KiB). */
+export const MAX_REQUEST_BYTES = 256 * 1024;
+
 /** Tokens per document: enforced by graphql-js's parser itself, on both transports. */
 export const MAX_TOKENS = 2000;
 
