@@ -23,7 +23,8 @@ import { operationLog } from './graphql/operation-log';
 import { trackConnections } from './http-drain';
 import { createGraphiqlHandler, GRAPHIQL_DEFAULT_HEADERS, GRAPHIQL_STARTER_QUERY } from './graphql/graphiql';
 import { armor, MAX_REQUEST_BYTES, MAX_TOKENS } from './graphql/limits';
-import { prepareWebSocketOperation } from './graphql/ws-operation';
+import { prepareWebSocketOperation, toGraphQLError } from './graphql/ws-operation';
+import { RateLimits } from './http/rate-limit';
 import { createLoaders } from './graphql/loaders';
 import { accessLog } from './http/access-log';
 import { corsMiddleware, originPolicy, verifyWebSocketOrigin } from './http/cors';
@@ -52,10 +53,15 @@ const HEALTH_TIMEOUT_MS = 2000;
 /** Longer than the keep-alive timeout (5 s), so idle keep-alive sockets close on their own first. */
 const DRAIN_DEADLINE_MS = 10_000;
 
-/** Where a request came from, as services log and record it. */
-function clientOf(req: http.IncomingMessage): ClientInfo {
+/**
+ * Where a request came from, as services log and record it and rate limits count it. Behind one
+ * trusted proxy the address is the last X-Forwarded-For entry: the one that proxy added (earlier
+ * entries are whatever the client sent).
+ */
+function clientOf(req: http.IncomingMessage, trustProxy: boolean): ClientInfo {
   const agent = req.headers['user-agent'];
-  return { address: req.socket.remoteAddress ?? null, userAgent: typeof agent === 'string' ? agent.slice(0, 300) : null };
+  const forwarded = trustProxy ? String(req.headers['x-forwarded-for'] ?? '').split(',').pop()?.trim() : '';
+  return { address: forwarded || (req.socket.remoteAddress ?? null), userAgent: typeof agent === 'string' ? agent.slice(0, 300) : null };
 }
 
 /** HTTP (GraphQL, GraphiQL, health) and WebSocket subscriptions on one port. */
@@ -70,6 +76,8 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<PatronHttp
   // Over HTTP, unexpected errors are logged by the operation log, with the request's id.
   const formatHttpError = createErrorFormatter(logger, config.env !== 'production', false);
   const origins = originPolicy(config.corsOrigins);
+  const rateLimits = new RateLimits({ authFailures: config.authFailuresPerMinute, requestsPerCredential: config.requestsPerKeyPerMinute });
+  const clientOfRequest = (req: http.IncomingMessage) => clientOf(req, config.trustProxy);
 
   const contextFor = (identity: Identity, requestId: string, client: ClientInfo): Context => ({
     requestId,
@@ -94,14 +102,24 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<PatronHttp
       onConnect: async (ctx) => {
         const params = ctx.connectionParams ?? {};
         const credential = params.Authorization ?? params.authorization;
-        const identity = await identify(services.access, credential).catch(() => null);
+        const { address } = clientOfRequest(ctx.extra.request);
+        const tooMany = () => {
+          ctx.extra.socket.close(4429, 'Too many requests');
+          return false;
+        };
+        if (await rateLimits.beforeAuthentication(address).then(() => false, () => true)) return tooMany();
+        const identity = await identify(services.access, credential).catch(async (error) => {
+          if (error instanceof PatronError && (await rateLimits.authenticationFailed(address).then(() => false, () => true))) return 'limited' as const;
+          return null;
+        });
+        if (identity === 'limited') return tooMany();
         if (!identity || identity.kind === 'anonymous') return false;
         ctx.extra.identity = identity;
         ctx.extra.credential = credential;
         watchCredential(ctx.extra.socket, identity, deps.clock, () => identify(services.access, credential), () => forbidden(ctx.extra.socket));
         return true;
       },
-      context: (ctx) => contextFor(ctx.extra.identity!, randomUUID(), clientOf(ctx.extra.request)),
+      context: (ctx) => contextFor(ctx.extra.identity!, randomUUID(), clientOfRequest(ctx.extra.request)),
       onSubscribe: async (ctx, _id, payload) => {
         const identity = await identify(services.access, ctx.extra.credential).catch(() => null);
         if (!identity || identity.kind === 'anonymous') {
@@ -109,6 +127,11 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<PatronHttp
           return [new GraphQLError('Invalid, revoked or expired credentials', { extensions: { code: 'UNAUTHENTICATED' } })];
         }
         ctx.extra.identity = identity;
+        try {
+          await rateLimits.request(identity);
+        } catch (error) {
+          return [toGraphQLError(formatError({ message: (error as Error).message }, error), error)];
+        }
         return prepareWebSocketOperation(schema, payload, limits.webSocketRules, formatError);
       },
       onNext: (_ctx, _id, _payload, _args, result) => {
@@ -187,15 +210,21 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<PatronHttp
     expressMiddleware(apollo, {
       context: async ({ req, res }) => {
         const requestId: string = res.locals.requestId;
+        const client = clientOfRequest(req);
+        await rateLimits.beforeAuthentication(client.address).catch(throwTooManyRequests);
         let identity: Identity;
         try {
           identity = await identify(services.access, req.headers.authorization ?? req.headers['x-api-key']);
         } catch (error) {
-          if (error instanceof PatronError) throw unauthenticated(error);
+          if (error instanceof PatronError) {
+            await rateLimits.authenticationFailed(client.address).catch(throwTooManyRequests);
+            throw unauthenticated(error);
+          }
           if (classifyDatabaseError(error)) throw unavailable(error);
           throw error;
         }
-        return contextFor(identity, requestId, clientOf(req));
+        await rateLimits.request(identity).catch(throwTooManyRequests);
+        return contextFor(identity, requestId, client);
       },
     }),
   );
@@ -263,6 +292,15 @@ function unavailable(error: unknown) {
   return new GraphQLError('The database is unavailable; retry the request', {
     originalError: error as Error,
     extensions: { code: ErrorCode.SERVICE_UNAVAILABLE, retryable: true, http: { status: 503 } },
+  });
+}
+
+/** A rate limit refused the request before execution: HTTP 429 with Retry-After. */
+function throwTooManyRequests(error: unknown): never {
+  if (!(error instanceof PatronError) || error.code !== ErrorCode.RATE_LIMITED) throw error;
+  const retryAfterSeconds = Number(error.details?.retryAfterSeconds ?? 60);
+  throw new GraphQLError(error.message, {
+    extensions: { code: error.code, retryAfterSeconds, http: { status: 429, headers: new Map([['retry-after', String(retryAfterSeconds)]]) } },
   });
 }
 

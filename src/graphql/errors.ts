@@ -47,6 +47,8 @@ export function createErrorFormatter(logger: Logger, exposeDetails: boolean, log
     // Apollo raises this one without a code (so it would read INTERNAL_SERVER_ERROR); the
     // WebSocket transport gives the same message and code.
     if (formatted.message === PERSISTED_QUERY_MISMATCH) return { ...base, message: PERSISTED_QUERY_MISMATCH, extensions: { code: 'BAD_REQUEST' } };
+    // Refused at the door (before Apollo ran the operation): keep when to retry.
+    if (code === ErrorCode.RATE_LIMITED) return { ...base, message: formatted.message, extensions: { code, retryAfterSeconds: formatted.extensions?.retryAfterSeconds } };
     if (code && REQUEST_CODES.has(code)) return { ...formatted, extensions: { code } };
     if (original instanceof GraphQLError && !original.originalError && !original.path) {
       // Armor's limits and graphql-js validation report plain GraphQLErrors without a code.
