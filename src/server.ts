@@ -71,7 +71,7 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<PatronHttp
   app.disable('x-powered-by');
   const httpServer = http.createServer(app);
   const connections = trackConnections(httpServer);
-  const limits = armor(config.introspection);
+  const limits = armor(config.introspection, config.env !== 'production');
   const formatError = createErrorFormatter(logger, config.env !== 'production');
   // Over HTTP, unexpected errors are logged by the operation log, with the request's id.
   const formatHttpError = createErrorFormatter(logger, config.env !== 'production', false);

@@ -22,6 +22,10 @@ const UNAVAILABLE = {
  * (over HTTP the operation log does it, under the request's id).
  */
 export function createErrorFormatter(logger: Logger, exposeDetails: boolean, logUnexpected = true) {
+  // In production a refused request's message names no limit's figure and suggests no enum
+  // value ("Did you mean ADMIN?"): both help a prober more than a client.
+  const requestMessage = (message: string) =>
+    exposeDetails ? message : message.replace(/more th[ae][nt] \d+ tokens/, 'too many tokens').replace(/\s*Did you mean [^?]*\?/g, '');
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
     const original = unwrapResolverError(error);
     const base = { locations: formatted.locations, path: formatted.path };
@@ -49,10 +53,10 @@ export function createErrorFormatter(logger: Logger, exposeDetails: boolean, log
     if (formatted.message === PERSISTED_QUERY_MISMATCH) return { ...base, message: PERSISTED_QUERY_MISMATCH, extensions: { code: 'BAD_REQUEST' } };
     // Refused at the door (before Apollo ran the operation): keep when to retry.
     if (code === ErrorCode.RATE_LIMITED) return { ...base, message: formatted.message, extensions: { code, retryAfterSeconds: formatted.extensions?.retryAfterSeconds } };
-    if (code && REQUEST_CODES.has(code)) return { ...formatted, extensions: { code } };
+    if (code && REQUEST_CODES.has(code)) return { ...formatted, message: requestMessage(formatted.message), extensions: { code } };
     if (original instanceof GraphQLError && !original.originalError && !original.path) {
       // Armor's limits and graphql-js validation report plain GraphQLErrors without a code.
-      return { ...base, message: original.message, extensions: { code: code ?? 'GRAPHQL_VALIDATION_FAILED' } };
+      return { ...base, message: requestMessage(original.message), extensions: { code: code ?? 'GRAPHQL_VALIDATION_FAILED' } };
     }
     if (logUnexpected) logger.error({ err: original, path: formatted.path }, 'unexpected error');
     return {

@@ -21,8 +21,23 @@ export const LIMITS: GraphQLArmorConfig = {
   blockFieldSuggestion: { enabled: true },
 };
 
-export function armor(introspection: boolean) {
-  const protection = new ApolloArmor(LIMITS).protect();
+/**
+ * In production the limits' messages name no figures ("Query depth limit of 10 exceeded, found
+ * 12" tells a prober exactly how far to go); elsewhere they help whoever writes the query.
+ */
+function withoutFigures(limits: GraphQLArmorConfig): GraphQLArmorConfig {
+  const hidden = (what: string) => ({ exposeLimits: false, errorMessage: `Query ${what} limit exceeded.` });
+  return {
+    ...limits,
+    maxDepth: { ...limits.maxDepth, ...hidden('depth') },
+    costLimit: { ...limits.costLimit, ...hidden('cost') },
+    maxAliases: { ...limits.maxAliases, ...hidden('aliases') },
+    maxDirectives: { ...limits.maxDirectives, ...hidden('directives') },
+  };
+}
+
+export function armor(introspection: boolean, exposeLimits = true) {
+  const protection = new ApolloArmor(exposeLimits ? LIMITS : withoutFigures(LIMITS)).protect();
   const validationRules: ValidationRule[] = [...protection.validationRules];
   return {
     plugins: protection.plugins,
