@@ -46,6 +46,8 @@ const schema = z.object({
   PATRON_REQUESTS_PER_KEY_PER_MINUTE: z.coerce.number().int().min(0).max(100_000_000).default(60_000),
   /** Behind one reverse proxy: the client address is the last X-Forwarded-For entry. */
   PATRON_TRUST_PROXY: boolFlag,
+  /** How far back a start catches up the scheduled runs no instance made, in hours (0: not at all). */
+  PATRON_JOB_CATCH_UP_HOURS: z.coerce.number().int().min(0).max(24 * 366).default(48),
 });
 
 /** `scheme://host[:port]` exactly as browsers send it in `Origin`: no path, no trailing slash. */
@@ -81,6 +83,7 @@ export interface Config {
   authFailuresPerMinute: number;
   requestsPerKeyPerMinute: number;
   trustProxy: boolean;
+  jobCatchUpHours: number;
 }
 
 export class ConfigError extends Error {}
@@ -115,5 +118,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     authFailuresPerMinute: e.PATRON_AUTH_FAILURES_PER_MINUTE,
     requestsPerKeyPerMinute: e.PATRON_REQUESTS_PER_KEY_PER_MINUTE,
     trustProxy: e.PATRON_TRUST_PROXY,
+    jobCatchUpHours: e.PATRON_JOB_CATCH_UP_HOURS,
   };
 }
