@@ -57,7 +57,7 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
   relay.start();
   const services = createServices(db, orm, clock, config);
   const { generatedAdminKey } = await services.access.bootstrap(config.adminKey);
-  const jobs = createJobRunner(db, new LedgerJobs(db, services.ledger, { logger }), { clock, logger });
+  const jobs = createJobRunner(db, new LedgerJobs(db, services.ledger, { logger }), { clock, logger, catchUpHours: config.jobCatchUpHours });
   jobs.register(birthdayJob(services));
   jobs.register(pruneOutboxJob(relay));
   jobs.register(requalifyTiersJob(services.tiers));

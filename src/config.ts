@@ -40,6 +40,14 @@ const schema = z.object({
     .refine((list) => list.every((o) => o === '*' || isOrigin(o)), 'PATRON_CORS_ORIGINS must list origins such as https://shop.example, comma-separated'),
   /** Referrer website verification may fetch from loopback and private addresses (tests, intranets). */
   PATRON_REFERRAL_ALLOW_PRIVATE_HOSTS: boolFlag,
+  /** Failed authentications per client address and minute before it gets RATE_LIMITED (0: no limit). */
+  PATRON_AUTH_FAILURES_PER_MINUTE: z.coerce.number().int().min(0).max(1_000_000).default(30),
+  /** Requests per API key (or customer) and minute before RATE_LIMITED (0: no limit). */
+  PATRON_REQUESTS_PER_KEY_PER_MINUTE: z.coerce.number().int().min(0).max(100_000_000).default(60_000),
+  /** Behind one reverse proxy: the client address is the last X-Forwarded-For entry. */
+  PATRON_TRUST_PROXY: boolFlag,
+  /** How far back a start catches up the scheduled runs no instance made, in hours (0: not at all). */
+  PATRON_JOB_CATCH_UP_HOURS: z.coerce.number().int().min(0).max(24 * 366).default(48),
 });
 
 /** `scheme://host[:port]` exactly as browsers send it in `Origin`: no path, no trailing slash. */
@@ -72,6 +80,10 @@ export interface Config {
   /** Empty: no CORS headers, WebSocket upgrades from any origin. */
   corsOrigins: string[];
   referralAllowPrivateHosts: boolean;
+  authFailuresPerMinute: number;
+  requestsPerKeyPerMinute: number;
+  trustProxy: boolean;
+  jobCatchUpHours: number;
 }
 
 export class ConfigError extends Error {}
@@ -103,5 +115,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dbIdleInTransactionTimeoutMs: e.PATRON_DB_IDLE_IN_TRANSACTION_TIMEOUT_MS,
     corsOrigins: e.PATRON_CORS_ORIGINS,
     referralAllowPrivateHosts: e.PATRON_REFERRAL_ALLOW_PRIVATE_HOSTS,
+    authFailuresPerMinute: e.PATRON_AUTH_FAILURES_PER_MINUTE,
+    requestsPerKeyPerMinute: e.PATRON_REQUESTS_PER_KEY_PER_MINUTE,
+    trustProxy: e.PATRON_TRUST_PROXY,
+    jobCatchUpHours: e.PATRON_JOB_CATCH_UP_HOURS,
   };
 }

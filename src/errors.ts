@@ -17,6 +17,8 @@ export enum ErrorCode {
   CONFLICT = 'CONFLICT',
   /** The database was unreachable, busy or too slow; the same request may be sent again. */
   SERVICE_UNAVAILABLE = 'SERVICE_UNAVAILABLE',
+  /** Too many requests or failed authentications; `retryAfterSeconds` says when to try again. */
+  RATE_LIMITED = 'RATE_LIMITED',
 }
 
 export class PatronError extends Error {

@@ -2,7 +2,7 @@ import { ApolloServer } from '@apollo/server';
 import { expressMiddleware } from '@as-integrations/express5';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import express from 'express';
-import { GraphQLError, execute, parse, specifiedRules, subscribe, validate, type GraphQLFormattedError, type GraphQLSchema, type ExecutionArgs } from 'graphql';
+import { GraphQLError, execute, subscribe, type GraphQLSchema } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
@@ -22,7 +22,9 @@ import { createErrorFormatter } from './graphql/errors';
 import { operationLog } from './graphql/operation-log';
 import { trackConnections } from './http-drain';
 import { createGraphiqlHandler, GRAPHIQL_DEFAULT_HEADERS, GRAPHIQL_STARTER_QUERY } from './graphql/graphiql';
-import { armor, MAX_TOKENS } from './graphql/limits';
+import { armor, MAX_REQUEST_BYTES, MAX_TOKENS } from './graphql/limits';
+import { prepareWebSocketOperation, toGraphQLError } from './graphql/ws-operation';
+import { RateLimits } from './http/rate-limit';
 import { createLoaders } from './graphql/loaders';
 import { accessLog } from './http/access-log';
 import { corsMiddleware, originPolicy, verifyWebSocketOrigin } from './http/cors';
@@ -51,10 +53,15 @@ const HEALTH_TIMEOUT_MS = 2000;
 /** Longer than the keep-alive timeout (5 s), so idle keep-alive sockets close on their own first. */
 const DRAIN_DEADLINE_MS = 10_000;
 
-/** Where a request came from, as services log and record it. */
-function clientOf(req: http.IncomingMessage): ClientInfo {
+/**
+ * Where a request came from, as services log and record it and rate limits count it. Behind one
+ * trusted proxy the address is the last X-Forwarded-For entry: the one that proxy added (earlier
+ * entries are whatever the client sent).
+ */
+function clientOf(req: http.IncomingMessage, trustProxy: boolean): ClientInfo {
   const agent = req.headers['user-agent'];
-  return { address: req.socket.remoteAddress ?? null, userAgent: typeof agent === 'string' ? agent.slice(0, 300) : null };
+  const forwarded = trustProxy ? String(req.headers['x-forwarded-for'] ?? '').split(',').pop()?.trim() : '';
+  return { address: forwarded || (req.socket.remoteAddress ?? null), userAgent: typeof agent === 'string' ? agent.slice(0, 300) : null };
 }
 
 /** HTTP (GraphQL, GraphiQL, health) and WebSocket subscriptions on one port. */
@@ -64,11 +71,13 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<PatronHttp
   app.disable('x-powered-by');
   const httpServer = http.createServer(app);
   const connections = trackConnections(httpServer);
-  const limits = armor(config.introspection);
+  const limits = armor(config.introspection, config.env !== 'production');
   const formatError = createErrorFormatter(logger, config.env !== 'production');
   // Over HTTP, unexpected errors are logged by the operation log, with the request's id.
   const formatHttpError = createErrorFormatter(logger, config.env !== 'production', false);
   const origins = originPolicy(config.corsOrigins);
+  const rateLimits = new RateLimits({ authFailures: config.authFailuresPerMinute, requestsPerCredential: config.requestsPerKeyPerMinute });
+  const clientOfRequest = (req: http.IncomingMessage) => clientOf(req, config.trustProxy);
 
   const contextFor = (identity: Identity, requestId: string, client: ClientInfo): Context => ({
     requestId,
@@ -83,7 +92,9 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<PatronHttp
 
   // WebSocket: credentials from connectionParams, checked again for every operation and while
   // subscriptions stay open, so a revoked key or an expired token loses the socket.
-  const wss = new WebSocketServer({ server: httpServer, path: '/graphql', verifyClient: verifyWebSocketOrigin(origins) });
+  // Messages are limited like HTTP bodies (ws's default is 100 MiB, read before authentication);
+  // a larger one closes the socket with 1009.
+  const wss = new WebSocketServer({ server: httpServer, path: '/graphql', verifyClient: verifyWebSocketOrigin(origins), maxPayload: MAX_REQUEST_BYTES });
   const forbidden = (socket: { close(code: number, reason: string): void }) => socket.close(4403, 'Forbidden');
   const wsServer = useServer<Record<string, unknown>, { identity?: Identity; credential?: unknown }>(
     {
@@ -91,14 +102,24 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<PatronHttp
       onConnect: async (ctx) => {
         const params = ctx.connectionParams ?? {};
         const credential = params.Authorization ?? params.authorization;
-        const identity = await identify(services.access, credential).catch(() => null);
+        const { address } = clientOfRequest(ctx.extra.request);
+        const tooMany = () => {
+          ctx.extra.socket.close(4429, 'Too many requests');
+          return false;
+        };
+        if (await rateLimits.beforeAuthentication(address).then(() => false, () => true)) return tooMany();
+        const identity = await identify(services.access, credential).catch(async (error) => {
+          if (error instanceof PatronError && (await rateLimits.authenticationFailed(address).then(() => false, () => true))) return 'limited' as const;
+          return null;
+        });
+        if (identity === 'limited') return tooMany();
         if (!identity || identity.kind === 'anonymous') return false;
         ctx.extra.identity = identity;
         ctx.extra.credential = credential;
         watchCredential(ctx.extra.socket, identity, deps.clock, () => identify(services.access, credential), () => forbidden(ctx.extra.socket));
         return true;
       },
-      context: (ctx) => contextFor(ctx.extra.identity!, randomUUID(), clientOf(ctx.extra.request)),
+      context: (ctx) => contextFor(ctx.extra.identity!, randomUUID(), clientOfRequest(ctx.extra.request)),
       onSubscribe: async (ctx, _id, payload) => {
         const identity = await identify(services.access, ctx.extra.credential).catch(() => null);
         if (!identity || identity.kind === 'anonymous') {
@@ -106,15 +127,12 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<PatronHttp
           return [new GraphQLError('Invalid, revoked or expired credentials', { extensions: { code: 'UNAUTHENTICATED' } })];
         }
         ctx.extra.identity = identity;
-        let document;
         try {
-          document = parse(payload.query, { maxTokens: MAX_TOKENS });
+          await rateLimits.request(identity);
         } catch (error) {
-          return [toGraphQLError(formatError({ message: (error as Error).message, extensions: { code: 'GRAPHQL_PARSE_FAILED' } }, error), error)];
+          return [toGraphQLError(formatError({ message: (error as Error).message }, error), error)];
         }
-        const errors = validate(schema, document, [...specifiedRules, ...limits.webSocketRules]);
-        if (errors.length > 0) return errors.map((e) => toGraphQLError(formatError({ message: e.message, extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } }, e), e));
-        return { schema, document, variableValues: payload.variables, operationName: payload.operationName } as ExecutionArgs;
+        return prepareWebSocketOperation(schema, payload, limits.webSocketRules, formatError);
       },
       onNext: (_ctx, _id, _payload, _args, result) => {
         if (!('errors' in result) || !result.errors) return result;
@@ -188,19 +206,25 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<PatronHttp
 
   app.use(
     '/graphql',
-    express.json({ limit: '256kb' }),
+    express.json({ limit: MAX_REQUEST_BYTES }),
     expressMiddleware(apollo, {
       context: async ({ req, res }) => {
         const requestId: string = res.locals.requestId;
+        const client = clientOfRequest(req);
+        await rateLimits.beforeAuthentication(client.address).catch(throwTooManyRequests);
         let identity: Identity;
         try {
           identity = await identify(services.access, req.headers.authorization ?? req.headers['x-api-key']);
         } catch (error) {
-          if (error instanceof PatronError) throw unauthenticated(error);
+          if (error instanceof PatronError) {
+            await rateLimits.authenticationFailed(client.address).catch(throwTooManyRequests);
+            throw unauthenticated(error);
+          }
           if (classifyDatabaseError(error)) throw unavailable(error);
           throw error;
         }
-        return contextFor(identity, requestId, clientOf(req));
+        await rateLimits.request(identity).catch(throwTooManyRequests);
+        return contextFor(identity, requestId, client);
       },
     }),
   );
@@ -232,16 +256,6 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<PatronHttp
       wss.close();
     },
   };
-}
-
-/**
- * graphql-ws sends the errors onSubscribe returns only when they are GraphQLError instances;
- * anything else (such as formatted plain objects) makes it close the socket with 4500.
- * Field suggestions are masked as armor's Apollo plugin masks them over HTTP.
- */
-function toGraphQLError(formatted: GraphQLFormattedError, original: unknown): GraphQLError {
-  const at = original instanceof GraphQLError ? { nodes: original.nodes, source: original.source, positions: original.positions } : {};
-  return new GraphQLError(formatted.message.replace(/Did you mean ".+"/g, '[Suggestion hidden]'), { ...at, extensions: formatted.extensions });
 }
 
 const CREDENTIAL_RECHECK_MS = 10_000;
@@ -278,6 +292,15 @@ function unavailable(error: unknown) {
   return new GraphQLError('The database is unavailable; retry the request', {
     originalError: error as Error,
     extensions: { code: ErrorCode.SERVICE_UNAVAILABLE, retryable: true, http: { status: 503 } },
+  });
+}
+
+/** A rate limit refused the request before execution: HTTP 429 with Retry-After. */
+function throwTooManyRequests(error: unknown): never {
+  if (!(error instanceof PatronError) || error.code !== ErrorCode.RATE_LIMITED) throw error;
+  const retryAfterSeconds = Number(error.details?.retryAfterSeconds ?? 60);
+  throw new GraphQLError(error.message, {
+    extensions: { code: error.code, retryAfterSeconds, http: { status: 429, headers: new Map([['retry-after', String(retryAfterSeconds)]]) } },
   });
 }
 

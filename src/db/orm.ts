@@ -15,6 +15,7 @@ import { Program } from '../entities/program';
 import { Referral, ReferralAttempt, ReferralCode, ReferralPath, ReferralSignal, ReferralSite } from '../entities/referral';
 import { Rule, RuleAward, RuleVersion } from '../entities/rule';
 import { ServerSetting } from '../entities/server-setting';
+import { JobRun } from '../entities/job-run';
 import { MemberTier, TierHistory, TierLevel, TierQualification, TierStructure } from '../entities/tier';
 import { Migration20261122000000_ledger } from '../migrations/Migration20261122000000_ledger';
 import { Migration20261122010000_rules } from '../migrations/Migration20261122010000_rules';
@@ -26,6 +27,7 @@ import { Migration20261203000100_owners } from '../migrations/Migration202612030
 import { Migration20261203100000_tiers } from '../migrations/Migration20261203100000_tiers';
 import { Migration20261203110000_referrals } from '../migrations/Migration20261203110000_referrals';
 import { Migration20261203120000_phone_region } from '../migrations/Migration20261203120000_phone_region';
+import { Migration20261203130000_job_run } from '../migrations/Migration20261203130000_job_run';
 import { Migration20261203140000_order_benefit } from '../migrations/Migration20261203140000_order_benefit';
 
 
@@ -33,7 +35,7 @@ export const entities = [
   Program, ApiKey, ServerSetting, IdempotencyRecord, Member, Account, LedgerEntry, Lot, LotAllocation, Authorization,
   Rule, RuleVersion, RuleAward, TrackedEvent, EarnedSource, MemberSpend, ShopOrder, ShopOrderLine, ShopOrderAward,
   ShopOrderRefund, OutboxEvent, OutboxSequence, TierStructure, TierLevel, TierQualification, MemberTier, TierHistory,
-  ReferralCode, Referral, ReferralPath, ReferralAttempt, ReferralSignal, ReferralSite,
+  ReferralCode, Referral, ReferralPath, ReferralAttempt, ReferralSignal, ReferralSite, JobRun,
 ];
 
 /** Migrations are listed in code so the built server needs no file globbing. */
@@ -48,6 +50,7 @@ export const migrationsList = [
   { name: 'Migration20261203100000_tiers', class: Migration20261203100000_tiers },
   { name: 'Migration20261203110000_referrals', class: Migration20261203110000_referrals },
   { name: 'Migration20261203120000_phone_region', class: Migration20261203120000_phone_region },
+  { name: 'Migration20261203130000_job_run', class: Migration20261203130000_job_run },
   { name: 'Migration20261203140000_order_benefit', class: Migration20261203140000_order_benefit },
 ];
 

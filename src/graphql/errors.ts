@@ -8,6 +8,8 @@ import type { Logger } from '../logger';
 /** Codes graphql-js and Apollo give for malformed requests; they pass through unchanged. */
 const REQUEST_CODES = new Set(['GRAPHQL_PARSE_FAILED', 'GRAPHQL_VALIDATION_FAILED', 'BAD_USER_INPUT', 'BAD_REQUEST', 'PERSISTED_QUERY_NOT_FOUND', 'OPERATION_RESOLUTION_FAILURE']);
 
+const PERSISTED_QUERY_MISMATCH = 'provided sha does not match query';
+
 const UNAVAILABLE = {
   connection: 'The database is unavailable; retry the request',
   conflict: 'The database is busy with conflicting writes; retry the request',
@@ -20,6 +22,10 @@ const UNAVAILABLE = {
  * (over HTTP the operation log does it, under the request's id).
  */
 export function createErrorFormatter(logger: Logger, exposeDetails: boolean, logUnexpected = true) {
+  // In production a refused request's message names no limit's figure and suggests no enum
+  // value ("Did you mean ADMIN?"): both help a prober more than a client.
+  const requestMessage = (message: string) =>
+    exposeDetails ? message : message.replace(/more th[ae][nt] \d+ tokens/, 'too many tokens').replace(/\s*Did you mean [^?]*\?/g, '');
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
     const original = unwrapResolverError(error);
     const base = { locations: formatted.locations, path: formatted.path };
@@ -42,10 +48,15 @@ export function createErrorFormatter(logger: Logger, exposeDetails: boolean, log
       return { ...base, message: UNAVAILABLE[failure], extensions: { code: ErrorCode.SERVICE_UNAVAILABLE, retryable: true } };
     }
     const code = formatted.extensions?.code as string | undefined;
-    if (code && REQUEST_CODES.has(code)) return { ...formatted, extensions: { code } };
+    // Apollo raises this one without a code (so it would read INTERNAL_SERVER_ERROR); the
+    // WebSocket transport gives the same message and code.
+    if (formatted.message === PERSISTED_QUERY_MISMATCH) return { ...base, message: PERSISTED_QUERY_MISMATCH, extensions: { code: 'BAD_REQUEST' } };
+    // Refused at the door (before Apollo ran the operation): keep when to retry.
+    if (code === ErrorCode.RATE_LIMITED) return { ...base, message: formatted.message, extensions: { code, retryAfterSeconds: formatted.extensions?.retryAfterSeconds } };
+    if (code && REQUEST_CODES.has(code)) return { ...formatted, message: requestMessage(formatted.message), extensions: { code } };
     if (original instanceof GraphQLError && !original.originalError && !original.path) {
       // Armor's limits and graphql-js validation report plain GraphQLErrors without a code.
-      return { ...base, message: original.message, extensions: { code: code ?? 'GRAPHQL_VALIDATION_FAILED' } };
+      return { ...base, message: requestMessage(original.message), extensions: { code: code ?? 'GRAPHQL_VALIDATION_FAILED' } };
     }
     if (logUnexpected) logger.error({ err: original, path: formatted.path }, 'unexpected error');
     return {

@@ -2,6 +2,9 @@ import { ApolloArmor } from '@escape.tech/graphql-armor';
 import type { GraphQLArmorConfig } from '@escape.tech/graphql-armor-types';
 import { NoSchemaIntrospectionCustomRule, type ValidationRule } from 'graphql';
 
+/** Largest HTTP body and WebSocket message (256 KiB). */
+export const MAX_REQUEST_BYTES = 256 * 1024;
+
 /** Tokens per document: enforced by graphql-js's parser itself, on both transports. */
 export const MAX_TOKENS = 2000;
 
@@ -18,8 +21,23 @@ export const LIMITS: GraphQLArmorConfig = {
   blockFieldSuggestion: { enabled: true },
 };
 
-export function armor(introspection: boolean) {
-  const protection = new ApolloArmor(LIMITS).protect();
+/**
+ * In production the limits' messages name no figures ("Query depth limit of 10 exceeded, found
+ * 12" tells a prober exactly how far to go); elsewhere they help whoever writes the query.
+ */
+function withoutFigures(limits: GraphQLArmorConfig): GraphQLArmorConfig {
+  const hidden = (what: string) => ({ exposeLimits: false, errorMessage: `Query ${what} limit exceeded.` });
+  return {
+    ...limits,
+    maxDepth: { ...limits.maxDepth, ...hidden('depth') },
+    costLimit: { ...limits.costLimit, ...hidden('cost') },
+    maxAliases: { ...limits.maxAliases, ...hidden('aliases') },
+    maxDirectives: { ...limits.maxDirectives, ...hidden('directives') },
+  };
+}
+
+export function armor(introspection: boolean, exposeLimits = true) {
+  const protection = new ApolloArmor(exposeLimits ? LIMITS : withoutFigures(LIMITS)).protect();
   const validationRules: ValidationRule[] = [...protection.validationRules];
   return {
     plugins: protection.plugins,

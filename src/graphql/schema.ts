@@ -13,6 +13,7 @@ import { LedgerEntryRuleResolver, RuleResolver } from '../resolvers/rule-resolve
 import { BalanceChangeResolver, SubscriptionResolver } from '../resolvers/subscription-resolver';
 import { MemberTierResolver, TierResolver } from '../resolvers/tier-resolver';
 import { authChecker } from './auth';
+import { applyInputPolicy } from './input-policy';
 
 /** Every resolver class of the API, in one place. */
 export const resolvers = [
@@ -34,13 +35,15 @@ export const resolvers = [
 ] as const;
 
 export async function createSchema(pubSub: PubSub): Promise<GraphQLSchema> {
-  return buildSchema({
+  const schema = await buildSchema({
     resolvers: resolvers as unknown as [Function, ...Function[]],
     authChecker,
     authMode: 'error',
     pubSub,
     validateFn: validateArguments,
   });
+  // Every argument passes one text and depth policy before resolvers (and authorization) see it.
+  return applyInputPolicy(schema);
 }
 
 /**

@@ -18,6 +18,8 @@ export function birthdayJob(services: { events: EventService }, schedule = '*/15
   return {
     name: JOB,
     schedule,
+    // A missed night replays its day: the job raises a birthday once per member and year.
+    catchUp: 'daily',
     run: async (asOf, logger) => {
       const total: BirthdayRun = { programs: 0, raised: 0, points: 0, failed: 0 };
       let firstError: unknown;

@@ -9,7 +9,7 @@ import {
   ReverseEntryInput,
 } from '../graphql/types/ledger';
 import type { AuthorizationResult as AuthorizationRecordResult, LedgerResult as LedgerRecordResult } from '../services/ledger';
-import { AccountValue, toAccount, toLedgerEntry, toLot, toPage } from './mappers';
+import { AccountValue, ledgerEntryMapper, toAccount, toLedgerEntry, toLot, toPage } from './mappers';
 import { memberScope, requestContext, writerContext } from './scope';
 
 const KEYS = [Role.ADMIN, Role.SERVER];
@@ -67,7 +67,7 @@ export class LedgerResolver {
   ): Promise<LedgerEntryConnection> {
     const request = requestContext(ctx);
     const memberId = await ctx.services.ledgerQueries.memberId(request, memberScope(ctx, member));
-    return toPage(await ctx.services.ledgerQueries.entries(request, memberId, { first, after, filter }), toLedgerEntry);
+    return toPage(await ctx.services.ledgerQueries.entries(request, memberId, { first, after, filter }), ledgerEntryMapper(ctx.identity));
   }
 
   @Authorized(...EVERYONE)

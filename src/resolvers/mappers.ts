@@ -4,6 +4,8 @@ import type { LotRecord, Page } from '../services/ledger';
 import type { Account, Authorization, LedgerEntry, Lot } from '../graphql/types/ledger';
 import { LotStatus } from '../graphql/types/ledger';
 import type { Page as ServicePage } from '../services/shared';
+import type { Identity } from '../graphql/context';
+import { CauseType } from '../entities/ledger-entry';
 
 /** Service records to GraphQL objects: ids as strings, names as the schema says them. */
 export const toLedgerEntry = (e: EntryRecord): LedgerEntry => ({
@@ -26,6 +28,20 @@ export const toLedgerEntry = (e: EntryRecord): LedgerEntry => ({
   lotId: e.lotId == null ? null : String(e.lotId),
   createdAt: e.createdAt,
 });
+
+/**
+ * A customer's view of an entry: the shop's plumbing stays out of it — no idempotency keys (the
+ * shop's request ids) and no API key id behind API and admin causes. Orders, rules and jobs
+ * still name themselves.
+ */
+export const toCustomerLedgerEntry = (e: EntryRecord): LedgerEntry => ({
+  ...toLedgerEntry(e),
+  causeId: e.causeType === CauseType.API || e.causeType === CauseType.ADMIN ? null : e.causeId,
+  idempotencyKey: null,
+});
+
+/** The entry mapper for the caller: customers get {@link toCustomerLedgerEntry}. */
+export const ledgerEntryMapper = (identity: Identity) => (identity.kind === 'customer' ? toCustomerLedgerEntry : toLedgerEntry);
 
 /** `programId` rides along, unexposed, so money fields can find the point value. */
 export type AccountValue = Omit<Account, 'availableMoney' | 'pendingMoney' | 'reservedMoney'> & { programId: string };

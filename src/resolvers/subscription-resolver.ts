@@ -3,13 +3,13 @@ import { ErrorCode, PatronError } from '../errors';
 import { checkRoles, programOf } from '../graphql/auth';
 import type { Context } from '../graphql/context';
 import { Role } from '../graphql/context';
-import { Account, BalanceChange } from '../graphql/types/ledger';
+import { Account, BalanceChange, type LedgerEntry } from '../graphql/types/ledger';
 import type { EntryRecord } from '../services/ledger';
 import { BALANCE_CHANGED } from '../services/ledger';
 import type { DeliveredBalanceChange } from '../services/realtime';
 import { MemberRefInput } from '../graphql/types/common';
 import { memberScope, requestContext } from './scope';
-import { toAccount, toLedgerEntry, type AccountValue } from './mappers';
+import { ledgerEntryMapper, toAccount, toCustomerLedgerEntry, toLedgerEntry, type AccountValue } from './mappers';
 
 /** Checked when the subscription starts, not per event: a refused subscription never opens. */
 async function subscribeToMember(data: SubscribeResolverData<unknown, { memberId?: string }, Context>, roles: Role[]) {
@@ -22,12 +22,12 @@ async function subscribeToMember(data: SubscribeResolverData<unknown, { memberId
 }
 
 /** Events travel as JSON between instances: dates arrive as strings. */
-function toBalanceChange(event: DeliveredBalanceChange): BalanceChange {
+function toBalanceChange(event: DeliveredBalanceChange, toEntry: (e: EntryRecord) => LedgerEntry = toLedgerEntry): BalanceChange {
   const entry: EntryRecord = { ...event.entry, createdAt: new Date(event.entry.createdAt) };
   return {
     memberId: event.memberId,
     ...event.balances,
-    entry: toLedgerEntry(entry),
+    entry: toEntry(entry),
     sequence: Number(event.sequence),
     occurredAt: new Date(event.occurredAt),
   };
@@ -48,7 +48,7 @@ export class SubscriptionResolver {
     const request = requestContext(ctx);
     const found = await ctx.services.members.get(request, memberScope(ctx, member));
     const events = await ctx.services.missedEvents.balanceChanges(request, found.id, afterSequence, first);
-    return events.map(toBalanceChange);
+    return events.map((event) => toBalanceChange(event, ledgerEntryMapper(ctx.identity)));
   }
 
   @Authorized(Role.ADMIN, Role.SERVER)
@@ -66,7 +66,7 @@ export class SubscriptionResolver {
     subscribe: (data) => subscribeToMember(data as never, [Role.CUSTOMER]),
   })
   myBalance(@Root() event: DeliveredBalanceChange): BalanceChange {
-    return toBalanceChange(event);
+    return toBalanceChange(event, toCustomerLedgerEntry);
   }
 }
 

@@ -1,6 +1,7 @@
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { print, type GraphQLFormattedError } from 'graphql';
 import type { Client } from 'graphql-ws';
+import WebSocket from 'ws';
 import { OPERATOR_KEY, type GraphQLResponse, type TestServer } from '../support/server';
 import {
   AccrueDocument,
@@ -152,4 +153,37 @@ export async function untilSubscribed<T>(rec: Recorded<T>, probe: () => Promise<
     }
   }
   throw new Error('the subscription never received a probe event');
+}
+
+/**
+ * One operation over a bare graphql-ws socket, with the subscribe payload as raw JSON text (for
+ * what a client library would refuse to send). Resolves with the server's messages up to
+ * `complete` or `error`, or with what arrived when the socket closed.
+ */
+export function rawWebSocket(wsUrl: string, auth: string, payloadJson: string, timeoutMs = 5000): Promise<Array<{ type: string; payload?: any; closeCode?: number }>> {
+  return new Promise((resolve, reject) => {
+    const socket = new WebSocket(wsUrl, 'graphql-transport-ws');
+    const messages: Array<{ type: string; payload?: any; closeCode?: number }> = [];
+    const timer = setTimeout(() => {
+      socket.terminate();
+      reject(new Error(`no answer in ${timeoutMs} ms; got ${JSON.stringify(messages)}`));
+    }, timeoutMs);
+    const done = () => {
+      clearTimeout(timer);
+      socket.close();
+      resolve(messages);
+    };
+    socket.on('open', () => socket.send(JSON.stringify({ type: 'connection_init', payload: { Authorization: `Bearer ${auth}` } })));
+    socket.on('message', (data) => {
+      const message = JSON.parse(String(data));
+      if (message.type === 'connection_ack') return socket.send(`{"type":"subscribe","id":"1","payload":${payloadJson}}`);
+      messages.push(message);
+      if (message.type === 'complete' || message.type === 'error') done();
+    });
+    socket.on('close', (code) => {
+      messages.push({ type: 'close', closeCode: code });
+      done();
+    });
+    socket.on('error', () => undefined);
+  });
 }

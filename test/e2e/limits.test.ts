@@ -218,4 +218,29 @@ describe('production hardening', () => {
       await Promise.all([introspection.close(), ide.close()]);
     }
   });
+
+  test('production messages name no limits\' figures and suggest no enum values, on either transport', async () => {
+    const p = await startTestServer({ env: { NODE_ENV: 'production' } });
+    try {
+      const enumTypo = 'mutation { createApiKey(input: { name: "x", role: ADMN }) { secret } }';
+      const cases: Array<[string, RegExp]> = [
+        [fragmentChain(5), /depth limit exceeded/i],
+        [aliases(16), /aliases limit exceeded/i],
+        [costly(3), /cost limit exceeded/i],
+        [directives(1), /directives limit exceeded/i],
+        [tokens(2100), /too many tokens/i],
+        [enumTypo, /ApiKeyRole/],
+      ];
+      for (const [query, expected] of cases) {
+        const http = await overHttp(query, OPERATOR_KEY, p);
+        const ws = await overWs(query, OPERATOR_KEY, p);
+        expect(http.codes.length).toBeGreaterThan(0);
+        expect(ws).toEqual({ codes: http.codes, messages: http.messages, data: null });
+        expect(http.messages[0]).toMatch(expected);
+        for (const message of http.messages) expect(message).not.toMatch(/\d|Did you mean/);
+      }
+    } finally {
+      await p.close();
+    }
+  });
 });

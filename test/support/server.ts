@@ -29,7 +29,9 @@ export interface TestServer {
 
 export async function startTestServer(opts: { db?: TestDatabase; clock?: Clock; env?: Record<string, string>; logger?: Logger } = {}): Promise<TestServer> {
   const db = opts.db ?? (await createTestDatabase());
-  const config = loadConfig({ NODE_ENV: 'test', PORT: '0', HOST: '127.0.0.1', PATRON_ADMIN_KEY: OPERATOR_KEY, PATRON_JOBS: 'off', PATRON_DB_POOL_MAX: '20', ...opts.env });
+  const config = loadConfig({ NODE_ENV: 'test', PORT: '0', HOST: '127.0.0.1', PATRON_ADMIN_KEY: OPERATOR_KEY, PATRON_JOBS: 'off', PATRON_DB_POOL_MAX: '20',
+    // Suites send many requests and wrong keys from one address; test/e2e/rate-limits.test.ts turns the limits on.
+    PATRON_AUTH_FAILURES_PER_MINUTE: '0', PATRON_REQUESTS_PER_KEY_PER_MINUTE: '0', ...opts.env });
   const app = await startApp({ config, databaseUrl: db.url, logger: opts.logger ?? createLogger(process.env.LOG_LEVEL ?? 'silent'), clock: opts.clock });
   const url = app.url;
   const wsUrl = url.replace('http://', 'ws://');

@@ -53,10 +53,10 @@ export class LedgerEntry {
   @Field(() => SafeIntResolver) pendingAfter!: number;
   @Field(() => SafeIntResolver) reservedAfter!: number;
   @Field(() => CauseType) causeType!: CauseType;
-  @Field(() => String, { nullable: true, description: 'An order id, rule id, key id or job name.' }) causeId!: string | null;
+  @Field(() => String, { nullable: true, description: 'An order id, rule id, key id or job name; customers see no key id (null for API and admin causes).' }) causeId!: string | null;
   @Field(() => ID, { nullable: true, description: 'The rule version that produced the points.' }) ruleVersionId!: string | null;
   @Field(() => String, { nullable: true }) reason!: string | null;
-  @Field(() => String, { nullable: true }) idempotencyKey!: string | null;
+  @Field(() => String, { nullable: true, description: 'The key the write was sent with; null to customers.' }) idempotencyKey!: string | null;
   @Field(() => ID, { nullable: true, description: 'The entry this one undoes.' }) reversesEntryId!: string | null;
   @Field(() => ID, { nullable: true, description: 'The entry this one undoes a part of (returned order lines).' })
   partlyReversesEntryId!: string | null;
