@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import type { JobDefinition } from '../../jobs/runner';
 import type { Database, Sql, UnitOfWork } from '../../db/database';
 import { ErrorCode, PatronError, badInput, notFound } from '../../errors';
 import { memberRefColumn } from '../members';
@@ -385,8 +384,3 @@ async function lockMember(tx: Sql, programId: string, member: MemberRef): Promis
 }
 
 const reviveMembership = (json: any): TierMembershipRecord => ({ ...json, validUntil: new Date(json.validUntil) });
-
-/** The requalify-tiers job for the runner: hourly, catching up with `runJob('requalify-tiers', asOf)`. */
-export function requalifyTiersJob(tiers: TierService, schedule = '7 * * * *'): JobDefinition {
-  return { name: 'requalify-tiers', schedule, run: (asOf) => tiers.requalify(asOf) };
-}
