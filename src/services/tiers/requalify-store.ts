@@ -207,7 +207,7 @@ const change = (
  * Grants (VIP, paid memberships) of the program that ended by `t` fall away: the tier in force
  * becomes the earned one (or the base level). Returns every ended grant, changed or not.
  */
-const endGrantsStatement = statement<[...LevelParams, programId: string, t: Date, t: Date, t: Date], ChangeRow & { grant_kind: string }>(
+export const endGrantsStatement = statement<[...LevelParams, programId: string, t: Date, t: Date, t: Date], ChangeRow & { grant_kind: string }>(
   'tiers.end_grants',
   `with ${levelsCte('lv')},
    ended as (
@@ -228,7 +228,7 @@ const endGrantsStatement = statement<[...LevelParams, programId: string, t: Date
  * who did not qualify for it at any moment of the lookback go down by `policy`; the tier in
  * force follows unless a running grant is higher. Returns each member moved.
  */
-const downgradeStatement = perMetric<[...LevelParams, programId: string, graceStart: Date, ...JustifiedParams, policy: DowngradePolicy], ChangeRow>(
+export const downgradeStatement = perMetric<[...LevelParams, programId: string, graceStart: Date, ...JustifiedParams, policy: DowngradePolicy], ChangeRow>(
   'tiers.downgrade',
   (column) => `with ${levelsCte('lv')},
    held as (
@@ -259,7 +259,7 @@ const downgradeStatement = perMetric<[...LevelParams, programId: string, graceSt
 );
 
 /** The job's changes in one statement, from a JSON array of `{member_id, from_code, to_code, reason, detail}`. */
-const insertHistorySetStatement = statement<[programId: string, structureVersion: number, changedAt: Date, changes: string]>(
+export const insertHistorySetStatement = statement<[programId: string, structureVersion: number, changedAt: Date, changes: string]>(
   'tiers.insert_history_set',
   `insert into tier_history (program_id, member_id, from_code, to_code, reason, detail, structure_version, changed_at)
    select ?, x.member_id, x.from_code, x.to_code, x.reason, x.detail, ?, ?
