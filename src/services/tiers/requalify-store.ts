@@ -7,6 +7,8 @@
  * - the justified amount of a member: the most they qualified with at any of the moments that
  *   can be a maximum within the lookback [lookback, t] (t, lookback, each contribution's date, each
  *   contribution's last counted instant).
+ * The job's three statements are exported so that `npm run bench` can run them raw as the
+ * job's baseline (bench/tiers.ts).
  */
 import { statement, type Queryable } from '../../db/statement';
 import { pgArray } from '../shared';
