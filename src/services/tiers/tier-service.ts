@@ -230,10 +230,16 @@ export class TierService {
     if (!row) return;
     const { structure, timeZone } = await this.programTiers(tx, row.programId);
     if (!structure) return;
+    // Most payments lift no one: decide on a plain read, and lock the member's tier row only to
+    // write it (the decision is taken again under the lock). A member at the top level needs no sum.
+    const top = structure.levels[structure.levels.length - 1]?.rank ?? -1;
+    const seen = inForce(await readMemberTier(tx, row.memberId), structure, now).earned?.rank ?? -1;
+    if (seen >= top) return;
     const amount = await windowAmount(tx, row.memberId, structure.metric, windowStart(now, structure.window, timeZone), now);
+    const qualified = rankFor(amount, structure.levels);
+    if (qualified <= seen) return;
     const state = await readMemberTier(tx, row.memberId, true);
     const { earned } = inForce(state, structure, now);
-    const qualified = rankFor(amount, structure.levels);
     if (qualified <= (earned?.rank ?? -1)) return;
     const to = levelAt(structure, qualified)!;
     const changes = await this.setEarned(tx, structure, row.memberId, state, to, 'qualified', `Qualified with ${amount} (${structure.metric})`, now);
