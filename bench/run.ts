@@ -13,6 +13,11 @@
  *   simulateEvent  the same order_paid event, 1 client, against those 10 rules (latency)
  *   referralTree   referralTree(depth: 10) over a tree of BENCH_TREE_MEMBERS (5 000) members, 1 client,
  *              against the same tree read by raw level-by-level SQL (referral-tree-sql)
+ *   payOrder tiers the payOrder row again, same rules and same kind of orders, with a tier structure
+ *              on (3 levels, multipliers, two past orders per member: bench/tiers.ts)
+ *   requalify-tiers  runJob('requalify-tiers') over every member (a fifth of them move), against
+ *              the job's own statements run raw in one transaction (requalify-tiers-sql);
+ *              BENCH_REQUALIFY_ROUNDS (3) alternating runs each, member_tier restored before each
  *
  * The server runs in a child process (bench/server-entry.ts) so it never shares the load
  * generator's event loop. Environment:
@@ -21,7 +26,7 @@
  *   BENCH_SERVER_WARMUP_SECONDS (4)  mixed requests before the first HTTP row (JIT warm-up)
  *   BENCH_ACCOUNTS (100000)   seeded members; 10 of them are the hot set
  *   BENCH_TREE_MEMBERS (5000) members of the referral tree below its root
- *   BENCH_PG_PORT (54349)     port of the embedded PostgreSQL
+ *   BENCH_PG_PORT (54349)     port of the embedded PostgreSQL (pick a free one when several benches run)
  *   BENCH_DB_POOL_MAX         the server's PATRON_DB_POOL_MAX (else the server default)
  *   BENCH_ONLY                a regular expression: run only the rows whose name matches
  *   BENCH_PROFILE=1           write a V8 CPU profile of the server to bench/profiles/
@@ -36,9 +41,10 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import os from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
-import { CpuMeter } from './cpu';
+import { CpuMeter, type CpuDelta } from './cpu';
 import { createDatabase, startBenchPostgres, type BenchPostgres } from './pg';
 import { seed } from './seed';
+import { TIER_STRUCTURE, holdTiers, rawRequalify, restoreTiers, seedTierOrders, snapshotTiers } from './tiers';
 import { GraphQLClient, measure, round, type Measurement, type MeasureOptions } from './load';
 import { Database } from '../src/db/database';
 import { seedReferralTree } from '../test/support/referral-tree';
@@ -56,7 +62,11 @@ const ADMIN_KEY = `ptn_adm_bench-${randomBytes(16).toString('hex')}`;
 const ROOT = path.resolve(__dirname, '..');
 
 const TREE_MEMBERS = Number(env.BENCH_TREE_MEMBERS ?? 5000);
-const TARGETS = { mutationVsBaseline: 0.65, hotVsUniform: 0.8, balanceVsTypename: 0.6, payOrderVsBaseline: 0.5, referralTreeVsRaw: 1 / 3 };
+const REQUALIFY_ROUNDS = Number(env.BENCH_REQUALIFY_ROUNDS ?? 3);
+const TARGETS = {
+  mutationVsBaseline: 0.65, hotVsUniform: 0.8, balanceVsTypename: 0.6, payOrderVsBaseline: 0.5, referralTreeVsRaw: 1 / 3,
+  payOrderTiersVsWithout: 0.9, requalifyVsRawSql: 0.5,
+};
 
 const measureOptions: MeasureOptions = {
   warmupMs: WARMUP_SECONDS * 1000,
@@ -173,6 +183,46 @@ const REDEEM = `mutation Redeem($input: RedeemInput!) {
 const BALANCE = `query Balance($id: ID!) { account(member: { id: $id }) { available } }`;
 const TYPENAME = `{ __typename }`;
 
+/** Waits until the relay has published every committed outbox event (a big run leaves thousands behind it). */
+async function waitForOutbox(db: Client, timeoutMs = 120_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const [{ n }] = (await db.query('select count(*)::int as n from outbox where published_at is null')).rows;
+    if (n === 0) return;
+    if (Date.now() > until) {
+      log(`  ! ${n} outbox events still unpublished after ${timeoutMs / 1000} s`);
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/**
+ * A row of one-shot runs (the requalify job): "ops/s" is 1 ÷ the median run's seconds, so the
+ * ratios read like the others; p50 is the median run, p99 the slowest.
+ */
+function oneShot(name: string, op: string, runs: { times: number[]; cpu: CpuDelta[] }): Measurement {
+  const sorted = [...runs.times].sort((a, b) => a - b);
+  const median = sorted[Math.floor((sorted.length - 1) / 2)]!;
+  const sum = (f: (d: CpuDelta) => number | null) => (runs.cpu.length === runs.times.length ? runs.cpu.reduce((s, d) => s + (f(d) ?? NaN), 0) : NaN);
+  const perRun = (ms: number) => (Number.isFinite(ms) ? round(ms / runs.times.length, 1) : null);
+  const other = runs.cpu.map((d) => d.otherCores).filter((v): v is number => v != null);
+  return {
+    name,
+    op,
+    accounts: '-',
+    clients: 1,
+    seconds: round(runs.times.reduce((a, b) => a + b, 0) / 1000, 2),
+    ops: runs.times.length,
+    opsPerSec: round(1000 / median, 3),
+    p50Ms: round(median, 1),
+    p99Ms: round(sorted[sorted.length - 1]!, 1),
+    errors: 0,
+    cpuMsPerOp: { server: perRun(sum((d) => d.serverMs)), postgres: perRun(sum((d) => d.postgresMs)), loadGenerator: perRun(sum((d) => d.benchMs)) ?? NaN },
+    otherCores: other.length ? round(other.reduce((a, b) => a + b, 0) / other.length, 2) : null,
+  };
+}
+
 function fmt(n: number, width: number, digits = 0): string {
   return (Number.isFinite(n) ? n.toFixed(digits) : '-').padStart(width);
 }
@@ -232,6 +282,8 @@ function ratios(rows: Measurement[]): Ratio[] {
   }
   add('payOrder ÷ baseline (raw-SQL accrual, uniform, 8 clients)', find('payOrder', 'uniform', 8), find('baseline', 'uniform', 8), TARGETS.payOrderVsBaseline);
   add('referralTree depth 10 ÷ raw level-by-level SQL, 1 client', find('referralTree', '-', 1), find('referralTreeSql', '-', 1), TARGETS.referralTreeVsRaw);
+  add('payOrder with tiers ÷ without (same rules and orders, 8 clients)', find('payOrderTiers', 'uniform', 8), find('payOrder', 'uniform', 8), TARGETS.payOrderTiersVsWithout);
+  add('requalify-tiers: raw SQL seconds ÷ the job\'s (median run)', find('requalify', '-', 1), find('requalifySql', '-', 1), TARGETS.requalifyVsRawSql);
   return out;
 }
 
@@ -327,6 +379,8 @@ async function main(): Promise<void> {
     measureOptions.meter = new CpuMeter(server, postmasterPid);
 
     const db = new Client({ connectionString: databaseUrl });
+    // Stopping PostgreSQL after a failure must not turn into an unhandled error that hides the failure.
+    db.on('error', (error) => log(`bench connection: ${error.message}`));
     await db.connect();
     const [{ version, sync }] = (await db.query(`select current_setting('server_version') as version, current_setting('synchronous_commit') as sync`)).rows;
     log(`seeding ${ACCOUNTS} members (set-based SQL)`);
@@ -337,6 +391,42 @@ async function main(): Promise<void> {
     const hotAccounts = seeded.accountIds.slice(0, HOT);
 
     const rows: Measurement[] = [];
+
+    // Tiers, set up once for the rows that need them: two past orders per member, the structure
+    // saved over the API (which requalifies every member: timed, reported), then the tiers the
+    // members hold (bench/tiers.ts), so that the job has a fifth of them to move.
+    let tiersReady = false;
+    let tierVersion = 0;
+    let requalifyChanges: number | null = null;
+    let tierSave: { seconds: number; changed: number; orders: number } | null = null;
+    let tierOrders: number | null = null;
+    const seedTiers = async () => {
+      if (tierOrders !== null) return;
+      log('tiers: seeding two paid orders per member (set-based SQL)');
+      tierOrders = await seedTierOrders(db, program.id);
+    };
+    // Long operations (a whole program requalified) get a client without the 10 s request timeout.
+    const slowAdmin = () => new GraphQLClient(started2.url, ADMIN_KEY, 1, 600_000);
+    const setUpTiers = async () => {
+      const admin = slowAdmin();
+      await seedTiers();
+      const orders = tierOrders!;
+      const t0 = performance.now();
+      const { saveTierStructure: saved } = await admin.request<{ saveTierStructure: { structure: { version: number }; changed: number } }>(
+        'mutation Save($input: TierStructureInput!) { saveTierStructure(input: $input) { structure { version } changed } }',
+        { input: TIER_STRUCTURE },
+      );
+      tierSave = { seconds: round((performance.now() - t0) / 1000, 2), changed: saved.changed, orders };
+      log(`  saveTierStructure over ${ACCOUNTS} members (${orders} orders): ${saved.changed} changes in ${tierSave.seconds} s`);
+      await holdTiers(db, program.id);
+      await waitForOutbox(db);
+      // What the save wrote (100 000 history rows and outbox events) is vacuumed now, not by
+      // autovacuum inside the next measured window.
+      await db.query('vacuum analyze member_tier, tier_history, outbox, outbox_sequence');
+      tiersReady = true;
+      tierVersion = saved.structure.version;
+      admin.close();
+    };
     const want = (name: string) => !ONLY || ONLY.test(name);
     const run = async (name: string, m: () => Promise<Measurement>) => {
       if (!want(name)) return;
@@ -408,8 +498,10 @@ async function main(): Promise<void> {
       });
     }
 
-    // payOrder and simulateEvent against 10 order_paid rules (5 match, 5 do not).
-    if (want('payOrder 8') || want('simulateEvent 1')) {
+    // payOrder and simulateEvent against 10 order_paid rules (5 match, 5 do not); payOrder again
+    // with a tier structure on (same rules, same kind of orders); the requalify-tiers job.
+    const wantTiers = want('payOrder tiers 8') || want('requalify-tiers 1') || want('requalify-tiers-sql 1');
+    if (want('payOrder 8') || want('simulateEvent 1') || want('payOrder tiers 8')) {
       const admin = new GraphQLClient(started2.url, ADMIN_KEY, 1);
       const { program: settings } = await admin.request<{ program: { timeZone: string } }>('{ program { timeZone } }');
       const rules = benchRules(settings.timeZone);
@@ -436,10 +528,11 @@ async function main(): Promise<void> {
       if (matched.length !== 5) log(`  ! expected exactly 5 matching rules, got ${matched.length}`);
       console.log(`simulateEvent check before measuring: ${matched.length} of ${benchSim.length} order_paid rules match (expected 5), ${sim.memberPoints} points`);
 
-      await run('payOrder 8', async () => {
-        // Enough pre-placed orders for warm-up + window: 1.5 × the accrual rate, at least 2 000.
-        const accrueRate = rows.find((r) => r.op === 'accrue' && r.accounts === 'uniform' && r.clients === 8)?.opsPerSec;
-        const count = accrueRate ? Math.max(2_000, Math.ceil(accrueRate * (SECONDS + WARMUP_SECONDS) * 1.5)) : 8_000;
+      // Enough pre-placed orders for warm-up + window: 1.5 × the accrual rate, at least 2 000.
+      // Both batches (tiers off, tiers on) are placed before either is paid: the same orders.
+      const accrueRate = rows.find((r) => r.op === 'accrue' && r.accounts === 'uniform' && r.clients === 8)?.opsPerSec;
+      const count = accrueRate ? Math.max(2_000, Math.ceil(accrueRate * (SECONDS + WARMUP_SECONDS) * 1.5)) : 3_000;
+      const placeOrders = async (batch: string): Promise<string[]> => {
         const placer = new GraphQLClient(started2.url, createApiKey.secret, 16);
         const orderIds: string[] = [];
         const t1 = Date.now();
@@ -448,7 +541,7 @@ async function main(): Promise<void> {
         await Promise.all(
           Array.from({ length: 16 }, async () => {
             while (next < count) {
-              const orderId = `bench-${runId}-order-${next++}`;
+              const orderId = `bench-${runId}-${batch}-order-${next++}`;
               try {
                 await placer.request(PLACE_ORDER, {
                   input: {
@@ -469,11 +562,14 @@ async function main(): Promise<void> {
           }),
         );
         placer.close();
-        log(`placed ${orderIds.length} orders (3 lines each) in ${((Date.now() - t1) / 1000).toFixed(1)} s, ${placeErrors} errors (setup, not measured)`);
+        log(`placed ${orderIds.length} orders (3 lines each, ${batch}) in ${((Date.now() - t1) / 1000).toFixed(1)} s, ${placeErrors} errors (setup, not measured)`);
+        return orderIds;
+      };
+      const payOrders = async (name: string, op: string, orderIds: string[]): Promise<Measurement> => {
         const client = new GraphQLClient(started2.url, createApiKey.secret, 8);
         let taken = 0;
         try {
-          const m = await measure({ name: 'payOrder (GraphQL) 10 rules, 5 match', op: 'payOrder', accounts: 'uniform' }, 8, async () => {
+          const m = await measure({ name, op, accounts: 'uniform' }, 8, async () => {
             const orderId = orderIds[taken++];
             if (!orderId) throw new Error('ran out of pre-placed orders');
             await client.request(PAY_ORDER, { input: { orderId, idempotencyKey: `bench-${runId}-pay-${orderId}` } });
@@ -483,13 +579,78 @@ async function main(): Promise<void> {
         } finally {
           client.close();
         }
-      });
+      };
+      // The past orders exist for both rows: with tiers off and on only the structure differs.
+      if (wantTiers) await seedTiers();
+      const withoutTiers = want('payOrder 8') ? await placeOrders('plain') : [];
+      const withTiers = want('payOrder tiers 8') ? await placeOrders('tiers') : [];
+
+      await run('payOrder 8', () => payOrders('payOrder (GraphQL) 10 rules, 5 match', 'payOrder', withoutTiers));
       await run('simulateEvent 1', () =>
         measure({ name: 'simulateEvent order_paid, 10 rules', op: 'simulate', accounts: '-' }, 1, async () => {
           await admin.request(SIMULATE, { input: simulateInput });
         }, measureOptions),
       );
+      if (wantTiers) await setUpTiers();
+      await run('payOrder tiers 8', () => payOrders('payOrder (GraphQL) 10 rules, 3 tiers', 'payOrderTiers', withTiers));
       admin.close();
+    }
+
+    // requalify-tiers over every member: the job (runJob over GraphQL) against its own statements run raw.
+    if (want('requalify-tiers 1') || want('requalify-tiers-sql 1')) {
+      const admin = slowAdmin();
+      if (!tiersReady) await setUpTiers();
+      const { program: settings } = await admin.request<{ program: { timeZone: string } }>('{ program { timeZone } }');
+      // The state to requalify from: the seeded tiers and what the payOrder rows added since.
+      await snapshotTiers(db, program.id);
+      const raw = new Client({ connectionString: databaseUrl, application_name: 'patron-bench-requalify' });
+      await raw.connect();
+      const patron = { times: [] as number[], cpu: [] as CpuDelta[], changes: [] as number[] };
+      const sql = { times: [] as number[], cpu: [] as CpuDelta[], changes: [] as number[] };
+      const timed = async (into: typeof patron, work: () => Promise<number>) => {
+        const restored = await restoreTiers(db);
+        await waitForOutbox(db);
+        const before = await measureOptions.meter?.snapshot();
+        const t0 = performance.now();
+        const changes = await work();
+        const ms = performance.now() - t0;
+        const after = await measureOptions.meter?.snapshot();
+        into.times.push(ms);
+        into.changes.push(changes);
+        if (before && after) into.cpu.push(CpuMeter.delta(before, after));
+        log(`  ${into === patron ? 'requalify-tiers' : 'raw SQL'}: ${changes} changes in ${(ms / 1000).toFixed(2)} s (${restored} rows restored before)`);
+      };
+      for (let round = 0; round < REQUALIFY_ROUNDS; round++) {
+        // Alternating, the raw SQL first: neither side always runs on the warmer cache.
+        if (want('requalify-tiers-sql 1')) {
+          await timed(sql, async () => {
+            const t = new Date();
+            return rawRequalify(raw, program.id, settings.timeZone, t, tierVersion);
+          });
+        }
+        if (want('requalify-tiers 1')) {
+          await timed(patron, async () => {
+            const asOf = new Date();
+            const { runJob } = await admin.request<{ runJob: { result: { changed: number } } }>(
+              'mutation Run($asOf: DateTimeISO) { runJob(name: "requalify-tiers", asOf: $asOf) { result } }',
+              { asOf: asOf.toISOString() },
+            );
+            return runJob.result.changed;
+          });
+        }
+      }
+      await raw.end();
+      admin.close();
+      const members = ACCOUNTS;
+      if (patron.times.length) rows.push(oneShot(`requalify-tiers (runJob) over ${members} members`, 'requalify', patron));
+      if (sql.times.length) rows.push(oneShot(`requalify-tiers SQL run raw, ${members} members`, 'requalifySql', sql));
+      for (const r of rows.filter((r) => r.op === 'requalify' || r.op === 'requalifySql')) {
+        log(`  ${r.name}: median ${(r.p50Ms / 1000).toFixed(2)} s, max ${(r.p99Ms / 1000).toFixed(2)} s`);
+      }
+      if (patron.changes.length && sql.changes.length && patron.changes[0] !== sql.changes[0]) {
+        log(`  ! the job made ${patron.changes[0]} changes, the raw SQL ${sql.changes[0]}`);
+      }
+      requalifyChanges = patron.changes[0] ?? sql.changes[0] ?? null;
     }
 
     // The referral tree: GraphQL referralTree(depth: 10) against the same levels read by raw SQL.
@@ -566,6 +727,13 @@ async function main(): Promise<void> {
           ' ops/s and ratios move with that — CPU ms/op is the steadier figure.',
       );
     }
+    if (tierSave) {
+      const save = tierSave as { seconds: number; changed: number; orders: number };
+      console.log(`  saveTierStructure over ${ACCOUNTS} members (${save.orders} seeded orders): ${save.changed} changes in ${save.seconds} s (set-up, once)`);
+    }
+    for (const r of rows.filter((r) => r.op === 'requalify' || r.op === 'requalifySql')) {
+      console.log(`  ${r.name}: ${requalifyChanges ?? '?'} changes, median ${(r.p50Ms / 1000).toFixed(2)} s of ${r.ops} runs (slowest ${(r.p99Ms / 1000).toFixed(2)} s)`);
+    }
     console.log('');
     console.log(
       `Ledger after the run: ${entries} entries; verifyLedger ${ledger.ok ? 'OK' : 'FAILED'} ` +
@@ -581,12 +749,16 @@ async function main(): Promise<void> {
         postgres: version,
         synchronousCommit: sync,
       },
-      config: { seconds: SECONDS, warmupSeconds: WARMUP_SECONDS, accounts: ACCOUNTS, hotAccounts: HOT, serverPoolMax: env.BENCH_DB_POOL_MAX ?? 'default' },
+      config: {
+        seconds: SECONDS, warmupSeconds: WARMUP_SECONDS, accounts: ACCOUNTS, hotAccounts: HOT, serverPoolMax: env.BENCH_DB_POOL_MAX ?? 'default',
+        requalifyRounds: REQUALIFY_ROUNDS,
+      },
       targets: TARGETS,
       measurements: rows,
       ratios: computed,
       ledger: { entries, ...ledger },
       tables,
+      tiers: { save: tierSave, requalifyChanges },
       meanOtherCores: meanNoise == null ? null : round(meanNoise, 2),
     };
     writeFileSync(path.join(ROOT, 'bench', 'results.json'), JSON.stringify(results, null, 2) + '\n');

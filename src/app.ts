@@ -14,7 +14,7 @@ import { createJobRunner } from './jobs/runner';
 import { pruneOutboxJob } from './jobs/outbox';
 import { LedgerJobs } from './services/ledger';
 import { birthdayJob } from './jobs/birthdays';
-import { requalifyTiersJob } from './services/tiers';
+import { requalifyTiersJob } from './jobs/tiers';
 
 export interface AppOptions {
   config: Config;

@@ -69,7 +69,8 @@ test('every statement the stores declare prepares against the schema', async () 
   const statements = declaredStatements();
   // The configuration modules' stores, at least, are among them.
   const names = statements.map((s) => s.name);
-  expect(names).toEqual(expect.arrayContaining(['members.upsert', 'members.find_by_external_id', 'earning.engine_rules', 'access.bootstrap_lock', 'orders.lock_order', 'orders.read_spender_by_phone']));
+  expect(names).toEqual(expect.arrayContaining(['members.upsert', 'members.find_by_external_id', 'earning.engine_rules', 'access.bootstrap_lock',
+    'orders.lock_order', 'orders.read_spender_by_phone', 'tiers.downgrade_spend', 'tiers.apply_requalification_points', 'tiers.lock_member_by_email']));
   expect(await prepareAll(client, statements)).toEqual([]);
 });
 

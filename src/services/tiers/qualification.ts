@@ -2,7 +2,7 @@
  * Tier qualification, pure: windows in the program's time zone, the amount a member qualifies
  * with, the tier that amount earns, progress to the next one, and when a tier held without
  * qualifying for it runs out. The requalify job runs the same definitions as set-based SQL
- * (tier-store.ts `requalifySql`); a test holds the two to the same answers.
+ * (requalify-store.ts); a test holds the two to the same answers.
  *
  * Definitions (all instants; windows are closed intervals [start, s]):
  * - amountAt(s): sum of the contributions dated in window(s): lifetime = everything up to s;

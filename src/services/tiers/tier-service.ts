@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import type { JobDefinition } from '../../jobs/runner';
 import type { Database, Sql, UnitOfWork } from '../../db/database';
 import { ErrorCode, PatronError, badInput, notFound } from '../../errors';
-import { memberRefColumn } from '../members';
+import { memberLookup } from '../members';
 import { checkClientKey, checkReason, once, type Actor, type Clock, type DomainHooks, type MemberRef } from '../shared';
 import { emitTierChanges } from './events';
 import {
@@ -11,8 +10,8 @@ import {
 import { applyRequalification, previewCounts, runRequalify } from './requalify-store';
 import { checkStructure } from './structure-input';
 import {
-  insertHistory, insertStructure, latestVersion, loadContributions, loadHistory, loadStructure, readMemberTier, syncOrderQualification,
-  windowAmount, writeMemberTier,
+  findMemberId, insertHistory, insertStructure, latestVersion, loadContributions, loadHistory, loadStructure, lockMemberAccount, lockProgram,
+  orderQualification, programTimeZone, readMemberTier, syncOrderQualification, tieredPrograms, windowAmount, writeMemberTier,
 } from './tier-store';
 import type {
   GrantKind, MemberTierState, TierChange, TierChangeReason, TierHistoryRecord, TierLevel, TierStatusRecord, TierStructure,
@@ -43,8 +42,6 @@ export interface TierMembershipRecord {
   /** True when the purchase extended a running membership of the same tier. */
   renewed: boolean;
 }
-
-/** Collects work to run once the caller's transaction committed (publishing). */
 
 /**
  * Tiers (T1–T5, A3): the structure per program, qualification from paid orders, the tier in
@@ -159,12 +156,13 @@ export class TierService {
     const checked = checkStructure(input);
     const changes = await this.db.transaction(async (tx) => {
       // One save at a time per program: the version number and the requalification follow each other.
-      const [program] = await tx.execute<{ time_zone: string }>('select time_zone from program where id = ? for update', [actor.programId]);
+      const timeZone = await lockProgram(tx, actor.programId);
+      if (timeZone === null) throw notFound('Program', { id: actor.programId });
       const current = await loadStructure(tx, actor.programId);
       const now = this.clock.now();
       const next: TierStructure = { ...checked, id: randomUUID(), programId: actor.programId, version: (await latestVersion(tx, actor.programId)) + 1, createdAt: now };
       await insertStructure(tx, { ...next, createdBy: actor.id });
-      const changed = await applyRequalification(tx, actor.programId, current, next, program.time_zone, now);
+      const changed = await applyRequalification(tx, actor.programId, current, next, timeZone, now);
       await emitTierChanges(tx, actor.programId, changed);
       return changed;
     });
@@ -232,10 +230,16 @@ export class TierService {
     if (!row) return;
     const { structure, timeZone } = await this.programTiers(tx, row.programId);
     if (!structure) return;
+    // Most payments lift no one: decide on a plain read, and lock the member's tier row only to
+    // write it (the decision is taken again under the lock). A member at the top level needs no sum.
+    const top = structure.levels[structure.levels.length - 1]?.rank ?? -1;
+    const seen = inForce(await readMemberTier(tx, row.memberId), structure, now).earned?.rank ?? -1;
+    if (seen >= top) return;
     const amount = await windowAmount(tx, row.memberId, structure.metric, windowStart(now, structure.window, timeZone), now);
+    const qualified = rankFor(amount, structure.levels);
+    if (qualified <= seen) return;
     const state = await readMemberTier(tx, row.memberId, true);
     const { earned } = inForce(state, structure, now);
-    const qualified = rankFor(amount, structure.levels);
     if (qualified <= (earned?.rank ?? -1)) return;
     const to = levelAt(structure, qualified)!;
     const changes = await this.setEarned(tx, structure, row.memberId, state, to, 'qualified', `Qualified with ${amount} (${structure.metric})`, now);
@@ -249,12 +253,12 @@ export class TierService {
    * qualify for without it. A tier kept by grace or policy is not touched.
    */
   async onOrderReversed(tx: UnitOfWork, orderId: string, now: Date): Promise<void> {
-    const [before] = await tx.execute<{ money_minor: number; points: number }>('select money_minor, points from tier_qualification where order_id = ?', [orderId]);
+    const before = await orderQualification(tx, orderId);
     const row = await syncOrderQualification(tx, orderId, now);
     if (!row || !before) return;
     const { structure, timeZone } = await this.programTiers(tx, row.programId);
     if (!structure) return;
-    const taken = structure.metric === 'spend' ? Number(before.money_minor) - row.moneyMinor : Number(before.points) - row.points;
+    const taken = structure.metric === 'spend' ? before.moneyMinor - row.moneyMinor : before.points - row.points;
     if (taken <= 0) return;
     const state = await readMemberTier(tx, row.memberId, true);
     const { earned } = inForce(state, structure, now);
@@ -274,15 +278,13 @@ export class TierService {
 
   /** The requalify-tiers job: ended grants fall away, and tiers not qualified for during the grace period go down, per program. */
   async requalify(asOf: Date): Promise<Record<string, number>> {
-    const programs = await this.db.execute<{ program_id: string; time_zone: string }>(
-      'select distinct s.program_id, p.time_zone from tier_structure s join program p on p.id = s.program_id',
-    );
+    const programs = await tieredPrograms(this.db);
     const totals = { programs: programs.length, changed: 0, downgraded: 0, grantsEnded: 0 };
     for (const p of programs) {
       const changes = await this.db.transaction(async (tx) => {
-        const structure = await loadStructure(tx, p.program_id);
-        const changed = structure ? await runRequalify(tx, p.program_id, structure, p.time_zone, asOf) : [];
-        await emitTierChanges(tx, p.program_id, changed);
+        const structure = await loadStructure(tx, p.programId);
+        const changed = structure ? await runRequalify(tx, p.programId, structure, p.timeZone, asOf) : [];
+        await emitTierChanges(tx, p.programId, changed);
         return changed;
       });
       totals.changed += changes.length;
@@ -297,8 +299,8 @@ export class TierService {
   private async programTiers(db: Sql, programId: string, fresh = false): Promise<ProgramTiers> {
     const cached = this.cache.get(programId);
     if (!fresh && cached && cached.until > Date.now()) return cached;
-    const [program] = await db.execute<{ time_zone: string }>('select time_zone from program where id = ?', [programId]);
-    const entry = { structure: await loadStructure(db, programId), timeZone: program?.time_zone ?? 'UTC', until: Date.now() + STRUCTURE_TTL_MS };
+    const timeZone = await programTimeZone(db, programId);
+    const entry = { structure: await loadStructure(db, programId), timeZone: timeZone ?? 'UTC', until: Date.now() + STRUCTURE_TTL_MS };
     this.cache.set(programId, entry);
     return entry;
   }
@@ -373,26 +375,18 @@ export function inForce(state: MemberTierState | null, structure: TierStructure,
 }
 
 async function resolveMember(db: Sql, programId: string, member: MemberRef): Promise<string> {
-  const [column, value] = memberRefColumn(member);
-  const [row] = await db.execute<{ id: string }>(`select id from member where program_id = ? and ${column} = ?`, [programId, value]);
-  if (!row) throw notFound('Member', { member });
-  return row.id;
+  const [column, value] = await memberLookup(db, programId, member);
+  const id = await findMemberId(db, programId, column, value);
+  if (!id) throw notFound('Member', { member });
+  return id;
 }
 
 /** Locks the member's account (the lock every write about a member takes first) and returns the member id. */
 async function lockMember(tx: Sql, programId: string, member: MemberRef): Promise<string> {
-  const [column, value] = memberRefColumn(member);
-  const [row] = await tx.execute<{ id: string }>(
-    `select m.id from member m join account a on a.member_id = m.id where m.program_id = ? and m.${column} = ? for update of a`,
-    [programId, value],
-  );
-  if (!row) throw notFound('Member', { member });
-  return row.id;
+  const [column, value] = await memberLookup(tx, programId, member);
+  const id = await lockMemberAccount(tx, programId, column, value);
+  if (!id) throw notFound('Member', { member });
+  return id;
 }
 
 const reviveMembership = (json: any): TierMembershipRecord => ({ ...json, validUntil: new Date(json.validUntil) });
-
-/** The requalify-tiers job for the runner: hourly, catching up with `runJob('requalify-tiers', asOf)`. */
-export function requalifyTiersJob(tiers: TierService, schedule = '7 * * * *'): JobDefinition {
-  return { name: 'requalify-tiers', schedule, run: (asOf) => tiers.requalify(asOf) };
-}
