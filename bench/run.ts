@@ -94,6 +94,8 @@ async function startServer(databaseUrl: string): Promise<{ child: ChildProcess; 
       DATABASE_URL: databaseUrl,
       PATRON_ADMIN_KEY: ADMIN_KEY,
       PATRON_JOBS: 'off',
+      // The per-key limiter runs, as in production, but never throttles the load.
+      PATRON_REQUESTS_PER_KEY_PER_MINUTE: '100000000',
       LOG_LEVEL: 'silent',
       HOST: '127.0.0.1',
       PORT: '0',
