@@ -9,7 +9,7 @@ export class OutboxEvent {
   @PrimaryKey({ type: new BigIntType('number'), autoincrement: true })
   id!: number;
 
-  @Property({ type: 'uuid', unique: true })
+  @Property({ type: 'uuid' })
   eventId!: string;
 
   /** What happened: 'ledger.entry_posted', 'order.paid' … */

@@ -6,7 +6,9 @@ import { Migration } from '@mikro-orm/migrations';
  * is lost between commit and publish. `sequence` numbers a member's events per topic
  * (`outbox_sequence` holds the counters); a client that missed events reads them after the last
  * sequence it saw. Published rows are kept for a while for that, then pruned. No foreign keys:
- * the outbox is a log written on every ledger write, and its writers read the ids they name.
+ * the outbox is a log written on every ledger write, and its writers read the ids they name. For
+ * the same reason it has only the indexes its readers need: the relay's (unpublished ids) and the
+ * missed-events read's (member, topic, sequence); event ids are random uuids, unique by making.
  */
 export class Migration20261203000000_outbox extends Migration {
   override async up(): Promise<void> {
@@ -19,7 +21,7 @@ create table outbox_sequence (
 );
 create table outbox (
   id bigserial primary key,
-  event_id uuid not null unique,
+  event_id uuid not null,
   type text not null,
   topic text not null,
   program_id uuid not null,
@@ -32,7 +34,6 @@ create table outbox (
 );
 create index outbox_unpublished_idx on outbox (id) where published_at is null;
 create unique index outbox_member_sequence_idx on outbox (member_id, topic, sequence) where member_id is not null;
-create index outbox_created_idx on outbox (created_at);
 `);
   }
 }

@@ -451,15 +451,22 @@ export class AccountBook {
     const l = p.newLot;
     // Lots whose remainder and forgiveness do not change are left out.
     const changes = (p.lotChanges ?? []).filter((ch) => ch.amount !== 0 || ch.forgiven);
-    const [row] = await this.tx.run(store.postEntry, [
+    const entryParams: store.PostEntryParams = [
       s.programId, s.id, p.kind, amount, d.available, d.pending, d.reserved, d.debt,
       next.available, next.pending, next.reserved, c.type, c.id ?? null, c.ruleVersionId ?? null, c.reason ?? null,
       c.idempotencyKey ?? null, p.reversesEntryId ?? null, p.partlyReversesEntryId ?? null, p.authorizationId ?? null,
       c.owner?.type ?? null, c.owner?.id ?? null, this.now,
       next.debt, lifetime.earned, lifetime.redeemed,
-      l ? l.amount : null, l ? l.availableAt : null, l?.activated ? this.now : null, l ? l.expiresAt : null,
-      pgArray(changes.map((ch) => ch.lotId)), pgArray(changes.map((ch) => ch.amount)), pgArray(changes.map((ch) => ch.forgiven ?? 0)),
-    ]);
+    ];
+    if (l && changes.length > 0) throw new Error('An entry creates a lot or changes lots, not both');
+    const [row] = l
+      ? await this.tx.run(store.postEntry.newLot, [...entryParams, l.amount, l.availableAt, l.activated ? this.now : null, l.expiresAt])
+      : changes.length > 0
+        ? await this.tx.run(store.postEntry.lotChanges, [
+            ...entryParams,
+            pgArray(changes.map((ch) => ch.lotId)), pgArray(changes.map((ch) => ch.amount)), pgArray(changes.map((ch) => ch.forgiven ?? 0)),
+          ])
+        : await this.tx.run(store.postEntry.plain, entryParams);
     Object.assign(s, next, { lifetimeEarned: lifetime.earned, lifetimeRedeemed: lifetime.redeemed });
     const entry = toEntryRecord(row, s.memberId);
     await this.record([entry]);

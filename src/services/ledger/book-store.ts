@@ -87,6 +87,7 @@ export const lockAccount: Readonly<Record<string, ReturnType<typeof lockAccountB
   phone: lockAccountBy('phone', 'phone'),
 };
 
+/** An entry's own values and the account's balances after it ($1–$25 of every posting statement). */
 export type PostEntryParams = [
   programId: string, accountId: string, kind: EntryKind, amount: number,
   deltaAvailable: number, deltaPending: number, deltaReserved: number, deltaDebt: number,
@@ -95,18 +96,13 @@ export type PostEntryParams = [
   reversesEntryId: number | null, partlyReversesEntryId: number | null, authorizationId: string | null,
   ownerType: string | null, ownerId: string | null, now: Date,
   debtAfter: number, lifetimeEarned: number, lifetimeRedeemed: number,
-  lotAmount: number | null, lotAvailableAt: Date | null, lotActivatedAt: Date | null, lotExpiresAt: Date | null,
-  lotIds: string, lotAmounts: string, lotForgiven: string,
 ];
+/** A new lot: its amount, availableAt, activatedAt, expiresAt. */
+export type NewLotParams = [amount: number, availableAt: Date, activatedAt: Date | null, expiresAt: Date | null];
+/** Lot changes, one element per lot (an update must not touch a row twice): ids, amounts, forgiven. */
+export type LotChangeParams = [lotIds: string, amounts: string, forgiven: string];
 
-/**
- * One entry, its new lot (when `lotAmount` is given), its lot changes (the three arrays, one
- * element per lot: an update must not touch a row twice) and the account's new cached balances,
- * in one statement, so the account lock is held no longer than the SQL needs.
- */
-export const postEntry = statement<PostEntryParams, EntryRow>(
-  'ledger.post_entry',
-  `with e as (
+const POST_ENTRY = `with e as (
      insert into ledger_entry (program_id, account_id, kind, amount, delta_available, delta_pending, delta_reserved,
        delta_debt, available_after, pending_after, reserved_after, cause_type, cause_id, rule_version_id, reason,
        idempotency_key, reverses_entry_id, partly_reverses_entry_id, authorization_id, owner_type, owner_id, created_at)
@@ -117,21 +113,40 @@ export const postEntry = statement<PostEntryParams, EntryRow>(
      update account set available = $9, pending = $10, reserved = $11, debt = $23, lifetime_earned = $24,
        lifetime_redeemed = $25, entry_count = entry_count + 1, updated_at = $22
      where id = $2
-   ), l as (
+   )`;
+
+const NEW_LOT = (at: number) => `, l as (
      insert into lot (program_id, account_id, source_entry_id, amount, remaining, available_at, activated_at, expires_at, created_at)
-     select $1, $2, e.id, $26::bigint, $26::bigint, $27, $28, $29, $22 from e where $26::bigint is not null
+     select $1, $2, e.id, $${at}::bigint, $${at}::bigint, $${at + 1}, $${at + 2}, $${at + 3}, $22 from e
      returning id
-   ), ch as (
-     select * from unnest($30::bigint[], $31::bigint[], $32::bigint[]) as ch(lot_id, amount, forgiven)
+   )`;
+
+const LOT_CHANGES = (at: number) => `, ch as (
+     select * from unnest($${at}::bigint[], $${at + 1}::bigint[], $${at + 2}::bigint[]) as ch(lot_id, amount, forgiven)
    ), al as (
      insert into lot_allocation (entry_id, lot_id, amount)
      select e.id, ch.lot_id, ch.amount from e, ch where ch.amount <> 0
    ), lu as (
      update lot set remaining = lot.remaining + ch.amount, forgiven = lot.forgiven + ch.forgiven
      from ch where lot.id = ch.lot_id
-   )
-   select e.*, (select id from l) as lot_id from e`,
-);
+   )`;
+
+/**
+ * One entry, its new lot or its lot changes, and the account's new cached balances, in one
+ * statement, so the account lock is held no longer than the SQL needs. One statement per shape
+ * (plain, with a new lot, with lot changes): each is planned for just what it does.
+ */
+export const postEntry = {
+  plain: statement<PostEntryParams, EntryRow>('ledger.post_entry', `${POST_ENTRY}\n   select e.*, null::bigint as lot_id from e`),
+  newLot: statement<[...PostEntryParams, ...NewLotParams], EntryRow>(
+    'ledger.post_entry_new_lot',
+    `${POST_ENTRY}${NEW_LOT(26)}\n   select e.*, (select id from l) as lot_id from e`,
+  ),
+  lotChanges: statement<[...PostEntryParams, ...LotChangeParams], EntryRow>(
+    'ledger.post_entry_lot_changes',
+    `${POST_ENTRY}${LOT_CHANGES(26)}\n   select e.*, null::bigint as lot_id from e`,
+  ),
+};
 
 /**
  * Several accruals in their order (`accruals`: a JSON array of rows), each with its lot, and the

@@ -46,7 +46,7 @@ export class OutboxRelay {
   ) {
     this.batchSize = options.batchSize ?? 500;
     this.pollMs = options.pollMs ?? 1_000;
-    this.gatherMs = options.gatherMs ?? 2;
+    this.gatherMs = options.gatherMs ?? 25;
   }
 
   /** Publishes what is waiting, then keeps polling; wakes at once after each commit with events. */
