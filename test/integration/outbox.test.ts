@@ -91,3 +91,25 @@ test('balanceChanges reads what a subscriber missed after a sequence number', as
   ]);
   await expect(h.missedEvents.balanceChanges(testContext(h.programId), memberId, -1)).rejects.toMatchObject({ code: 'BAD_USER_INPUT' });
 });
+
+test('events of one transaction are numbered in emit order, per member and topic', async () => {
+  const [a, b] = [await newMember('outbox-6'), await newMember('outbox-7')];
+  await h.database.transaction(async (tx) => {
+    for (const [memberId, topic, n] of [[a, 'TEST', 1], [b, 'TEST', 1], [a, 'TEST', 2], [a, 'OTHER', 1], [a, 'TEST', 3]] as const) {
+      await tx.emit({ type: 'test.numbered', topic, programId: h.programId, memberId, payload: { n } });
+    }
+    await tx.emit({ type: 'test.unowned', topic: 'TEST', programId: h.programId, memberId: null, payload: {} });
+  });
+  const rows = await h.orm.em.fork().execute(
+    `select member_id, topic, sequence, payload->>'n' as n from outbox where type like 'test.%' and (member_id in (?, ?) or member_id is null) order by id`,
+    [a, b],
+  );
+  expect(rows.map((r: any) => [r.member_id === a ? 'a' : r.member_id === b ? 'b' : null, r.topic, r.sequence == null ? null : Number(r.sequence), r.n == null ? null : Number(r.n)])).toEqual([
+    ['a', 'TEST', 1, 1],
+    ['b', 'TEST', 1, 1],
+    ['a', 'TEST', 2, 2],
+    ['a', 'OTHER', 1, 1],
+    ['a', 'TEST', 3, 3],
+    [null, 'TEST', null, null],
+  ]);
+});
