@@ -1,7 +1,6 @@
 import { Arg, Authorized, Ctx, FieldResolver, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import type { Context } from '../graphql/context';
 import { Role } from '../graphql/context';
-import { programOf } from '../graphql/auth';
 import { MemberRefInput, Money, toMemberRef } from '../graphql/types/common';
 import {
   Account, AccrueInput, AdjustInput, AuthorizationResult, AuthorizeRedemptionInput, CaptureRedemptionInput,

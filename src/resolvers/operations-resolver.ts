@@ -1,5 +1,4 @@
 import { Arg, Authorized, Ctx, Mutation, Query, Resolver } from 'type-graphql';
-import { programOf } from '../graphql/auth';
 import { requestContext } from './scope';
 import type { Context } from '../graphql/context';
 import { Role } from '../graphql/context';

@@ -1,4 +1,4 @@
-import type { Sql, UnitOfWork } from '../../db/database';
+import type { UnitOfWork } from '../../db/database';
 import type { RuleContext } from '../../rules';
 import type { AccountBook, EntryRecord } from '../ledger';
 

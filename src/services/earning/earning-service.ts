@@ -1,4 +1,4 @@
-import type { Database, Sql, UnitOfWork } from '../../db/database';
+import type { Database, UnitOfWork } from '../../db/database';
 import type { Queryable } from '../../db/statement';
 import { CauseType } from '../../entities/ledger-entry';
 import { badInput } from '../../errors';

@@ -1,8 +1,7 @@
 import type { UnitOfWork } from '../../db/database';
 import { entryPosted } from './ledger-events';
-import { CauseType, EntryKind } from '../../entities/ledger-entry';
+import { EntryKind } from '../../entities/ledger-entry';
 import { MemberStatus } from '../../entities/member';
-import { NegativeBalancePolicy } from '../../entities/program';
 import { ErrorCode, PatronError, notFound } from '../../errors';
 import { memberLookup } from '../members';
 import { pgArray, type MemberRef } from '../shared';

@@ -1,4 +1,4 @@
-import type { Database, Sql, UnitOfWork } from '../../db/database';
+import type { Database, Sql } from '../../db/database';
 import type { Logger } from '../../logger';
 import { DEBT_REPAID } from './entries';
 import { ACTIVATION, EXPIRY, type LotSweep } from './sweep-store';

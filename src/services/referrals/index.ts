@@ -4,7 +4,6 @@
  * The only door other modules use.
  */
 import type { Database, Sql } from '../../db/database';
-import { badInput } from '../../errors';
 import type { Clock, DomainHooks } from '../shared';
 import { ReferralAttribution } from './attribution';
 import { referralLink } from './logic';
