@@ -10,7 +10,10 @@ import { ACTIVATION, EXPIRY } from './sweep-store';
 import { repayDebts, sweepLots, type SweepOutcome } from './sweeps';
 import {
   DEBT_REPAID,
+  isCredit,
+  takeInOrder,
   toEntryRecord,
+  withForgiven,
   type AccountState,
   type AccrualLot,
   type Balances,
@@ -471,32 +474,6 @@ export class AccountBook {
     await this.record([entry]);
     return entry;
   }
-}
-
-/** Takes `points` from the changes in their order, cutting the last one short. */
-function takeInOrder(changes: LotChange[], points: number): LotChange[] {
-  const out: LotChange[] = [];
-  let missing = points;
-  for (const ch of changes) {
-    if (missing === 0) break;
-    const take = Math.min(missing, ch.amount);
-    out.push({ lotId: ch.lotId, amount: take });
-    missing -= take;
-  }
-  if (missing > 0) throw new PatronError(ErrorCode.INVALID_STATE, 'The authorization holds fewer points than asked');
-  return out;
-}
-
-/** An entry that credited points: reversing it takes them back. */
-function isCredit(entry: EntryRecord): boolean {
-  return entry.amount > 0 && (entry.kind === EntryKind.ACCRUAL || entry.kind === EntryKind.ADJUSTMENT);
-}
-
-/** Forgiven points leave no trace in the balances, so the reversal's reason says how many. */
-function withForgiven(cause: Cause, forgiven: number): Cause {
-  if (forgiven <= 0) return cause;
-  const note = `${forgiven} already spent points forgiven`;
-  return { ...cause, reason: cause.reason ? `${cause.reason} (${note})` : note };
 }
 
 /** How many lots a spend reads before it falls back to all of an account's lots. */

@@ -2,6 +2,7 @@
 import { CauseType, EntryKind } from '../../entities/ledger-entry';
 import type { MemberStatus } from '../../entities/member';
 import { NegativeBalancePolicy } from '../../entities/program';
+import { ErrorCode, PatronError } from '../../errors';
 import type { EntryRow } from './book-store';
 
 /** Why an entry was written. */
@@ -146,4 +147,30 @@ export function toEntryRecord(row: EntryRow, memberId: string): EntryRecord {
     ownerId: row.owner_id ?? null,
     createdAt: new Date(row.created_at),
   };
+}
+
+/** Takes `points` from the changes in their order, cutting the last one short. */
+export function takeInOrder(changes: LotChange[], points: number): LotChange[] {
+  const out: LotChange[] = [];
+  let missing = points;
+  for (const ch of changes) {
+    if (missing === 0) break;
+    const take = Math.min(missing, ch.amount);
+    out.push({ lotId: ch.lotId, amount: take });
+    missing -= take;
+  }
+  if (missing > 0) throw new PatronError(ErrorCode.INVALID_STATE, 'The authorization holds fewer points than asked');
+  return out;
+}
+
+/** An entry that credited points: reversing it takes them back. */
+export function isCredit(entry: EntryRecord): boolean {
+  return entry.amount > 0 && (entry.kind === EntryKind.ACCRUAL || entry.kind === EntryKind.ADJUSTMENT);
+}
+
+/** Forgiven points leave no trace in the balances, so the reversal's reason says how many. */
+export function withForgiven(cause: Cause, forgiven: number): Cause {
+  if (forgiven <= 0) return cause;
+  const note = `${forgiven} already spent points forgiven`;
+  return { ...cause, reason: cause.reason ? `${cause.reason} (${note})` : note };
 }
