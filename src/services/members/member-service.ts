@@ -125,8 +125,6 @@ function checkAttributes(attributes: Record<string, unknown>): string {
   return json;
 }
 
-const pgTags = (tags: string[] | null) => (tags ? `{${tags.map((t) => JSON.stringify(t)).join(',')}}` : null);
-
 function checkText(value: string | null | undefined, field: string, max: number): void {
   if (value != null && (value.length > max || (field === 'externalId' && !value.trim()))) {
     throw badInput(`${field} must be 1 to ${max} characters`, { field });
@@ -212,7 +210,7 @@ export class MemberService {
       let row: MemberRow & { created: boolean };
       try {
         [row] = await tx.run(upsertMember, [randomUUID(), programId, input.externalId, email, phone, input.name ?? null, birthday,
-          pgTags(tags), input.registeredAt ?? now, now, referrerId, attributes]);
+          tags, input.registeredAt ?? now, now, referrerId, attributes]);
       } catch (error) {
         if ((error as { code?: string }).code === '23505') {
           throw new PatronError(ErrorCode.CONFLICT, 'Another member already has this e-mail or phone', {
