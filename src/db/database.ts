@@ -2,7 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { flushOutbox, type OutboxEvent } from './outbox-store';
 import type { Queryable, Statement } from './statement';
-import { backoffMs, isConflict } from './failures';
+import { backoffMs, isConflict, refusedInput } from './failures';
 
 // Points and money are bounded far below 2^53, so int8 columns read as plain numbers.
 pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
@@ -149,7 +149,7 @@ export class Database implements Sql {
         // A connection that cannot roll back is broken: the pool must not hand it out again.
         const broken = await client.query('rollback').then(() => false, () => true);
         client.release(broken);
-        if (attempt >= attempts || !isConflict(error)) throw error;
+        if (attempt >= attempts || !isConflict(error)) throw refusedInput(error) ?? error;
         await new Promise((resolve) => setTimeout(resolve, backoffMs(attempt)));
       }
     }

@@ -1,3 +1,6 @@
+import { MAX_ACCOUNT_POINTS } from '../entities/account';
+import { PatronError, badInput } from '../errors';
+
 /**
  * How database failures are told apart. A *conflict* (deadlock, serialization failure) is
  * retried inside the transaction; a *lost connection* or a *timeout* fails the request with a
@@ -39,4 +42,25 @@ export const isConflict = (error: unknown): boolean => classifyDatabaseError(err
  */
 export function backoffMs(attempt: number, baseMs = 10, capMs = 500, random = Math.random): number {
   return Math.round(random() * Math.min(capMs, baseMs * 2 ** (attempt - 1)));
+}
+
+/**
+ * CHECK constraints that bound a caller's input (rather than guard against a bug), by name:
+ * the field the caller should change and what to tell them.
+ */
+const INPUT_BOUNDS: Record<string, { field: string; message: string }> = {
+  account_points_within_money_bound: {
+    field: 'points',
+    message: `points: the account would hold more than ${MAX_ACCOUNT_POINTS} points, the most one account may hold (so what its points are worth stays exact)`,
+  },
+};
+
+/**
+ * The BAD_USER_INPUT for a write the database refused because it crosses an input bound
+ * (its transaction has rolled back: nothing was written), or undefined.
+ */
+export function refusedInput(error: unknown): PatronError | undefined {
+  const { code, constraint } = (error ?? {}) as { code?: unknown; constraint?: unknown };
+  const bound = code === '23514' && typeof constraint === 'string' ? INPUT_BOUNDS[constraint] : undefined;
+  return bound && badInput(bound.message, { field: bound.field });
 }

@@ -4,6 +4,14 @@ import { Member } from './member';
 import { Program } from './program';
 
 /**
+ * The most points one account may hold (available + pending + reserved). With a point worth at
+ * most MAX_POINT_VALUE_MINOR (1 000 000 minor units), every balance's worth in money stays
+ * below Number.MAX_SAFE_INTEGER, so an answer can always carry it exactly. The database holds
+ * the bound (`account_points_within_money_bound`): a write that would cross it rolls back.
+ */
+export const MAX_ACCOUNT_POINTS = 9_000_000_000;
+
+/**
  * A member's points account. The balances are a cache of the ledger: every change goes
  * through a ledger entry written under this row's lock (see LedgerService).
  */

@@ -38,6 +38,17 @@ export interface ProgramSettings {
   phoneDefaultRegion: string;
 }
 
+/** The most one point may be worth, in minor units (see MAX_ACCOUNT_POINTS in ./account). */
+export const MAX_POINT_VALUE_MINOR = 1_000_000;
+
+/** ISO 4217 codes as the runtime's ICU data knows them (updated with Node). */
+const CURRENCIES = new Set<string>(Intl.supportedValuesOf('currency'));
+
+/** Whether `code` is a current ISO 4217 currency code (RUB, USD, EUR …), not just three capitals. */
+export function isCurrencyCode(code: string): boolean {
+  return typeof code === 'string' && CURRENCIES.has(code);
+}
+
 /** Whether `region` is an ISO 3166-1 alpha-2 code whose numbering plan libphonenumber-js knows. */
 export function isPhoneRegion(region: string): boolean {
   return /^[A-Z]{2}$/.test(region) && isSupportedCountry(region);
@@ -99,8 +110,10 @@ export function checkSettings(s: Partial<ProgramSettings>): void {
   if (s.name != null && (typeof s.name !== 'string' || !s.name.trim() || s.name.length > 200)) {
     throw badInput('name must be 1 to 200 characters', { field: 'name' });
   }
-  if (s.currency != null && !/^[A-Z]{3}$/.test(s.currency)) throw badInput('currency must be an ISO 4217 code', { field: 'currency' });
-  intIn(s.pointValueMinor, 'pointValueMinor', 1, 1_000_000);
+  if (s.currency != null && !isCurrencyCode(s.currency)) {
+    throw badInput(`currency must be an ISO 4217 currency code, e.g. RUB, USD, EUR (got ${JSON.stringify(String(s.currency).slice(0, 10))})`, { field: 'currency' });
+  }
+  intIn(s.pointValueMinor, 'pointValueMinor', 1, MAX_POINT_VALUE_MINOR);
   intIn(s.defaultLifetimeDays, 'defaultLifetimeDays', 1, 36_500);
   intIn(s.pendingDays, 'pendingDays', 0, 365);
   intIn(s.maxRedeemPercent, 'maxRedeemPercent', 0, 100);

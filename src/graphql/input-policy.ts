@@ -1,4 +1,7 @@
-import { defaultFieldResolver, isObjectType, type GraphQLFieldResolver, type GraphQLSchema } from 'graphql';
+import {
+  defaultFieldResolver, getNullableType, isEnumType, isObjectType, isScalarType,
+  type GraphQLArgument, type GraphQLFieldResolver, type GraphQLSchema,
+} from 'graphql';
 import { badInput } from '../errors';
 
 /**
@@ -23,11 +26,52 @@ export const MAX_VALUES = 10_000;
 const UNSTORABLE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 const PLAIN_KEY = /^[A-Za-z_$][\w$]*$/;
 
+/**
+ * The same test as {@link UNSTORABLE}, done natively (about twice as fast on short text):
+ * `isWellFormed` (ES2024, Node 20) is false exactly for text with an unpaired surrogate.
+ */
+const storable = (text: string): boolean => (text as WellFormed).isWellFormed() && !text.includes('\u0000');
+type WellFormed = string & { isWellFormed(): boolean };
+
+/**
+ * The policy runs on every argument of every request, and nearly all of them pass. So the
+ * check is made twice over: {@link passes} walks without building a path (no string per value);
+ * only when it finds a problem does {@link walk}, which keeps the path, walk again to name it.
+ * Both visit the values in the same order with the same budget, so they agree on the first
+ * problem. Measured with bench/input-policy-micro.ts.
+ */
 export function checkArguments(args: Record<string, unknown>): void {
   const budget = { values: 0 };
-  for (const name of Object.keys(args)) walk(args[name], name, 1, budget);
+  const names = Object.keys(args);
+  for (const name of names) if (!passes(args[name], 1, budget)) refuseFirstProblem(args, names);
 }
 
+function refuseFirstProblem(args: Record<string, unknown>, names: string[]): never {
+  const budget = { values: 0 };
+  for (const name of names) walk(args[name], name, 1, budget);
+  // Not reached: walk refuses whatever passes refused.
+  throw refuse(names[0] ?? 'arguments', 'cannot be stored');
+}
+
+function passes(value: unknown, depth: number, budget: { values: number }): boolean {
+  if (++budget.values > MAX_VALUES) return false;
+  if (typeof value === 'string') return storable(value);
+  if (value === null || typeof value !== 'object' || value instanceof Date) return true;
+  if (depth >= MAX_DEPTH) return false;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) if (!passes(value[i], depth + 1, budget)) return false;
+    return true;
+  }
+  for (const key of Object.keys(value)) {
+    if (!storable(key)) return false;
+    const item = (value as Record<string, unknown>)[key];
+    if (key === 'idempotencyKey' && typeof item === 'string' && item.trim() === '') return false;
+    if (!passes(item, depth + 1, budget)) return false;
+  }
+  return true;
+}
+
+/** {@link passes} with the argument path, to name what it refused: throws at the first problem. */
 function walk(value: unknown, path: string, depth: number, budget: { values: number }): void {
   if (++budget.values > MAX_VALUES) throw refuse(path, `carries more than ${MAX_VALUES} values`);
   if (typeof value === 'string') return checkText(value, path);
@@ -60,19 +104,29 @@ const refuse = (field: string, problem: string) => badInput(`${field}: ${problem
 
 /**
  * Applies the policy to every field that takes arguments (resolve, and subscribe for
- * subscriptions): fields without arguments pay nothing.
+ * subscriptions). Fields without arguments pay nothing, nor do fields whose arguments are all
+ * single numbers, booleans or enum values (`tierHistory(first: 20)` on every member of a
+ * list): such a value has no text and no depth for the policy to refuse.
  */
 export function applyInputPolicy(schema: GraphQLSchema): GraphQLSchema {
   for (const type of Object.values(schema.getTypeMap())) {
     if (!isObjectType(type) || type.name.startsWith('__')) continue;
     for (const field of Object.values(type.getFields())) {
-      if (field.args.length === 0) continue;
+      if (field.args.every(isPlainValue)) continue;
       field.resolve = guarded(field.resolve ?? defaultFieldResolver);
       if (field.subscribe) field.subscribe = guarded(field.subscribe);
     }
   }
   return schema;
 }
+
+/** An argument that is one Int, Float, Boolean or enum value (not a list, not text, not JSON). */
+function isPlainValue(arg: GraphQLArgument): boolean {
+  const type = getNullableType(arg.type);
+  return isEnumType(type) || (isScalarType(type) && PLAIN_SCALARS.has(type.name));
+}
+/** Built-in scalars (their names cannot be taken by others) that are one number or boolean. */
+const PLAIN_SCALARS = new Set(['Int', 'Float', 'Boolean']);
 
 function guarded<S, C>(resolve: GraphQLFieldResolver<S, C>): GraphQLFieldResolver<S, C> {
   return (source, args, context, info) => {

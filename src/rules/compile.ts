@@ -89,7 +89,7 @@ export function compileRule(definition: unknown): CompileResult {
   const activeTo = optionalDate(definition.activeTo, 'activeTo', error);
   if (activeFrom && activeTo && activeFrom >= activeTo) error('activeTo', 'must be after activeFrom');
 
-  const condition = definition.condition == null ? null : compileCondition(definition.condition, 'condition', errors);
+  const condition = definition.condition == null ? null : compileCondition(definition.condition, 'condition', errors, { depth: 1, nodes: { count: 0 } });
   const actions = compileActions(definition.actions, errors);
 
   if (errors.length > 0) return { errors };
@@ -150,12 +150,33 @@ function compileCaps(value: unknown, error: ReportError): RuleCaps {
 
 const NODE_KINDS = ['all', 'any', 'not', 'condition'] as const;
 
-function compileCondition(node: unknown, path: string, errors: ValidationError[]): CompiledCondition {
+/**
+ * How deep a condition tree may nest (nodes on its longest path) and how many nodes it may
+ * have. Compiling and evaluating recurse once per level, and a mismatch names its node's path:
+ * a tree thousands deep would fail (or crawl through) every event of its trigger. The GraphQL
+ * edge bounds JSON depth already; these bounds hold for a rule saved any other way too.
+ */
+export const MAX_CONDITION_DEPTH = 20;
+export const MAX_CONDITION_NODES = 500;
+
+/** Where a node sits: its depth (the root is 1) and the nodes of its tree counted so far. */
+interface TreeSize {
+  depth: number;
+  nodes: { count: number };
+}
+
+function compileCondition(node: unknown, path: string, errors: ValidationError[], size: TreeSize): CompiledCondition {
   const never: CompiledCondition = () => ({ path, message: 'invalid' });
   const fail = (at: string, message: string) => {
     errors.push({ path: at, message });
     return never;
   };
+  // Stop at the bound: nothing below it is compiled, so a huge tree costs no more than a refused one.
+  if (size.depth > MAX_CONDITION_DEPTH) return fail(path, `nests deeper than ${MAX_CONDITION_DEPTH} levels`);
+  if (++size.nodes.count > MAX_CONDITION_NODES) {
+    return size.nodes.count === MAX_CONDITION_NODES + 1 ? fail(path, `the condition has more than ${MAX_CONDITION_NODES} nodes`) : never;
+  }
+  const below: TreeSize = { depth: size.depth + 1, nodes: size.nodes };
   if (!isPlainObject(node)) return fail(path, 'must be an object with one of all, any, not, condition');
 
   const kinds = NODE_KINDS.filter((kind) => Object.hasOwn(node, kind));
@@ -168,7 +189,7 @@ function compileCondition(node: unknown, path: string, errors: ValidationError[]
   }
 
   if (kind === 'not') {
-    const inner = compileCondition(node.not, `${path}.not`, errors);
+    const inner = compileCondition(node.not, `${path}.not`, errors, below);
     return (context) =>
       inner(context) === true ? { path: `${path}.not`, message: 'not: the negated condition matched' } : true;
   }
@@ -176,7 +197,10 @@ function compileCondition(node: unknown, path: string, errors: ValidationError[]
     const list = node[kind];
     const listPath = `${path}.${kind}`;
     if (!Array.isArray(list) || list.length === 0) return fail(listPath, 'must be a non-empty list of conditions');
-    const children = list.map((child, index) => compileCondition(child, `${listPath}[${index}]`, errors));
+    const children: CompiledCondition[] = [];
+    for (let index = 0; index < list.length && size.nodes.count <= MAX_CONDITION_NODES; index++) {
+      children.push(compileCondition(list[index], `${listPath}[${index}]`, errors, below));
+    }
     return kind === 'all' ? allOf(children) : anyOf(children, listPath);
   }
 

@@ -11,5 +11,5 @@ export {
 export type { ArgDef, ArgDefs, ArgType, ArgValues, ArgDescription, ArgIssue } from './args';
 export { type Decimal, parseDecimal, formatDecimal, mulDivFloor } from './decimal';
 export { listConditions, listActions, findCondition, findAction, type CatalogueEntry } from './catalogue';
-export { validateRule, compileRule } from './compile';
+export { validateRule, compileRule, MAX_CONDITION_DEPTH, MAX_CONDITION_NODES } from './compile';
 export { evaluateRules } from './evaluate';

@@ -81,11 +81,8 @@ describe('everything else is stored exactly', () => {
     expect(accrued.accrue.entry).toMatchObject({ reason: text, idempotencyKey: key });
   });
 
-  // The tag list is written as a PostgreSQL array literal built with JSON.stringify in
-  // src/services/members/member-service.ts (pgTags): JSON's "\n" reads back as "n" there.
-  // The members service owns that fix; this test turns green (and must become `it`) with it.
-  it.failing('keeps tags with newlines, backslashes and non-ASCII exactly', async () => {
-    const tags = ['a\nb', 'back\\slash', 'tab\tx', 'ü', '😀'];
+  it('keeps tags with newlines, backslashes, quotes, commas, braces and non-ASCII exactly', async () => {
+    const tags = ['a\nb', 'back\\slash', 'tab\tx', 'ü', '😀', 'say "hi"', 'a,b', '{x}', 'NULL', ' padded '];
     const created = ok(await s.request<any, unknown>(UPSERT, { input: { externalId: uniqueKey('c'), tags } }));
     expect(created.upsertMember.member.tags).toEqual(tags);
   });

@@ -11,7 +11,7 @@ import { once, checkClientKey } from '../shared';
 import * as authStore from './authorization-store';
 import { openAccount } from './book-store';
 import { closeAuthorization, recordAuthorization, toAuthorization, type AuthorizationRecord } from './authorizations';
-import { checkReason, isUuid } from '../shared';
+import { checkLotDates, checkReason, isUuid } from '../shared';
 
 
 export const MAX_POINTS = 1_000_000_000;
@@ -140,6 +140,7 @@ export class LedgerService {
   }
 
   accrue(ctx: RequestContext, input: AccrueInput): Promise<LedgerResult> {
+    checkLotDates(input, this.clock.now());
     checkPoints(input.points);
     checkReason(input.reason);
     checkDays(input.lifetimeDays, 'lifetimeDays', 1);

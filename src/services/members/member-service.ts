@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { ParseError, parsePhoneNumberWithError, type CountryCode } from 'libphonenumber-js';
+import { ParseError, parsePhoneNumberWithError, type CountryCode, type PhoneNumber } from 'libphonenumber-js';
 import type { Database, Sql } from '../../db/database';
 import type { Queryable } from '../../db/statement';
 import { MemberStatus } from '../../entities/member';
 import { ErrorCode, PatronError, badInput, notFound } from '../../errors';
 import type { Clock, MemberRef, RequestContext } from '../shared';
-import { isUuid, raise } from '../shared';
+import { checkPastDate, isUuid, raise } from '../shared';
 import { MEMBER_TOPIC, MemberEvent } from './member-events';
 import { findMember, programPhoneRegion, setMemberStatus, upsertMember, type MemberKey, type MemberRow } from './member-store';
 
@@ -74,8 +74,9 @@ function nationalPhone(phone: string, region: string | null, field: string): str
   }
   try {
     const parsed = parsePhoneNumberWithError(phone.trim(), { defaultCountry: region as CountryCode });
-    if (parsed.isPossible()) return parsed.number;
-  } catch {
+    if (parsed.isPossible()) return withoutExtension(parsed, field);
+  } catch (error) {
+    if (error instanceof PatronError) throw error;
     // not a number: refused below
   }
   throw badInput(`${field} is not a valid phone number of region ${region}`, { field, region });
@@ -88,11 +89,23 @@ function nationalPhone(phone: string, region: string | null, field: string): str
 function internationalPhone(phone: string, field: string): string | null {
   try {
     const parsed = parsePhoneNumberWithError(phone.trim());
-    if (parsed.isPossible()) return parsed.number;
+    if (parsed.isPossible()) return withoutExtension(parsed, field);
   } catch (error) {
+    if (error instanceof PatronError) throw error;
     if (error instanceof ParseError && error.message === 'INVALID_COUNTRY') return null;
   }
   throw badInput(`${field} is not a valid phone number`, { field });
+}
+
+/**
+ * E.164 has no room for an extension: storing the number without it would make two members
+ * who differ only in the extension one, so a number with one is refused.
+ */
+function withoutExtension(parsed: PhoneNumber, field: string): string {
+  if (parsed.ext) {
+    throw badInput(`${field} has an extension (${parsed.ext}): give the number without it; an extension cannot be stored`, { field });
+  }
+  return parsed.number;
 }
 
 /**
@@ -106,11 +119,20 @@ export async function readPhone(sql: Queryable, programId: string, phone: string
   return nationalPhone(phone, program?.phone_default_region ?? null, field);
 }
 
-function checkBirthday(birthday: string): string {
+/** The earliest birthday and registration date a member may have. */
+const EARLIEST_MEMBER_DATE = new Date('1900-01-01T00:00:00Z');
+/** The furthest east time zone (UTC+14): its today is the latest today anywhere. */
+const LATEST_OFFSET_MS = 14 * 3_600_000;
+
+function checkBirthday(birthday: string, now: Date): string {
   const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(birthday);
   const date = m ? new Date(Date.UTC(+m[1], +m[2] - 1, +m[3])) : null;
-  if (!m || !date || date.getUTCDate() !== +m[3] || date.getUTCMonth() !== +m[2] - 1 || +m[1] < 1900) {
-    throw badInput('birthday must be a date YYYY-MM-DD', { field: 'birthday' });
+  if (!m || !date || date.getUTCDate() !== +m[3] || date.getUTCMonth() !== +m[2] - 1 || date < EARLIEST_MEMBER_DATE) {
+    throw badInput('birthday must be a date YYYY-MM-DD from 1900-01-01', { field: 'birthday' });
+  }
+  // Today somewhere on Earth is the latest a birthday can be: the member's time zone is not known.
+  if (birthday > new Date(now.getTime() + LATEST_OFFSET_MS).toISOString().slice(0, 10)) {
+    throw badInput('birthday must not be in the future', { field: 'birthday' });
   }
   return birthday;
 }
@@ -124,8 +146,6 @@ function checkAttributes(attributes: Record<string, unknown>): string {
   }
   return json;
 }
-
-const pgTags = (tags: string[] | null) => (tags ? `{${tags.map((t) => JSON.stringify(t)).join(',')}}` : null);
 
 function checkText(value: string | null | undefined, field: string, max: number): void {
   if (value != null && (value.length > max || (field === 'externalId' && !value.trim()))) {
@@ -196,7 +216,9 @@ export class MemberService {
     checkText(input.name, 'name', 200);
     const email = input.email ? normalizeEmail(input.email) : null;
     const phone = input.phone ? await readPhone(this.db, programId, input.phone) : null;
-    const birthday = input.birthday ? checkBirthday(input.birthday) : null;
+    const now = this.clock.now();
+    const birthday = input.birthday ? checkBirthday(input.birthday, now) : null;
+    const registeredAt = input.registeredAt == null ? now : checkPastDate(input.registeredAt, 'registeredAt', now, EARLIEST_MEMBER_DATE);
     const tags = input.tags ?? null;
     if (tags && (tags.length > 50 || tags.some((t) => !t || t.length > 50))) {
       throw badInput('tags: at most 50 tags of 1 to 50 characters', { field: 'tags' });
@@ -206,13 +228,12 @@ export class MemberService {
     if (input.referrerExternalId != null && input.referrerExternalId === input.externalId) {
       throw badInput('A member cannot refer themselves', { field: 'referrerExternalId' });
     }
-    const now = this.clock.now();
     const result = await this.db.transaction(async (tx) => {
       const referrerId = input.referrerExternalId ? await this.referrerId(tx, programId, input.referrerExternalId) : null;
       let row: MemberRow & { created: boolean };
       try {
         [row] = await tx.run(upsertMember, [randomUUID(), programId, input.externalId, email, phone, input.name ?? null, birthday,
-          pgTags(tags), input.registeredAt ?? now, now, referrerId, attributes]);
+          tags, registeredAt, now, referrerId, attributes]);
       } catch (error) {
         if ((error as { code?: string }).code === '23505') {
           throw new PatronError(ErrorCode.CONFLICT, 'Another member already has this e-mail or phone', {

@@ -31,13 +31,14 @@ const MEMBER_COLUMNS = `id, program_id, external_id, email, phone, name, birthda
   referrer_id, attributes`;
 
 /**
- * Registers a member or updates the one with this external id. Fields left out (null) keep
+ * Registers a member or updates the one with this external id. Tags go as a real `text[]`
+ * parameter (the driver quotes each element), never as a hand-built array literal. Fields left out (null) keep
  * their value, so the same input twice changes nothing; the referrer is set only on insert
  * (binding it later could close a cycle in the tree). `created` tells the two apart.
  */
 export const upsertMember = statement<
   [id: string, programId: string, externalId: string, email: string | null, phone: string | null, name: string | null,
-    birthday: string | null, tags: string | null, registeredAt: Date, now: Date, referrerId: string | null,
+    birthday: string | null, tags: string[] | null, registeredAt: Date, now: Date, referrerId: string | null,
     attributes: string | null],
   MemberRow & { created: boolean }
 >(

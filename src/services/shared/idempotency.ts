@@ -37,8 +37,9 @@ export interface IdempotentCall<T> {
  * IDEMPOTENCY_CONFLICT. If the work fails, the transaction rolls back and the key is free.
  */
 export async function once<T>(tx: Queryable, call: IdempotentCall<T>, work: () => Promise<T>): Promise<T> {
-  if (!call.key || call.key.length > MAX_KEY_LENGTH) {
-    throw badInput(`idempotencyKey must be 1 to ${MAX_KEY_LENGTH} characters`);
+  // A blank key would be one key for every caller who forgot to set it (the edge refuses it too).
+  if (typeof call.key !== 'string' || !call.key.trim() || call.key.length > MAX_KEY_LENGTH) {
+    throw badInput(`idempotencyKey must be 1 to ${MAX_KEY_LENGTH} characters, not only blanks`, { field: 'idempotencyKey' });
   }
   const hash = requestHash(call.operation, call.input);
   const claimed = await tx.run(claimKey, [call.programId, call.key, call.operation, hash]);
