@@ -123,7 +123,7 @@ async function main(): Promise<void> {
     const writesMs = (await serverCpuMs(server.child)) - before;
 
     const wsUrl = server.url.replace('http://', 'ws://');
-    const sockets = [];
+    const sockets: Array<{ received: () => number; close: () => void }> = [];
     for (let i = 0; i < SOCKETS; i += 100) {
       sockets.push(...(await Promise.all(Array.from({ length: Math.min(100, SOCKETS - i) }, () => subscriber(wsUrl, key, memberId)))));
     }
