@@ -27,7 +27,8 @@ const SUBSCRIPTION = `subscription BalanceChanged($memberId: ID!) {
 async function startServer(databaseUrl: string): Promise<{ child: ChildProcess; url: string }> {
   const child = fork(path.join(ROOT, 'bench/server-entry.ts'), [], {
     cwd: ROOT,
-    execArgv: ['-r', '@swc-node/register'],
+    // FANOUT_CPU_PROF=<dir>: the server writes a V8 CPU profile there when it stops.
+    execArgv: ['-r', '@swc-node/register', ...(process.env.FANOUT_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.FANOUT_CPU_PROF}`] : [])],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     env: {
       ...process.env,
