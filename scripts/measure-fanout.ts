@@ -2,10 +2,11 @@
  * Server CPU per subscription delivery: SOCKETS WebSocket subscribers of one member's
  * balanceChanged (same document), EVENTS accruals, the server's CPU (bench/server-entry.ts in a
  * child process, asked over IPC) divided by the deliveries. The accruals alone are measured
- * first, with nobody subscribed, and subtracted.
+ * first, with nobody subscribed, and subtracted. FANOUT_INSTANCES=2 runs two servers on one
+ * database (events cross over LISTEN/NOTIFY, or Redis with PATRON_REDIS_URL).
  *
  *   node -r @swc-node/register scripts/measure-fanout.ts
- *   FANOUT_SOCKETS=2000 FANOUT_EVENTS=40 FANOUT_PG_PORT=55591 PATRON_REDIS_URL=redis://127.0.0.1:6379 …
+ *   FANOUT_SOCKETS=2000 FANOUT_EVENTS=40 FANOUT_INSTANCES=2 FANOUT_PG_PORT=55591 PATRON_REDIS_URL=redis://127.0.0.1:6379 …
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
@@ -18,6 +19,8 @@ const ROOT = path.resolve(__dirname, '..');
 const SOCKETS = Number(process.env.FANOUT_SOCKETS ?? 2000);
 const EVENTS = Number(process.env.FANOUT_EVENTS ?? 40);
 const PG_PORT = Number(process.env.FANOUT_PG_PORT ?? 55591);
+/** Servers on one database; the sockets are spread over them and the CPU figures add theirs up. */
+const INSTANCES = Number(process.env.FANOUT_INSTANCES ?? 1);
 const ADMIN_KEY = 'ptn_adm_fanout-measure-key-0123456789abcdef';
 
 const SUBSCRIPTION = `subscription BalanceChanged($memberId: ID!) {
@@ -109,41 +112,48 @@ async function until(check: () => boolean, timeoutMs: number): Promise<void> {
 
 async function main(): Promise<void> {
   const pg = await startBenchPostgres(mkdtempSync(path.join(os.tmpdir(), 'patron-fanout-')), PG_PORT);
-  const server = await startServer(await createDatabase(pg.url, 'fanout'));
+  const databaseUrl = await createDatabase(pg.url, 'fanout');
+  const servers: Array<{ child: ChildProcess; url: string }> = [];
   try {
-    const created = await gql(server.url, ADMIN_KEY, 'mutation($input: CreateProgramInput!) { createProgram(input: $input) { adminKey { secret } } }', { input: { name: 'fanout' } });
+    // One at a time: the first applies the migrations.
+    for (let i = 0; i < INSTANCES; i++) servers.push(await startServer(databaseUrl));
+    const writer = servers[0]!.url;
+    const cpuMs = async () => (await Promise.all(servers.map((server) => serverCpuMs(server.child)))).reduce((a, b) => a + b, 0);
+    const created = await gql(writer, ADMIN_KEY, 'mutation($input: CreateProgramInput!) { createProgram(input: $input) { adminKey { secret } } }', { input: { name: 'fanout' } });
     const adminKey = created.createProgram.adminKey.secret;
-    const key = (await gql(server.url, adminKey, 'mutation { createApiKey(input: { name: "shop", role: SERVER }) { secret } }')).createApiKey.secret;
-    const memberId = (await gql(server.url, key, 'mutation { upsertMember(input: { externalId: "fanout" }) { member { id } } }')).upsertMember.member.id;
+    const key = (await gql(writer, adminKey, 'mutation { createApiKey(input: { name: "shop", role: SERVER }) { secret } }')).createApiKey.secret;
+    const memberId = (await gql(writer, key, 'mutation { upsertMember(input: { externalId: "fanout" }) { member { id } } }')).upsertMember.member.id;
 
     // The accruals alone (warm-up, then measured).
-    for (let i = 0; i < 20; i++) await accrue(server.url, key, memberId);
-    let before = await serverCpuMs(server.child);
-    for (let i = 0; i < EVENTS; i++) await accrue(server.url, key, memberId);
+    for (let i = 0; i < 20; i++) await accrue(writer, key, memberId);
+    let before = await cpuMs();
+    for (let i = 0; i < EVENTS; i++) await accrue(writer, key, memberId);
     await new Promise((r) => setTimeout(r, 200));
-    const writesMs = (await serverCpuMs(server.child)) - before;
+    const writesMs = (await cpuMs()) - before;
 
-    const wsUrl = server.url.replace('http://', 'ws://');
+    // Sockets spread over the instances in turn; the writes all go to the first.
     const sockets: Array<{ received: () => number; close: () => void }> = [];
     for (let i = 0; i < SOCKETS; i += 100) {
-      sockets.push(...(await Promise.all(Array.from({ length: Math.min(100, SOCKETS - i) }, () => subscriber(wsUrl, key, memberId)))));
+      const batch = Array.from({ length: Math.min(100, SOCKETS - i) }, (_, j) => subscriber(servers[(i + j) % INSTANCES]!.url.replace('http://', 'ws://'), key, memberId));
+      sockets.push(...(await Promise.all(batch)));
     }
     // Every socket provably subscribed: a probe event reached all of them (and warmed up the path).
-    for (let i = 0; i < 5; i++) await accrue(server.url, key, memberId);
+    for (let i = 0; i < 5; i++) await accrue(writer, key, memberId);
     await until(() => sockets.every((s) => s.received() >= 1), 60_000);
     await new Promise((r) => setTimeout(r, 500));
     const base = sockets.map((s) => s.received());
 
-    before = await serverCpuMs(server.child);
+    before = await cpuMs();
     const started = Date.now();
-    for (let i = 0; i < EVENTS; i++) await accrue(server.url, key, memberId);
-    await until(() => sockets.every((s, i) => s.received() - base[i] >= EVENTS), 120_000);
+    for (let i = 0; i < EVENTS; i++) await accrue(writer, key, memberId);
+    await until(() => sockets.every((s, i) => s.received() - base[i]! >= EVENTS), 120_000);
     const wallMs = Date.now() - started;
-    const totalMs = (await serverCpuMs(server.child)) - before;
+    const totalMs = (await cpuMs()) - before;
     const deliveries = SOCKETS * EVENTS;
     const perDeliveryUs = ((totalMs - writesMs) * 1000) / deliveries;
     console.log(
       JSON.stringify({
+        instances: INSTANCES,
         sockets: SOCKETS,
         events: EVENTS,
         deliveries,
@@ -156,8 +166,10 @@ async function main(): Promise<void> {
     );
     for (const s of sockets) s.close();
   } finally {
-    server.child.send({ stop: true });
-    await new Promise((r) => server.child.once('exit', r));
+    for (const server of servers) {
+      server.child.send({ stop: true });
+      await new Promise((r) => server.child.once('exit', r));
+    }
     await pg.stop();
   }
 }
