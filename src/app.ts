@@ -5,6 +5,7 @@ import { Database } from './db/database';
 import { migrate, openOrm } from './db/orm';
 import type { Logger } from './logger';
 import { PgPubSub } from './graphql/pubsub';
+import { RedisPubSub } from './graphql/redis-pubsub';
 import { createSchema } from './graphql/schema';
 import { createHttpServer } from './server';
 import { createServices, type Services } from './services';
@@ -49,7 +50,11 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
     statementTimeoutMs: config.dbStatementTimeoutMs,
     idleInTransactionTimeoutMs: config.dbIdleInTransactionTimeoutMs,
   }, logger.child({ module: 'db' }));
-  const pubsub = new PgPubSub({ connectionString: options.databaseUrl, logger: logger.child({ module: 'pubsub' }) });
+  const pubsubLogger = logger.child({ module: 'pubsub' });
+  // Between instances: LISTEN/NOTIFY on the database, or Redis when PATRON_REDIS_URL is set.
+  const pubsub = config.redisUrl
+    ? new RedisPubSub({ url: config.redisUrl, channelPrefix: config.redisChannelPrefix, logger: pubsubLogger })
+    : new PgPubSub({ connectionString: options.databaseUrl, logger: pubsubLogger });
   await pubsub.start();
   // Committed outbox events go to subscribers through the relay; it first publishes what an
   // earlier run left unpublished.

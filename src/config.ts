@@ -48,6 +48,14 @@ const schema = z.object({
   PATRON_TRUST_PROXY: boolFlag,
   /** How far back a start catches up the scheduled runs no instance made, in hours (0: not at all). */
   PATRON_JOB_CATCH_UP_HOURS: z.coerce.number().int().min(0).max(24 * 366).default(48),
+  /** Events between instances through Redis pub/sub instead of PostgreSQL LISTEN/NOTIFY. */
+  PATRON_REDIS_URL: z
+    .string()
+    .optional()
+    .transform((v) => v?.trim() || undefined)
+    .refine((v) => v === undefined || /^rediss?:\/\/[^/]/.test(v), 'PATRON_REDIS_URL must be a redis:// or rediss:// URL'),
+  /** Prefix of the Redis channels; instances that share events use the same one. */
+  PATRON_REDIS_CHANNEL_PREFIX: z.string().min(1).max(100).default('patron:'),
 });
 
 /** `scheme://host[:port]` exactly as browsers send it in `Origin`: no path, no trailing slash. */
@@ -84,6 +92,9 @@ export interface Config {
   requestsPerKeyPerMinute: number;
   trustProxy: boolean;
   jobCatchUpHours: number;
+  /** Unset: events travel between instances over LISTEN/NOTIFY. */
+  redisUrl?: string;
+  redisChannelPrefix: string;
 }
 
 export class ConfigError extends Error {}
@@ -119,5 +130,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     requestsPerKeyPerMinute: e.PATRON_REQUESTS_PER_KEY_PER_MINUTE,
     trustProxy: e.PATRON_TRUST_PROXY,
     jobCatchUpHours: e.PATRON_JOB_CATCH_UP_HOURS,
+    redisUrl: e.PATRON_REDIS_URL,
+    redisChannelPrefix: e.PATRON_REDIS_CHANNEL_PREFIX,
   };
 }

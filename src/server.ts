@@ -2,7 +2,7 @@ import { ApolloServer } from '@apollo/server';
 import { expressMiddleware } from '@as-integrations/express5';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import express from 'express';
-import { GraphQLError, execute, subscribe, type GraphQLSchema } from 'graphql';
+import { GraphQLError, execute, type GraphQLSchema } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
@@ -24,6 +24,7 @@ import { trackConnections } from './http-drain';
 import { createGraphiqlHandler, GRAPHIQL_DEFAULT_HEADERS, GRAPHIQL_STARTER_QUERY } from './graphql/graphiql';
 import { armor, MAX_REQUEST_BYTES, MAX_TOKENS } from './graphql/limits';
 import { prepareWebSocketOperation, toGraphQLError } from './graphql/ws-operation';
+import { createSharedSubscribe } from './graphql/shared-subscriptions';
 import { RateLimits } from './http/rate-limit';
 import { createLoaders } from './graphql/loaders';
 import { accessLog } from './http/access-log';
@@ -139,7 +140,8 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<PatronHttp
         return { ...result, errors: result.errors.map((e) => formatError(e.toJSON(), e)) } as never;
       },
       execute,
-      subscribe,
+      // Subscribers that asked the same thing share one execution per event.
+      subscribe: createSharedSubscribe(),
     },
     wss,
   );
