@@ -283,7 +283,7 @@ export class PgPubSub implements PubSub, EventPublisher {
     if (this.refreshTimer) clearInterval(this.refreshTimer);
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
     this.reconnectTimer = null;
-    await this.flushNow();
+    await this.flushNow().catch(() => undefined);
     this.router.endAll();
     const listener = this.listenClient;
     this.listenClient = null;
@@ -304,7 +304,8 @@ export class PgPubSub implements PubSub, EventPublisher {
     this.flushScheduled = true;
     setImmediate(() => {
       this.flushScheduled = false;
-      void this.flush();
+      // Nobody waits for a scheduled flush: a failure is logged in send(); a waiting relay sees it in flushNow().
+      this.flush().catch(() => undefined);
     });
   }
 
@@ -328,11 +329,14 @@ export class PgPubSub implements PubSub, EventPublisher {
       this.counters.notifications += payloads.length;
     } catch (error) {
       this.counters.dropped += events.length;
-      this.logger.error({ err: error, events: events.length }, 'pubsub NOTIFY failed: events dropped');
+      this.logger.error({ err: error, events: events.length }, 'pubsub NOTIFY failed: events not sent');
       // Interest announcements may have been among them: say it all again with the next flush.
       if (events.some((e) => e.startsWith(INTEREST_PREFIX))) {
         setTimeout(() => this.announce('watch', this.router.keys), 1000).unref();
       }
+      // The outbox relay waits in flushNow(): failing it rolls its claim back, so the events stay
+      // unpublished and go out again with the next poll instead of being lost.
+      throw error;
     }
   }
 

@@ -5,6 +5,7 @@ import { type EventPublisher, LocalPubSub, PgPubSub, type PubSubLogger } from '.
 
 // The one place that names the database (to be replaced by the suite's embedded database helper).
 import { createTestDatabase, type TestDatabase } from '../support/database';
+import { startTcpProxy } from '../support/tcp-proxy';
 
 // The suite's own database on the run's PostgreSQL (embedded unless DATABASE_URL names one).
 let database: TestDatabase;
@@ -257,6 +258,31 @@ describe('PgPubSub over LISTEN/NOTIFY', () => {
     })();
     await closing2.close();
     await expect(loop).resolves.toBe(0);
+  });
+});
+
+describe('PgPubSub when a NOTIFY fails', () => {
+  it('rejects flushNow, so the outbox relay keeps the events unpublished and sends them again', async () => {
+    const channel = `patron_events_fail_${process.pid}_${Date.now()}`;
+    const proxy = await startTcpProxy(DATABASE_URL);
+    const behind = new PgPubSub({ connectionString: proxy.url, logger: silentLogger, channel, reconnectDelayMs: { min: 50, max: 200 } });
+    const watcher = new PgPubSub({ connectionString: DATABASE_URL, logger: silentLogger, channel });
+    try {
+      await Promise.all([behind.start(), watcher.start()]);
+      const events = watcher.subscribe<BalanceChanged>('BALANCE_CHANGED', 'account-f');
+      await waitFor(() => behind.isWatched('BALANCE_CHANGED', 'account-f'));
+      await proxy.down();
+      behind.publish('BALANCE_CHANGED', 'account-f', { accountId: 'account-f', seq: 1 });
+      await expect(behind.flushNow()).rejects.toThrow();
+      await proxy.up();
+      // The caller (the relay) publishes the batch again once the database answers.
+      behind.publish('BALANCE_CHANGED', 'account-f', { accountId: 'account-f', seq: 1 });
+      await behind.flushNow();
+      expect(await collect(events, 1, 5000)).toEqual([{ accountId: 'account-f', seq: 1 }]);
+    } finally {
+      await Promise.all([behind.close(), watcher.close()]);
+      await proxy.close();
+    }
   });
 });
 
