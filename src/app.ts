@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Config } from './config';
 import { Database } from './db/database';
-import { migrate, openOrm } from './db/orm';
+import { migrateAsOwner, openOrm } from './db/orm';
 import type { Logger } from './logger';
 import { PgPubSub } from './graphql/pubsub';
 import { createSchema } from './graphql/schema';
@@ -42,14 +42,15 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
   const { config, logger } = options;
   const clock = options.clock ?? systemClock;
   // MikroORM owns the schema (entities, committed migrations) and the configuration aggregates
-  // (programs, API keys, rules); the ledger's typed SQL runs on the pool below.
-  const orm = await openOrm(options.databaseUrl, ORM_POOL_MAX);
-  await migrate(orm);
-  const db = new Database(options.databaseUrl, config.dbPoolMax, {
+  // (programs, API keys, rules); the ledger's typed SQL runs on the pool below. The owner role
+  // only migrates; everything else connects as the application's role, which owns nothing.
+  const appUrl = await migrateAsOwner(options.databaseUrl, config.appDatabaseUrl);
+  const orm = await openOrm(appUrl, ORM_POOL_MAX);
+  const db = new Database(appUrl, config.dbPoolMax, {
     statementTimeoutMs: config.dbStatementTimeoutMs,
     idleInTransactionTimeoutMs: config.dbIdleInTransactionTimeoutMs,
   }, logger.child({ module: 'db' }));
-  const pubsub = new PgPubSub({ connectionString: options.databaseUrl, logger: logger.child({ module: 'pubsub' }) });
+  const pubsub = new PgPubSub({ connectionString: appUrl, logger: logger.child({ module: 'pubsub' }) });
   await pubsub.start();
   // Committed outbox events go to subscribers through the relay; it first publishes what an
   // earlier run left unpublished.

@@ -1,5 +1,6 @@
 import { MikroORM, Options } from '@mikro-orm/postgresql';
 import { Migrator } from '@mikro-orm/migrations';
+import { prepareAppRole } from './app-role';
 import { Account } from '../entities/account';
 import { ApiKey } from '../entities/api-key';
 import { Authorization } from '../entities/authorization';
@@ -76,4 +77,18 @@ export async function openOrm(clientUrl: string, poolMax?: number): Promise<Mikr
 /** Applies committed migrations; the schema is never synchronised from entities at run time. */
 export async function migrate(orm: MikroORM): Promise<void> {
   await orm.getMigrator().up();
+}
+
+/**
+ * Migrates as the owner (DATABASE_URL's role) on a connection of its own, then prepares the
+ * application's role (src/db/app-role.ts) and returns the URL the application runs on.
+ */
+export async function migrateAsOwner(ownerUrl: string, appUrl?: string): Promise<string> {
+  const orm = await openOrm(ownerUrl, 1);
+  try {
+    await migrate(orm);
+  } finally {
+    await orm.close(true);
+  }
+  return prepareAppRole(ownerUrl, appUrl);
 }
