@@ -57,7 +57,8 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
   const relay = new OutboxRelay(db, pubsub, logger.child({ module: 'outbox' }));
   relay.start();
   const services = createServices(db, orm, clock, config);
-  const { generatedAdminKey } = await services.access.bootstrap(config.adminKey);
+  const { generatedAdminKey, reinstated } = await services.access.bootstrap(config.adminKey);
+  if (reinstated) logger.warn('the key PATRON_ADMIN_KEY names was revoked or not the operator\'s: it is the live operator key again');
   const jobs = createJobRunner(db, new LedgerJobs(db, services.ledger, { logger }), { clock, logger, catchUpHours: config.jobCatchUpHours });
   jobs.register(birthdayJob(services));
   jobs.register(pruneOutboxJob(relay));

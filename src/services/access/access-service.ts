@@ -1,15 +1,15 @@
 import { createHash, randomBytes } from 'node:crypto';
-import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
+import { LockMode, type EntityManager, type MikroORM } from '@mikro-orm/postgresql';
 import { SignJWT, jwtVerify } from 'jose';
 import type { Database } from '../../db/database';
 import { ApiKey, ApiKeyRole } from '../../entities/api-key';
 import { Program } from '../../entities/program';
-import { badInput, notFound } from '../../errors';
+import { ErrorCode, PatronError, badInput, notFound } from '../../errors';
 import type { MemberService } from '../members';
 import type { ProgramService } from '../programs';
 import type { Clock, MemberRef, Page, RequestContext } from '../shared';
 import { idCursor, isUuid, pageOf, pageSize, readIdCursor } from '../shared';
-import { claimTokenSecret, findKey, findKeysPage, findLiveKey, findOperatorKey, hasKey, lockBootstrap } from './access-store';
+import { claimTokenSecret, countOtherLiveAdminKeys, findKey, findKeysPage, findLiveKey, findOperatorKey, hasKey, lockBootstrap } from './access-store';
 
 export interface ApiKeyIdentity {
   keyId: string;
@@ -104,26 +104,29 @@ export class AccessService {
 
   /**
    * First start: the default program and the operator's admin key (the given one, or a new
-   * one returned so it can be printed once). Later starts change nothing.
+   * one returned so it can be printed once). Later starts change nothing — except that the key
+   * `PATRON_ADMIN_KEY` names is always the operator's and live: revoked by mistake, it comes
+   * back with the next start (the documented way back in).
    */
-  async bootstrap(adminKey?: string): Promise<{ programId: string; generatedAdminKey?: string }> {
-    return this.orm.em.fork().transactional(async (em) => {
+  async bootstrap(adminKey?: string): Promise<{ programId: string; generatedAdminKey?: string; reinstated?: boolean }> {
+    const result = await this.orm.em.fork().transactional(async (em) => {
       await lockBootstrap(em);
       const program = await this.programs.firstProgram(em);
-      const operatorKey = await findOperatorKey(em);
       if (adminKey) {
-        const secretHash = hashSecret(adminKey);
-        // A key with this secret that exists already (even revoked) stays as it is.
-        if (operatorKey?.secretHash !== secretHash && !(await findKey(em, secretHash))) {
+        const existing = await findKey(em, hashSecret(adminKey));
+        if (!existing) {
           this.newKey(em, program.id, ApiKeyRole.ADMIN, 'operator (PATRON_ADMIN_KEY)', adminKey, true);
+          return { programId: program.id };
         }
-        return { programId: program.id };
+        return { programId: program.id, reinstated: existing.reinstateAsOperator() };
       }
-      if (operatorKey) return { programId: program.id };
+      if (await findOperatorKey(em)) return { programId: program.id };
       const secret = newSecret(ApiKeyRole.ADMIN);
       this.newKey(em, program.id, ApiKeyRole.ADMIN, 'operator', secret, true);
       return { programId: program.id, generatedAdminKey: secret };
     });
+    this.keyCache.clear();
+    return result;
   }
 
   /** The key a secret names, or null (unknown or revoked); from memory when seen in the last seconds. */
@@ -138,23 +141,35 @@ export class AccessService {
     return identity;
   }
 
+  /** A new key of the caller's program, or — called by the operator with `anyProgram` — of the program `ctx` names. */
   async createApiKey(ctx: RequestContext, input: { role: ApiKeyRole; name: string }): Promise<CreatedApiKey> {
     const em = this.orm.em.fork();
+    if (!isUuid(ctx.programId) || !(await em.findOne(Program, { id: ctx.programId }))) throw notFound('Program', { programId: ctx.programId });
     const secret = newSecret(input.role);
     const key = this.newKey(em, ctx.programId, input.role, input.name, secret);
     await em.flush();
-    ctx.logger.info({ apiKeyId: key.id, role: key.role }, 'API key created');
+    ctx.logger.info({ apiKeyId: key.id, role: key.role, programId: ctx.programId }, 'API key created');
     return { apiKey: toKey(key), secret };
   }
 
-  async revokeApiKey(ctx: RequestContext, keyId: string): Promise<ApiKeyRecord> {
-    const em = this.orm.em.fork();
-    const key = isUuid(keyId) ? await em.findOne(ApiKey, { id: keyId, program: ctx.programId }) : null;
-    if (!key) throw notFound('API key', { keyId });
-    key.revoke(this.clock.now());
-    await em.flush();
+  /**
+   * Revokes a key of the caller's program (the operator: of any program). A program's last live
+   * admin key is refused: nothing could mint another. The program row is locked, so two
+   * revocations of its last two admin keys cannot both pass.
+   */
+  async revokeApiKey(ctx: RequestContext, keyId: string, opts: { anyProgram?: boolean } = {}): Promise<ApiKeyRecord> {
+    const key = await this.orm.em.fork().transactional(async (em) => {
+      const found = isUuid(keyId) ? await em.findOne(ApiKey, opts.anyProgram ? { id: keyId } : { id: keyId, program: ctx.programId }) : null;
+      if (!found) throw notFound('API key', { keyId });
+      await em.findOne(Program, { id: found.program.id }, { lockMode: LockMode.PESSIMISTIC_WRITE });
+      if (found.role === ApiKeyRole.ADMIN && found.revokedAt === null && (await countOtherLiveAdminKeys(em, found)) === 0) {
+        throw new PatronError(ErrorCode.INVALID_STATE, 'This is the program\'s last admin key: create another admin key before revoking it', { keyId });
+      }
+      found.revoke(this.clock.now());
+      return found;
+    });
     this.keyCache.clear();
-    ctx.logger.info({ apiKeyId: key.id }, 'API key revoked');
+    ctx.logger.info({ apiKeyId: key.id, programId: key.program.id }, 'API key revoked');
     return toKey(key);
   }
 
@@ -168,6 +183,7 @@ export class AccessService {
     const limit = pageSize(opts.first);
     const afterId = readIdCursor('apiKeys', opts.after);
     const em = this.orm.em.fork();
+    if (!isUuid(ctx.programId)) throw notFound('Program', { programId: ctx.programId });
     const keys = await findKeysPage(em, ctx.programId, afterId, limit + 1);
     if (afterId && keys.length === 0 && !(await hasKey(em, ctx.programId, afterId))) {
       throw badInput('after names no key of this program', { field: 'after' });

@@ -1,5 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { ApiKey } from '../../entities/api-key';
+import { ApiKey, ApiKeyRole } from '../../entities/api-key';
 import { statement } from '../../db/statement';
 import type { Statement } from '../../db/statement';
 
@@ -71,4 +71,9 @@ export function findKeysPage(em: EntityManager, programId: string, afterId: stri
 /** Whether the program has a key with this id. */
 export async function hasKey(em: EntityManager, programId: string, id: string): Promise<boolean> {
   return (await em.count(ApiKey, { id, program: programId })) > 0;
+}
+
+/** How many live admin keys the key's program has besides this one. */
+export function countOtherLiveAdminKeys(em: EntityManager, key: ApiKey): Promise<number> {
+  return em.count(ApiKey, { program: key.program.id, role: ApiKeyRole.ADMIN, revokedAt: null, id: { $ne: key.id } });
 }
