@@ -30,13 +30,17 @@ import { Migration20261203110000_referrals } from '../migrations/Migration202612
 import { Migration20261203120000_phone_region } from '../migrations/Migration20261203120000_phone_region';
 import { Migration20261203130000_job_run } from '../migrations/Migration20261203130000_job_run';
 import { Migration20261203140000_order_benefit } from '../migrations/Migration20261203140000_order_benefit';
+import { Migration20261204700000_credentials } from '../migrations/Migration20261204700000_credentials';
+import { CustomerTokenRevocation } from '../entities/customer-token-revocation';
+import { MemberContactChange } from '../entities/member-contact-change';
 
 
 export const entities = [
   Program, ApiKey, ServerSetting, IdempotencyRecord, Member, Account, LedgerEntry, Lot, LotAllocation, Authorization,
   Rule, RuleVersion, RuleAward, TrackedEvent, EarnedSource, MemberSpend, ShopOrder, ShopOrderLine, ShopOrderAward,
   ShopOrderRefund, OutboxEvent, OutboxSequence, TierStructure, TierLevel, TierQualification, MemberTier, TierHistory,
-  ReferralCode, Referral, ReferralPath, ReferralAttempt, ReferralSignal, ReferralSite, JobRun,
+  ReferralCode, Referral, ReferralPath, ReferralAttempt, ReferralSignal, ReferralSite, JobRun, CustomerTokenRevocation,
+  MemberContactChange,
 ];
 
 /** Migrations are listed in code so the built server needs no file globbing. */
@@ -53,6 +57,7 @@ export const migrationsList = [
   { name: 'Migration20261203120000_phone_region', class: Migration20261203120000_phone_region },
   { name: 'Migration20261203130000_job_run', class: Migration20261203130000_job_run },
   { name: 'Migration20261203140000_order_benefit', class: Migration20261203140000_order_benefit },
+  { name: 'Migration20261204700000_credentials', class: Migration20261204700000_credentials },
 ];
 
 export function ormOptions(clientUrl: string, poolMax = 20): Options {

@@ -6,7 +6,9 @@ import {
 } from '../graphql/types/program';
 import { apiKeyCursor } from '../services/access';
 import { toConnection } from './mappers';
-import { requestContext } from './scope';
+import { requestContext, writerContext } from './scope';
+import { CustomerTokensRevoked } from '../graphql/types/access';
+import { MemberRefInput, toMemberRef } from '../graphql/types/common';
 import { ErrorCode, PatronError } from '../errors';
 import type { RequestContext } from '../services/shared';
 
@@ -69,6 +71,14 @@ export class ProgramResolver {
   ): Promise<CreatedApiKey> {
     const { apiKey, secret } = await ctx.services.access.createApiKey(keyManagementContext(ctx, programId), { role: input.role, name: input.name });
     return { apiKey, secret };
+  }
+
+  @Authorized(Role.ADMIN, Role.SERVER)
+  @Mutation(() => CustomerTokensRevoked, {
+    description: 'Every customer token issued for the member so far stops working (requests at once, open subscriptions within seconds); tokens issued afterwards work.',
+  })
+  revokeCustomerTokens(@Arg('member') member: MemberRefInput, @Ctx() ctx: Context): Promise<CustomerTokensRevoked> {
+    return ctx.services.access.revokeCustomerTokens(writerContext(ctx), toMemberRef(member));
   }
 
   @Authorized(Role.ADMIN)

@@ -9,7 +9,7 @@ import type { MemberService } from '../members';
 import type { ProgramService } from '../programs';
 import type { Clock, MemberRef, Page, RequestContext } from '../shared';
 import { idCursor, isUuid, pageOf, pageSize, readIdCursor } from '../shared';
-import { claimTokenSecret, countOtherLiveAdminKeys, findKey, findKeysPage, findLiveKey, findOperatorKey, hasKey, lockBootstrap } from './access-store';
+import { claimTokenSecret, countOtherLiveAdminKeys, customerTokenGeneration, revokeCustomerTokens, findKey, findKeysPage, findLiveKey, findOperatorKey, hasKey, lockBootstrap } from './access-store';
 
 export interface ApiKeyIdentity {
   keyId: string;
@@ -91,6 +91,8 @@ function toKey(key: ApiKey): ApiKeyRecord {
  */
 export class AccessService {
   private readonly keyCache = new Map<string, { identity: ApiKeyIdentity | null; until: number }>();
+  /** Per member, the generation its tokens must carry (see {@link revokeCustomerTokens}), for {@link KEY_CACHE_MS}. */
+  private readonly generationCache = new Map<string, { generation: number; until: number }>();
   private tokenKey?: Uint8Array;
 
   constructor(
@@ -203,8 +205,9 @@ export class AccessService {
     const ttl = ttlSeconds ?? this.options.customerTokenTtlSeconds;
     if (!Number.isSafeInteger(ttl) || ttl < 60 || ttl > 86_400) throw badInput('ttlSeconds must be from 60 to 86400', { field: 'ttlSeconds' });
     const found = await this.members.get(ctx, member);
+    const generation = await this.tokenGeneration(found.id, { fresh: true });
     const now = Math.floor(this.clock.now().getTime() / 1000);
-    const token = await new SignJWT({ pid: ctx.programId })
+    const token = await new SignJWT({ pid: ctx.programId, ...(generation > 0 ? { gen: generation } : {}) })
       .setProtectedHeader({ alg: 'HS256' })
       .setSubject(found.id)
       .setIssuer(TOKEN_ISSUER)
@@ -214,19 +217,47 @@ export class AccessService {
     return { token, memberId: found.id, expiresAt: new Date((now + ttl) * 1000) };
   }
 
-  /** The member a customer token speaks for, or null when it is invalid or expired. */
+  /**
+   * Every customer token issued for the member so far stops working: HTTP requests at once on
+   * this instance (within {@link KEY_CACHE_MS} on others), and open WebSocket subscriptions at
+   * their next credential check. Tokens issued afterwards work.
+   */
+  async revokeCustomerTokens(ctx: RequestContext, member: MemberRef): Promise<{ memberId: string; revokedAt: Date }> {
+    const found = await this.members.get(ctx, member);
+    const revokedAt = this.clock.now();
+    const [{ generation }] = await this.db.run(revokeCustomerTokens, [found.id, ctx.programId, revokedAt, ctx.id]);
+    this.generationCache.set(found.id, { generation, until: Date.now() + KEY_CACHE_MS });
+    ctx.logger.info({ memberId: found.id, generation }, 'customer tokens revoked');
+    return { memberId: found.id, revokedAt };
+  }
+
+  /** The member a customer token speaks for, or null when it is invalid, expired or revoked. */
   async verifyCustomerToken(token: string): Promise<CustomerIdentity | null> {
+    let payload;
     try {
-      const { payload } = await jwtVerify(token, await this.tokenSecret(), {
+      ({ payload } = await jwtVerify(token, await this.tokenSecret(), {
         issuer: TOKEN_ISSUER,
         algorithms: ['HS256'],
         currentDate: this.clock.now(),
-      });
-      if (typeof payload.sub !== 'string' || typeof payload.pid !== 'string' || typeof payload.exp !== 'number') return null;
-      return { programId: payload.pid, memberId: payload.sub, expiresAt: new Date(payload.exp * 1000) };
+      }));
     } catch {
       return null;
     }
+    if (typeof payload.sub !== 'string' || typeof payload.pid !== 'string' || typeof payload.exp !== 'number') return null;
+    // Tokens from before revocations existed carry no generation: the first one.
+    const generation = payload.gen ?? 0;
+    if (generation !== (await this.tokenGeneration(payload.sub))) return null;
+    return { programId: payload.pid, memberId: payload.sub, expiresAt: new Date(payload.exp * 1000) };
+  }
+
+  private async tokenGeneration(memberId: string, opts: { fresh?: boolean } = {}): Promise<number> {
+    const cached = this.generationCache.get(memberId);
+    if (!opts.fresh && cached && cached.until > Date.now()) return cached.generation;
+    const [row] = await this.db.run(customerTokenGeneration, [memberId]);
+    const generation = row?.generation ?? 0;
+    if (this.generationCache.size > 100_000) this.generationCache.clear();
+    this.generationCache.set(memberId, { generation, until: Date.now() + KEY_CACHE_MS });
+    return generation;
   }
 
   /** The configured secret, or one generated once and shared by all instances through the database. */

@@ -5,7 +5,8 @@ import type { Statement } from '../../db/statement';
 
 /**
  * The access module's storage. API keys are MikroORM entities (read and written through an
- * EntityManager); the two statements below are what an entity cannot say.
+ * EntityManager); the statements below are what an entity cannot say, and the customer-token
+ * generations read on every customer request.
  */
 
 /** Serializes first starts of several instances: one of them creates the default program and key. */
@@ -21,6 +22,20 @@ export const claimTokenSecret = statement<[candidate: string], { value: string }
    union all
    select value from server_setting where key = 'customer_token_secret'
    limit 1`,
+);
+
+/** The generation a member's customer tokens must carry: none stored means 0 (never revoked). */
+export const customerTokenGeneration = statement<[memberId: string], { generation: number }>(
+  'access.customer_token_generation',
+  `select generation from customer_token_revocation where member_id = ?`,
+);
+
+/** Revokes every customer token of a member issued so far: raises the generation they must carry. */
+export const revokeCustomerTokens = statement<[memberId: string, programId: string, now: Date, revokedBy: string], { generation: number }>(
+  'access.revoke_customer_tokens',
+  `insert into customer_token_revocation as r (member_id, program_id, generation, revoked_at, revoked_by) values (?, ?, 1, ?, ?)
+   on conflict (member_id) do update set generation = r.generation + 1, revoked_at = excluded.revoked_at, revoked_by = excluded.revoked_by
+   returning generation`,
 );
 
 /**
