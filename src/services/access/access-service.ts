@@ -9,7 +9,8 @@ import type { MemberService } from '../members';
 import type { ProgramService } from '../programs';
 import type { Clock, MemberRef, Page, RequestContext } from '../shared';
 import { idCursor, isUuid, pageOf, pageSize, readIdCursor } from '../shared';
-import { claimTokenSecret, countOtherLiveAdminKeys, customerTokenGeneration, revokeCustomerTokens, findKey, findKeysPage, findLiveKey, findOperatorKey, hasKey, lockBootstrap } from './access-store';
+import { CustomerIds } from './customer-ids';
+import { claimCustomerIdSecret, claimTokenSecret, countOtherLiveAdminKeys, customerTokenGeneration, revokeCustomerTokens, findKey, findKeysPage, findLiveKey, findOperatorKey, hasKey, lockBootstrap } from './access-store';
 
 export interface ApiKeyIdentity {
   keyId: string;
@@ -94,6 +95,7 @@ export class AccessService {
   /** Per member, the generation its tokens must carry (see {@link revokeCustomerTokens}), for {@link KEY_CACHE_MS}. */
   private readonly generationCache = new Map<string, { generation: number; until: number }>();
   private tokenKey?: Uint8Array;
+  private ids?: Promise<CustomerIds>;
 
   constructor(
     private readonly orm: MikroORM,
@@ -258,6 +260,16 @@ export class AccessService {
     if (this.generationCache.size > 100_000) this.generationCache.clear();
     this.generationCache.set(memberId, { generation, until: Date.now() + KEY_CACHE_MS });
     return generation;
+  }
+
+  /**
+   * Ids as customers see them (entries and lots): the secret behind them is generated once and
+   * shared by all instances through the database; it never changes, so neither do the ids.
+   */
+  customerIds(): Promise<CustomerIds> {
+    this.ids ??= this.db.run(claimCustomerIdSecret, [randomBytes(32).toString('base64url')]).then(([row]) => new CustomerIds(row.value));
+    this.ids.catch(() => (this.ids = undefined));
+    return this.ids;
   }
 
   /** The configured secret, or one generated once and shared by all instances through the database. */

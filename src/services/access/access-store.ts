@@ -24,6 +24,18 @@ export const claimTokenSecret = statement<[candidate: string], { value: string }
    limit 1`,
 );
 
+/** The secret behind customer-facing ids (see customer-ids.ts): the first to ask stores one, everyone reads it. */
+export const claimCustomerIdSecret = statement<[candidate: string], { value: string }>(
+  'access.claim_customer_id_secret',
+  `with claimed as (
+     insert into server_setting (key, value) values ('customer_id_secret', ?) on conflict (key) do nothing returning value
+   )
+   select value from claimed
+   union all
+   select value from server_setting where key = 'customer_id_secret'
+   limit 1`,
+);
+
 /** The generation a member's customer tokens must carry: none stored means 0 (never revoked). */
 export const customerTokenGeneration = statement<[memberId: string], { generation: number }>(
   'access.customer_token_generation',
