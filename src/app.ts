@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Config } from './config';
 import { Database } from './db/database';
-import { migrateAsOwner, openOrm } from './db/orm';
+import { openAppOrm } from './db/orm';
 import type { Logger } from './logger';
 import { PgPubSub } from './graphql/pubsub';
 import { createSchema } from './graphql/schema';
@@ -44,8 +44,7 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
   // MikroORM owns the schema (entities, committed migrations) and the configuration aggregates
   // (programs, API keys, rules); the ledger's typed SQL runs on the pool below. The owner role
   // only migrates; everything else connects as the application's role, which owns nothing.
-  const appUrl = await migrateAsOwner(options.databaseUrl, config.appDatabaseUrl);
-  const orm = await openOrm(appUrl, ORM_POOL_MAX);
+  const { orm, appUrl } = await openAppOrm(options.databaseUrl, config.appDatabaseUrl, ORM_POOL_MAX);
   const db = new Database(appUrl, config.dbPoolMax, {
     statementTimeoutMs: config.dbStatementTimeoutMs,
     idleInTransactionTimeoutMs: config.dbIdleInTransactionTimeoutMs,

@@ -85,15 +85,19 @@ export async function migrate(orm: MikroORM): Promise<void> {
 }
 
 /**
- * Migrates as the owner (DATABASE_URL's role) on a connection of its own, then prepares the
- * application's role (src/db/app-role.ts) and returns the URL the application runs on.
+ * Opens the ORM the application runs on: migrates as the owner (DATABASE_URL's role), prepares
+ * the application's role (src/db/app-role.ts), then reconnects the same ORM as that role (its
+ * metadata is discovered once). Returns the ORM and the URL the rest of the application uses.
  */
-export async function migrateAsOwner(ownerUrl: string, appUrl?: string): Promise<string> {
-  const orm = await openOrm(ownerUrl, 1);
+export async function openAppOrm(ownerUrl: string, appUrl: string | undefined, poolMax: number): Promise<{ orm: MikroORM; appUrl: string }> {
+  const orm = await openOrm(ownerUrl, poolMax);
   try {
     await migrate(orm);
-  } finally {
+    const url = await prepareAppRole(ownerUrl, appUrl);
+    await orm.reconnect({ clientUrl: url });
+    return { orm, appUrl: url };
+  } catch (error) {
     await orm.close(true);
+    throw error;
   }
-  return prepareAppRole(ownerUrl, appUrl);
 }

@@ -35,6 +35,11 @@ test('the application role is not the owner and not a superuser', async () => {
     `select count(*)::int as n from pg_class c join pg_namespace n on n.oid = c.relnamespace
      where n.nspname = current_schema() and pg_get_userbyid(c.relowner) = current_user`);
   expect(owned.n).toBe(0);
+  // The ORM's runtime connections too (it migrated as the owner, then reconnected).
+  const [orm] = await s.app.orm.em.fork().getConnection().execute<Array<{ user: string; superuser: string }>>(
+    `select current_user as user, current_setting('is_superuser') as superuser`);
+  expect(orm).toEqual({ user: me.user, superuser: 'off' });
+  expect(me.user).not.toBe(new URL(s.db.url).username);
 });
 
 test.each([
