@@ -75,3 +75,29 @@ test('an open subscription of a revoked token is closed; another member\'s stays
   expect(kept.closeCode).toBeUndefined();
   expect((await record(keptSocket, AccountDocument, {}).event(0)).account.memberId).toBe(neighbour.id);
 }, 30_000);
+
+test('another instance refuses the revoked tokens once its cache (5 s) lapses, and accepts newer ones at once', async () => {
+  const other = await startTestServer({ db: s.db });
+  try {
+    const member = await createMember(s, shop.serverKey);
+    const old = await tokenFor(member.id);
+    // The other instance has seen the member's tokens before the revocation.
+    expect(ok(await other.request(AccountDocument, {}, old)).account.memberId).toBe(member.id);
+    ok(await s.request(RevokeCustomerTokensDocument, { member: { id: member.id } }, shop.serverKey));
+    const fresh = await tokenFor(member.id);
+    expect(ok(await other.request(AccountDocument, {}, fresh)).account.memberId).toBe(member.id);
+    const revokedAt = Date.now();
+    let refusedAfter: number | null = null;
+    while (Date.now() - revokedAt < 8000) {
+      if (codesOf(await other.request(AccountDocument, {}, old))[0] === 'UNAUTHENTICATED') {
+        refusedAfter = Date.now() - revokedAt;
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(refusedAfter).not.toBeNull();
+    expect(refusedAfter!).toBeLessThanOrEqual(5500);
+  } finally {
+    await other.app.close({ closeIdle: true });
+  }
+});

@@ -10,7 +10,10 @@ import type { ProgramService } from '../programs';
 import type { Clock, MemberRef, Page, RequestContext } from '../shared';
 import { idCursor, isUuid, pageOf, pageSize, readIdCursor } from '../shared';
 import { CustomerIds } from './customer-ids';
-import { claimCustomerIdSecret, claimTokenSecret, countOtherLiveAdminKeys, customerTokenGeneration, revokeCustomerTokens, findKey, findKeysPage, findLiveKey, findOperatorKey, hasKey, lockBootstrap } from './access-store';
+import {
+  claimCustomerIdSecret, claimTokenSecret, countOtherLiveAdminKeys, customerTokenGeneration, findKey, findKeysPage, findLiveKey,
+  findOperatorKey, hasKey, lockBootstrap, revokeCustomerTokens,
+} from './access-store';
 
 export interface ApiKeyIdentity {
   keyId: string;
@@ -145,7 +148,7 @@ export class AccessService {
     return identity;
   }
 
-  /** A new key of the caller's program, or — called by the operator with `anyProgram` — of the program `ctx` names. */
+  /** A new key of the program `ctx` names (the GraphQL edge lets only the operator name another than its own). */
   async createApiKey(ctx: RequestContext, input: { role: ApiKeyRole; name: string }): Promise<CreatedApiKey> {
     const em = this.orm.em.fork();
     if (!isUuid(ctx.programId) || !(await em.findOne(Program, { id: ctx.programId }))) throw notFound('Program', { programId: ctx.programId });
@@ -248,7 +251,10 @@ export class AccessService {
     if (typeof payload.sub !== 'string' || typeof payload.pid !== 'string' || typeof payload.exp !== 'number') return null;
     // Tokens from before revocations existed carry no generation: the first one.
     const generation = payload.gen ?? 0;
-    if (generation !== (await this.tokenGeneration(payload.sub))) return null;
+    let current = await this.tokenGeneration(payload.sub);
+    // Issued after a revocation this instance has not heard of yet: look again rather than refuse it.
+    if (typeof generation === 'number' && generation > current) current = await this.tokenGeneration(payload.sub, { fresh: true });
+    if (generation !== current) return null;
     return { programId: payload.pid, memberId: payload.sub, expiresAt: new Date(payload.exp * 1000) };
   }
 
