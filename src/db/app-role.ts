@@ -63,11 +63,9 @@ const codeOf = (error: unknown) => (error as { code?: string }).code;
 
 /**
  * Creates the derived role when missing (several instances, or several databases of one cluster,
- * may try at once: the loser's duplicate error is fine), and sets its password only when logging
- * in with the derived one fails — so concurrent starts do not rewrite the role row.
+ * may try at once: the loser's duplicate error is fine).
  */
 async function ensureDerivedRole(ownerUrl: string, role: string): Promise<void> {
-  const appUrl = derivedAppUrl(ownerUrl);
   await withClient(ownerUrl, async (c) => {
     const { rows } = await c.query<{ n: number }>('select 1 as n from pg_roles where rolname = $1', [role]);
     if (rows.length > 0) return;
@@ -81,7 +79,14 @@ async function ensureDerivedRole(ownerUrl: string, role: string): Promise<void> 
       if (codeOf(error) !== '42710' && codeOf(error) !== '23505') throw error;
     }
   });
-  const loggedIn = await withClient(appUrl, async () => true).catch((error) => {
+}
+
+/**
+ * Sets the derived role's password only when logging in with the derived one fails (the owner's
+ * password changed), so concurrent starts do not rewrite the role's row.
+ */
+async function ensureDerivedPassword(ownerUrl: string, role: string): Promise<void> {
+  const loggedIn = await withClient(derivedAppUrl(ownerUrl), async () => true).catch((error) => {
     if (codeOf(error) === '28P01' || codeOf(error) === '28000') return false;
     throw error;
   });
@@ -92,7 +97,8 @@ async function ensureDerivedRole(ownerUrl: string, role: string): Promise<void> 
 /** Grants exactly what the application needs on the schema the owner migrated; run after every migration. */
 async function grantAppPrivileges(ownerUrl: string, role: string): Promise<void> {
   await withClient(ownerUrl, async (c) => {
-    const { rows: [me] } = await c.query<{ owner: string; schema: string }>('select current_user as owner, current_schema() as schema');
+    const { rows: [me] } = await c.query<{ owner: string; schema: string; database: string }>(
+      'select current_user as owner, current_schema() as schema, current_database() as database');
     if (me.owner === role) throw new Error(`The application role (${role}) must not be the schema owner: give PATRON_APP_DATABASE_URL another role`);
     const { rows: [app] } = await c.query<{ rolsuper: boolean; rolbypassrls: boolean }>(
       'select rolsuper, rolbypassrls from pg_roles where rolname = $1', [role]);
@@ -110,6 +116,7 @@ async function grantAppPrivileges(ownerUrl: string, role: string): Promise<void>
     await c.query('begin');
     try {
       await c.query(GRANT_LOCK);
+      await c.query(`grant connect, temporary on database ${ident(me.database)} to ${r}`);
       await c.query(`grant usage on schema ${s} to ${r}`);
       await c.query(`revoke create on schema ${s} from ${r}`);
       // Everything there now (re-run on every start, so tables of later migrations are covered) …
@@ -146,5 +153,6 @@ export async function prepareAppRole(ownerUrl: string, appUrl?: string): Promise
   const role = appRoleName(ownerUrl);
   await ensureDerivedRole(ownerUrl, role);
   await grantAppPrivileges(ownerUrl, role);
+  await ensureDerivedPassword(ownerUrl, role);
   return derivedAppUrl(ownerUrl);
 }
