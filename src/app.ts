@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Config } from './config';
 import { Database } from './db/database';
-import { migrate, openOrm } from './db/orm';
+import { openAppOrm } from './db/orm';
 import type { Logger } from './logger';
 import { PgPubSub } from './graphql/pubsub';
 import { RedisPubSub } from './graphql/redis-pubsub';
@@ -43,10 +43,10 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
   const { config, logger } = options;
   const clock = options.clock ?? systemClock;
   // MikroORM owns the schema (entities, committed migrations) and the configuration aggregates
-  // (programs, API keys, rules); the ledger's typed SQL runs on the pool below.
-  const orm = await openOrm(options.databaseUrl, ORM_POOL_MAX);
-  await migrate(orm);
-  const db = new Database(options.databaseUrl, config.dbPoolMax, {
+  // (programs, API keys, rules); the ledger's typed SQL runs on the pool below. The owner role
+  // only migrates; everything else connects as the application's role, which owns nothing.
+  const { orm, appUrl } = await openAppOrm(options.databaseUrl, config.appDatabaseUrl, ORM_POOL_MAX);
+  const db = new Database(appUrl, config.dbPoolMax, {
     statementTimeoutMs: config.dbStatementTimeoutMs,
     idleInTransactionTimeoutMs: config.dbIdleInTransactionTimeoutMs,
   }, logger.child({ module: 'db' }));
@@ -54,14 +54,15 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
   // Between instances: LISTEN/NOTIFY on the database, or Redis when PATRON_REDIS_URL is set.
   const pubsub = config.redisUrl
     ? new RedisPubSub({ url: config.redisUrl, channelPrefix: config.redisChannelPrefix, logger: pubsubLogger })
-    : new PgPubSub({ connectionString: options.databaseUrl, logger: pubsubLogger });
+    : new PgPubSub({ connectionString: appUrl, logger: pubsubLogger });
   await pubsub.start();
   // Committed outbox events go to subscribers through the relay; it first publishes what an
   // earlier run left unpublished.
   const relay = new OutboxRelay(db, pubsub, logger.child({ module: 'outbox' }));
   relay.start();
   const services = createServices(db, orm, clock, config);
-  const { generatedAdminKey } = await services.access.bootstrap(config.adminKey);
+  const { generatedAdminKey, reinstated } = await services.access.bootstrap(config.adminKey);
+  if (reinstated) logger.warn('the key PATRON_ADMIN_KEY names was revoked or not the operator\'s: it is the live operator key again');
   const jobs = createJobRunner(db, new LedgerJobs(db, services.ledger, { logger }), { clock, logger, catchUpHours: config.jobCatchUpHours });
   jobs.register(birthdayJob(services));
   jobs.register(pruneOutboxJob(relay));

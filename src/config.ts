@@ -14,6 +14,8 @@ const schema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(4000),
   HOST: z.string().default('0.0.0.0'),
   DATABASE_URL: z.string().url().optional(),
+  /** The role the application connects as; unset → `<owner>_app`, created by the owner (see src/db/app-role.ts). */
+  PATRON_APP_DATABASE_URL: z.string().url().optional(),
   /** Where the embedded PostgreSQL keeps its files when DATABASE_URL is unset. */
   PATRON_DATA_DIR: z.string().default('.data'),
   /** The embedded PostgreSQL gets its own port so it never meets a system server on 5432. */
@@ -73,6 +75,8 @@ export interface Config {
   port: number;
   host: string;
   databaseUrl?: string;
+  /** The application's own, unprivileged connection; DATABASE_URL's role only migrates. */
+  appDatabaseUrl?: string;
   dataDir: string;
   embeddedPgPort: number;
   adminKey?: string;
@@ -112,6 +116,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     port: e.PORT,
     host: e.HOST,
     databaseUrl: e.DATABASE_URL,
+    appDatabaseUrl: e.PATRON_APP_DATABASE_URL,
     dataDir: e.PATRON_DATA_DIR,
     embeddedPgPort: e.PATRON_EMBEDDED_PG_PORT,
     adminKey: e.PATRON_ADMIN_KEY,

@@ -1,5 +1,6 @@
 import { MikroORM, Options } from '@mikro-orm/postgresql';
 import { Migrator } from '@mikro-orm/migrations';
+import { prepareAppRole } from './app-role';
 import { Account } from '../entities/account';
 import { ApiKey } from '../entities/api-key';
 import { Authorization } from '../entities/authorization';
@@ -30,13 +31,16 @@ import { Migration20261203120000_phone_region } from '../migrations/Migration202
 import { Migration20261203130000_job_run } from '../migrations/Migration20261203130000_job_run';
 import { Migration20261203140000_order_benefit } from '../migrations/Migration20261203140000_order_benefit';
 import { Migration20261204600000_input_bounds } from '../migrations/Migration20261204600000_input_bounds';
-
+import { Migration20261204700000_credentials } from '../migrations/Migration20261204700000_credentials';
+import { CustomerTokenRevocation } from '../entities/customer-token-revocation';
+import { MemberContactChange } from '../entities/member-contact-change';
 
 export const entities = [
   Program, ApiKey, ServerSetting, IdempotencyRecord, Member, Account, LedgerEntry, Lot, LotAllocation, Authorization,
   Rule, RuleVersion, RuleAward, TrackedEvent, EarnedSource, MemberSpend, ShopOrder, ShopOrderLine, ShopOrderAward,
   ShopOrderRefund, OutboxEvent, OutboxSequence, TierStructure, TierLevel, TierQualification, MemberTier, TierHistory,
-  ReferralCode, Referral, ReferralPath, ReferralAttempt, ReferralSignal, ReferralSite, JobRun,
+  ReferralCode, Referral, ReferralPath, ReferralAttempt, ReferralSignal, ReferralSite, JobRun, CustomerTokenRevocation,
+  MemberContactChange,
 ];
 
 /** Migrations are listed in code so the built server needs no file globbing. */
@@ -54,6 +58,7 @@ export const migrationsList = [
   { name: 'Migration20261203130000_job_run', class: Migration20261203130000_job_run },
   { name: 'Migration20261203140000_order_benefit', class: Migration20261203140000_order_benefit },
   { name: 'Migration20261204600000_input_bounds', class: Migration20261204600000_input_bounds },
+  { name: 'Migration20261204700000_credentials', class: Migration20261204700000_credentials },
 ];
 
 export function ormOptions(clientUrl: string, poolMax = 20): Options {
@@ -78,4 +83,22 @@ export async function openOrm(clientUrl: string, poolMax?: number): Promise<Mikr
 /** Applies committed migrations; the schema is never synchronised from entities at run time. */
 export async function migrate(orm: MikroORM): Promise<void> {
   await orm.getMigrator().up();
+}
+
+/**
+ * Opens the ORM the application runs on: migrates as the owner (DATABASE_URL's role), prepares
+ * the application's role (src/db/app-role.ts), then reconnects the same ORM as that role (its
+ * metadata is discovered once). Returns the ORM and the URL the rest of the application uses.
+ */
+export async function openAppOrm(ownerUrl: string, appUrl: string | undefined, poolMax: number): Promise<{ orm: MikroORM; appUrl: string }> {
+  const orm = await openOrm(ownerUrl, poolMax);
+  try {
+    await migrate(orm);
+    const url = await prepareAppRole(ownerUrl, appUrl);
+    await orm.reconnect({ clientUrl: url });
+    return { orm, appUrl: url };
+  } catch (error) {
+    await orm.close(true);
+    throw error;
+  }
 }

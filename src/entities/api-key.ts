@@ -65,6 +65,18 @@ export class ApiKey {
     this.createdAt = createdAt;
   }
 
+  /**
+   * The key PATRON_ADMIN_KEY names: the operator's, an admin key, and live again if it was
+   * revoked. Says whether anything changed.
+   */
+  reinstateAsOperator(): boolean {
+    if (this.operator && this.role === ApiKeyRole.ADMIN && this.revokedAt === null) return false;
+    this.operator = true;
+    this.role = ApiKeyRole.ADMIN;
+    this.revokedAt = null;
+    return true;
+  }
+
   /** Revoking twice keeps the first time. */
   revoke(at: Date): void {
     this.revokedAt ??= at;

@@ -3,7 +3,7 @@ import type { PubSub } from 'type-graphql';
 import { ArgumentValidationError, buildSchema } from 'type-graphql';
 import { validate } from 'class-validator';
 import { EventResolver } from '../resolvers/event-resolver';
-import { LedgerResolver, AccountResolver } from '../resolvers/ledger-resolver';
+import { LedgerResolver, AccountResolver, LedgerEntryIdResolver } from '../resolvers/ledger-resolver';
 import { OperationsResolver } from '../resolvers/operations-resolver';
 import { MemberResolver } from '../resolvers/member-resolver';
 import { OrderResolver } from '../resolvers/order-resolver';
@@ -21,6 +21,7 @@ export const resolvers = [
   MemberResolver,
   LedgerResolver,
   AccountResolver,
+  LedgerEntryIdResolver,
   SubscriptionResolver,
   BalanceChangeResolver,
   OrderResolver,

@@ -1,14 +1,16 @@
-import { Arg, Authorized, Ctx, FieldResolver, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import type { Context } from '../graphql/context';
 import { Role } from '../graphql/context';
 import { MemberRefInput, Money, toMemberRef } from '../graphql/types/common';
 import {
-  Account, AccrueInput, AdjustInput, AuthorizationResult, AuthorizeRedemptionInput, CaptureRedemptionInput,
+  Account, AccrueInput, LedgerEntry, AdjustInput, AuthorizationResult, AuthorizeRedemptionInput, CaptureRedemptionInput,
   LedgerEntryConnection, LedgerEntryFilter, LedgerResult, LotConnection, RedeemInput, ReleaseRedemptionInput,
   ReverseEntryInput,
 } from '../graphql/types/ledger';
 import type { AuthorizationResult as AuthorizationRecordResult, LedgerResult as LedgerRecordResult } from '../services/ledger';
-import { AccountValue, ledgerEntryMapper, toAccount, toLedgerEntry, toLot, toPage } from './mappers';
+import {
+  AccountValue, fromCustomerCursor, toAccount, toCustomerLedgerEntry, toCustomerLot, toLedgerEntry, toLot, toPage, type LedgerEntryValue,
+} from './mappers';
 import { memberScope, requestContext, writerContext } from './scope';
 
 const KEYS = [Role.ADMIN, Role.SERVER];
@@ -66,7 +68,11 @@ export class LedgerResolver {
   ): Promise<LedgerEntryConnection> {
     const request = requestContext(ctx);
     const memberId = await ctx.services.ledgerQueries.memberId(request, memberScope(ctx, member));
-    return toPage(await ctx.services.ledgerQueries.entries(request, memberId, { first, after, filter }), ledgerEntryMapper(ctx.identity));
+    if (ctx.identity.kind !== 'customer') return toPage(await ctx.services.ledgerQueries.entries(request, memberId, { first, after, filter }), toLedgerEntry);
+    // Customers page with customer-facing ids as cursors (mappers.ts).
+    const ids = await ctx.services.access.customerIds();
+    const page = await ctx.services.ledgerQueries.entries(request, memberId, { first, after: fromCustomerCursor(ids, 'entry', memberId, after), filter });
+    return toPage(page, toCustomerLedgerEntry(ids), (id) => ids.encode('entry', memberId, id));
   }
 
   @Authorized(...EVERYONE)
@@ -80,7 +86,10 @@ export class LedgerResolver {
   ): Promise<LotConnection> {
     const request = requestContext(ctx);
     const memberId = await ctx.services.ledgerQueries.memberId(request, memberScope(ctx, member));
-    return toPage(await ctx.services.ledgerQueries.lots(request, memberId, { first, after, openOnly }), toLot);
+    if (ctx.identity.kind !== 'customer') return toPage(await ctx.services.ledgerQueries.lots(request, memberId, { first, after, openOnly }), toLot);
+    const ids = await ctx.services.access.customerIds();
+    const page = await ctx.services.ledgerQueries.lots(request, memberId, { first, after: fromCustomerCursor(ids, 'lot', memberId, after), openOnly });
+    return toPage(page, toCustomerLot(ids, memberId), (id) => ids.encode('lot', memberId, id));
   }
 
   @Authorized(...KEYS)
@@ -135,3 +144,14 @@ export class LedgerResolver {
   }
 }
 
+
+@Resolver(() => LedgerEntry)
+export class LedgerEntryIdResolver {
+  @FieldResolver(() => ID, {
+    description: 'The entry\'s id as its member sees it (customer tokens get it as `id`, and the same kind of id in reversesEntryId, '
+      + 'partlyReversesEntryId and lotId): stable, and it says nothing of how many entries the program has.',
+  })
+  async publicId(@Root() entry: LedgerEntryValue, @Ctx() ctx: Context): Promise<string> {
+    return (await ctx.services.access.customerIds()).encode('entry', entry.memberId, entry.serial);
+  }
+}

@@ -4,11 +4,17 @@ import type { LotRecord, Page } from '../services/ledger';
 import type { Account, Authorization, LedgerEntry, Lot } from '../graphql/types/ledger';
 import { LotStatus } from '../graphql/types/ledger';
 import type { Page as ServicePage } from '../services/shared';
-import type { Identity } from '../graphql/context';
+import type { Context } from '../graphql/context';
+import type { CustomerIdKind, CustomerIds } from '../services/access';
+import { badInput } from '../errors';
 import { CauseType } from '../entities/ledger-entry';
 
+/** An entry as resolvers return it: its number rides along, unexposed, for `publicId`. */
+export type LedgerEntryValue = LedgerEntry & { serial: number };
+
 /** Service records to GraphQL objects: ids as strings, names as the schema says them. */
-export const toLedgerEntry = (e: EntryRecord): LedgerEntry => ({
+export const toLedgerEntry = (e: EntryRecord): LedgerEntryValue => ({
+  serial: e.id,
   id: String(e.id),
   memberId: e.memberId,
   kind: e.kind,
@@ -31,17 +37,27 @@ export const toLedgerEntry = (e: EntryRecord): LedgerEntry => ({
 
 /**
  * A customer's view of an entry: the shop's plumbing stays out of it — no idempotency keys (the
- * shop's request ids) and no API key id behind API and admin causes. Orders, rules and jobs
- * still name themselves.
+ * shop's request ids) and no API key id behind API and admin causes — and entries and lots are
+ * named by their customer-facing ids (CustomerIds), which say nothing of the shop's volume.
+ * Orders, rules and jobs still name themselves.
  */
-export const toCustomerLedgerEntry = (e: EntryRecord): LedgerEntry => ({
-  ...toLedgerEntry(e),
-  causeId: e.causeType === CauseType.API || e.causeType === CauseType.ADMIN ? null : e.causeId,
-  idempotencyKey: null,
-});
+export const toCustomerLedgerEntry = (ids: CustomerIds) => (e: EntryRecord): LedgerEntryValue => {
+  const entryId = (id: number | null) => (id == null ? null : ids.encode('entry', e.memberId, id));
+  return {
+    ...toLedgerEntry(e),
+    id: entryId(e.id)!,
+    reversesEntryId: entryId(e.reversesEntryId),
+    partlyReversesEntryId: entryId(e.partlyReversesEntryId),
+    lotId: e.lotId == null ? null : ids.encode('lot', e.memberId, e.lotId),
+    causeId: e.causeType === CauseType.API || e.causeType === CauseType.ADMIN ? null : e.causeId,
+    idempotencyKey: null,
+  };
+};
 
 /** The entry mapper for the caller: customers get {@link toCustomerLedgerEntry}. */
-export const ledgerEntryMapper = (identity: Identity) => (identity.kind === 'customer' ? toCustomerLedgerEntry : toLedgerEntry);
+export async function ledgerEntryMapper(ctx: Context): Promise<(e: EntryRecord) => LedgerEntryValue> {
+  return ctx.identity.kind === 'customer' ? toCustomerLedgerEntry(await ctx.services.access.customerIds()) : toLedgerEntry;
+}
 
 /** `programId` rides along, unexposed, so money fields can find the point value. */
 export type AccountValue = Omit<Account, 'availableMoney' | 'pendingMoney' | 'reservedMoney'> & { programId: string };
@@ -51,6 +67,9 @@ export const toAccount = (a: AccountSnapshot, programId: string): AccountValue =
 
 export const toLot = (l: LotRecord): Lot => ({ ...l, id: String(l.id), status: l.status as LotStatus });
 
+/** A customer's view of a lot: its customer-facing id. */
+export const toCustomerLot = (ids: CustomerIds, memberId: string) => (l: LotRecord): Lot => ({ ...toLot(l), id: ids.encode('lot', memberId, l.id) });
+
 export const toAuthorization = (a: AuthorizationRecord): Authorization => ({ ...a });
 
 /**
@@ -59,14 +78,28 @@ export const toAuthorization = (a: AuthorizationRecord): Authorization => ({ ...
  */
 const cursorOf = (id: number) => Buffer.from(`c:${id}`).toString('base64url');
 
-export const toPage = <T, G>(page: Page<T & { id: number }>, map: (t: T & { id: number }) => G) => {
+/**
+ * A page as a connection. `customerCursor` replaces the cursors (which hold the row's number)
+ * with what the customer may see: each row's customer-facing id.
+ */
+export const toPage = <T, G>(page: Page<T & { id: number }>, map: (t: T & { id: number }) => G, customerCursor?: (id: number) => string) => {
   const nodes = page.nodes.map(map);
+  const cursor = customerCursor ?? cursorOf;
+  const last = page.nodes[page.nodes.length - 1];
   return {
     nodes,
-    edges: page.nodes.map((row, i) => ({ cursor: cursorOf(row.id), node: nodes[i] })),
-    pageInfo: { hasNextPage: page.hasNextPage, endCursor: page.endCursor },
+    edges: page.nodes.map((row, i) => ({ cursor: cursor(row.id), node: nodes[i] })),
+    pageInfo: { hasNextPage: page.hasNextPage, endCursor: customerCursor ? (last ? customerCursor(last.id) : null) : page.endCursor },
   };
 };
+
+/** A customer's `after` (a customer-facing id of `kind`) as the list queries read cursors. */
+export function fromCustomerCursor(ids: CustomerIds, kind: CustomerIdKind, memberId: string, after: string | null | undefined): string | null {
+  if (after == null || after === '') return null;
+  const serial = ids.decode(kind, memberId, after);
+  if (serial == null) throw badInput('after is not a cursor from this list', { field: 'after' });
+  return cursorOf(serial);
+}
 
 /**
  * A service page as a connection: `nodes`, `edges { cursor node }` with each row's cursor as the

@@ -48,7 +48,8 @@ export class SubscriptionResolver {
     const request = requestContext(ctx);
     const found = await ctx.services.members.get(request, memberScope(ctx, member));
     const events = await ctx.services.missedEvents.balanceChanges(request, found.id, afterSequence, first);
-    return events.map((event) => toBalanceChange(event, ledgerEntryMapper(ctx.identity)));
+    const toEntry = await ledgerEntryMapper(ctx);
+    return events.map((event) => toBalanceChange(event, toEntry));
   }
 
   @Authorized(Role.ADMIN, Role.SERVER)
@@ -65,8 +66,8 @@ export class SubscriptionResolver {
     description: 'The customer token\'s own balance changes.',
     subscribe: (data) => subscribeToMember(data as never, [Role.CUSTOMER]),
   })
-  myBalance(@Root() event: DeliveredBalanceChange): BalanceChange {
-    return toBalanceChange(event, toCustomerLedgerEntry);
+  async myBalance(@Root() event: DeliveredBalanceChange, @Ctx() ctx: Context): Promise<BalanceChange> {
+    return toBalanceChange(event, toCustomerLedgerEntry(await ctx.services.access.customerIds()));
   }
 }
 

@@ -224,7 +224,7 @@ test('a purchase and a redemption made elsewhere change the page without a reloa
   // A redemption at the till.
   const redeemed = ok(await s.request(RedeemPointsDocument, { input: { member: { id: member.id }, points: 120, reason: 'Coffee at the shop', idempotencyKey: uniqueKey('till') } }, p.serverKey));
   await untilAvailable(page, redeemed.redeem.account.available);
-  await page.waitForFunction((id) => document.querySelector('[data-testid="entry"]')?.getAttribute('data-entry-id') === id, redeemed.redeem.entry.id);
+  await page.waitForFunction((id) => document.querySelector('[data-testid="entry"]')?.getAttribute('data-entry-id') === id, redeemed.redeem.entry.publicId);
   await expectText(page.getByTestId('history'), 'Coffee at the shop');
   expect(await page.getByTestId('available').textContent()).toBe(new Intl.NumberFormat('en-US').format(redeemed.redeem.account.available));
 

@@ -238,7 +238,7 @@ describe('customer tokens', () => {
 
     const entries = ok(await s.request(LedgerEntriesDocument, {}, token)).ledgerEntries.nodes;
     const adminView = ok(await s.request(LedgerEntriesDocument, { member: { id: memberB.id } }, B.adminKey)).ledgerEntries.nodes;
-    expect(entries.map((e) => e.id)).toEqual(adminView.map((e) => e.id));
+    expect(entries.map((e) => e.id)).toEqual(adminView.map((e) => e.publicId));
     expect(entries.length).toBeGreaterThan(0);
     expect(new Set(entries.map((e) => e.memberId))).toEqual(new Set([memberB.id]));
 
@@ -327,13 +327,13 @@ describe('WebSocket', () => {
     const client = s.ws(token);
 
     const mine = record(client, MyBalanceDocument, {});
-    await untilSubscribed(mine, async () => (await accrue(s, B.serverKey, member.id, 1, uniqueKey('probe'))).entry.id, (d) => d.myBalance.entry.id);
+    await untilSubscribed(mine, async () => (await accrue(s, B.serverKey, member.id, 1, uniqueKey('probe'))).entry.publicId, (d) => d.myBalance.entry.id);
     await accrue(s, B.serverKey, other.id, 77);
     const own = await accrue(s, B.serverKey, member.id, 25, 'own-accrual-' + member.id);
-    const event = await mine.find((d) => d.myBalance.entry.id === own.entry.id);
+    const event = await mine.find((d) => d.myBalance.entry.id === own.entry.publicId);
     expect(event.myBalance.memberId).toBe(member.id);
     // Customers see no idempotency keys (the shop's request ids): test/e2e/customer-view.test.ts.
-    expect(event.myBalance.entry).toEqual({ id: own.entry.id, kind: 'ACCRUAL', amount: 25, balanceAfter: own.account.available, idempotencyKey: null });
+    expect(event.myBalance.entry).toEqual({ id: own.entry.publicId, kind: 'ACCRUAL', amount: 25, balanceAfter: own.account.available, idempotencyKey: null });
     expect(mine.events.every((e) => e.data.myBalance.memberId === member.id)).toBe(true);
 
     const foreign = record(client, BalanceChangedDocument, { memberId: other.id });

@@ -1,15 +1,19 @@
 import { createHash, randomBytes } from 'node:crypto';
-import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
+import { LockMode, type EntityManager, type MikroORM } from '@mikro-orm/postgresql';
 import { SignJWT, jwtVerify } from 'jose';
 import type { Database } from '../../db/database';
 import { ApiKey, ApiKeyRole } from '../../entities/api-key';
 import { Program } from '../../entities/program';
-import { badInput, notFound } from '../../errors';
+import { ErrorCode, PatronError, badInput, notFound } from '../../errors';
 import type { MemberService } from '../members';
 import type { ProgramService } from '../programs';
 import type { Clock, MemberRef, Page, RequestContext } from '../shared';
 import { idCursor, isUuid, pageOf, pageSize, readIdCursor } from '../shared';
-import { claimTokenSecret, findKey, findKeysPage, findLiveKey, findOperatorKey, hasKey, lockBootstrap } from './access-store';
+import { CustomerIds } from './customer-ids';
+import {
+  claimCustomerIdSecret, claimTokenSecret, countOtherLiveAdminKeys, customerTokenGeneration, findKey, findKeysPage, findLiveKey,
+  findOperatorKey, hasKey, lockBootstrap, revokeCustomerTokens,
+} from './access-store';
 
 export interface ApiKeyIdentity {
   keyId: string;
@@ -91,7 +95,10 @@ function toKey(key: ApiKey): ApiKeyRecord {
  */
 export class AccessService {
   private readonly keyCache = new Map<string, { identity: ApiKeyIdentity | null; until: number }>();
+  /** Per member, the generation its tokens must carry (see {@link revokeCustomerTokens}), for {@link KEY_CACHE_MS}. */
+  private readonly generationCache = new Map<string, { generation: number; until: number }>();
   private tokenKey?: Uint8Array;
+  private ids?: Promise<CustomerIds>;
 
   constructor(
     private readonly orm: MikroORM,
@@ -104,26 +111,29 @@ export class AccessService {
 
   /**
    * First start: the default program and the operator's admin key (the given one, or a new
-   * one returned so it can be printed once). Later starts change nothing.
+   * one returned so it can be printed once). Later starts change nothing — except that the key
+   * `PATRON_ADMIN_KEY` names is always the operator's and live: revoked by mistake, it comes
+   * back with the next start (the documented way back in).
    */
-  async bootstrap(adminKey?: string): Promise<{ programId: string; generatedAdminKey?: string }> {
-    return this.orm.em.fork().transactional(async (em) => {
+  async bootstrap(adminKey?: string): Promise<{ programId: string; generatedAdminKey?: string; reinstated?: boolean }> {
+    const result = await this.orm.em.fork().transactional(async (em) => {
       await lockBootstrap(em);
       const program = await this.programs.firstProgram(em);
-      const operatorKey = await findOperatorKey(em);
       if (adminKey) {
-        const secretHash = hashSecret(adminKey);
-        // A key with this secret that exists already (even revoked) stays as it is.
-        if (operatorKey?.secretHash !== secretHash && !(await findKey(em, secretHash))) {
+        const existing = await findKey(em, hashSecret(adminKey));
+        if (!existing) {
           this.newKey(em, program.id, ApiKeyRole.ADMIN, 'operator (PATRON_ADMIN_KEY)', adminKey, true);
+          return { programId: program.id };
         }
-        return { programId: program.id };
+        return { programId: program.id, reinstated: existing.reinstateAsOperator() };
       }
-      if (operatorKey) return { programId: program.id };
+      if (await findOperatorKey(em)) return { programId: program.id };
       const secret = newSecret(ApiKeyRole.ADMIN);
       this.newKey(em, program.id, ApiKeyRole.ADMIN, 'operator', secret, true);
       return { programId: program.id, generatedAdminKey: secret };
     });
+    this.keyCache.clear();
+    return result;
   }
 
   /** The key a secret names, or null (unknown or revoked); from memory when seen in the last seconds. */
@@ -138,23 +148,35 @@ export class AccessService {
     return identity;
   }
 
+  /** A new key of the program `ctx` names (the GraphQL edge lets only the operator name another than its own). */
   async createApiKey(ctx: RequestContext, input: { role: ApiKeyRole; name: string }): Promise<CreatedApiKey> {
     const em = this.orm.em.fork();
+    if (!isUuid(ctx.programId) || !(await em.findOne(Program, { id: ctx.programId }))) throw notFound('Program', { programId: ctx.programId });
     const secret = newSecret(input.role);
     const key = this.newKey(em, ctx.programId, input.role, input.name, secret);
     await em.flush();
-    ctx.logger.info({ apiKeyId: key.id, role: key.role }, 'API key created');
+    ctx.logger.info({ apiKeyId: key.id, role: key.role, programId: ctx.programId }, 'API key created');
     return { apiKey: toKey(key), secret };
   }
 
-  async revokeApiKey(ctx: RequestContext, keyId: string): Promise<ApiKeyRecord> {
-    const em = this.orm.em.fork();
-    const key = isUuid(keyId) ? await em.findOne(ApiKey, { id: keyId, program: ctx.programId }) : null;
-    if (!key) throw notFound('API key', { keyId });
-    key.revoke(this.clock.now());
-    await em.flush();
+  /**
+   * Revokes a key of the caller's program (the operator: of any program). A program's last live
+   * admin key is refused: nothing could mint another. The program row is locked, so two
+   * revocations of its last two admin keys cannot both pass.
+   */
+  async revokeApiKey(ctx: RequestContext, keyId: string, opts: { anyProgram?: boolean } = {}): Promise<ApiKeyRecord> {
+    const key = await this.orm.em.fork().transactional(async (em) => {
+      const found = isUuid(keyId) ? await em.findOne(ApiKey, opts.anyProgram ? { id: keyId } : { id: keyId, program: ctx.programId }) : null;
+      if (!found) throw notFound('API key', { keyId });
+      await em.findOne(Program, { id: found.program.id }, { lockMode: LockMode.PESSIMISTIC_WRITE });
+      if (found.role === ApiKeyRole.ADMIN && found.revokedAt === null && (await countOtherLiveAdminKeys(em, found)) === 0) {
+        throw new PatronError(ErrorCode.INVALID_STATE, 'This is the program\'s last admin key: create another admin key before revoking it', { keyId });
+      }
+      found.revoke(this.clock.now());
+      return found;
+    });
     this.keyCache.clear();
-    ctx.logger.info({ apiKeyId: key.id }, 'API key revoked');
+    ctx.logger.info({ apiKeyId: key.id, programId: key.program.id }, 'API key revoked');
     return toKey(key);
   }
 
@@ -168,6 +190,7 @@ export class AccessService {
     const limit = pageSize(opts.first);
     const afterId = readIdCursor('apiKeys', opts.after);
     const em = this.orm.em.fork();
+    if (!isUuid(ctx.programId)) throw notFound('Program', { programId: ctx.programId });
     const keys = await findKeysPage(em, ctx.programId, afterId, limit + 1);
     if (afterId && keys.length === 0 && !(await hasKey(em, ctx.programId, afterId))) {
       throw badInput('after names no key of this program', { field: 'after' });
@@ -187,8 +210,9 @@ export class AccessService {
     const ttl = ttlSeconds ?? this.options.customerTokenTtlSeconds;
     if (!Number.isSafeInteger(ttl) || ttl < 60 || ttl > 86_400) throw badInput('ttlSeconds must be from 60 to 86400', { field: 'ttlSeconds' });
     const found = await this.members.get(ctx, member);
+    const generation = await this.tokenGeneration(found.id, { fresh: true });
     const now = Math.floor(this.clock.now().getTime() / 1000);
-    const token = await new SignJWT({ pid: ctx.programId })
+    const token = await new SignJWT({ pid: ctx.programId, ...(generation > 0 ? { gen: generation } : {}) })
       .setProtectedHeader({ alg: 'HS256' })
       .setSubject(found.id)
       .setIssuer(TOKEN_ISSUER)
@@ -198,19 +222,60 @@ export class AccessService {
     return { token, memberId: found.id, expiresAt: new Date((now + ttl) * 1000) };
   }
 
-  /** The member a customer token speaks for, or null when it is invalid or expired. */
+  /**
+   * Every customer token issued for the member so far stops working: HTTP requests at once on
+   * this instance (within {@link KEY_CACHE_MS} on others), and open WebSocket subscriptions at
+   * their next credential check. Tokens issued afterwards work.
+   */
+  async revokeCustomerTokens(ctx: RequestContext, member: MemberRef): Promise<{ memberId: string; revokedAt: Date }> {
+    const found = await this.members.get(ctx, member);
+    const revokedAt = this.clock.now();
+    const [{ generation }] = await this.db.run(revokeCustomerTokens, [found.id, ctx.programId, revokedAt, ctx.id]);
+    this.generationCache.set(found.id, { generation, until: Date.now() + KEY_CACHE_MS });
+    ctx.logger.info({ memberId: found.id, generation }, 'customer tokens revoked');
+    return { memberId: found.id, revokedAt };
+  }
+
+  /** The member a customer token speaks for, or null when it is invalid, expired or revoked. */
   async verifyCustomerToken(token: string): Promise<CustomerIdentity | null> {
+    let payload;
     try {
-      const { payload } = await jwtVerify(token, await this.tokenSecret(), {
+      ({ payload } = await jwtVerify(token, await this.tokenSecret(), {
         issuer: TOKEN_ISSUER,
         algorithms: ['HS256'],
         currentDate: this.clock.now(),
-      });
-      if (typeof payload.sub !== 'string' || typeof payload.pid !== 'string' || typeof payload.exp !== 'number') return null;
-      return { programId: payload.pid, memberId: payload.sub, expiresAt: new Date(payload.exp * 1000) };
+      }));
     } catch {
       return null;
     }
+    if (typeof payload.sub !== 'string' || typeof payload.pid !== 'string' || typeof payload.exp !== 'number') return null;
+    // Tokens from before revocations existed carry no generation: the first one.
+    const generation = payload.gen ?? 0;
+    let current = await this.tokenGeneration(payload.sub);
+    // Issued after a revocation this instance has not heard of yet: look again rather than refuse it.
+    if (typeof generation === 'number' && generation > current) current = await this.tokenGeneration(payload.sub, { fresh: true });
+    if (generation !== current) return null;
+    return { programId: payload.pid, memberId: payload.sub, expiresAt: new Date(payload.exp * 1000) };
+  }
+
+  private async tokenGeneration(memberId: string, opts: { fresh?: boolean } = {}): Promise<number> {
+    const cached = this.generationCache.get(memberId);
+    if (!opts.fresh && cached && cached.until > Date.now()) return cached.generation;
+    const [row] = await this.db.run(customerTokenGeneration, [memberId]);
+    const generation = row?.generation ?? 0;
+    if (this.generationCache.size > 100_000) this.generationCache.clear();
+    this.generationCache.set(memberId, { generation, until: Date.now() + KEY_CACHE_MS });
+    return generation;
+  }
+
+  /**
+   * Ids as customers see them (entries and lots): the secret behind them is generated once and
+   * shared by all instances through the database; it never changes, so neither do the ids.
+   */
+  customerIds(): Promise<CustomerIds> {
+    this.ids ??= this.db.run(claimCustomerIdSecret, [randomBytes(32).toString('base64url')]).then(([row]) => new CustomerIds(row.value));
+    this.ids.catch(() => (this.ids = undefined));
+    return this.ids;
   }
 
   /** The configured secret, or one generated once and shared by all instances through the database. */

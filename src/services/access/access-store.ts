@@ -1,11 +1,12 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { ApiKey } from '../../entities/api-key';
+import { ApiKey, ApiKeyRole } from '../../entities/api-key';
 import { statement } from '../../db/statement';
 import type { Statement } from '../../db/statement';
 
 /**
  * The access module's storage. API keys are MikroORM entities (read and written through an
- * EntityManager); the two statements below are what an entity cannot say.
+ * EntityManager); the statements below are what an entity cannot say, and the customer-token
+ * generations read on every customer request.
  */
 
 /** Serializes first starts of several instances: one of them creates the default program and key. */
@@ -21,6 +22,32 @@ export const claimTokenSecret = statement<[candidate: string], { value: string }
    union all
    select value from server_setting where key = 'customer_token_secret'
    limit 1`,
+);
+
+/** The secret behind customer-facing ids (see customer-ids.ts): the first to ask stores one, everyone reads it. */
+export const claimCustomerIdSecret = statement<[candidate: string], { value: string }>(
+  'access.claim_customer_id_secret',
+  `with claimed as (
+     insert into server_setting (key, value) values ('customer_id_secret', ?) on conflict (key) do nothing returning value
+   )
+   select value from claimed
+   union all
+   select value from server_setting where key = 'customer_id_secret'
+   limit 1`,
+);
+
+/** The generation a member's customer tokens must carry: none stored means 0 (never revoked). */
+export const customerTokenGeneration = statement<[memberId: string], { generation: number }>(
+  'access.customer_token_generation',
+  `select generation from customer_token_revocation where member_id = ?`,
+);
+
+/** Revokes every customer token of a member issued so far: raises the generation they must carry. */
+export const revokeCustomerTokens = statement<[memberId: string, programId: string, now: Date, revokedBy: string], { generation: number }>(
+  'access.revoke_customer_tokens',
+  `insert into customer_token_revocation as r (member_id, program_id, generation, revoked_at, revoked_by) values (?, ?, 1, ?, ?)
+   on conflict (member_id) do update set generation = r.generation + 1, revoked_at = excluded.revoked_at, revoked_by = excluded.revoked_by
+   returning generation`,
 );
 
 /**
@@ -71,4 +98,9 @@ export function findKeysPage(em: EntityManager, programId: string, afterId: stri
 /** Whether the program has a key with this id. */
 export async function hasKey(em: EntityManager, programId: string, id: string): Promise<boolean> {
   return (await em.count(ApiKey, { id, program: programId })) > 0;
+}
+
+/** How many live admin keys the key's program has besides this one. */
+export function countOtherLiveAdminKeys(em: EntityManager, key: ApiKey): Promise<number> {
+  return em.count(ApiKey, { program: key.program.id, role: ApiKeyRole.ADMIN, revokedAt: null, id: { $ne: key.id } });
 }

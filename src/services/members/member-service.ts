@@ -7,6 +7,7 @@ import { ErrorCode, PatronError, badInput, notFound } from '../../errors';
 import type { Clock, MemberRef, RequestContext } from '../shared';
 import { checkPastDate, isUuid, raise } from '../shared';
 import { MEMBER_TOPIC, MemberEvent } from './member-events';
+import { contactBeforeUpsert, recordContactChange } from './contact-changes';
 import { findMember, programPhoneRegion, setMemberStatus, upsertMember, type MemberKey, type MemberRow } from './member-store';
 
 export interface MemberRecord {
@@ -230,6 +231,7 @@ export class MemberService {
     }
     const result = await this.db.transaction(async (tx) => {
       const referrerId = input.referrerExternalId ? await this.referrerId(tx, programId, input.referrerExternalId) : null;
+      const contactBefore = await contactBeforeUpsert(tx, programId, input.externalId, { email, phone });
       let row: MemberRow & { created: boolean };
       try {
         [row] = await tx.run(upsertMember, [randomUUID(), programId, input.externalId, email, phone, input.name ?? null, birthday,
@@ -243,6 +245,7 @@ export class MemberService {
         throw error;
       }
       const member = toMember(row);
+      await recordContactChange(tx, ctx, contactBefore, member, now);
       if (row.created) {
         // Hooks open the member's account and raise the registration event (a welcome bonus) with the member.
         await raise(tx, MemberEvent.REGISTERED, MEMBER_TOPIC, { programId, memberId: member.id }, member);
