@@ -3,7 +3,7 @@ import type { Queryable } from '../../db/statement';
 import { CauseType } from '../../entities/ledger-entry';
 import { badInput } from '../../errors';
 import { evaluateRules, type EvaluationResult, type Rule, type RuleContext } from '../../rules';
-import { AccountBook, lotTimes } from '../ledger';
+import { AccountBook, lotTimes, type Cause } from '../ledger';
 import {
   applyLimits,
   applyTierMultiplier,
@@ -244,9 +244,12 @@ export class EarningService implements Earning {
   }
 
   /**
-   * Each award is its own entry and lot, naming its rule version; then its rule_award row, and
-   * the budgets it used. A run of awards in a row for the same beneficiary is written in one
-   * statement, in the same order, so entry ids ascend in evaluation order.
+   * One entry per beneficiary, carrying all of its rules' awards: its lots split only where the
+   * awards' lifetimes or delays differ; a single rule's entry names its rule version, as before,
+   * and the rule_award rows (one per rule and beneficiary, each naming its entry) say which rule
+   * and version gave what. Then the budgets the awards used, in the same statement as the rows.
+   * Beneficiaries are written in the order their first award comes, so entry ids ascend in
+   * evaluation order.
    */
   private async write(
     tx: Queryable,
@@ -255,53 +258,41 @@ export class EarningService implements Earning {
     books: Map<string, AccountBook>,
     awards: PlannedAward[],
   ): Promise<RuleAwardRecord[]> {
-    const written: RuleAwardRecord[] = [];
     const paying = awards.filter((a) => a.points > 0 && a.memberId);
+    if (paying.length === 0) return [];
     // A referrer's award for an order vests after the referee's return window.
     const vestingDays = source.type === 'order' && paying.some((a) => a.referrerLevel !== null)
       ? (await this.referrers.vestingDays?.(tx, subject.programId)) ?? null
       : null;
-    for (let from = 0; from < paying.length; ) {
-      let to = from + 1;
-      while (to < paying.length && paying[to]!.memberId === paying[from]!.memberId) to++;
-      const run = paying.slice(from, to);
-      const book = books.get(run[0]!.memberId!)!;
-      const entries = await book.accrueAll(
-        run.map((award) => {
+    const byBeneficiary = new Map<string, PlannedAward[]>();
+    for (const award of paying) byBeneficiary.set(award.memberId!, [...(byBeneficiary.get(award.memberId!) ?? []), award]);
+    const written: RuleAwardRecord[] = [];
+    for (const [memberId, own] of byBeneficiary) {
+      const book = books.get(memberId)!;
+      const [entry] = await book.accrueAll([{
+        cause: entryCause(own, source),
+        parts: own.map((award) => ({
+          points: award.points,
           // The rule's delay and lifetime, else the program's pending period and default lifetime.
-          const { availableAt, expiresAt } = lotTimes(book, vested(award, vestingDays, book.policy.pendingDays));
-          return {
-            points: award.points,
-            availableAt,
-            expiresAt,
-            cause: {
-              type: CauseType.RULE,
-              id: award.ruleId,
-              ruleVersionId: award.ruleVersionId,
-              reason: award.ruleName,
-              // An order's awards move only with the order.
-              owner: source.type === 'order' ? { type: 'order', id: source.id } : null,
-            },
-          };
-        }),
-      );
-      run.forEach((award, i) =>
+          ...lotTimes(book, vested(award, vestingDays, book.policy.pendingDays)),
+        })),
+      }]);
+      for (const award of own) {
         written.push({
           ruleId: award.ruleId,
           ruleVersionId: award.ruleVersionId,
           version: award.version,
           ruleName: award.ruleName,
-          memberId: award.memberId!,
+          memberId,
           referrerLevel: award.referrerLevel,
           points: award.points,
-          entry: entries[i]!,
-        }),
-      );
-      from = to;
+          entry: entry!,
+        });
+      }
     }
-    if (written.length === 0) return written;
 
     const oneOff = new Set(awards.filter((a) => a.oneOff).map((a) => a.ruleId));
+    const budgeted = new Set(awards.filter((a) => a.caps.totalBudget).map((a) => a.ruleId));
     await tx.run(store.insertAwards, [
       subject.programId, subject.memberId, source.type, source.id, subject.now,
       written.map((a) => a.ruleId),
@@ -312,12 +303,26 @@ export class EarningService implements Earning {
       written.map((a) => a.points),
       written.map((a) => oneOff.has(a.ruleId)),
       written.map((a) => a.entry.id),
+      written.map((a) => budgeted.has(a.ruleId)),
     ]);
-
-    const budgeted = written.filter((a) => awards.find((p) => p.ruleId === a.ruleId)?.caps.totalBudget);
-    if (budgeted.length > 0) await tx.run(store.addBudgetUsed, [budgeted.map((a) => a.ruleId), budgeted.map((a) => a.points)]);
     return written;
   }
+}
+
+/**
+ * The cause of a beneficiary's entry: its rule and version when one rule gave it all; for
+ * several, no single rule (their rule_award rows break it down) and their names as the reason.
+ */
+function entryCause(awards: readonly PlannedAward[], source: EarningRequest['source']): Cause {
+  const single = awards.length === 1 ? awards[0]! : null;
+  return {
+    type: CauseType.RULE,
+    id: single?.ruleId ?? null,
+    ruleVersionId: single?.ruleVersionId ?? null,
+    reason: awards.map((a) => a.ruleName).join(', '),
+    // An order's awards move only with the order.
+    owner: source.type === 'order' ? { type: 'order', id: source.id } : null,
+  };
 }
 
 /** A referrer's award waits at least `vestingDays` (when set) before it becomes available. */

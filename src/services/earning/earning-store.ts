@@ -125,8 +125,9 @@ export const capUsage = statement<[timeZone: string, now: Date, ruleIds: string[
 // ── Awards ───────────────────────────────────────────────────────────────────
 
 /**
- * One rule_award row per written award, in the order given (ids ascend with it). The source
- * and time are shared; the per-award columns are arrays of the same length.
+ * One rule_award row per written award (rule and beneficiary), in the order given (ids ascend
+ * with it), and the points of the budgeted ones added to their rules' total budgets, in one
+ * statement. The source and time are shared; the per-award columns are arrays of the same length.
  */
 export const insertAwards = statement<
   [
@@ -143,22 +144,22 @@ export const insertAwards = statement<
     points: number[],
     oneOff: boolean[],
     entryIds: number[],
+    budgeted: boolean[],
   ]
 >(
   'earning.insert_awards',
-  `insert into rule_award (program_id, source_member_id, source_type, source_id, awarded_at,
-     rule_id, rule_version_id, member_id, account_id, referrer_level, points, one_off, entry_id)
-   select ?::uuid, ?::uuid, ?::text, ?::text, ?::timestamptz,
-     a.rule_id, a.rule_version_id, a.member_id, a.account_id, a.referrer_level, a.points, a.one_off, a.entry_id
-   from unnest(?::uuid[], ?::uuid[], ?::uuid[], ?::uuid[], ?::int[], ?::bigint[], ?::boolean[], ?::bigint[])
-     with ordinality as a(rule_id, rule_version_id, member_id, account_id, referrer_level, points, one_off, entry_id, ord)
-   order by a.ord`,
-);
-
-/** Adds awarded points to their rules' total budgets (a rule may appear more than once). */
-export const addBudgetUsed = statement<[ruleIds: string[], points: number[]]>(
-  'earning.add_budget_used',
-  `update rule set budget_used = budget_used + u.points
-   from (select id, sum(points) as points from unnest(?::uuid[], ?::bigint[]) as t(id, points) group by id) u
-   where rule.id = u.id`,
+  `with a as (
+     select * from unnest($6::uuid[], $7::uuid[], $8::uuid[], $9::uuid[], $10::int[], $11::bigint[], $12::boolean[],
+       $13::bigint[], $14::boolean[])
+       with ordinality as a(rule_id, rule_version_id, member_id, account_id, referrer_level, points, one_off, entry_id, budgeted, ord)
+   ), ins as (
+     insert into rule_award (program_id, source_member_id, source_type, source_id, awarded_at,
+       rule_id, rule_version_id, member_id, account_id, referrer_level, points, one_off, entry_id)
+     select $1::uuid, $2::uuid, $3::text, $4::text, $5::timestamptz,
+       a.rule_id, a.rule_version_id, a.member_id, a.account_id, a.referrer_level, a.points, a.one_off, a.entry_id
+     from a order by a.ord
+   )
+   update rule set budget_used = budget_used + u.points
+   from (select rule_id, sum(points) as points from a where budgeted group by rule_id) u
+   where rule.id = u.rule_id`,
 );

@@ -1,19 +1,10 @@
 import type { MismatchReason, RuleContext, RuleDefinition } from '../../rules';
 import type { EntryRecord } from '../ledger';
 import type { PlannedAward } from './award-planner';
-import type { EarningOutcome } from './earning-port';
+import type { EarnedAward, EarningOutcome } from './earning-port';
 
-/** An award written to the ledger. */
-export interface RuleAwardRecord {
-  ruleId: string;
-  ruleVersionId: string;
-  version: number;
-  ruleName: string;
-  memberId: string;
-  referrerLevel: number | null;
-  points: number;
-  entry: EntryRecord;
-}
+/** An award written to the ledger: its rule's part of its beneficiary's entry. */
+export type RuleAwardRecord = EarnedAward;
 
 export interface DetailedEarningOutcome extends EarningOutcome {
   awards: RuleAwardRecord[];
