@@ -5,7 +5,7 @@ import { OrderBenefit, OrderStatus } from '../../entities/order';
 import { MAX_POINTS } from '../../services/ledger';
 import { MemberRefInput } from './common';
 import { Account } from './ledger';
-import { RuleRef } from './rules';
+import { AwardPart } from './rules';
 
 registerEnumType(OrderStatus, {
   name: 'OrderStatus',
@@ -215,12 +215,6 @@ export class OrderLine {
   @Field(() => SafeIntResolver) payableMinor!: number;
   @Field(() => SafeIntResolver, { description: 'Money paid for the line that earning rules saw.' }) earnBaseMinor!: number;
   @Field(() => Int) refundedQuantity!: number;
-}
-
-@ObjectType({ description: 'One rule\'s part of an award: the rule version that gave it and its points.' })
-export class AwardPart {
-  @Field(() => RuleRef) rule!: RuleRef;
-  @Field(() => SafeIntResolver) points!: number;
 }
 
 @ObjectType({ description: 'Points the rules awarded for the order, to the member or a referrer: one ledger entry per beneficiary.' })

@@ -19,7 +19,8 @@ import {
 } from './award-planner';
 import type { Earning, EarningRequest } from './earning-port';
 import * as store from './earning-store';
-import type { DetailedEarningOutcome, RuleAwardRecord, Simulation, SimulationRequest } from './earning-types';
+import type { AwardPart, DetailedEarningOutcome, RuleAwardRecord, Simulation, SimulationRequest } from './earning-types';
+import { pgArray } from '../shared';
 import { lockReferrerAccounts, type ReferrerResolver } from './referrers';
 
 /** What earning needs of the member's tier: its code (the memberTier condition) and its earn multiplier. */
@@ -63,13 +64,16 @@ export class EarningService implements Earning {
   async earn(tx: UnitOfWork, book: AccountBook, request: EarningRequest): Promise<DetailedEarningOutcome> {
     const { programId, memberId } = book.state;
     const now = book.now;
-    if (!(await this.claimSource(tx, programId, memberId, request, now))) return nothingEarned(0);
-    const spend = request.order ? await this.recordSpend(tx, programId, memberId, request.order.totalMinor, now) : null;
+    const paidMinor = request.order ? checkedSpend(request.order.totalMinor) : null;
+    // One source is put through the rules once: a retried order or event finds its claim and stops.
+    const [claim] = await tx.run(store.claimForRules, [programId, request.source.type, request.source.id, memberId, now, paidMinor]);
+    if (!claim!.claimed) return nothingEarned(0);
+    const spend = paidMinor === null ? null : { beforeMinor: Number(claim!.paid_minor) - paidMinor, afterMinor: Number(claim!.paid_minor) };
     const spendAddedMinor = spend ? spend.afterMinor - spend.beforeMinor : 0;
     const rules = (await this.rules.activeRules(programId)).filter((rule) => rule.definition.trigger === request.trigger);
     if (rules.length === 0) return nothingEarned(spendAddedMinor);
 
-    const { awards, subject } = await this.plan(tx, { programId, memberId, now }, request, spend, rules, false);
+    const { awards, subject } = await this.plan(tx, { programId, memberId, now }, request, spend, rules, false, claim);
     if (awards.length === 0) return nothingEarned(spendAddedMinor);
     const books = await this.openBeneficiaries(tx, book, awards);
     applyLimits(awards, await this.usage(tx, subject, awards, true));
@@ -102,6 +106,20 @@ export class EarningService implements Earning {
   async preview(programId: string, memberId: string, request: Omit<EarningRequest, 'source'>, now: Date): Promise<{ memberPoints: number }> {
     const { memberPoints } = await this.simulate(programId, { ...request, memberId, now }, 'active');
     return { memberPoints };
+  }
+
+  /**
+   * Which rules and rule versions gave each entry its points, per entry id asked (none for an
+   * entry no rule wrote): an entry carries all of one beneficiary's awards for an event or order.
+   */
+  async awardBreakdowns(programId: string, entryIds: readonly number[]): Promise<AwardPart[][]> {
+    const rows = entryIds.length === 0 ? [] : await this.db.run(store.entryAwards, [pgArray(entryIds), programId]);
+    const byEntry = new Map<number, AwardPart[]>();
+    for (const r of rows) {
+      const part = { ruleId: r.rule_id, ruleVersionId: r.rule_version_id, version: r.version, ruleName: r.rule_name, points: Number(r.points) };
+      byEntry.set(Number(r.entry_id), [...(byEntry.get(Number(r.entry_id)) ?? []), part]);
+    }
+    return entryIds.map((id) => byEntry.get(id) ?? []);
   }
 
   /**
@@ -156,8 +174,9 @@ export class EarningService implements Earning {
     spend: Spend | null,
     rules: Rule[],
     dryRun: boolean,
+    member?: store.RuleSubjectRow,
   ): Promise<{ evaluation: EvaluationResult; awards: PlannedAward[]; subject: Subject }> {
-    const context = await this.context(db, who.memberId, who.now, request, spend);
+    const context = await this.context(db, who.memberId, who.now, request, spend, member);
     // The rules see the member's tier (memberTier); its multiplier scales the member's awards.
     const tier = this.tiers ? await this.tiers.memberTier(db, who.programId, who.memberId, who.now) : null;
     context.member.tierCode = tier?.code ?? null;
@@ -188,21 +207,22 @@ export class EarningService implements Earning {
     return books;
   }
 
-  /** One source is put through the rules once: a retried order or event finds its claim and stops. */
-  private async claimSource(tx: Queryable, programId: string, memberId: string, request: EarningRequest, now: Date): Promise<boolean> {
-    const claimed = await tx.run(store.claimSource, [programId, request.source.type, request.source.id, memberId, now]);
-    return claimed.length > 0;
-  }
-
   private async recordSpend(tx: Queryable, programId: string, memberId: string, paidMinor: number, now: Date): Promise<Spend> {
-    if (!Number.isSafeInteger(paidMinor) || paidMinor < 0) throw badInput('order.totalMinor must be a non-negative integer');
+    checkedSpend(paidMinor);
     const [row] = await tx.run(store.addSpend, [memberId, programId, paidMinor, now]);
     const afterMinor = Number(row!.paid_minor);
     return { beforeMinor: afterMinor - paidMinor, afterMinor };
   }
 
-  private async context(db: Queryable, memberId: string, now: Date, request: EventFacts, cumulativeSpend: Spend | null): Promise<RuleContext> {
-    const [row] = await db.run(store.readRuleSubject, [memberId]);
+  private async context(
+    db: Queryable,
+    memberId: string,
+    now: Date,
+    request: EventFacts,
+    cumulativeSpend: Spend | null,
+    subject?: store.RuleSubjectRow,
+  ): Promise<RuleContext> {
+    const row = subject ?? (await db.run(store.readRuleSubject, [memberId]))[0];
     return {
       now,
       timeZone: row!.time_zone,
@@ -323,6 +343,12 @@ function entryCause(awards: readonly PlannedAward[], source: EarningRequest['sou
     // An order's awards move only with the order.
     owner: source.type === 'order' ? { type: 'order', id: source.id } : null,
   };
+}
+
+/** A paid order's money, as the cumulative spend takes it: a whole, non-negative number of minor units. */
+function checkedSpend(paidMinor: number): number {
+  if (!Number.isSafeInteger(paidMinor) || paidMinor < 0) throw badInput('order.totalMinor must be a non-negative integer');
+  return paidMinor;
 }
 
 /** A referrer's award waits at least `vestingDays` (when set) before it becomes available. */

@@ -9,14 +9,29 @@ import { statement } from '../../db/statement';
 
 // ── Sources and cumulative spend ─────────────────────────────────────────────
 
-/** Claims one source (event or order) for the rules; no row back when it was claimed before. */
-export const claimSource = statement<
-  [programId: string, sourceType: string, sourceId: string, memberId: string, now: Date],
-  { claimed: number }
+/**
+ * What `earn` starts with, in one statement: claims the source (no rule runs twice for it), adds
+ * a paid order's money (`paidMinor`, null for an event) to the member's cumulative spend when
+ * the claim is new, and reads the member the rules are evaluated for. `claimed` false: the
+ * source was claimed before, and nothing was added.
+ */
+export const claimForRules = statement<
+  [programId: string, sourceType: string, sourceId: string, memberId: string, now: Date, paidMinor: number | null],
+  RuleSubjectRow & { claimed: boolean; paid_minor: number | null }
 >(
-  'earning.claim_source',
-  `insert into earned_source (program_id, source_type, source_id, member_id, created_at) values (?, ?, ?, ?, ?)
-   on conflict do nothing returning 1 as claimed`,
+  'earning.claim_for_rules',
+  `with c as (
+     insert into earned_source (program_id, source_type, source_id, member_id, created_at) values ($1, $2, $3, $4, $5)
+     on conflict do nothing returning 1
+   ), s as (
+     insert into member_spend (member_id, program_id, paid_minor, updated_at)
+     select $4, $1, $6::bigint, $5 where $6::bigint is not null and exists (select 1 from c)
+     on conflict (member_id) do update set paid_minor = member_spend.paid_minor + excluded.paid_minor, updated_at = excluded.updated_at
+     returning paid_minor
+   )
+   select exists (select 1 from c) as claimed, (select paid_minor from s) as paid_minor,
+     m.id, m.tags, m.registered_at, to_char(m.birthday, 'YYYY-MM-DD') as birthday, m.attributes, p.time_zone, p.point_value_minor
+   from member m join program p on p.id = m.program_id where m.id = $4`,
 );
 
 /** Adds a paid order's money to the member's cumulative spend; returns the new total. */
@@ -162,4 +177,15 @@ export const insertAwards = statement<
    update rule set budget_used = budget_used + u.points
    from (select rule_id, sum(points) as points from a where budgeted group by rule_id) u
    where rule.id = u.rule_id`,
+);
+
+/** The rules' parts of the given entries (a PostgreSQL array literal of ids), in the program, in award order. */
+export const entryAwards = statement<
+  [entryIds: string, programId: string],
+  { entry_id: number; rule_id: string; rule_version_id: string; version: number; rule_name: string; points: number }
+>(
+  'earning.entry_awards',
+  `select ra.entry_id, ra.rule_id, ra.rule_version_id, v.version, r.name as rule_name, ra.points
+   from rule_award ra join rule_version v on v.id = ra.rule_version_id join rule r on r.id = ra.rule_id
+   where ra.entry_id = any(?::bigint[]) and ra.program_id = ? order by ra.entry_id, ra.id`,
 );

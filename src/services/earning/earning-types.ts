@@ -6,6 +6,15 @@ import type { EarnedAward, EarningOutcome } from './earning-port';
 /** An award written to the ledger: its rule's part of its beneficiary's entry. */
 export type RuleAwardRecord = EarnedAward;
 
+/** One rule's part of a ledger entry: the rule version that gave it and its points (a rule_award row). */
+export interface AwardPart {
+  ruleId: string;
+  ruleVersionId: string;
+  version: number;
+  ruleName: string;
+  points: number;
+}
+
 export interface DetailedEarningOutcome extends EarningOutcome {
   awards: RuleAwardRecord[];
 }

@@ -1,7 +1,7 @@
 import type { Queryable } from '../../db/statement';
 import { OrderBenefit, OrderStatus } from '../../entities/order';
 import { ErrorCode, PatronError, notFound } from '../../errors';
-import type { EarnedAward } from '../earning';
+import type { AwardPart, EarnedAward } from '../earning';
 import type { AccountBook, AccountSnapshot } from '../ledger';
 import type { CheckoutQuote } from './checkout-math';
 import type { TierDiscount } from './order-checkout';
@@ -41,13 +41,7 @@ export interface OrderAwardRecord {
 }
 
 /** One rule's part of an award: the rule version and its points. */
-export interface AwardPartRecord {
-  ruleId: string;
-  ruleVersionId: string;
-  version: number;
-  ruleName: string;
-  points: number;
-}
+export type AwardPartRecord = AwardPart;
 
 export interface OrderRefundRecord {
   id: string;
