@@ -266,8 +266,8 @@ export class EarningService implements Earning {
   /**
    * One entry per beneficiary, carrying all of its rules' awards: its lots split only where the
    * awards' lifetimes or delays differ; a single rule's entry names its rule version, as before,
-   * and the rule_award rows (one per rule and beneficiary, each naming its entry) say which rule
-   * and version gave what. Then the budgets the awards used, in the same statement as the rows.
+   * and the rule_award rows (one per rule and beneficiary, each naming its entry, written in the
+   * entry's statement) say which rule and version gave what. Then the budgets the awards used.
    * Beneficiaries are written in the order their first award comes, so entry ids ascend in
    * evaluation order.
    */
@@ -286,15 +286,18 @@ export class EarningService implements Earning {
       : null;
     const byBeneficiary = new Map<string, PlannedAward[]>();
     for (const award of paying) byBeneficiary.set(award.memberId!, [...(byBeneficiary.get(award.memberId!) ?? []), award]);
+    const oneOff = new Set(awards.filter((a) => a.oneOff).map((a) => a.ruleId));
     const written: RuleAwardRecord[] = [];
     for (const [memberId, own] of byBeneficiary) {
       const book = books.get(memberId)!;
       const [entry] = await book.accrueAll([{
         cause: entryCause(own, source),
+        source: { memberId: subject.memberId, type: source.type, id: source.id },
         parts: own.map((award) => ({
           points: award.points,
           // The rule's delay and lifetime, else the program's pending period and default lifetime.
           ...lotTimes(book, vested(award, vestingDays, book.policy.pendingDays)),
+          rule: { ruleId: award.ruleId, ruleVersionId: award.ruleVersionId, referrerLevel: award.referrerLevel, oneOff: oneOff.has(award.ruleId) },
         })),
       }]);
       for (const award of own) {
@@ -311,20 +314,8 @@ export class EarningService implements Earning {
       }
     }
 
-    const oneOff = new Set(awards.filter((a) => a.oneOff).map((a) => a.ruleId));
-    const budgeted = new Set(awards.filter((a) => a.caps.totalBudget).map((a) => a.ruleId));
-    await tx.run(store.insertAwards, [
-      subject.programId, subject.memberId, source.type, source.id, subject.now,
-      written.map((a) => a.ruleId),
-      written.map((a) => a.ruleVersionId),
-      written.map((a) => a.memberId),
-      written.map((a) => books.get(a.memberId)!.state.id),
-      written.map((a) => a.referrerLevel),
-      written.map((a) => a.points),
-      written.map((a) => oneOff.has(a.ruleId)),
-      written.map((a) => a.entry.id),
-      written.map((a) => budgeted.has(a.ruleId)),
-    ]);
+    const budgeted = written.filter((a) => awards.find((p) => p.ruleId === a.ruleId)?.caps.totalBudget);
+    if (budgeted.length > 0) await tx.run(store.addBudgetUsed, [budgeted.map((a) => a.ruleId), budgeted.map((a) => a.points)]);
     return written;
   }
 }

@@ -3,8 +3,9 @@ import { statement } from '../../db/statement';
 /**
  * The earning module's SQL: what it reads to evaluate rules (the member, the program, the
  * cumulative spend, the referral tree, what caps and budgets have used) and what it writes
- * (claimed sources, the spend, rule awards, budgets). Tables written here: earned_source,
- * member_spend, rule_award, and rule.budget_used. Arrays travel as PostgreSQL arrays.
+ * (claimed sources, the spend, budgets). Tables written here: earned_source, member_spend and
+ * rule.budget_used; rule_award rows go with their entries (see AccountBook.accrueAll). Arrays
+ * travel as PostgreSQL arrays.
  */
 
 // ── Sources and cumulative spend ─────────────────────────────────────────────
@@ -139,44 +140,14 @@ export const capUsage = statement<[timeZone: string, now: Date, ruleIds: string[
 
 // ── Awards ───────────────────────────────────────────────────────────────────
 
-/**
- * One rule_award row per written award (rule and beneficiary), in the order given (ids ascend
- * with it), and the points of the budgeted ones added to their rules' total budgets, in one
- * statement. The source and time are shared; the per-award columns are arrays of the same length.
- */
-export const insertAwards = statement<
-  [
-    programId: string,
-    sourceMemberId: string,
-    sourceType: string,
-    sourceId: string,
-    awardedAt: Date,
-    ruleIds: string[],
-    ruleVersionIds: string[],
-    memberIds: string[],
-    accountIds: string[],
-    referrerLevels: Array<number | null>,
-    points: number[],
-    oneOff: boolean[],
-    entryIds: number[],
-    budgeted: boolean[],
-  ]
->(
-  'earning.insert_awards',
-  `with a as (
-     select * from unnest($6::uuid[], $7::uuid[], $8::uuid[], $9::uuid[], $10::int[], $11::bigint[], $12::boolean[],
-       $13::bigint[], $14::boolean[])
-       with ordinality as a(rule_id, rule_version_id, member_id, account_id, referrer_level, points, one_off, entry_id, budgeted, ord)
-   ), ins as (
-     insert into rule_award (program_id, source_member_id, source_type, source_id, awarded_at,
-       rule_id, rule_version_id, member_id, account_id, referrer_level, points, one_off, entry_id)
-     select $1::uuid, $2::uuid, $3::text, $4::text, $5::timestamptz,
-       a.rule_id, a.rule_version_id, a.member_id, a.account_id, a.referrer_level, a.points, a.one_off, a.entry_id
-     from a order by a.ord
-   )
-   update rule set budget_used = budget_used + u.points
-   from (select rule_id, sum(points) as points from a where budgeted group by rule_id) u
-   where rule.id = u.rule_id`,
+// rule_award rows are written with their entry, by the ledger's accrual statement (AccountBook.accrueAll).
+
+/** Adds awarded points to their rules' total budgets (a rule may appear more than once). */
+export const addBudgetUsed = statement<[ruleIds: string[], points: number[]]>(
+  'earning.add_budget_used',
+  `update rule set budget_used = budget_used + u.points
+   from (select id, sum(points) as points from unnest(?::uuid[], ?::bigint[]) as t(id, points) group by id) u
+   where rule.id = u.id`,
 );
 
 /** The rules' parts of the given entries (a PostgreSQL array literal of ids), in the program, in award order. */

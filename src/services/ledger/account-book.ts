@@ -108,13 +108,14 @@ export class AccountBook {
   /**
    * Several accruals, in their order, each one entry whose parts may live differently: parts
    * with the same availability and expiry share a lot, the others get lots of their own. The
-   * entries, lots and balances are written in one statement. With a debt owed each accrual
+   * entries, lots, their rules' parts (rule_award rows, see {@link NewAccrual}) and balances are
+   * written in one statement. With a debt owed each accrual
    * repays it before the next is written, as {@link accrue} does, so then they are written one
    * by one.
    */
   async accrueAll(accruals: ReadonlyArray<NewAccrual>): Promise<EntryRecord[]> {
     const planned = accruals.map(planAccrual);
-    if (planned.length === 1 && planned[0].lots.length === 1) {
+    if (planned.length === 1 && planned[0].lots.length === 1 && planned[0].rules.length === 0) {
       const [{ lots: [lot], cause, kind }] = planned;
       return [await this.accrue(lot.points, { ...lot, cause, kind })];
     }
@@ -132,7 +133,7 @@ export class AccountBook {
     const { rows, available, pending, earned } = accrualRows(accruals, s, this.now);
     // Entries are inserted in the accruals' order, so their ids ascend in it; each lot joins its entry by that order.
     const written = await this.tx.run(store.accrueMany, [
-      JSON.stringify(rows), s.programId, s.id, s.reserved, this.now, available, pending, earned, rows.length,
+      JSON.stringify(rows), s.programId, s.id, s.reserved, this.now, available, pending, earned, rows.length, s.memberId,
     ]);
     if (written.length !== rows.length) throw new Error(`accrueAll: wrote ${written.length} of ${rows.length} entries`);
     Object.assign(s, { available, pending, lifetimeEarned: earned });

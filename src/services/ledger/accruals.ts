@@ -5,24 +5,50 @@
 import { EntryKind } from '../../entities/ledger-entry';
 import type { AccountState, AccrualLot, Cause, LotChange } from './entries';
 
-/** One accrual: its entry's cause and its points by lifetime. */
+/**
+ * One accrual: its entry's cause and its points by part. Parts with the same availability and
+ * expiry share a lot. When rules gave the points, each part names its rule (and `source` says
+ * whose event or order it was): the entry is then written with one rule_award row per part,
+ * in the same statement.
+ */
 export interface NewAccrual {
   cause: Cause;
   kind?: EntryKind;
   parts: readonly AccrualPart[];
+  source?: RuleSource;
 }
 
 export interface AccrualPart {
   points: number;
   availableAt: Date;
   expiresAt: Date | null;
+  rule?: RulePart;
 }
 
-/** An accrual with its lots: its parts with the same availability and expiry summed into one. */
+/** The rule a part of an accrual comes from (a rule_award row). */
+export interface RulePart {
+  ruleId: string;
+  ruleVersionId: string;
+  /** null: the member whose event it is; N: their referrer N levels up. */
+  referrerLevel: number | null;
+  /** A once-only rule's award (one per member and beneficiary). */
+  oneOff: boolean;
+}
+
+/** Whose event or order the rules rewarded. */
+export interface RuleSource {
+  memberId: string;
+  type: string;
+  id: string;
+}
+
+/** An accrual with its lots (its parts with the same availability and expiry summed into one) and its rules' parts. */
 export interface PlannedAccrual {
   cause: Cause;
   kind?: EntryKind;
   lots: AccrualPart[];
+  rules: Array<RulePart & { points: number }>;
+  source: RuleSource | null;
 }
 
 /** The accrual's lots, in the order their lifetimes first appear; RangeError for a part without points. */
@@ -38,7 +64,11 @@ export function planAccrual(accrual: NewAccrual): PlannedAccrual {
     else lots.set(key, { ...part });
   }
   if (lots.size === 0) throw new RangeError('accrueAll: an accrual needs points');
-  return { cause: accrual.cause, kind: accrual.kind, lots: [...lots.values()] };
+  const rules = accrual.parts.filter((p) => p.rule).map((p) => ({ ...p.rule!, points: p.points }));
+  if (rules.length > 0 && (rules.length !== accrual.parts.length || !accrual.source)) {
+    throw new RangeError('accrueAll: an accrual from rules names the rule of every part, and its source');
+  }
+  return { cause: accrual.cause, kind: accrual.kind, lots: [...lots.values()].map(({ rule, ...lot }) => lot), rules, source: accrual.source ?? null };
 }
 
 /** The rows of `accrueMany`'s JSON parameter, one per entry with its lots, and the account's balances after the last. */
@@ -79,6 +109,12 @@ export function accrualRows(accruals: readonly PlannedAccrual[], state: AccountS
       owner_type: c.owner?.type ?? null,
       owner_id: c.owner?.id ?? null,
       lots,
+      rules: a.rules.length === 0 ? null : a.rules.map((r) => ({
+        rule_id: r.ruleId, rule_version_id: r.ruleVersionId, referrer_level: r.referrerLevel, points: r.points, one_off: r.oneOff,
+      })),
+      source_member_id: a.source?.memberId ?? null,
+      source_type: a.source?.type ?? null,
+      source_id: a.source?.id ?? null,
     };
   });
   return { rows, available, pending, earned };

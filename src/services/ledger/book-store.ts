@@ -150,20 +150,23 @@ export const postEntry = {
 
 /**
  * Several accruals in their order (`accruals`: a JSON array of rows), each with its lots (`lots`:
- * one per lifetime: an entry whose parts live differently splits into several), and the
- * account's balances after the last. Entries are inserted in the accruals' order, so their ids
- * ascend in it; each lot joins its entry by that order. `lot_id` is the entry's first lot.
+ * one per lifetime: an entry whose parts live differently splits into several) and, for an
+ * entry rules gave, its per-rule parts (`rules`: one rule_award row each, naming the entry and
+ * the source — what the rules' caps count and what the history shows), and the account's
+ * balances after the last. Entries are inserted in the accruals' order, so their ids ascend in
+ * it; each lot and part joins its entry by that order. `lot_id` is the entry's first lot.
  */
 export const accrueMany = statement<
   [accruals: string, programId: string, accountId: string, reserved: number, now: Date,
-    available: number, pending: number, lifetimeEarned: number, count: number],
+    available: number, pending: number, lifetimeEarned: number, count: number, memberId: string],
   EntryRow
 >(
   'ledger.accrue_many',
   `with x as (
      select * from jsonb_to_recordset($1::jsonb) as x(ord int, kind entry_kind, amount bigint, delta_available bigint,
        delta_pending bigint, available_after bigint, pending_after bigint, cause_type cause_type, cause_id text,
-       rule_version_id uuid, reason text, idempotency_key text, owner_type text, owner_id text, lots jsonb)
+       rule_version_id uuid, reason text, idempotency_key text, owner_type text, owner_id text, lots jsonb, rules jsonb,
+       source_member_id uuid, source_type text, source_id text)
    ), e as (
      insert into ledger_entry (program_id, account_id, kind, amount, delta_available, delta_pending, delta_reserved,
        delta_debt, available_after, pending_after, reserved_after, cause_type, cause_id, rule_version_id, reason,
@@ -185,6 +188,15 @@ export const accrueMany = statement<
          activated_at timestamptz, expires_at timestamptz)) with ordinality as lt(amount, available_at, activated_at, expires_at, i)
      order by n.id, lt.i
      returning id, source_entry_id
+   ), ra as (
+     insert into rule_award (program_id, source_member_id, source_type, source_id, awarded_at,
+       rule_id, rule_version_id, member_id, account_id, referrer_level, points, one_off, entry_id)
+     select $2, x.source_member_id, x.source_type, x.source_id, $5,
+       r.rule_id, r.rule_version_id, $10, $3, r.referrer_level, r.points, r.one_off, n.id
+     from n join x on x.ord = n.ord
+       cross join lateral rows from (jsonb_to_recordset(x.rules) as (rule_id uuid, rule_version_id uuid, referrer_level int,
+         points bigint, one_off boolean)) with ordinality as r(rule_id, rule_version_id, referrer_level, points, one_off, i)
+     order by n.id, r.i
    )
    select n.*, (select min(l.id) from l where l.source_entry_id = n.id) as lot_id from n order by n.id`,
 );
