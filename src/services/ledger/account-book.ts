@@ -109,9 +109,8 @@ export class AccountBook {
    * Several accruals, in their order, each one entry whose parts may live differently: parts
    * with the same availability and expiry share a lot, the others get lots of their own. The
    * entries, lots, their rules' parts (rule_award rows, see {@link NewAccrual}) and balances are
-   * written in one statement. With a debt owed each accrual
-   * repays it before the next is written, as {@link accrue} does, so then they are written one
-   * by one.
+   * written in one statement. With a debt owed each accrual repays it before the next is
+   * written, as {@link accrue} does, so then they are written one by one.
    */
   async accrueAll(accruals: ReadonlyArray<NewAccrual>): Promise<EntryRecord[]> {
     const planned = accruals.map(planAccrual);

@@ -165,7 +165,7 @@ export const readLines = statement<[orderId: string], OrderLineRow>(
   'select * from shop_order_line where order_id = ? order by line_index',
 );
 
-/** Each award's rules, from the rule_award rows naming its entry (the earning module writes them). */
+/** Each award's rules, from the rule_award rows naming its entry (written with the entry). */
 const AWARD_BREAKDOWN = `(select coalesce(jsonb_agg(jsonb_build_object('rule_id', ra.rule_id, 'rule_version_id', ra.rule_version_id,
      'version', v.version, 'rule_name', r.name, 'points', ra.points) order by ra.id), '[]'::jsonb)
    from rule_award ra join rule_version v on v.id = ra.rule_version_id join rule r on r.id = ra.rule_id
