@@ -171,4 +171,22 @@ describe('one entry per beneficiary', () => {
     ]);
     await s.expectBooksBalance();
   });
+
+  it('verifyLedger checks that an entry\'s lots hold its points', async () => {
+    const s = await shop();
+    const memberId = await s.member('audited');
+    const paid = await s.paidOrder(memberId);
+    const { entryId } = paid.order.awards[0];
+    await s.expectBooksBalance();
+    // One lot made bigger than the entry gave it (its remainder with it): only the sum over the entry's lots can tell.
+    const em = h.orm.em.fork();
+    await em.execute('update lot set amount = amount + 5 where id = (select max(id) from lot where source_entry_id = ?)', [entryId]);
+    const broken = await new LedgerAudit(h.database).verifyLedger({ programId: s.programId });
+    expect(broken.discrepancies).toEqual([
+      expect.objectContaining({ memberId, check: 'accrual_lots', expected: 608, actual: 613, lotId: expect.any(Number) }),
+      expect.objectContaining({ memberId, check: 'lot_remaining', lotId: expect.any(Number) }),
+    ]);
+    await em.execute('update lot set amount = amount - 5 where id = (select max(id) from lot where source_entry_id = ?)', [entryId]);
+    await s.expectBooksBalance();
+  });
 });
