@@ -1,4 +1,6 @@
+import { NegativeBalancePolicy } from '../../src/entities/program';
 import { RuleStatus } from '../../src/entities/rule';
+import type { ProgramSettings } from '../../src/services/programs';
 import { LedgerAudit } from '../../src/services/ledger';
 import type { OrderLineInput } from '../../src/services/orders';
 import { DAY_MS, type RequestContext } from '../../src/services/shared';
@@ -39,8 +41,8 @@ interface Shop {
   expectBooksBalance(): Promise<void>;
 }
 
-async function shop(): Promise<Shop> {
-  const { program } = await h.services.programs.createProgram(h.admin, { name: key('shop'), maxRedeemPercent: 20 });
+async function shop(settings: Partial<ProgramSettings> = {}): Promise<Shop> {
+  const { program } = await h.services.programs.createProgram(h.admin, { name: key('shop'), maxRedeemPercent: 20, ...settings });
   const programId = program.id;
   const admin = testContext(programId, 'admin', 'admin');
   const server = testContext(programId, 'server', 'storefront');
@@ -187,6 +189,22 @@ describe('one entry per beneficiary', () => {
       expect.objectContaining({ memberId, check: 'lot_remaining', lotId: expect.any(Number) }),
     ]);
     await em.execute('update lot set amount = amount - 5 where id = (select max(id) from lot where source_entry_id = ?)', [entryId]);
+    await s.expectBooksBalance();
+  });
+
+  it('a member in debt: the entry is written, then repays the debt from both of its lots, nearest expiry first', async () => {
+    const s = await shop({ negativeBalancePolicy: NegativeBalancePolicy.ALLOW_DEBT });
+    const memberId = await s.member('debtor');
+    const first = await s.paidOrder(memberId);
+    await h.services.ledger.redeem(s.server, { member: { id: memberId }, points: 605, idempotencyKey: key('spend') });
+    const cancelled = await h.services.orders.cancelOrder(s.server, { orderId: first.order.orderId, idempotencyKey: key('cancel') });
+    expect(cancelled.account).toMatchObject({ available: 0, debt: 605 });
+
+    const second = await s.paidOrder(memberId);
+    expect(second.order.pointsEarned).toBe(608);
+    expect(second.account).toMatchObject({ available: 3, debt: 0 });
+    // 601 of the month-long lot and 4 of the three-month one repaid the debt.
+    expect((await s.lotsOf(second.order.awards[0].entryId)).map((l) => l.remaining)).toEqual([0, 3]);
     await s.expectBooksBalance();
   });
 });
