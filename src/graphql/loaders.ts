@@ -2,7 +2,7 @@ import DataLoader from 'dataloader';
 import type { Services } from '../services';
 import type { ProgramRecord } from '../services/programs';
 import type { AccountSnapshot } from '../services/ledger';
-import type { RuleVersionRecord, RuleVersionRef } from '../services/earning';
+import type { AwardPart, RuleVersionRecord, RuleVersionRef } from '../services/earning';
 import type { ReferralNodeRecord } from '../services/referrals';
 
 /** Per-request batching: one query for all the accounts or programs a response needs. */
@@ -11,6 +11,8 @@ export interface Loaders {
   accountByMember: DataLoader<string, AccountSnapshot | null>;
   /** The rule version a ledger entry names, with the rule's name. */
   ruleVersion: DataLoader<string, RuleVersionRef | null>;
+  /** Which rules and versions gave a ledger entry its points, by entry id (empty when no rule did). */
+  awardBreakdown: DataLoader<number, AwardPart[]>;
   /** A rule's versions, newest first. */
   ruleVersions: DataLoader<string, RuleVersionRecord[]>;
   /** Referrals: members' codes (made on first read), and direct referees — one statement per tree level. */
@@ -26,6 +28,9 @@ export function createLoaders(services: Services, programId: string | null): Loa
     ),
     ruleVersion: new DataLoader((ids) =>
       programId ? services.rules.versionRefs(programId, ids) : Promise.resolve(ids.map(() => null)),
+    ),
+    awardBreakdown: new DataLoader((entryIds) =>
+      programId ? services.earning.awardBreakdowns(programId, entryIds) : Promise.resolve(entryIds.map(() => [])),
     ),
     ruleVersions: new DataLoader((ruleIds) =>
       programId ? services.rules.versionsOf(programId, ruleIds) : Promise.resolve(ruleIds.map(() => [])),

@@ -14,7 +14,11 @@ const KEYS = [Role.ADMIN, Role.SERVER];
 
 const toOrder = (o: OrderRecord): Order => ({
   ...o,
-  awards: o.awards.map((a) => ({ ...a, entryId: String(a.entryId) })),
+  awards: o.awards.map((a) => ({
+    ...a,
+    entryId: String(a.entryId),
+    breakdown: a.breakdown.map((p) => ({ rule: { id: p.ruleId, name: p.ruleName, version: p.version, versionId: p.ruleVersionId }, points: p.points })),
+  })),
 });
 
 const toResult = (r: OrderResultRecord, programId: string) => ({ order: toOrder(r.order), account: toAccount(r.account, programId) });

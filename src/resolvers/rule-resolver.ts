@@ -1,10 +1,11 @@
 import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { CauseType } from '../entities/ledger-entry';
 import { RuleStatus } from '../entities/rule';
 import type { Context } from '../graphql/context';
 import { Role } from '../graphql/context';
 import { LedgerEntry } from '../graphql/types/ledger';
 import {
-  CreateRuleInput, Rule, RuleActionType, RuleConditionType, RuleConnection, RuleDefinition, RuleDefinitionInput, RuleFilter,
+  AwardPart, CreateRuleInput, Rule, RuleActionType, RuleConditionType, RuleConnection, RuleDefinition, RuleDefinitionInput, RuleFilter,
   RuleRef, RuleVersion, UpdateRuleInput,
 } from '../graphql/types/rules';
 import { listActions, listConditions } from '../rules';
@@ -122,5 +123,14 @@ export class LedgerEntryRuleResolver {
     if (!entry.ruleVersionId) return null;
     const ref = await ctx.loaders.ruleVersion.load(entry.ruleVersionId);
     return ref && { id: ref.ruleId, name: ref.name, version: ref.version, versionId: ref.versionId };
+  }
+
+  @FieldResolver(() => [AwardPart], {
+    description: 'Which rules and rule versions gave the points (one part per rule; `rule` names a version only when one rule gave them all); empty when no rule did.',
+  })
+  async breakdown(@Root() entry: LedgerEntry, @Ctx() ctx: Context): Promise<AwardPart[]> {
+    if (entry.causeType !== CauseType.RULE) return [];
+    const parts = await ctx.loaders.awardBreakdown.load(Number(entry.id));
+    return parts.map((p) => ({ rule: { id: p.ruleId, name: p.ruleName, version: p.version, versionId: p.ruleVersionId }, points: p.points }));
   }
 }

@@ -117,3 +117,38 @@ test('customers cannot call the order API; bad input is refused with a code', as
   const otherCurrency = await s.request(CheckoutQuoteDocument, { order: { member: { id: member.id }, lines, currency: 'EUR' } }, shop.serverKey);
   expect(codesOf(otherCurrency)).toEqual(['BAD_USER_INPUT']);
 });
+
+test('an order rewarded by several rules: one entry per member, its breakdown naming each rule version, on the order and in the history', async () => {
+  const two = await createProgram(s, { maxRedeemPercent: 20 });
+  const rule = async (name: string, definition: Record<string, unknown>) =>
+    ok(await s.request(CreateRuleDocument, { input: { name, status: 'ACTIVE', definition: { trigger: 'order_paid', ...definition } as never } }, two.adminKey)).createRule;
+  const percent = await rule('5 % back', { actions: [{ code: 'percentOfAmount', args: { percent: 5 } }], lifetimeDays: 30 });
+  const bonus = await rule('Bonus 100', { actions: [{ code: 'fixedPoints', args: { points: 100 } }], lifetimeDays: 90 });
+  const member = await createMember(s, two.serverKey);
+  const orderId = uniqueKey('order');
+  ok(await s.request(PlaceOrderDocument, { input: { orderId, member: { id: member.id }, lines: lines.slice(0, 1), idempotencyKey: uniqueKey('place') } }, two.serverKey));
+  ok(await s.request(PayOrderDocument, { input: { orderId, idempotencyKey: uniqueKey('pay') } }, two.serverKey));
+
+  const parts = 'breakdown { points rule { id name version versionId } }';
+  const read = ok(await s.request<any, any>(`query($orderId: String!) { order(orderId: $orderId) { pointsEarned awards { entryId points ${parts} } } }`, { orderId }, two.adminKey)).order;
+  expect(read.pointsEarned).toBe(450);
+  expect(read.awards).toHaveLength(1);
+  const [award] = read.awards;
+  const byRule = [...award.breakdown].sort((a: any, b: any) => b.points - a.points);
+  expect(byRule).toEqual([
+    { points: 350, rule: { id: percent.id, name: '5 % back', version: 1, versionId: expect.any(String) } },
+    { points: 100, rule: { id: bonus.id, name: 'Bonus 100', version: 1, versionId: expect.any(String) } },
+  ]);
+
+  // The history: one accrual of 450, no single rule version, the same breakdown; two lots (30 and 90 days).
+  const history = ok(await s.request<any, any>(
+    `query($member: MemberRefInput) { ledgerEntries(member: $member, first: 10) { nodes { id amount lotId ruleVersionId rule { id } ${parts} } } }`,
+    { member: { id: member.id } },
+    two.adminKey,
+  )).ledgerEntries.nodes;
+  const [entry] = history.filter((e: any) => e.id === award.entryId);
+  expect(entry).toMatchObject({ amount: 450, ruleVersionId: null, rule: null });
+  expect(entry.breakdown).toEqual(award.breakdown);
+  const lots = ok(await s.request<any, any>('query($member: MemberRefInput) { lots(member: $member, first: 10) { nodes { id amount } } }', { member: { id: member.id } }, two.adminKey)).lots.nodes;
+  expect(lots.map((l: any) => l.amount).sort((a: number, b: number) => a - b)).toEqual([100, 350]);
+});

@@ -22,7 +22,7 @@ const ours = declaredStatements().filter((s) => s.name.startsWith('earning.') ||
 
 test('the earning and event stores declare their statements', () => {
   expect(ours.map((s) => s.name)).toEqual(
-    expect.arrayContaining(['earning.lock_referrer_accounts', 'earning.insert_awards', 'earning.cap_usage', 'events.insert_event', 'events.birthday_members']),
+    expect.arrayContaining(['earning.lock_referrer_accounts', 'earning.claim_for_rules', 'earning.cap_usage', 'events.insert_event', 'events.birthday_members']),
   );
 });
 

@@ -61,7 +61,7 @@ export class LedgerEntry {
   @Field(() => ID, { nullable: true, description: 'The entry this one undoes a part of (returned order lines).' })
   partlyReversesEntryId!: string | null;
   @Field(() => ID, { nullable: true }) authorizationId!: string | null;
-  @Field(() => ID, { nullable: true, description: 'The lot an accrual created.' }) lotId!: string | null;
+  @Field(() => ID, { nullable: true, description: 'The lot an accrual created (its first, when its parts live differently and it created one per lifetime).' }) lotId!: string | null;
   @Field() createdAt!: Date;
 }
 

@@ -5,6 +5,7 @@ import { OrderBenefit, OrderStatus } from '../../entities/order';
 import { MAX_POINTS } from '../../services/ledger';
 import { MemberRefInput } from './common';
 import { Account } from './ledger';
+import { AwardPart } from './rules';
 
 registerEnumType(OrderStatus, {
   name: 'OrderStatus',
@@ -216,12 +217,14 @@ export class OrderLine {
   @Field(() => Int) refundedQuantity!: number;
 }
 
-@ObjectType({ description: 'Points the rules awarded for the order, to the member or a referrer.' })
+@ObjectType({ description: 'Points the rules awarded for the order, to the member or a referrer: one ledger entry per beneficiary.' })
 export class OrderAward {
   @Field(() => ID) memberId!: string;
   @Field(() => ID) entryId!: string;
   @Field(() => SafeIntResolver) points!: number;
   @Field(() => SafeIntResolver, { description: 'Taken back by cancellation or returns.' }) takenBack!: number;
+  @Field(() => [AwardPart], { description: 'Which rules and rule versions gave the points (the entry names a rule version only when one rule gave them all).' })
+  breakdown!: AwardPart[];
 }
 
 @ObjectType()

@@ -141,6 +141,12 @@ export class RuleRef {
   @Field(() => ID) versionId!: string;
 }
 
+@ObjectType({ description: 'One rule\'s part of an award or ledger entry: the rule version that gave it and its points.' })
+export class AwardPart {
+  @Field(() => RuleRef) rule!: RuleRef;
+  @Field(() => SafeIntResolver) points!: number;
+}
+
 @InputType()
 export class CreateRuleInput {
   @Field() @Length(1, 200) name!: string;

@@ -14,8 +14,15 @@ export interface EarningRequest {
   order?: RuleContext['order'];
 }
 
-/** Points one rule credited to one beneficiary. */
+/**
+ * Points one rule credited to one beneficiary. A beneficiary's awards for one source share one
+ * entry (see EarningService's write): `entry` is that entry, `points` this rule's part of it.
+ */
 export interface EarnedAward {
+  ruleId: string;
+  ruleVersionId: string;
+  version: number;
+  ruleName: string;
   memberId: string;
   /** null: the member whose event it is; N: their referrer N levels up. */
   referrerLevel: number | null;
@@ -28,7 +35,7 @@ export interface EarningOutcome {
   entries: EntryRecord[];
   /** Points credited to the member, after caps. */
   memberPoints: number;
-  /** What was credited, one award per rule and beneficiary. */
+  /** What was credited, one award per rule and beneficiary (a beneficiary's awards share their entry). */
   awards: EarnedAward[];
   /**
    * Money a paid order added to the member's cumulative spend: what cancelling or returning it

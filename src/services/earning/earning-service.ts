@@ -3,7 +3,7 @@ import type { Queryable } from '../../db/statement';
 import { CauseType } from '../../entities/ledger-entry';
 import { badInput } from '../../errors';
 import { evaluateRules, type EvaluationResult, type Rule, type RuleContext } from '../../rules';
-import { AccountBook, lotTimes } from '../ledger';
+import { AccountBook, lotTimes, type Cause } from '../ledger';
 import {
   applyLimits,
   applyTierMultiplier,
@@ -19,7 +19,8 @@ import {
 } from './award-planner';
 import type { Earning, EarningRequest } from './earning-port';
 import * as store from './earning-store';
-import type { DetailedEarningOutcome, RuleAwardRecord, Simulation, SimulationRequest } from './earning-types';
+import type { AwardPart, DetailedEarningOutcome, RuleAwardRecord, Simulation, SimulationRequest } from './earning-types';
+import { pgArray } from '../shared';
 import { lockReferrerAccounts, type ReferrerResolver } from './referrers';
 
 /** What earning needs of the member's tier: its code (the memberTier condition) and its earn multiplier. */
@@ -63,13 +64,16 @@ export class EarningService implements Earning {
   async earn(tx: UnitOfWork, book: AccountBook, request: EarningRequest): Promise<DetailedEarningOutcome> {
     const { programId, memberId } = book.state;
     const now = book.now;
-    if (!(await this.claimSource(tx, programId, memberId, request, now))) return nothingEarned(0);
-    const spend = request.order ? await this.recordSpend(tx, programId, memberId, request.order.totalMinor, now) : null;
+    const paidMinor = request.order ? checkedSpend(request.order.totalMinor) : null;
+    // One source is put through the rules once: a retried order or event finds its claim and stops.
+    const [claim] = await tx.run(store.claimForRules, [programId, request.source.type, request.source.id, memberId, now, paidMinor]);
+    if (!claim!.claimed) return nothingEarned(0);
+    const spend = paidMinor === null ? null : { beforeMinor: Number(claim!.paid_minor) - paidMinor, afterMinor: Number(claim!.paid_minor) };
     const spendAddedMinor = spend ? spend.afterMinor - spend.beforeMinor : 0;
     const rules = (await this.rules.activeRules(programId)).filter((rule) => rule.definition.trigger === request.trigger);
     if (rules.length === 0) return nothingEarned(spendAddedMinor);
 
-    const { awards, subject } = await this.plan(tx, { programId, memberId, now }, request, spend, rules, false);
+    const { awards, subject } = await this.plan(tx, { programId, memberId, now }, request, spend, rules, false, claim);
     if (awards.length === 0) return nothingEarned(spendAddedMinor);
     const books = await this.openBeneficiaries(tx, book, awards);
     applyLimits(awards, await this.usage(tx, subject, awards, true));
@@ -102,6 +106,20 @@ export class EarningService implements Earning {
   async preview(programId: string, memberId: string, request: Omit<EarningRequest, 'source'>, now: Date): Promise<{ memberPoints: number }> {
     const { memberPoints } = await this.simulate(programId, { ...request, memberId, now }, 'active');
     return { memberPoints };
+  }
+
+  /**
+   * Which rules and rule versions gave each entry its points, per entry id asked (none for an
+   * entry no rule wrote): an entry carries all of one beneficiary's awards for an event or order.
+   */
+  async awardBreakdowns(programId: string, entryIds: readonly number[]): Promise<AwardPart[][]> {
+    const rows = entryIds.length === 0 ? [] : await this.db.run(store.entryAwards, [pgArray(entryIds), programId]);
+    const byEntry = new Map<number, AwardPart[]>();
+    for (const r of rows) {
+      const part = { ruleId: r.rule_id, ruleVersionId: r.rule_version_id, version: r.version, ruleName: r.rule_name, points: Number(r.points) };
+      byEntry.set(Number(r.entry_id), [...(byEntry.get(Number(r.entry_id)) ?? []), part]);
+    }
+    return entryIds.map((id) => byEntry.get(id) ?? []);
   }
 
   /**
@@ -156,8 +174,9 @@ export class EarningService implements Earning {
     spend: Spend | null,
     rules: Rule[],
     dryRun: boolean,
+    member?: store.RuleSubjectRow,
   ): Promise<{ evaluation: EvaluationResult; awards: PlannedAward[]; subject: Subject }> {
-    const context = await this.context(db, who.memberId, who.now, request, spend);
+    const context = await this.context(db, who.memberId, who.now, request, spend, member);
     // The rules see the member's tier (memberTier); its multiplier scales the member's awards.
     const tier = this.tiers ? await this.tiers.memberTier(db, who.programId, who.memberId, who.now) : null;
     context.member.tierCode = tier?.code ?? null;
@@ -188,21 +207,22 @@ export class EarningService implements Earning {
     return books;
   }
 
-  /** One source is put through the rules once: a retried order or event finds its claim and stops. */
-  private async claimSource(tx: Queryable, programId: string, memberId: string, request: EarningRequest, now: Date): Promise<boolean> {
-    const claimed = await tx.run(store.claimSource, [programId, request.source.type, request.source.id, memberId, now]);
-    return claimed.length > 0;
-  }
-
   private async recordSpend(tx: Queryable, programId: string, memberId: string, paidMinor: number, now: Date): Promise<Spend> {
-    if (!Number.isSafeInteger(paidMinor) || paidMinor < 0) throw badInput('order.totalMinor must be a non-negative integer');
+    checkedSpend(paidMinor);
     const [row] = await tx.run(store.addSpend, [memberId, programId, paidMinor, now]);
     const afterMinor = Number(row!.paid_minor);
     return { beforeMinor: afterMinor - paidMinor, afterMinor };
   }
 
-  private async context(db: Queryable, memberId: string, now: Date, request: EventFacts, cumulativeSpend: Spend | null): Promise<RuleContext> {
-    const [row] = await db.run(store.readRuleSubject, [memberId]);
+  private async context(
+    db: Queryable,
+    memberId: string,
+    now: Date,
+    request: EventFacts,
+    cumulativeSpend: Spend | null,
+    subject?: store.RuleSubjectRow,
+  ): Promise<RuleContext> {
+    const row = subject ?? (await db.run(store.readRuleSubject, [memberId]))[0];
     return {
       now,
       timeZone: row!.time_zone,
@@ -244,9 +264,12 @@ export class EarningService implements Earning {
   }
 
   /**
-   * Each award is its own entry and lot, naming its rule version; then its rule_award row, and
-   * the budgets it used. A run of awards in a row for the same beneficiary is written in one
-   * statement, in the same order, so entry ids ascend in evaluation order.
+   * One entry per beneficiary, carrying all of its rules' awards: its lots split only where the
+   * awards' lifetimes or delays differ; a single rule's entry names its rule version, as before,
+   * and the rule_award rows (one per rule and beneficiary, each naming its entry, written in the
+   * entry's statement) say which rule and version gave what. Then the budgets the awards used.
+   * Beneficiaries are written in the order their first award comes, so entry ids ascend in
+   * evaluation order.
    */
   private async write(
     tx: Queryable,
@@ -255,69 +278,68 @@ export class EarningService implements Earning {
     books: Map<string, AccountBook>,
     awards: PlannedAward[],
   ): Promise<RuleAwardRecord[]> {
-    const written: RuleAwardRecord[] = [];
     const paying = awards.filter((a) => a.points > 0 && a.memberId);
+    if (paying.length === 0) return [];
     // A referrer's award for an order vests after the referee's return window.
     const vestingDays = source.type === 'order' && paying.some((a) => a.referrerLevel !== null)
       ? (await this.referrers.vestingDays?.(tx, subject.programId)) ?? null
       : null;
-    for (let from = 0; from < paying.length; ) {
-      let to = from + 1;
-      while (to < paying.length && paying[to]!.memberId === paying[from]!.memberId) to++;
-      const run = paying.slice(from, to);
-      const book = books.get(run[0]!.memberId!)!;
-      const entries = await book.accrueAll(
-        run.map((award) => {
+    const byBeneficiary = new Map<string, PlannedAward[]>();
+    for (const award of paying) byBeneficiary.set(award.memberId!, [...(byBeneficiary.get(award.memberId!) ?? []), award]);
+    const oneOff = new Set(awards.filter((a) => a.oneOff).map((a) => a.ruleId));
+    const written: RuleAwardRecord[] = [];
+    for (const [memberId, own] of byBeneficiary) {
+      const book = books.get(memberId)!;
+      const [entry] = await book.accrueAll([{
+        cause: entryCause(own, source),
+        source: { memberId: subject.memberId, type: source.type, id: source.id },
+        parts: own.map((award) => ({
+          points: award.points,
           // The rule's delay and lifetime, else the program's pending period and default lifetime.
-          const { availableAt, expiresAt } = lotTimes(book, vested(award, vestingDays, book.policy.pendingDays));
-          return {
-            points: award.points,
-            availableAt,
-            expiresAt,
-            cause: {
-              type: CauseType.RULE,
-              id: award.ruleId,
-              ruleVersionId: award.ruleVersionId,
-              reason: award.ruleName,
-              // An order's awards move only with the order.
-              owner: source.type === 'order' ? { type: 'order', id: source.id } : null,
-            },
-          };
-        }),
-      );
-      run.forEach((award, i) =>
+          ...lotTimes(book, vested(award, vestingDays, book.policy.pendingDays)),
+          rule: { ruleId: award.ruleId, ruleVersionId: award.ruleVersionId, referrerLevel: award.referrerLevel, oneOff: oneOff.has(award.ruleId) },
+        })),
+      }]);
+      for (const award of own) {
         written.push({
           ruleId: award.ruleId,
           ruleVersionId: award.ruleVersionId,
           version: award.version,
           ruleName: award.ruleName,
-          memberId: award.memberId!,
+          memberId,
           referrerLevel: award.referrerLevel,
           points: award.points,
-          entry: entries[i]!,
-        }),
-      );
-      from = to;
+          entry: entry!,
+        });
+      }
     }
-    if (written.length === 0) return written;
-
-    const oneOff = new Set(awards.filter((a) => a.oneOff).map((a) => a.ruleId));
-    await tx.run(store.insertAwards, [
-      subject.programId, subject.memberId, source.type, source.id, subject.now,
-      written.map((a) => a.ruleId),
-      written.map((a) => a.ruleVersionId),
-      written.map((a) => a.memberId),
-      written.map((a) => books.get(a.memberId)!.state.id),
-      written.map((a) => a.referrerLevel),
-      written.map((a) => a.points),
-      written.map((a) => oneOff.has(a.ruleId)),
-      written.map((a) => a.entry.id),
-    ]);
 
     const budgeted = written.filter((a) => awards.find((p) => p.ruleId === a.ruleId)?.caps.totalBudget);
     if (budgeted.length > 0) await tx.run(store.addBudgetUsed, [budgeted.map((a) => a.ruleId), budgeted.map((a) => a.points)]);
     return written;
   }
+}
+
+/**
+ * The cause of a beneficiary's entry: its rule and version when one rule gave it all; for
+ * several, no single rule (their rule_award rows break it down) and their names as the reason.
+ */
+function entryCause(awards: readonly PlannedAward[], source: EarningRequest['source']): Cause {
+  const single = awards.length === 1 ? awards[0]! : null;
+  return {
+    type: CauseType.RULE,
+    id: single?.ruleId ?? null,
+    ruleVersionId: single?.ruleVersionId ?? null,
+    reason: awards.map((a) => a.ruleName).join(', '),
+    // An order's awards move only with the order.
+    owner: source.type === 'order' ? { type: 'order', id: source.id } : null,
+  };
+}
+
+/** A paid order's money, as the cumulative spend takes it: a whole, non-negative number of minor units. */
+function checkedSpend(paidMinor: number): number {
+  if (!Number.isSafeInteger(paidMinor) || paidMinor < 0) throw badInput('order.totalMinor must be a non-negative integer');
+  return paidMinor;
 }
 
 /** A referrer's award waits at least `vestingDays` (when set) before it becomes available. */

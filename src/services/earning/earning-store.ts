@@ -3,20 +3,36 @@ import { statement } from '../../db/statement';
 /**
  * The earning module's SQL: what it reads to evaluate rules (the member, the program, the
  * cumulative spend, the referral tree, what caps and budgets have used) and what it writes
- * (claimed sources, the spend, rule awards, budgets). Tables written here: earned_source,
- * member_spend, rule_award, and rule.budget_used. Arrays travel as PostgreSQL arrays.
+ * (claimed sources, the spend, budgets). Tables written here: earned_source, member_spend and
+ * rule.budget_used; rule_award rows go with their entries (see AccountBook.accrueAll). Arrays
+ * travel as PostgreSQL arrays.
  */
 
 // ── Sources and cumulative spend ─────────────────────────────────────────────
 
-/** Claims one source (event or order) for the rules; no row back when it was claimed before. */
-export const claimSource = statement<
-  [programId: string, sourceType: string, sourceId: string, memberId: string, now: Date],
-  { claimed: number }
+/**
+ * What `earn` starts with, in one statement: claims the source (no rule runs twice for it), adds
+ * a paid order's money (`paidMinor`, null for an event) to the member's cumulative spend when
+ * the claim is new, and reads the member the rules are evaluated for. `claimed` false: the
+ * source was claimed before, and nothing was added.
+ */
+export const claimForRules = statement<
+  [programId: string, sourceType: string, sourceId: string, memberId: string, now: Date, paidMinor: number | null],
+  RuleSubjectRow & { claimed: boolean; paid_minor: number | null }
 >(
-  'earning.claim_source',
-  `insert into earned_source (program_id, source_type, source_id, member_id, created_at) values (?, ?, ?, ?, ?)
-   on conflict do nothing returning 1 as claimed`,
+  'earning.claim_for_rules',
+  `with c as (
+     insert into earned_source (program_id, source_type, source_id, member_id, created_at) values ($1, $2, $3, $4, $5)
+     on conflict do nothing returning 1
+   ), s as (
+     insert into member_spend (member_id, program_id, paid_minor, updated_at)
+     select $4, $1, $6::bigint, $5 where $6::bigint is not null and exists (select 1 from c)
+     on conflict (member_id) do update set paid_minor = member_spend.paid_minor + excluded.paid_minor, updated_at = excluded.updated_at
+     returning paid_minor
+   )
+   select exists (select 1 from c) as claimed, (select paid_minor from s) as paid_minor,
+     m.id, m.tags, m.registered_at, to_char(m.birthday, 'YYYY-MM-DD') as birthday, m.attributes, p.time_zone, p.point_value_minor
+   from member m join program p on p.id = m.program_id where m.id = $4`,
 );
 
 /** Adds a paid order's money to the member's cumulative spend; returns the new total. */
@@ -124,36 +140,7 @@ export const capUsage = statement<[timeZone: string, now: Date, ruleIds: string[
 
 // ── Awards ───────────────────────────────────────────────────────────────────
 
-/**
- * One rule_award row per written award, in the order given (ids ascend with it). The source
- * and time are shared; the per-award columns are arrays of the same length.
- */
-export const insertAwards = statement<
-  [
-    programId: string,
-    sourceMemberId: string,
-    sourceType: string,
-    sourceId: string,
-    awardedAt: Date,
-    ruleIds: string[],
-    ruleVersionIds: string[],
-    memberIds: string[],
-    accountIds: string[],
-    referrerLevels: Array<number | null>,
-    points: number[],
-    oneOff: boolean[],
-    entryIds: number[],
-  ]
->(
-  'earning.insert_awards',
-  `insert into rule_award (program_id, source_member_id, source_type, source_id, awarded_at,
-     rule_id, rule_version_id, member_id, account_id, referrer_level, points, one_off, entry_id)
-   select ?::uuid, ?::uuid, ?::text, ?::text, ?::timestamptz,
-     a.rule_id, a.rule_version_id, a.member_id, a.account_id, a.referrer_level, a.points, a.one_off, a.entry_id
-   from unnest(?::uuid[], ?::uuid[], ?::uuid[], ?::uuid[], ?::int[], ?::bigint[], ?::boolean[], ?::bigint[])
-     with ordinality as a(rule_id, rule_version_id, member_id, account_id, referrer_level, points, one_off, entry_id, ord)
-   order by a.ord`,
-);
+// rule_award rows are written with their entry, by the ledger's accrual statement (AccountBook.accrueAll).
 
 /** Adds awarded points to their rules' total budgets (a rule may appear more than once). */
 export const addBudgetUsed = statement<[ruleIds: string[], points: number[]]>(
@@ -161,4 +148,15 @@ export const addBudgetUsed = statement<[ruleIds: string[], points: number[]]>(
   `update rule set budget_used = budget_used + u.points
    from (select id, sum(points) as points from unnest(?::uuid[], ?::bigint[]) as t(id, points) group by id) u
    where rule.id = u.id`,
+);
+
+/** The rules' parts of the given entries (a PostgreSQL array literal of ids), in the program, in award order. */
+export const entryAwards = statement<
+  [entryIds: string, programId: string],
+  { entry_id: number; rule_id: string; rule_version_id: string; version: number; rule_name: string; points: number }
+>(
+  'earning.entry_awards',
+  `select ra.entry_id, ra.rule_id, ra.rule_version_id, v.version, r.name as rule_name, ra.points
+   from rule_award ra join rule_version v on v.id = ra.rule_version_id join rule r on r.id = ra.rule_id
+   where ra.entry_id = any(?::bigint[]) and ra.program_id = ? order by ra.entry_id, ra.id`,
 );

@@ -1,18 +1,18 @@
 import type { MismatchReason, RuleContext, RuleDefinition } from '../../rules';
 import type { EntryRecord } from '../ledger';
 import type { PlannedAward } from './award-planner';
-import type { EarningOutcome } from './earning-port';
+import type { EarnedAward, EarningOutcome } from './earning-port';
 
-/** An award written to the ledger. */
-export interface RuleAwardRecord {
+/** An award written to the ledger: its rule's part of its beneficiary's entry. */
+export type RuleAwardRecord = EarnedAward;
+
+/** One rule's part of a ledger entry: the rule version that gave it and its points (a rule_award row). */
+export interface AwardPart {
   ruleId: string;
   ruleVersionId: string;
   version: number;
   ruleName: string;
-  memberId: string;
-  referrerLevel: number | null;
   points: number;
-  entry: EntryRecord;
 }
 
 export interface DetailedEarningOutcome extends EarningOutcome {

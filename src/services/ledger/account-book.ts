@@ -5,6 +5,7 @@ import { MemberStatus } from '../../entities/member';
 import { ErrorCode, PatronError, notFound } from '../../errors';
 import { memberLookup } from '../members';
 import { pgArray, type MemberRef } from '../shared';
+import { accrualRows, forgiveAcross, planAccrual, type NewAccrual, type PlannedAccrual } from './accruals';
 import * as store from './book-store';
 import { ACTIVATION, EXPIRY } from './sweep-store';
 import { repayDebts, sweepLots, type SweepOutcome } from './sweeps';
@@ -16,6 +17,7 @@ import {
   withForgiven,
   type AccountState,
   type AccrualLot,
+  type AccrualLots,
   type Balances,
   type Cause,
   type EntryRecord,
@@ -104,50 +106,33 @@ export class AccountBook {
   }
 
   /**
-   * Several accruals, in their order: the same entries, lots and balances as {@link accrue} for
-   * each one after the other, written in one statement. With a debt owed each accrual repays it
-   * before the next is written, so then they are written one by one.
+   * Several accruals, in their order, each one entry whose parts may live differently: parts
+   * with the same availability and expiry share a lot, the others get lots of their own. The
+   * entries, lots, their rules' parts (rule_award rows, see {@link NewAccrual}) and balances are
+   * written in one statement. With a debt owed each accrual repays it before the next is
+   * written, as {@link accrue} does, so then they are written one by one.
    */
-  async accrueAll(
-    accruals: ReadonlyArray<{ points: number; availableAt: Date; expiresAt: Date | null; cause: Cause; kind?: EntryKind }>,
-  ): Promise<EntryRecord[]> {
-    if (accruals.length <= 1 || this.state.debt > 0 || accruals.some((a) => !(a.points > 0))) {
-      const entries: EntryRecord[] = [];
-      for (const a of accruals) entries.push(await this.accrue(a.points, a));
-      return entries;
+  async accrueAll(accruals: ReadonlyArray<NewAccrual>): Promise<EntryRecord[]> {
+    const planned = accruals.map(planAccrual);
+    if (planned.length === 1 && planned[0].lots.length === 1 && planned[0].rules.length === 0) {
+      const [{ lots: [lot], cause, kind }] = planned;
+      return [await this.accrue(lot.points, { ...lot, cause, kind })];
     }
+    if (this.state.debt <= 0) return this.accrueMany(planned);
+    const entries: EntryRecord[] = [];
+    for (const accrual of planned) {
+      entries.push(...(await this.accrueMany([accrual])));
+      await this.repayDebt({ ...accrual.cause, reason: 'Debt repaid from new points' });
+    }
+    return entries;
+  }
+
+  private async accrueMany(accruals: ReadonlyArray<PlannedAccrual>): Promise<EntryRecord[]> {
     const s = this.state;
-    let { available, pending } = s;
-    let earned = s.lifetimeEarned;
-    const rows = accruals.map((a, i) => {
-      const activated = a.availableAt.getTime() <= this.now.getTime();
-      if (activated) available += a.points;
-      else pending += a.points;
-      earned += a.points;
-      const c = a.cause;
-      return {
-        ord: i + 1,
-        kind: a.kind ?? EntryKind.ACCRUAL,
-        amount: a.points,
-        delta_available: activated ? a.points : 0,
-        delta_pending: activated ? 0 : a.points,
-        available_after: available,
-        pending_after: pending,
-        cause_type: c.type,
-        cause_id: c.id ?? null,
-        rule_version_id: c.ruleVersionId ?? null,
-        reason: c.reason ?? null,
-        idempotency_key: c.idempotencyKey ?? null,
-        owner_type: c.owner?.type ?? null,
-        owner_id: c.owner?.id ?? null,
-        available_at: a.availableAt.toISOString(),
-        activated_at: activated ? this.now.toISOString() : null,
-        expires_at: a.expiresAt ? a.expiresAt.toISOString() : null,
-      };
-    });
+    const { rows, available, pending, earned } = accrualRows(accruals, s, this.now);
     // Entries are inserted in the accruals' order, so their ids ascend in it; each lot joins its entry by that order.
     const written = await this.tx.run(store.accrueMany, [
-      JSON.stringify(rows), s.programId, s.id, s.reserved, this.now, available, pending, earned, rows.length,
+      JSON.stringify(rows), s.programId, s.id, s.reserved, this.now, available, pending, earned, rows.length, s.memberId,
     ]);
     if (written.length !== rows.length) throw new Error(`accrueAll: wrote ${written.length} of ${rows.length} entries`);
     Object.assign(s, { available, pending, lifetimeEarned: earned });
@@ -218,10 +203,10 @@ export class AccountBook {
     let reversal: EntryRecord;
     let restored: LotChange[] = [];
     if (isCredit(entry)) {
-      const lot = await this.accrualLot(entry);
-      // What expired from the lot unused is not taken again: it stays earned, and expired.
-      const points = entry.amount - lot.expired;
-      const taken = await this.takeBackAccrual(entry, lot, points, opts.shortfall ?? 'refuse');
+      const lots = await this.accrualLot(entry);
+      // What expired from its lots unused is not taken again: it stays earned, and expired.
+      const points = entry.amount - lots.expired;
+      const taken = await this.takeBackAccrual(entry, lots, points, opts.shortfall ?? 'refuse');
       reversal = await this.post({ ...base, ...taken, cause: withForgiven(cause, taken.forgiven), earned: -points });
     } else if (entry.amount < 0 && (entry.kind === EntryKind.REDEMPTION || entry.kind === EntryKind.ADJUSTMENT)) {
       restored = await this.allocationsOf([entry.id]);
@@ -240,7 +225,7 @@ export class AccountBook {
   }
 
   /**
-   * Undoes `points` of an accrual (takes them back: from its own lot first, then as
+   * Undoes `points` of an accrual (takes them back: from its own lots first, then as
    * {@link reverse} does) or of a capture (gives them back to the lots they came from, latest
    * expiry first), for the returned part of an order. The entry names the original in
    * `partlyReversesEntryId`; the caller keeps the parts within the original.
@@ -269,11 +254,22 @@ export class AccountBook {
     return reversal;
   }
 
-  /** The lot an accrual created: what it still holds and what expired from it unused. */
-  async accrualLot(entry: EntryRecord): Promise<AccrualLot> {
-    const [lot] = await this.tx.run(store.accrualLot, [entry.id, this.state.id]);
-    if (!lot) throw notFound('Lot of the entry', { entryId: entry.id });
-    return { id: Number(lot.id), remaining: Number(lot.remaining), expired: Number(lot.expired), active: lot.active };
+  /**
+   * The lots an accrual created — one, or one per lifetime of its parts — nearest expiry first:
+   * what they still hold and what expired from them unused.
+   */
+  async accrualLot(entry: EntryRecord): Promise<AccrualLots> {
+    const rows = await this.tx.run(store.accrualLots, [entry.id, this.state.id]);
+    if (rows.length === 0) throw notFound('Lot of the entry', { entryId: entry.id });
+    const lots = rows.map((r) => ({
+      id: Number(r.id),
+      remaining: Number(r.remaining),
+      expired: Number(r.expired),
+      active: r.active,
+      forgiven: Number(r.forgiven),
+      spentElsewhere: Number(r.spent_elsewhere),
+    }));
+    return { lots, remaining: lots.reduce((sum, l) => sum + l.remaining, 0), expired: lots.reduce((sum, l) => sum + l.expired, 0) };
   }
 
   private checkOwnEntry(entry: EntryRecord): void {
@@ -334,13 +330,14 @@ export class AccountBook {
   }
 
   /** Spendable lots, nearest expiry first, until `points` are covered; never an expired or pending lot. */
-  private async takeSpendable(points: number, excludeLotId: number | null = null): Promise<LotChange[]> {
+  private async takeSpendable(points: number, excludeLotIds: readonly number[] = []): Promise<LotChange[]> {
     let taken: LotChange[] = [];
     if (points <= this.state.available) {
       // Most spends are covered by the first few lots: walk the index that far, and the rest only when needed.
-      const first = await this.tx.run(store.firstSpendableLots, [points, this.state.id, this.now, excludeLotId, FIRST_LOTS, points]);
+      const excluded = pgArray(excludeLotIds);
+      const first = await this.tx.run(store.firstSpendableLots, [points, this.state.id, this.now, excluded, FIRST_LOTS, points]);
       const rows = first.length === FIRST_LOTS && covers(first) < points
-        ? await this.tx.run(store.allSpendableLots, [points, this.state.id, this.now, excludeLotId, points])
+        ? await this.tx.run(store.allSpendableLots, [points, this.state.id, this.now, excluded, points])
         : first;
       taken = rows.map((r) => ({ lotId: Number(r.id), amount: -Number(r.take) }));
     }
@@ -392,22 +389,31 @@ export class AccountBook {
   }
 
   /**
-   * Taking back `points` of an accrual: what its lot still holds leaves first; the rest was
-   * spent, is held by an authorization, or repaid a debt, and comes from the account's other
-   * available points. What those do not cover is the shortfall: refused, owed as debt, or
-   * forgiven. Forgiven points are noted on the lot: should they come back to it (a released
-   * hold, a reversed capture), {@link reclaimForgiven} takes them.
+   * Taking back `points` of an accrual: what its lots still hold leaves first (nearest expiry
+   * first); the rest was spent, is held by an authorization, or repaid a debt, and comes from the
+   * account's other available points. What those do not cover is the shortfall: refused, owed
+   * as debt, or forgiven. Forgiven points are noted on the lots others took them from: should
+   * they come back to a lot (a released hold, a reversed capture), {@link reclaimForgiven} takes
+   * them.
    */
   private async takeBackAccrual(
     entry: EntryRecord,
-    lot: AccrualLot,
+    own: AccrualLots,
     points: number,
     shortfall: Shortfall,
   ): Promise<Pick<Posting, 'available' | 'pending' | 'debt' | 'lotChanges'> & { forgiven: number }> {
-    const fromLot = Math.min(points, lot.remaining);
-    const fromLotAvailable = lot.active ? fromLot : 0;
-    const rest = points - fromLot;
-    const othersAvailable = this.state.available - fromLotAvailable;
+    const changes = new Map<number, LotChange>(own.lots.map((l) => [l.id, { lotId: l.id, amount: 0, forgiven: 0 }]));
+    let fromLots = 0;
+    let fromLotsAvailable = 0;
+    for (const lot of own.lots) {
+      const take = Math.min(points - fromLots, lot.remaining);
+      if (take <= 0) continue;
+      changes.get(lot.id)!.amount = -take;
+      fromLots += take;
+      if (lot.active) fromLotsAvailable += take;
+    }
+    const rest = points - fromLots;
+    const othersAvailable = this.state.available - fromLotsAvailable;
     const covered = Math.min(rest, othersAvailable);
     const missing = rest - covered;
     if (missing > 0 && shortfall === 'refuse') {
@@ -418,14 +424,15 @@ export class AccountBook {
       );
     }
     const forgiven = shortfall === 'forgive' ? missing : 0;
-    // The entry's own lot is left out: its remainder is already taken above.
-    const others = covered > 0 ? await this.takeSpendable(covered, lot.id) : [];
+    forgiveAcross(own.lots, forgiven, changes);
+    // The entry's own lots are left out: their remainders are already taken above.
+    const others = covered > 0 ? await this.takeSpendable(covered, own.lots.map((l) => l.id)) : [];
     return {
-      available: -fromLotAvailable - covered,
-      pending: -(fromLot - fromLotAvailable),
+      available: -fromLotsAvailable - covered,
+      pending: -(fromLots - fromLotsAvailable),
       debt: shortfall === 'debt' ? missing : 0,
       forgiven,
-      lotChanges: [{ lotId: lot.id, amount: -fromLot, forgiven }, ...others],
+      lotChanges: [...changes.values(), ...others],
     };
   }
 

@@ -5,11 +5,11 @@ export const countAccounts = statement<[programId: string], { accounts: number }
   'select count(*)::int as accounts from account where program_id = ?',
 );
 
-type Program8 = [string, string, string, string, string, string, string, string];
+type Program9 = [string, string, string, string, string, string, string, string, string];
 
 /** The checks listed on LedgerVerification, one row per disagreement (see ledger-audit.ts). */
 export const verifyLedger = statement<
-  Program8,
+  Program9,
   { account_id: string; member_id: string; check_name: string; expected: number; actual: number; lot_id: number | null }
 >('audit.verify_ledger', `
 with acc as (
@@ -97,4 +97,13 @@ cross join lateral (
     and e.partly_reverses_entry_id is distinct from l.source_entry_id
 ) elsewhere
 where l.program_id = ? and l.forgiven > 0 and l.forgiven > elsewhere.points
+union all
+-- An accrual's lots (one per lifetime of its parts) hold exactly its points.
+select e.account_id, a.member_id, 'accrual_lots', e.amount, sum(l.amount), min(l.id)
+from lot l
+join ledger_entry e on e.id = l.source_entry_id
+join account a on a.id = e.account_id
+where l.program_id = ?
+group by e.id, a.member_id
+having sum(l.amount) <> e.amount
 order by account_id, check_name, lot_id`);

@@ -52,6 +52,6 @@ export const dueAuthorizations = statement<
 /** One entry of a program with its member and the lot it created. */
 export const findEntry = statement<[entryId: number, programId: string], EntryRow & { member_id: string }>(
   'ledger.find_entry',
-  `select e.*, a.member_id, (select id from lot where source_entry_id = e.id) as lot_id
+  `select e.*, a.member_id, (select min(id) from lot where source_entry_id = e.id) as lot_id
    from ledger_entry e join account a on a.id = e.account_id where e.id = ? and e.program_id = ?`,
 );

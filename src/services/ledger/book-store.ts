@@ -149,21 +149,24 @@ export const postEntry = {
 };
 
 /**
- * Several accruals in their order (`accruals`: a JSON array of rows), each with its lot, and the
- * account's balances after the last. Entries are inserted in the accruals' order, so their ids
- * ascend in it; each lot joins its entry by that order.
+ * Several accruals in their order (`accruals`: a JSON array of rows), each with its lots (`lots`:
+ * one per lifetime: an entry whose parts live differently splits into several) and, for an
+ * entry rules gave, its per-rule parts (`rules`: one rule_award row each, naming the entry and
+ * the source — what the rules' caps count and what the history shows), and the account's
+ * balances after the last. Entries are inserted in the accruals' order, so their ids ascend in
+ * it; each lot and part joins its entry by that order. `lot_id` is the entry's first lot.
  */
 export const accrueMany = statement<
   [accruals: string, programId: string, accountId: string, reserved: number, now: Date,
-    available: number, pending: number, lifetimeEarned: number, count: number],
+    available: number, pending: number, lifetimeEarned: number, count: number, memberId: string],
   EntryRow
 >(
   'ledger.accrue_many',
   `with x as (
      select * from jsonb_to_recordset($1::jsonb) as x(ord int, kind entry_kind, amount bigint, delta_available bigint,
        delta_pending bigint, available_after bigint, pending_after bigint, cause_type cause_type, cause_id text,
-       rule_version_id uuid, reason text, idempotency_key text, owner_type text, owner_id text, available_at timestamptz,
-       activated_at timestamptz, expires_at timestamptz)
+       rule_version_id uuid, reason text, idempotency_key text, owner_type text, owner_id text, lots jsonb, rules jsonb,
+       source_member_id uuid, source_type text, source_id text)
    ), e as (
      insert into ledger_entry (program_id, account_id, kind, amount, delta_available, delta_pending, delta_reserved,
        delta_debt, available_after, pending_after, reserved_after, cause_type, cause_id, rule_version_id, reason,
@@ -179,19 +182,50 @@ export const accrueMany = statement<
      select e.*, row_number() over (order by e.id) as ord from e
    ), l as (
      insert into lot (program_id, account_id, source_entry_id, amount, remaining, available_at, activated_at, expires_at, created_at)
-     select $2, $3, n.id, x.amount, x.amount, x.available_at, x.activated_at, x.expires_at, $5 from n join x on x.ord = n.ord
+     select $2, $3, n.id, lt.amount, lt.amount, lt.available_at, lt.activated_at, lt.expires_at, $5
+     from n join x on x.ord = n.ord
+       cross join lateral rows from (jsonb_to_recordset(x.lots) as (amount bigint, available_at timestamptz,
+         activated_at timestamptz, expires_at timestamptz)) with ordinality as lt(amount, available_at, activated_at, expires_at, i)
+     order by n.id, lt.i
      returning id, source_entry_id
+   ), ra as (
+     insert into rule_award (program_id, source_member_id, source_type, source_id, awarded_at,
+       rule_id, rule_version_id, member_id, account_id, referrer_level, points, one_off, entry_id)
+     select $2, x.source_member_id, x.source_type, x.source_id, $5,
+       r.rule_id, r.rule_version_id, $10, $3, r.referrer_level, r.points, r.one_off, n.id
+     from n join x on x.ord = n.ord
+       cross join lateral rows from (jsonb_to_recordset(x.rules) as (rule_id uuid, rule_version_id uuid, referrer_level int,
+         points bigint, one_off boolean)) with ordinality as r(rule_id, rule_version_id, referrer_level, points, one_off, i)
+     order by n.id, r.i
    )
-   select n.*, l.id as lot_id from n join l on l.source_entry_id = n.id order by n.id`,
+   select n.*, (select min(l.id) from l where l.source_entry_id = n.id) as lot_id from n order by n.id`,
 );
 
-/** The lot an accrual created: what it still holds, and what expired from it unused. */
-export const accrualLot = statement<[entryId: number, accountId: string], { id: number; remaining: number; active: boolean; expired: number }>(
-  'ledger.accrual_lot',
-  `select l.id, l.remaining, l.activated_at is not null as active,
-     coalesce((select -sum(la.amount) from lot_allocation la join ledger_entry e on e.id = la.entry_id
-               where la.lot_id = l.id and e.kind = 'expiry'), 0) as expired
-   from lot l where l.source_entry_id = ? and l.account_id = ?`,
+/** One lot of an accrual. */
+export interface AccrualLotRow {
+  id: number;
+  remaining: number;
+  active: boolean;
+  expired: number;
+  forgiven: number;
+  /** What entries other than expiry and the accrual's own take-backs took from the lot, net (what may be forgiven). */
+  spent_elsewhere: number;
+}
+
+/**
+ * The lots an accrual created (one, or one per lifetime), nearest expiry first: what each still
+ * holds, what expired from it unused, and what others took from it (see verifyLedger's
+ * lot_forgiven check).
+ */
+export const accrualLots = statement<[entryId: number, accountId: string], AccrualLotRow>(
+  'ledger.accrual_lots',
+  `select l.id, l.remaining, l.activated_at is not null as active, l.forgiven,
+     coalesce(-sum(la.amount) filter (where e.kind = 'expiry'), 0) as expired,
+     coalesce(-sum(la.amount) filter (where e.kind <> 'expiry' and e.reverses_entry_id is distinct from l.source_entry_id
+       and e.partly_reverses_entry_id is distinct from l.source_entry_id), 0) as spent_elsewhere
+   from lot l left join lot_allocation la on la.lot_id = l.id left join ledger_entry e on e.id = la.entry_id
+   where l.source_entry_id = ? and l.account_id = ?
+   group by l.id order by l.expires_at nulls last, l.id`,
 );
 
 /** An entry that reversed the given one, whole or (with `includingParts`) in part. */
@@ -209,13 +243,13 @@ export const forgivingLots = statement<[lotIds: string], { id: number; source_en
 );
 
 /**
- * An account's spendable lots (active, not past `now`, all but an optional lot), nearest expiry
+ * An account's spendable lots (active, not past `now`, all but the lots named), nearest expiry
  * first, with `before`: the points of the lots ahead. Taking `least(remaining, wanted - before)`
  * from the lots `where before < wanted` covers `wanted`. The first variant walks only the first
  * `limit` lots (an index range): most spends are covered by a few.
  */
 export const firstSpendableLots = statement<
-  [wanted: number, accountId: string, now: Date, excludeLotId: number | null, limit: number, wanted: number],
+  [wanted: number, accountId: string, now: Date, excludeLotIds: string, limit: number, wanted: number],
   { id: number; take: number }
 >(
   'ledger.first_spendable_lots',
@@ -224,14 +258,14 @@ export const firstSpendableLots = statement<
      from (
        select l.id, l.remaining, l.expires_at from lot l
        where l.account_id = ? and l.remaining > 0 and l.activated_at is not null
-         and (l.expires_at is null or l.expires_at > ?) and l.id is distinct from ?::bigint
+         and (l.expires_at is null or l.expires_at > ?) and l.id <> all(?::bigint[])
        order by l.expires_at nulls last, l.id limit ?
      ) first_lots
    ) lots where before < ? order by before`,
 );
 
 export const allSpendableLots = statement<
-  [wanted: number, accountId: string, now: Date, excludeLotId: number | null, wanted: number],
+  [wanted: number, accountId: string, now: Date, excludeLotIds: string, wanted: number],
   { id: number; take: number }
 >(
   'ledger.all_spendable_lots',
@@ -240,7 +274,7 @@ export const allSpendableLots = statement<
        (sum(l.remaining) over (order by l.expires_at nulls last, l.id) - l.remaining)::bigint as before
      from lot l
      where l.account_id = ? and l.remaining > 0 and l.activated_at is not null
-       and (l.expires_at is null or l.expires_at > ?) and l.id is distinct from ?::bigint
+       and (l.expires_at is null or l.expires_at > ?) and l.id <> all(?::bigint[])
    ) lots where before < ? order by before`,
 );
 

@@ -72,12 +72,22 @@ export type Shortfall = 'refuse' | 'debt' | 'forgive';
 export const shortfallUnder = (policy: NegativeBalancePolicy): Shortfall =>
   policy === NegativeBalancePolicy.ALLOW_DEBT ? 'debt' : 'forgive';
 
-/** An accrual's lot: what is left in it and what expired from it unused. */
+/** One lot of an accrual: what is left in it, what expired from it unused, and what it may still forgive. */
 export interface AccrualLot {
   id: number;
   remaining: number;
   expired: number;
   active: boolean;
+  forgiven: number;
+  /** Points others took from the lot (spent, held, repaid a debt): a take-back may forgive up to this, less `forgiven`. */
+  spentElsewhere: number;
+}
+
+/** The lots an accrual created (one per lifetime of its parts), nearest expiry first, and their totals. */
+export interface AccrualLots {
+  lots: AccrualLot[];
+  remaining: number;
+  expired: number;
 }
 
 

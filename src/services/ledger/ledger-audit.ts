@@ -36,7 +36,9 @@ export interface LedgerVerification {
  *   forgave = available + pending + reserved − debt;
  * - lot_remaining (per lot): remaining = amount + sum of its allocations;
  * - lot_forgiven (per lot): a take-back forgave at most the lot's points that are spent or held
- *   elsewhere (expected: that bound), so a forgiveness never covers points the member got back.
+ *   elsewhere (expected: that bound), so a forgiveness never covers points the member got back;
+ * - accrual_lots (per accrual, reported with its first lot): the lots an accrual created — one,
+ *   or one per lifetime of its parts — hold its amount (expected: the entry's amount).
  */
 
 
@@ -50,7 +52,7 @@ export class LedgerAudit {
     return this.db.transaction(
       async (tx) => {
         const [{ accounts }] = await tx.run(store.countAccounts, [programId]);
-        const rows = await tx.run(store.verifyLedger, [programId, programId, programId, programId, programId, programId, programId, programId]);
+        const rows = await tx.run(store.verifyLedger, [programId, programId, programId, programId, programId, programId, programId, programId, programId]);
         const discrepancies = rows.map((r): LedgerDiscrepancy => ({
           accountId: r.account_id,
           memberId: r.member_id,

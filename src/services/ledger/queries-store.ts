@@ -44,7 +44,7 @@ export const memberEntries = statement<
   EntryRow
 >(
   'ledger.member_entries',
-  `select e.*, (select id from lot where source_entry_id = e.id) as lot_id
+  `select e.*, (select min(id) from lot where source_entry_id = e.id) as lot_id
    from ledger_entry e join account a on a.id = e.account_id
    where e.program_id = $1 and a.member_id = $2
      and ($3::bigint is null or e.id < $3)

@@ -4,7 +4,7 @@ import { lockReferrerAccounts } from '../earning';
 import { AccountBook } from '../ledger';
 import type { MemberRef } from '../shared';
 import * as store from './order-store';
-import type { OrderRow } from './order-store';
+import type { OrderRow, OrderToPayRow } from './order-store';
 
 /**
  * The accounts one order write touches, each opened (locked) once. The lock order is written
@@ -47,5 +47,19 @@ export async function lockOrder(
   if (!found) throw notFound('Order', { orderId });
   const book = await books.open({ id: found.member_id });
   const [row] = await tx.run(store.lockOrder, [programId, orderId]);
+  return { row, book };
+}
+
+/** As {@link lockOrder}, for paying it: the order comes with its hold and its lines, in the same read. */
+export async function lockOrderToPay(
+  tx: UnitOfWork,
+  books: Books,
+  programId: string,
+  orderId: string,
+): Promise<{ row: OrderToPayRow; book: AccountBook }> {
+  const [found] = await tx.run(store.findOrderMember, [programId, orderId]);
+  if (!found) throw notFound('Order', { orderId });
+  const book = await books.open({ id: found.member_id });
+  const [row] = await tx.run(store.lockOrderToPay, [programId, orderId]);
   return { row, book };
 }

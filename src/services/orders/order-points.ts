@@ -9,7 +9,7 @@ import type { Books } from './order-books';
 import { awardTakenBack, type RefundTotals } from './order-math';
 import { toAwardRecord, type OrderAwardRecord } from './order-records';
 import * as store from './order-store';
-import type { OrderRow } from './order-store';
+import type { HoldRow, OrderRow } from './order-store';
 
 /**
  * What an order does to the points ledger: it holds the points paying for it when placed,
@@ -53,9 +53,8 @@ export async function holdPoints(tx: UnitOfWork, book: AccountBook, orderId: str
  * Spends the points a placed order reserved; the capture entry's id, or null when it reserved
  * none. Points the release job gave back already are AUTHORIZATION_EXPIRED.
  */
-export async function capturePoints(tx: UnitOfWork, book: AccountBook, row: OrderRow, cause: Cause): Promise<number | null> {
-  if (!row.authorization_id) return null;
-  const [auth] = await tx.run(store.readHold, [row.authorization_id]);
+export async function capturePoints(tx: UnitOfWork, book: AccountBook, row: OrderRow, auth: HoldRow | null, cause: Cause): Promise<number | null> {
+  if (!row.authorization_id || !auth) return null;
   if (auth.status !== AuthorizationStatus.OPEN || book.now >= new Date(auth.expires_at)) {
     throw new PatronError(
       ErrorCode.AUTHORIZATION_EXPIRED,
@@ -106,7 +105,8 @@ export async function reversePaid(tx: UnitOfWork, books: Books, book: AccountBoo
 
 /**
  * Returned lines' points: `pointsBack` of the capture come back, and each award's take-back is
- * brought up to its share under `totals`. What expired from an award's lot unused is never
+ * brought up to its share under `totals` — the sum of its rules' shares, each rounded down as
+ * when every rule had an entry of its own. What expired from an award's lots unused is never
  * taken back (as a whole reversal would not), so a share is capped at the award less its
  * expired points. Returns the points taken from the order's own member.
  */
@@ -129,8 +129,8 @@ export async function returnPart(
     const { entry, reversed } = entries.get(award.entryId)!;
     if (reversed) continue; // an operator reversed it already
     const awardBook = await books.open({ id: award.memberId });
-    const lot = await awardBook.accrualLot(entry);
-    const target = Math.min(awardTakenBack(award.points, totals), award.points - lot.expired);
+    const lots = await awardBook.accrualLot(entry);
+    const target = Math.min(shareToTakeBack(award, totals), award.points - lots.expired);
     const take = target - award.takenBack;
     if (take <= 0) continue;
     await awardBook.reversePart(entry, take, cause, { shortfall: shortfallUnder(awardBook.policy.negativeBalancePolicy) });
@@ -139,6 +139,12 @@ export async function returnPart(
   }
   await recordTakenBack(tx, row.id, takenBack);
   return memberTakenBack;
+}
+
+/** An award's points to have taken back so far: its rules' parts' shares (an award without a breakdown: its own). */
+function shareToTakeBack(award: OrderAwardRecord, totals: RefundTotals): number {
+  if (award.breakdown.length === 0) return awardTakenBack(award.points, totals);
+  return award.breakdown.reduce((sum, part) => sum + awardTakenBack(part.points, totals), 0);
 }
 
 /** An award of the order as a take-back needs it. */

@@ -1,13 +1,13 @@
 import type { Queryable } from '../../db/statement';
 import { OrderBenefit, OrderStatus } from '../../entities/order';
 import { ErrorCode, PatronError, notFound } from '../../errors';
-import type { EarnedAward } from '../earning';
+import type { AwardPart, EarnedAward } from '../earning';
 import type { AccountBook, AccountSnapshot } from '../ledger';
 import type { CheckoutQuote } from './checkout-math';
 import type { TierDiscount } from './order-checkout';
 import { lineNet, orderTotal, type CheckedOrder } from './order-input';
 import * as store from './order-store';
-import type { OrderAwardRow, OrderLineRow, OrderRefundRow, OrderRow } from './order-store';
+import type { OrderAwardReadRow, OrderLineRow, OrderRefundRow, OrderRow } from './order-store';
 
 /** The order as services return it: records built from its rows, and read or written here. */
 
@@ -31,12 +31,17 @@ export interface OrderLineRecord {
   refundedQuantity: number;
 }
 
+/** What one beneficiary got for the order: one ledger entry, broken down by the rules that gave it. */
 export interface OrderAwardRecord {
   memberId: string;
   entryId: number;
   points: number;
   takenBack: number;
+  breakdown: AwardPartRecord[];
 }
+
+/** One rule's part of an award: the rule version and its points. */
+export type AwardPartRecord = AwardPart;
 
 export interface OrderRefundRecord {
   id: string;
@@ -112,16 +117,16 @@ export async function loadOrder(db: Queryable, programId: string, by: { id: stri
  * only when an order is paid and refunds only for a paid order, so a placed order has neither
  * and they are not read for one.
  */
-export async function orderFromRow(db: Queryable, row: OrderRow): Promise<OrderRecord> {
+export async function orderFromRow(db: Queryable, row: OrderRow, linesRead?: OrderLineRow[]): Promise<OrderRecord> {
   // One after another: inside a transaction they share one connection.
-  const lines = await db.run(store.readLines, [row.id]);
+  const lines = linesRead ?? (await db.run(store.readLines, [row.id]));
   const placed = row.status === OrderStatus.PLACED;
   const awards = placed ? [] : await db.run(store.readAwards, [row.id]);
   const refunds = placed ? [] : await db.run(store.readRefunds, [row.id]);
   return toOrderRecord(row, lines, awards, refunds);
 }
 
-function toOrderRecord(row: OrderRow, lines: OrderLineRow[], awards: OrderAwardRow[], refunds: OrderRefundRow[]): OrderRecord {
+function toOrderRecord(row: OrderRow, lines: OrderLineRow[], awards: OrderAwardReadRow[], refunds: OrderRefundRow[]): OrderRecord {
   const pointsDiscountMinor = Number(row.points_redeemed) * row.point_value_minor;
   const awardRecords = awards.map(toAwardRecord);
   const lineRecords = lines.map(toLineRecord);
@@ -179,11 +184,14 @@ const toLineRecord = (l: OrderLineRow): OrderLineRecord => ({
   refundedQuantity: l.refunded_quantity,
 });
 
-export const toAwardRecord = (a: OrderAwardRow): OrderAwardRecord => ({
+export const toAwardRecord = (a: OrderAwardReadRow): OrderAwardRecord => ({
   memberId: a.member_id,
   entryId: Number(a.entry_id),
   points: Number(a.points),
   takenBack: Number(a.taken_back),
+  breakdown: a.breakdown.map((p) => ({
+    ruleId: p.rule_id, ruleVersionId: p.rule_version_id, version: p.version, ruleName: p.rule_name, points: Number(p.points),
+  })),
 });
 
 const toRefundRecord = (r: OrderRefundRow): OrderRefundRecord => ({
@@ -200,9 +208,30 @@ const earnedBy = (memberId: string, awards: OrderAwardRecord[]) =>
   awards.filter((a) => a.memberId === memberId).reduce((s, a) => s + a.points, 0);
 
 /** The order as payOrder leaves it: what loadOrder would read back, without reading it again. */
-export function asPaid(order: OrderRecord, awards: EarnedAward[], now: Date): OrderRecord {
-  const records = awards.map((a) => ({ memberId: a.memberId, entryId: a.entry.id, points: a.points, takenBack: 0 }));
+export function asPaid(order: OrderRecord, awards: PaidAward[], now: Date): OrderRecord {
+  const records = awards.map(({ memberId, entryId, points, breakdown }) => ({ memberId, entryId, points, takenBack: 0, breakdown }));
   return { ...order, status: OrderStatus.PAID, paidAt: now, updatedAt: now, awards: records, pointsEarned: earnedBy(order.memberId, records) };
+}
+
+/** An award of a paid order: one beneficiary's entry, with its rules' parts. */
+export interface PaidAward extends Omit<OrderAwardRecord, 'takenBack'> {
+  accountId: string;
+  referrerLevel: number | null;
+}
+
+/** The rules' awards (one per rule and beneficiary) as the order keeps them: one per entry, in entry order, broken down by rule. */
+export function paidAwards(earned: readonly EarnedAward[]): PaidAward[] {
+  const byEntry = new Map<number, PaidAward>();
+  for (const a of earned) {
+    let award = byEntry.get(a.entry.id);
+    if (!award) {
+      award = { memberId: a.memberId, entryId: a.entry.id, accountId: a.entry.accountId, referrerLevel: a.referrerLevel, points: 0, breakdown: [] };
+      byEntry.set(a.entry.id, award);
+    }
+    award.points += a.points;
+    award.breakdown.push({ ruleId: a.ruleId, ruleVersionId: a.ruleVersionId, version: a.version, ruleName: a.ruleName, points: a.points });
+  }
+  return [...byEntry.values()].sort((a, b) => a.entryId - b.entryId);
 }
 
 // ── Writing ──────────────────────────────────────────────────────────────────
@@ -260,13 +289,16 @@ export async function insertOrder(
   await tx.run(store.insertLines, [o.id, JSON.stringify(lines)]);
 }
 
-/** What the rules gave for the paid order, in entry order. */
-export async function insertAwards(tx: Queryable, orderId: string, awards: EarnedAward[]): Promise<void> {
-  if (awards.length === 0) return;
-  const rows: store.NewAward[] = awards.map((a) => ({
-    entry_id: a.entry.id, account_id: a.entry.accountId, member_id: a.memberId, points: a.points, referrer_level: a.referrerLevel,
+/** The order paid: its capture, the money it added to the spend and what the rules gave for it, in one statement. */
+export async function markPaid(
+  tx: Queryable,
+  orderId: string,
+  paid: { now: Date; captureEntryId: number | null; spendAddedMinor: number; awards: readonly PaidAward[] },
+): Promise<void> {
+  const rows: store.NewAward[] = paid.awards.map((a) => ({
+    entry_id: a.entryId, account_id: a.accountId, member_id: a.memberId, points: a.points, referrer_level: a.referrerLevel,
   }));
-  await tx.run(store.insertAwards, [orderId, JSON.stringify(rows)]);
+  await tx.run(store.markPaid, [orderId, paid.now, paid.captureEntryId, paid.spendAddedMinor, JSON.stringify(rows)]);
 }
 
 // ── Idempotent replays ───────────────────────────────────────────────────────

@@ -2,11 +2,11 @@ import { randomUUID } from 'node:crypto';
 import type { Database, Sql, UnitOfWork } from '../../db/database';
 import { OrderBenefit, OrderStatus } from '../../entities/order';
 import { badInput } from '../../errors';
-import type { EarnedAward, Earning } from '../earning';
+import type { Earning } from '../earning';
 import { snapshot } from '../ledger';
 import type { Clock, MemberRef, RequestContext } from '../shared';
 import { checkClientKey, once, raise } from '../shared';
-import { Books, lockOrder } from './order-books';
+import { Books, lockOrder, lockOrderToPay } from './order-books';
 import {
   type CheckoutQuoteRecord, type CheckoutTier, type CheckoutTiers, checkoutProgram, quoteFor, readSpender, spenderOf, tierDiscountFor,
   toQuoteRecord,
@@ -19,8 +19,8 @@ import {
 import { refundTotals, spendReturned } from './order-math';
 import { capturePoints, holdPoints, orderCause, releasePlaced, returnPart, reversePaid } from './order-points';
 import {
-  type OrderRecord, type OrderResult, type RefundResult, asPaid, duplicateOrder, insertAwards, insertOrder, loadOrder, orderFromRow,
-  reviveOrderResult, reviveRefundResult,
+  type OrderRecord, type OrderResult, type PaidAward, type RefundResult, asPaid, duplicateOrder, insertOrder, loadOrder, markPaid,
+  orderFromRow, paidAwards, reviveOrderResult, reviveRefundResult,
 } from './order-records';
 import { orderPaidEvent, quotedOrderView } from './order-rules';
 import { assertTransition } from './order-state';
@@ -127,22 +127,22 @@ export class OrderService {
   async payOrder(ctx: RequestContext, input: OrderActionInput): Promise<OrderResult> {
     checkAction(input);
     return this.run(ctx, 'payOrder', input, reviveOrderResult, async (tx, books) => {
-      const { row, book } = await lockOrder(tx, books, ctx.programId, input.orderId);
+      // The order, its hold and its lines in one read, under the member's lock.
+      const { row, book } = await lockOrderToPay(tx, books, ctx.programId, input.orderId);
       assertTransition({ orderId: row.order_id, status: row.status }, OrderStatus.PAID);
-      const captureEntryId = await capturePoints(tx, book, row, orderCause(row.order_id, input, 'Order paid'));
+      const captureEntryId = await capturePoints(tx, book, row, row.hold, orderCause(row.order_id, input, 'Order paid'));
       // The locked row is the order as it stands: capturing its points changed only the authorization.
-      const order = await orderFromRow(tx, row);
-      let awards: EarnedAward[] = [];
+      const order = await orderFromRow(tx, row, row.lines);
+      let awards: PaidAward[] = [];
       let spendAddedMinor: number;
       if (order.benefit === OrderBenefit.TIER_DISCOUNT) {
         spendAddedMinor = await this.earning.addSpend(tx, book, order.totalMinor);
       } else {
         const outcome = await this.earning.earn(tx, book, { ...orderPaidEvent(order, book.now), source: { type: 'order', id: order.orderId } });
-        awards = [...outcome.awards].sort((a, b) => a.entry.id - b.entry.id);
+        awards = paidAwards(outcome.awards);
         spendAddedMinor = outcome.spendAddedMinor;
       }
-      await insertAwards(tx, row.id, awards);
-      await tx.run(store.markPaid, [book.now, captureEntryId, spendAddedMinor, book.now, row.id]);
+      await markPaid(tx, row.id, { now: book.now, captureEntryId, spendAddedMinor, awards });
       await raise(tx, OrderEvent.PAID, ORDER_TOPIC, book.state, { id: row.id, orderId: row.order_id, occurredAt: book.now });
       return { order: asPaid(order, awards, book.now), account: snapshot(book) };
     });

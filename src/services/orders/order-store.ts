@@ -69,7 +69,7 @@ export interface OrderLineRow {
   refunded_quantity: number;
 }
 
-/** A shop_order_award row: points the rules gave for the order, to the member or a referrer. */
+/** A shop_order_award row: points the rules gave for the order to the member or a referrer, in one entry. */
 export interface OrderAwardRow {
   order_id: string;
   entry_id: number;
@@ -80,6 +80,18 @@ export interface OrderAwardRow {
   /** null: the order's member; N: their referrer N levels up. */
   referrer_level: number | null;
 }
+
+/** One rule's part of an award (its rule_award row, with the version's number and the rule's name). */
+export interface AwardPartRow {
+  rule_id: string;
+  rule_version_id: string;
+  version: number;
+  rule_name: string;
+  points: number;
+}
+
+/** An award as read back: with its breakdown by rule. */
+export type OrderAwardReadRow = OrderAwardRow & { breakdown: AwardPartRow[] };
 
 /** A shop_order_refund row. */
 export interface OrderRefundRow {
@@ -120,6 +132,27 @@ export const lockOrder = statement<ByShopId, OrderRow>(
   'select * from shop_order where program_id = ? and order_id = ? for update',
 );
 
+/** The authorization holding a placed order's points, as paying the order reads it. */
+export interface HoldRow {
+  id: string;
+  amount: number;
+  captured: number;
+  status: AuthorizationStatus;
+  expires_at: Date;
+}
+
+/** An order to pay: the row, with its hold (null without points) and its lines (JSON), all read under its lock at once. */
+export type OrderToPayRow = OrderRow & { hold: HoldRow | null; lines: OrderLineRow[] };
+
+export const lockOrderToPay = statement<ByShopId, OrderToPayRow>(
+  'orders.lock_order_to_pay',
+  `select o.*,
+     (select jsonb_build_object('id', au.id, 'amount', au.amount, 'captured', au.captured, 'status', au.status,
+        'expires_at', au.expires_at) from "authorization" au where au.id = o.authorization_id) as hold,
+     (select coalesce(jsonb_agg(to_jsonb(l) order by l.line_index), '[]'::jsonb) from shop_order_line l where l.order_id = o.id) as lines
+   from shop_order o where o.program_id = ? and o.order_id = ? for update of o`,
+);
+
 // ── Reading an order ─────────────────────────────────────────────────────────
 
 export const readOrder = statement<[id: string, programId: string], OrderRow>(
@@ -132,15 +165,21 @@ export const readLines = statement<[orderId: string], OrderLineRow>(
   'select * from shop_order_line where order_id = ? order by line_index',
 );
 
-export const readAwards = statement<[orderId: string], OrderAwardRow>(
+/** Each award's rules, from the rule_award rows naming its entry (written with the entry). */
+const AWARD_BREAKDOWN = `(select coalesce(jsonb_agg(jsonb_build_object('rule_id', ra.rule_id, 'rule_version_id', ra.rule_version_id,
+     'version', v.version, 'rule_name', r.name, 'points', ra.points) order by ra.id), '[]'::jsonb)
+   from rule_award ra join rule_version v on v.id = ra.rule_version_id join rule r on r.id = ra.rule_id
+   where ra.entry_id = aw.entry_id) as breakdown`;
+
+export const readAwards = statement<[orderId: string], OrderAwardReadRow>(
   'orders.read_awards',
-  'select * from shop_order_award where order_id = ? order by entry_id',
+  `select aw.*, ${AWARD_BREAKDOWN} from shop_order_award aw where aw.order_id = ? order by aw.entry_id`,
 );
 
 /** The awards as a take-back walks them: the member's own first, then the referrers' up the tree. */
-export const readAwardsUpwards = statement<[orderId: string], OrderAwardRow>(
+export const readAwardsUpwards = statement<[orderId: string], OrderAwardReadRow>(
   'orders.read_awards_upwards',
-  'select * from shop_order_award where order_id = ? order by referrer_level nulls first, entry_id',
+  `select aw.*, ${AWARD_BREAKDOWN} from shop_order_award aw where aw.order_id = ? order by aw.referrer_level nulls first, aw.entry_id`,
 );
 
 export const readRefunds = statement<[orderId: string], OrderRefundRow>(
@@ -179,20 +218,18 @@ export const insertLines = statement<[orderId: string, lines: string]>(
      tier_discount_minor bigint, earn_base_minor bigint)`,
 );
 
-/** One line of `insertAwards`' jsonb parameter. */
+/** One line of `markPaid`'s jsonb parameter of awards: one per entry (beneficiary). */
 export type NewAward = Omit<OrderAwardRow, 'order_id' | 'taken_back'>;
 
-/** What the rules gave for the paid order, from a jsonb array of {@link NewAward}. */
-export const insertAwards = statement<[orderId: string, awards: string]>(
-  'orders.insert_awards',
-  `insert into shop_order_award (order_id, entry_id, account_id, member_id, points, referrer_level)
-   select ?, x.entry_id, x.account_id, x.member_id, x.points, x.referrer_level
-   from jsonb_to_recordset(?::jsonb) as x(entry_id bigint, account_id uuid, member_id uuid, points bigint, referrer_level int)`,
-);
-
-export const markPaid = statement<[paidAt: Date, captureEntryId: number | null, spendAddedMinor: number, now: Date, id: string]>(
+/** The order paid, with what the rules gave for it (a jsonb array of {@link NewAward}), in one statement. */
+export const markPaid = statement<[id: string, paidAt: Date, captureEntryId: number | null, spendAddedMinor: number, awards: string]>(
   'orders.mark_paid',
-  `update shop_order set status = 'paid', paid_at = ?, capture_entry_id = ?, spend_added_minor = ?, updated_at = ? where id = ?`,
+  `with aw as (
+     insert into shop_order_award (order_id, entry_id, account_id, member_id, points, referrer_level)
+     select $1, x.entry_id, x.account_id, x.member_id, x.points, x.referrer_level
+     from jsonb_to_recordset($5::jsonb) as x(entry_id bigint, account_id uuid, member_id uuid, points bigint, referrer_level int)
+   )
+   update shop_order set status = 'paid', paid_at = $2, capture_entry_id = $3, spend_added_minor = $4, updated_at = $2 where id = $1`,
 );
 
 export const markCancelled = statement<[pointsReturned: number, cancelledAt: Date, now: Date, id: string]>(
@@ -285,10 +322,7 @@ export const readSpender: Readonly<Record<MemberColumn, Statement<SpenderParams,
 // ── The order's points in the ledger ─────────────────────────────────────────
 
 /** The authorization holding a placed order's points (the ledger writes it; the order reads it to capture or release). */
-export const readHold = statement<
-  [id: string],
-  { id: string; amount: number; captured: number; status: AuthorizationStatus; expires_at: Date }
->(
+export const readHold = statement<[id: string], HoldRow>(
   'orders.read_hold',
   'select id, amount, captured, status, expires_at from "authorization" where id = ?',
 );
@@ -299,7 +333,7 @@ export type OrderEntryRow = Parameters<typeof toEntryRecord>[0] & { member_id: s
 /** The order's capture and award entries by id (a PostgreSQL array literal), in one read. */
 export const readEntries = statement<[ids: string], OrderEntryRow>(
   'orders.read_entries',
-  `select e.*, a.member_id, (select id from lot where source_entry_id = e.id) as lot_id,
+  `select e.*, a.member_id, (select min(id) from lot where source_entry_id = e.id) as lot_id,
      exists (select 1 from ledger_entry r where r.reverses_entry_id = e.id) as reversed
    from ledger_entry e join account a on a.id = e.account_id where e.id = any(?::bigint[])`,
 );
