@@ -3,14 +3,14 @@ import { pinoHttp } from 'pino-http';
 import type { Logger } from '../logger';
 
 /**
- * One access log line per HTTP request (pino-http), under the request id that the
- * `x-request-id` middleware chose, so it matches the operation's own log lines. The URL is
+ * One access log line per HTTP request (pino-http), under the request id the router put on the
+ * response's `x-request-id` header, so it matches the operation's own log lines. The URL is
  * logged without its query string: GET queries carry variables (e-mails, phones) there.
  */
 export function accessLog(logger: Logger) {
   return pinoHttp({
     logger: logger.child({ module: 'http' }),
-    genReqId: (_req: IncomingMessage, res: ServerResponse) => (res as ServerResponse & { locals: { requestId: string } }).locals.requestId,
+    genReqId: (_req: IncomingMessage, res: ServerResponse) => res.getHeader('x-request-id') as string,
     customAttributeKeys: { reqId: 'requestId' },
     // Binds the request id to the line itself (not only inside `req`), as the operations' logs do.
     quietReqLogger: true,

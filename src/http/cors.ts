@@ -1,6 +1,4 @@
-import cors from 'cors';
-import type { RequestHandler } from 'express';
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 
 /**
  * Which browser origins may call Patron (`PATRON_CORS_ORIGINS`). Credentials travel in the
@@ -19,15 +17,36 @@ export function originPolicy(origins: readonly string[]): OriginPolicy {
   return { enabled: origins.length > 0, allows: (origin) => any || listed.has(origin) };
 }
 
-/** HTTP: answers preflights and marks responses for allowed origins; other origins get no CORS headers. */
-export function corsMiddleware(policy: OriginPolicy): RequestHandler {
-  return cors({
-    origin: (origin, callback) => callback(null, origin !== undefined && policy.allows(origin)),
-    methods: ['GET', 'HEAD', 'POST'],
-    // Reflects the headers the preflight asks for (Authorization, content-type, Apollo's and urql's).
-    exposedHeaders: ['x-request-id'],
-    maxAge: 600,
-  });
+const PREFLIGHT_MAX_AGE_SECONDS = '600';
+
+/**
+ * HTTP: marks responses for allowed origins (the page may read the answer and `x-request-id`)
+ * and answers their preflights (`OPTIONS`) itself with 204, reflecting the headers the preflight
+ * asks for (Authorization, content-type, Apollo's and urql's). Other origins, and requests
+ * without `Origin`, get no CORS headers and go on as they are.
+ *
+ * @returns true when the request was a preflight and has been answered
+ */
+export function applyCors(policy: OriginPolicy, req: IncomingMessage, res: ServerResponse): boolean {
+  const origin = req.headers.origin;
+  if (origin === undefined || !policy.allows(origin)) return false;
+  res.setHeader('access-control-allow-origin', origin);
+  if (req.method !== 'OPTIONS') {
+    res.setHeader('vary', 'Origin');
+    res.setHeader('access-control-expose-headers', 'x-request-id');
+    return false;
+  }
+  const requested = req.headers['access-control-request-headers'];
+  res.setHeader('vary', requested ? 'Origin, Access-Control-Request-Headers' : 'Origin');
+  res.setHeader('access-control-allow-methods', 'GET,HEAD,POST');
+  if (requested) res.setHeader('access-control-allow-headers', requested);
+  res.setHeader('access-control-max-age', PREFLIGHT_MAX_AGE_SECONDS);
+  res.setHeader('access-control-expose-headers', 'x-request-id');
+  res.statusCode = 204;
+  // Some clients wait for a body on a 204 without a length.
+  res.setHeader('content-length', '0');
+  res.end();
+  return true;
 }
 
 /**
