@@ -74,16 +74,22 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<PatronHttp
   const rateLimits = new RateLimits({ authFailures: config.authFailuresPerMinute, requestsPerCredential: config.requestsPerKeyPerMinute });
   const clientOfRequest = (req: http.IncomingMessage) => clientOf(req, config.trustProxy);
 
-  const contextFor = (identity: Identity, requestId: string, client: ClientInfo): Context => ({
-    requestId,
-    identity,
-    client,
-    services,
-    loaders: createLoaders(services, identity.kind === 'anonymous' ? null : identity.programId),
-    logger: logger.child({ requestId }),
-    pubsub: deps.pubsub,
-    jobs: deps.jobs,
-  });
+  const contextFor = (identity: Identity, requestId: string, client: ClientInfo): Context => {
+    let requestLogger: Logger | undefined;
+    return {
+      requestId,
+      identity,
+      client,
+      services,
+      loaders: createLoaders(services, identity.kind === 'anonymous' ? null : identity.programId),
+      // Made on first use: pino's child() serializes its bindings, and most requests log nothing of their own.
+      get logger() {
+        return (requestLogger ??= logger.child({ requestId }));
+      },
+      pubsub: deps.pubsub,
+      jobs: deps.jobs,
+    };
+  };
 
   // WebSocket: credentials from connectionParams, checked again for every operation and while
   // subscriptions stay open, so a revoked key or an expired token loses the socket.
@@ -155,7 +161,7 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<PatronHttp
     formatError: formatHttpError,
     plugins: [
       ...limits.plugins,
-      operationLog(),
+      operationLog(logger),
       // Apollo's own landing page loads from its CDN; GraphiQL (when enabled) is served by the router instead.
       ApolloServerPluginLandingPageDisabled(),
     ],

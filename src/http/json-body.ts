@@ -56,16 +56,22 @@ export function readJsonBody(req: IncomingMessage, limit: number): Promise<unkno
     };
     req.on('data', onData);
     req.on('end', onEnd);
-    req.on('error', reject);
+    // The client went away mid-body: its doing, answered (to nobody) as a bad request, not logged as ours.
+    req.on('error', () => reject(new BodyError(400, 'Request body incomplete')));
   });
 }
+
+/** Space, tab, line feed, carriage return: the whitespace JSON allows. */
+const JSON_WHITESPACE = new Set([0x20, 0x09, 0x0a, 0x0d]);
 
 /** A JSON object or array, as express.json's strict mode read it; a leading BOM is dropped. */
 function parse(text: string): unknown {
   const json = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
-  const first = /\S/.exec(json)?.[0];
-  if (first === undefined) return undefined;
-  if (first !== '{' && first !== '[') throw new BodyError(400, 'Malformed request body: expected a JSON object');
+  let at = 0;
+  while (at < json.length && JSON_WHITESPACE.has(json.charCodeAt(at))) at++;
+  if (at === json.length) return undefined;
+  const first = json.charCodeAt(at);
+  if (first !== 0x7b && first !== 0x5b) throw new BodyError(400, 'Malformed request body: expected a JSON object');
   try {
     return JSON.parse(json);
   } catch {

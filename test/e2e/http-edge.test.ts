@@ -1,4 +1,6 @@
 import http from 'node:http';
+import { Writable } from 'node:stream';
+import pino from 'pino';
 import { OPERATOR_KEY, startTestServer, type TestServer } from '../support/server';
 
 /**
@@ -7,8 +9,16 @@ import { OPERATOR_KEY, startTestServer, type TestServer } from '../support/serve
  */
 let s: TestServer;
 let origin: string;
+/** Every line the server logs, parsed. */
+const lines: Array<Record<string, any>> = [];
 beforeAll(async () => {
-  s = await startTestServer();
+  const sink = new Writable({
+    write(chunk, _encoding, done) {
+      for (const line of String(chunk).split('\n').filter(Boolean)) lines.push(JSON.parse(line));
+      done();
+    },
+  });
+  s = await startTestServer({ logger: pino({ level: 'info' }, sink) });
   origin = new URL(s.url).origin;
 });
 afterAll(() => s.close());
@@ -130,5 +140,44 @@ describe('methods and paths', () => {
     expect({ status: missing.status, id: missing.headers['x-request-id'] }).toEqual({ status: 404, id: 'edge-404' });
     const health = await send({ method: 'GET', path: '/healthz?probe=1' });
     expect(JSON.parse(health.body)).toEqual({ status: 'ok' });
+  });
+});
+
+describe('the access log', () => {
+  const accessLines = (requestId: string) => lines.filter((l) => l.module === 'http' && l.requestId === requestId);
+  const settle = () => new Promise((r) => setTimeout(r, 50));
+
+  test('an answered operation: one info line beside the operation line, under the same request id', async () => {
+    await send({ headers: { ...JSON_AUTH, 'x-request-id': 'edge-log-ok' }, body: JSON.stringify({ query: 'query Edge { program { id } }' }) });
+    await settle();
+    expect(accessLines('edge-log-ok')).toEqual([
+      expect.objectContaining({ level: 30, msg: 'request completed', req: expect.objectContaining({ method: 'POST', path: '/graphql' }), res: expect.objectContaining({ statusCode: 200 }), responseTime: expect.any(Number) }),
+    ]);
+    expect(lines.filter((l) => l.requestId === 'edge-log-ok' && l.msg === 'graphql operation')).toEqual([expect.objectContaining({ operation: 'Edge', role: 'operator' })]);
+  });
+
+  test('refused bodies and methods: one warning each, with the status', async () => {
+    await send({ headers: { ...JSON_AUTH, 'x-request-id': 'edge-log-413' }, body: JSON.stringify({ pad: 'x'.repeat(300_000) }) });
+    await send({ method: 'PUT', headers: { ...JSON_AUTH, 'x-request-id': 'edge-log-405' }, body: QUERY });
+    await settle();
+    expect(accessLines('edge-log-413')).toEqual([expect.objectContaining({ level: 40, res: expect.objectContaining({ statusCode: 413 }) })]);
+    expect(accessLines('edge-log-405')).toEqual([expect.objectContaining({ level: 40, req: expect.objectContaining({ method: 'PUT' }), res: expect.objectContaining({ statusCode: 405 }) })]);
+  });
+
+  test('a client that goes away before the answer: "request aborted"', async () => {
+    await new Promise<void>((resolve) => {
+      const req = http.request(`${origin}/graphql`, { method: 'POST', headers: { ...JSON_AUTH, 'x-request-id': 'edge-log-gone' } });
+      req.on('error', () => resolve());
+      // Half a body, then the client leaves.
+      req.write('{"query": "{ program');
+      setTimeout(() => {
+        req.destroy();
+        resolve();
+      }, 100);
+    });
+    await settle();
+    expect(accessLines('edge-log-gone')).toEqual([expect.objectContaining({ level: 40, msg: 'request aborted' })]);
+    // The client's leaving is not the server's error.
+    expect(lines.filter((l) => l.requestId === 'edge-log-gone' && l.level >= 50)).toEqual([]);
   });
 });
