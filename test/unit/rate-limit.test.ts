@@ -1,24 +1,53 @@
-import { WindowCounters } from '../../src/http/rate-limit';
+import { ApiKeyRole } from '../../src/entities/api-key';
+import type { Identity } from '../../src/graphql/context';
+import { credentialKey, RateLimits } from '../../src/http/rate-limit';
 
-/** The counters behind RateLimits: fixed windows per key, opened by a key's first hit. */
-describe('WindowCounters', () => {
-  test('counts hits within a window; a hit after it ends opens a new one', () => {
-    const counters = new WindowCounters(1000);
-    expect(counters.peek('a', 0)).toBeNull();
-    expect(counters.hit('a', 0)).toEqual({ count: 1, msLeft: 1000 });
-    expect(counters.hit('a', 400)).toEqual({ count: 2, msLeft: 600 });
-    expect(counters.peek('a', 999)).toEqual({ count: 2, msLeft: 1 });
-    expect(counters.peek('b', 999)).toBeNull();
-    expect(counters.peek('a', 1000)).toBeNull();
-    expect(counters.hit('a', 1000)).toEqual({ count: 1, msLeft: 1000 });
+/** What Patron adds to rate-limiter-flexible's counters: whose budget a request uses, and when a refusal starts. */
+const key = (keyId: string): Identity => ({ kind: 'key', programId: 'p', keyId, role: ApiKeyRole.SERVER, operator: false });
+const customer = (memberId: string): Identity => ({ kind: 'customer', programId: 'p', memberId, expiresAt: new Date(Date.now() + 60_000) });
+
+describe('credentialKey', () => {
+  test('a key counts as itself; a customer as its member, whatever token it holds; anonymous callers not at all', () => {
+    expect(credentialKey(key('k1'))).toBe('key:k1');
+    expect(credentialKey(customer('m1'))).toBe('member:m1');
+    // A key id and a member id that happen to be equal are still two budgets.
+    expect(credentialKey(key('same'))).not.toBe(credentialKey(customer('same')));
+    expect(credentialKey({ kind: 'anonymous' })).toBeNull();
+  });
+});
+
+describe('RateLimits', () => {
+  test('failed authentications: the attempt over the limit is refused, and then the address before any check', async () => {
+    const limits = new RateLimits({ authFailures: 2, requestsPerCredential: 0 });
+    await expect(limits.beforeAuthentication('10.0.0.1')).resolves.toBeUndefined();
+    await limits.authenticationFailed('10.0.0.1');
+    await expect(limits.beforeAuthentication('10.0.0.1')).resolves.toBeUndefined();
+    await limits.authenticationFailed('10.0.0.1');
+    await expect(limits.beforeAuthentication('10.0.0.1')).rejects.toMatchObject({ code: 'RATE_LIMITED', details: { retryAfterSeconds: 60 } });
+    await expect(limits.authenticationFailed('10.0.0.1')).rejects.toMatchObject({ code: 'RATE_LIMITED' });
+    // Another address, and a request with no known address, are not limited.
+    await expect(limits.beforeAuthentication('10.0.0.2')).resolves.toBeUndefined();
+    for (let i = 0; i < 5; i++) await expect(limits.authenticationFailed(null)).resolves.toBeUndefined();
   });
 
-  test('ended windows are dropped, so keys that stop coming do not stay in memory', () => {
-    const counters = new WindowCounters(1000);
-    for (let i = 0; i < 100; i++) counters.hit(`address-${i}`, 10);
-    expect(counters.size).toBe(100);
-    counters.hit('late', 1500);
-    expect(counters.size).toBe(1);
-    expect(counters.peek('late', 1500)).toEqual({ count: 1, msLeft: 1000 });
+  test('requests: one budget per credential; a customer’s tokens share their member’s', async () => {
+    const limits = new RateLimits({ authFailures: 0, requestsPerCredential: 2 });
+    await limits.request(customer('m1'));
+    await limits.request(customer('m1'));
+    const refused = limits.request(customer('m1'));
+    await expect(refused).rejects.toMatchObject({ code: 'RATE_LIMITED', details: { retryAfterSeconds: expect.any(Number) } });
+    await expect(refused).rejects.toThrow(/^Too many requests for this credential; retry in \d+ s$/);
+    await limits.request(key('m1'));
+    await limits.request(key('m1'));
+    for (let i = 0; i < 5; i++) await expect(limits.request({ kind: 'anonymous' })).resolves.toBeUndefined();
+  });
+
+  test('a limit of 0 is no limit', async () => {
+    const limits = new RateLimits({ authFailures: 0, requestsPerCredential: 0 });
+    for (let i = 0; i < 50; i++) {
+      await limits.authenticationFailed('10.0.0.1');
+      await limits.request(key('k1'));
+    }
+    await expect(limits.beforeAuthentication('10.0.0.1')).resolves.toBeUndefined();
   });
 });
