@@ -1,7 +1,5 @@
 import { ApolloServer } from '@apollo/server';
-import { expressMiddleware } from '@as-integrations/express5';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
-import express from 'express';
 import { GraphQLError, execute, type GraphQLSchema } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { randomUUID } from 'node:crypto';
@@ -27,9 +25,10 @@ import { prepareWebSocketOperation, toGraphQLError } from './graphql/ws-operatio
 import { createSharedSubscribe } from './graphql/shared-subscriptions';
 import { RateLimits } from './http/rate-limit';
 import { createLoaders } from './graphql/loaders';
-import { accessLog } from './http/access-log';
-import { corsMiddleware, originPolicy, verifyWebSocketOrigin } from './http/cors';
+import { originPolicy, verifyWebSocketOrigin } from './http/cors';
+import { graphqlHandler } from './http/graphql-handler';
 import { rootPage } from './http/root-page';
+import { createRouter } from './http/router';
 
 export interface HttpServerDeps {
   config: Config;
@@ -49,8 +48,6 @@ export interface PatronHttpServer {
   close(options?: { closeIdle?: boolean }): Promise<void>;
 }
 
-const REQUEST_ID = /^[\w.:-]{1,100}$/;
-const HEALTH_TIMEOUT_MS = 2000;
 /** Longer than the keep-alive timeout (5 s), so idle keep-alive sockets close on their own first. */
 const DRAIN_DEADLINE_MS = 10_000;
 
@@ -68,9 +65,7 @@ function clientOf(req: http.IncomingMessage, trustProxy: boolean): ClientInfo {
 /** HTTP (GraphQL, GraphiQL, health) and WebSocket subscriptions on one port. */
 export async function createHttpServer(deps: HttpServerDeps): Promise<PatronHttpServer> {
   const { config, schema, services, logger } = deps;
-  const app = express();
-  app.disable('x-powered-by');
-  const httpServer = http.createServer(app);
+  const httpServer = http.createServer();
   const connections = trackConnections(httpServer);
   const limits = armor(config.introspection, config.env !== 'production');
   const formatError = createErrorFormatter(logger, config.env !== 'production');
@@ -80,16 +75,22 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<PatronHttp
   const rateLimits = new RateLimits({ authFailures: config.authFailuresPerMinute, requestsPerCredential: config.requestsPerKeyPerMinute });
   const clientOfRequest = (req: http.IncomingMessage) => clientOf(req, config.trustProxy);
 
-  const contextFor = (identity: Identity, requestId: string, client: ClientInfo): Context => ({
-    requestId,
-    identity,
-    client,
-    services,
-    loaders: createLoaders(services, identity.kind === 'anonymous' ? null : identity.programId),
-    logger: logger.child({ requestId }),
-    pubsub: deps.pubsub,
-    jobs: deps.jobs,
-  });
+  const contextFor = (identity: Identity, requestId: string, client: ClientInfo): Context => {
+    let requestLogger: Logger | undefined;
+    return {
+      requestId,
+      identity,
+      client,
+      services,
+      loaders: createLoaders(services, identity.kind === 'anonymous' ? null : identity.programId),
+      // Made on first use: pino's child() serializes its bindings, and most requests log nothing of their own.
+      get logger() {
+        return (requestLogger ??= logger.child({ requestId }));
+      },
+      pubsub: deps.pubsub,
+      jobs: deps.jobs,
+    };
+  };
 
   // WebSocket: credentials from connectionParams, checked again for every operation and while
   // subscriptions stay open, so a revoked key or an expired token loses the socket.
@@ -162,87 +163,50 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<PatronHttp
     formatError: formatHttpError,
     plugins: [
       ...limits.plugins,
-      operationLog(),
-      // Apollo's own landing page loads from its CDN; GraphiQL (when enabled) is served above instead.
+      operationLog(logger),
+      // Apollo's own landing page loads from its CDN; GraphiQL (when enabled) is served by the router instead.
       ApolloServerPluginLandingPageDisabled(),
     ],
   });
   await apollo.start();
 
-  // Every response names its request id: the caller's, when it sent a sensible one.
-  app.use((req, res, next) => {
-    const header = req.headers['x-request-id'];
-    res.locals.requestId = typeof header === 'string' && REQUEST_ID.test(header) ? header : randomUUID();
-    res.setHeader('x-request-id', res.locals.requestId);
-    next();
-  });
-
-  // Browsers and people: access logs, CORS for the listed origins, a root page.
-  app.use(accessLog(logger));
-  if (origins.enabled) app.use(corsMiddleware(origins));
-  app.get('/', rootPage({ graphiql: config.graphiql, graphqlPath: '/graphql', healthPath: '/healthz' }));
-
-  // For load balancers: 503 while the database does not answer within a couple of seconds.
-  app.get('/healthz', async (_req, res) => {
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise((_, reject) => (timer = setTimeout(() => reject(new Error('health check timed out')), HEALTH_TIMEOUT_MS)));
+  // Credentials are checked, and rate limits counted, before Apollo runs the operation.
+  const context = async (req: http.IncomingMessage, requestId: string): Promise<Context> => {
+    const client = clientOfRequest(req);
+    await rateLimits.beforeAuthentication(client.address).catch(throwTooManyRequests);
+    let identity: Identity;
     try {
-      await Promise.race([deps.db.execute('select 1'), late]);
-      res.json({ status: 'ok' });
-    } catch {
-      res.status(503).json({ status: 'unavailable', retryable: true });
-    } finally {
-      clearTimeout(timer);
+      identity = await identify(services.access, req.headers.authorization ?? req.headers['x-api-key']);
+    } catch (error) {
+      if (error instanceof PatronError) {
+        await rateLimits.authenticationFailed(client.address).catch(throwTooManyRequests);
+        throw unauthenticated(error);
+      }
+      if (classifyDatabaseError(error)) throw unavailable(error);
+      throw error;
     }
-  });
+    await rateLimits.request(identity).catch(throwTooManyRequests);
+    return contextFor(identity, requestId, client);
+  };
 
-  if (config.graphiql) {
-    const graphiql = createGraphiqlHandler({
-      endpoint: '/graphql',
-      subscriptionEndpoint: '/graphql',
-      defaultHeaders: GRAPHIQL_DEFAULT_HEADERS,
-      defaultQuery: GRAPHIQL_STARTER_QUERY,
-    });
-    app.use((req, res, next) => (graphiql(req, res) ? undefined : next()));
-  }
-
-  app.use(
-    '/graphql',
-    express.json({ limit: MAX_REQUEST_BYTES }),
-    expressMiddleware(apollo, {
-      context: async ({ req, res }) => {
-        const requestId: string = res.locals.requestId;
-        const client = clientOfRequest(req);
-        await rateLimits.beforeAuthentication(client.address).catch(throwTooManyRequests);
-        let identity: Identity;
-        try {
-          identity = await identify(services.access, req.headers.authorization ?? req.headers['x-api-key']);
-        } catch (error) {
-          if (error instanceof PatronError) {
-            await rateLimits.authenticationFailed(client.address).catch(throwTooManyRequests);
-            throw unauthenticated(error);
-          }
-          if (classifyDatabaseError(error)) throw unavailable(error);
-          throw error;
-        }
-        await rateLimits.request(identity).catch(throwTooManyRequests);
-        return contextFor(identity, requestId, client);
-      },
+  httpServer.on(
+    'request',
+    createRouter({
+      logger,
+      origins,
+      rootPage: rootPage({ graphiql: config.graphiql, graphqlPath: '/graphql', healthPath: '/healthz' }),
+      healthCheck: () => deps.db.execute('select 1'),
+      graphiql: config.graphiql
+        ? createGraphiqlHandler({
+            endpoint: '/graphql',
+            subscriptionEndpoint: '/graphql',
+            defaultHeaders: GRAPHIQL_DEFAULT_HEADERS,
+            defaultQuery: GRAPHIQL_STARTER_QUERY,
+          })
+        : null,
+      graphql: graphqlHandler(apollo, { maxBodyBytes: MAX_REQUEST_BYTES, context }),
     }),
   );
-
-  // A body that is not JSON, or too large, gets a GraphQL-shaped error, never Express's HTML page.
-  app.use((error: { status?: number; type?: string }, _req: express.Request, res: express.Response, next: express.NextFunction) => {
-    if (!error || res.headersSent) return next(error);
-    const status = error.status && error.status >= 400 && error.status < 500 ? error.status : 500;
-    if (status === 500) logger.error({ err: error }, 'request failed');
-    res.status(status).json({
-      errors: [{
-        message: status === 413 ? 'Request body too large' : status === 500 ? 'Internal server error' : 'Malformed request body',
-        extensions: { code: status === 500 ? 'INTERNAL_SERVER_ERROR' : 'BAD_REQUEST' },
-      }],
-    });
-  });
 
   return {
     httpServer,

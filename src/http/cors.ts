@@ -1,6 +1,5 @@
 import cors from 'cors';
-import type { RequestHandler } from 'express';
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 
 /**
  * Which browser origins may call Patron (`PATRON_CORS_ORIGINS`). Credentials travel in the
@@ -19,12 +18,23 @@ export function originPolicy(origins: readonly string[]): OriginPolicy {
   return { enabled: origins.length > 0, allows: (origin) => any || listed.has(origin) };
 }
 
-/** HTTP: answers preflights and marks responses for allowed origins; other origins get no CORS headers. */
-export function corsMiddleware(policy: OriginPolicy): RequestHandler {
+type CorsMiddleware = (req: IncomingMessage, res: ServerResponse, next: (error?: unknown) => void) => void;
+
+/**
+ * HTTP, for the `cors` package: marks answers to allowed origins (the page may read them and
+ * `x-request-id`) and answers their preflights (`OPTIONS`) itself with 204, reflecting the headers
+ * the preflight asks for (Authorization, content-type, Apollo's and urql's). Other origins get no
+ * CORS headers and go on as they are.
+ *
+ * Null when no origins are listed. Callers pass it only requests that carry `Origin`: for the
+ * others (server-to-server, most of the traffic) `cors` would build its options for the request
+ * just to call `next()`.
+ */
+export function corsMiddleware(policy: OriginPolicy): CorsMiddleware | null {
+  if (!policy.enabled) return null;
   return cors({
     origin: (origin, callback) => callback(null, origin !== undefined && policy.allows(origin)),
     methods: ['GET', 'HEAD', 'POST'],
-    // Reflects the headers the preflight asks for (Authorization, content-type, Apollo's and urql's).
     exposedHeaders: ['x-request-id'],
     maxAge: 600,
   });

@@ -1,7 +1,7 @@
-import type { RequestHandler } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 
 /** `GET /`: what this server is and where to go, instead of "Cannot GET /". */
-export function rootPage(options: { graphiql: boolean; graphqlPath: string; healthPath: string }): RequestHandler {
+export function rootPage(options: { graphiql: boolean; graphqlPath: string; healthPath: string }): (req: IncomingMessage, res: ServerResponse) => void {
   const { graphqlPath, healthPath } = options;
   const graphiql = options.graphiql
     ? `<li><a href="${graphqlPath}">GraphiQL</a> — explore the API in the browser (put your key in the Headers tab)</li>`
@@ -23,7 +23,9 @@ ${graphiql}
 </body>
 </html>
 `;
+  const body = Buffer.from(html);
   return (_req, res) => {
-    res.type('html').set('cache-control', 'no-cache').send(html);
+    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'content-length': String(body.length), 'cache-control': 'no-cache' });
+    res.end(body);
   };
 }

@@ -12,7 +12,16 @@ export function requestContext(ctx: Context): RequestContext {
     id.kind === 'customer'
       ? { programId: id.programId, kind: 'customer', id: id.memberId }
       : { programId: id.programId, kind: id.role === 'admin' ? 'admin' : 'server', id: id.keyId };
-  return { ...actor, requestId: ctx.requestId, logger: ctx.logger, clientAddress: ctx.client.address, userAgent: ctx.client.userAgent };
+  return {
+    ...actor,
+    requestId: ctx.requestId,
+    // Read when a service logs, so the request's child logger is made only then (see server.ts).
+    get logger() {
+      return ctx.logger;
+    },
+    clientAddress: ctx.client.address,
+    userAgent: ctx.client.userAgent,
+  };
 }
 
 /** The context of a write: a key's; customers never write. */
