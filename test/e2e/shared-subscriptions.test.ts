@@ -27,12 +27,18 @@ afterAll(() => s.close());
 
 type Sub<T> = Recorded<T>;
 const entryIds = (sub: Sub<BalanceChangedSubscription>) => sub.events.map((e) => e.data.balanceChanged.entry.id);
+// A customer's entry ids are the member's own (a key reads them as publicId), not the shop's numbers.
 const myEntryIds = (sub: Sub<MyBalanceSubscription>) => sub.events.map((e) => e.data.myBalance.entry.id);
 
 /** Writes 1-point probes until every subscription saw one; then waits for stragglers, so counters start clean. */
-async function allSubscribed(subs: Array<Sub<unknown>>, memberId: string, seen: (sub: Sub<unknown>) => string[]): Promise<void> {
+async function allSubscribed(
+  subs: Array<Sub<unknown>>,
+  memberId: string,
+  seen: (sub: Sub<unknown>) => string[],
+  idOf: (entry: { id: string; publicId: string }) => string = (entry) => entry.id,
+): Promise<void> {
   for (let attempt = 0; attempt < 10; attempt++) {
-    const probe = (await accrue(s, P.serverKey, memberId, 1, uniqueKey('probe'))).entry.id;
+    const probe = idOf((await accrue(s, P.serverKey, memberId, 1, uniqueKey('probe'))).entry);
     if (await waitFor(() => subs.every((sub) => seen(sub).includes(probe)), 1000)) {
       await sleep(200);
       return;
@@ -70,12 +76,12 @@ test('customers of different members subscribed with the same document never see
   const aliceSubs = [record(s.ws(aliceToken), MyBalanceDocument), record(s.ws(aliceToken), MyBalanceDocument)];
   const bobSubs = [record(s.ws(bobToken), MyBalanceDocument), record(s.ws(bobToken), MyBalanceDocument)];
   const seen = (sub: Sub<unknown>) => myEntryIds(sub as Sub<MyBalanceSubscription>);
-  await allSubscribed(aliceSubs, alice.id, seen);
-  await allSubscribed(bobSubs, bob.id, seen);
+  await allSubscribed(aliceSubs, alice.id, seen, (entry) => entry.publicId);
+  await allSubscribed(bobSubs, bob.id, seen, (entry) => entry.publicId);
 
   const before = { ...sharedExecutionStats };
-  const forAlice = (await accrue(s, P.serverKey, alice.id, 7)).entry.id;
-  const forBob = (await accrue(s, P.serverKey, bob.id, 9)).entry.id;
+  const forAlice = (await accrue(s, P.serverKey, alice.id, 7)).entry.publicId;
+  const forBob = (await accrue(s, P.serverKey, bob.id, 9)).entry.publicId;
   expect(await waitFor(() => aliceSubs.every((sub) => seen(sub).includes(forAlice)) && bobSubs.every((sub) => seen(sub).includes(forBob)), 5000)).toBe(true);
   await sleep(200);
 
