@@ -62,6 +62,7 @@ import { startRawRead } from './raw-read';
 import { expiryRows } from './expiry';
 import { patronFanOut, rawWsFanOut } from './fanout';
 import { orderRows } from './orders';
+import { baseline } from './baseline';
 import { Database } from '../src/db/database';
 import { seedReferralTree } from '../test/support/referral-tree';
 
@@ -93,53 +94,6 @@ const measureOptions: MeasureOptions = {
 const log = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
 
 const pick = <T>(list: T[]) => list[Math.floor(Math.random() * list.length)]!;
-
-/** The baseline: the same rows Patron's accrual writes, with raw SQL on one connection per client. */
-async function baseline(databaseUrl: string, clients: number, programId: string, accounts: string[], label: string) {
-  const conns = await Promise.all(
-    Array.from({ length: clients }, async () => {
-      const c = new Client({ connectionString: databaseUrl, application_name: 'patron-bench-baseline' });
-      await c.connect();
-      return c;
-    }),
-  );
-  try {
-    return await measure({ name: `baseline (raw pg) ${label}`, op: 'baseline', accounts: label }, clients, async (w) => {
-      const c = conns[w]!;
-      const accountId = pick(accounts);
-      const now = new Date();
-      await c.query('BEGIN');
-      try {
-        const { rows: [a] } = await c.query(
-          'select id, available, pending, reserved, lifetime_earned from account where id = $1 for update',
-          [accountId],
-        );
-        const available = Number(a.available) + 1;
-        const { rows: [e] } = await c.query(
-          `insert into ledger_entry (program_id, account_id, kind, amount, delta_available, delta_pending, delta_reserved,
-             available_after, pending_after, reserved_after, cause_type, cause_id, reason, idempotency_key, created_at)
-           values ($1, $2, 'accrual', 1, 1, 0, 0, $3, $4, $5, 'api', 'bench', null, $6, $7) returning id`,
-          [programId, accountId, available, a.pending, a.reserved, `bl-${w}-${now.getTime()}-${Math.random()}`, now],
-        );
-        await c.query(
-          `insert into lot (program_id, account_id, source_entry_id, amount, remaining, available_at, activated_at, expires_at, created_at)
-           values ($1, $2, $3, 1, 1, $4, $4, null, $4)`,
-          [programId, accountId, e.id, now],
-        );
-        await c.query(
-          `update account set available = $1, lifetime_earned = $2, entry_count = entry_count + 1, updated_at = $3 where id = $4`,
-          [available, Number(a.lifetime_earned) + 1, now, accountId],
-        );
-        await c.query('COMMIT');
-      } catch (error) {
-        await c.query('ROLLBACK').catch(() => undefined);
-        throw error;
-      }
-    }, measureOptions);
-  } finally {
-    await Promise.all(conns.map((c) => c.end().catch(() => undefined)));
-  }
-}
 
 const ACCRUE = `mutation Accrue($input: AccrueInput!) {
   accrue(input: $input) { entry { id amount balanceAfter } account { available pending } }
@@ -271,8 +225,8 @@ async function main(): Promise<void> {
       log(`  ${r.opsPerSec} ops/s, p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms, errors ${r.errors}`);
     };
 
-    await run('baseline uniform 8', () => baseline(databaseUrl, 8, program.id, seeded.accountIds, 'uniform'));
-    await run('baseline hot 8', () => baseline(databaseUrl, 8, program.id, hotAccounts, 'hot'));
+    await run('baseline uniform 8', () => baseline(databaseUrl, 8, program.id, seeded.accountIds, 'uniform', measureOptions));
+    await run('baseline hot 8', () => baseline(databaseUrl, 8, program.id, hotAccounts, 'hot', measureOptions));
 
     const runId = randomBytes(4).toString('hex');
     let seq = 0;
