@@ -4,7 +4,7 @@
  * measurement is bounded in time (window + a drain timeout) and in count (maxOps).
  */
 import http from 'node:http';
-import { CpuMeter, type CpuSnapshot } from './cpu';
+import { CpuMeter, type CpuDelta, type CpuSnapshot } from './cpu';
 
 export interface Measurement {
   name: string;
@@ -36,7 +36,15 @@ export interface MeasureOptions {
 
 export type Operation = (worker: number) => Promise<void>;
 
+/**
+ * Thrown by an operation that has nothing left to do (the pre-placed orders ran out): the run
+ * ends there, its window closing at that moment.
+ */
+export class Exhausted extends Error {}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** One turn of the event loop: timers (the end of the window) get to run. */
+const nextTurn = () => new Promise<void>((r) => setImmediate(r));
 
 export async function measure(
   label: { name: string; op: string; accounts: string },
@@ -62,7 +70,15 @@ export async function measure(
         await operation(w);
       } catch (error) {
         failed = true;
+        if (error instanceof Exhausted) {
+          if (!firstError) firstError = error.message;
+          stopEarly();
+          return;
+        }
         if (phase === 'window' && !firstError) firstError = String((error as Error)?.message ?? error).slice(0, 200);
+        // An operation that rejects at once never leaves the microtask queue: without this the
+        // loop would spin, the timer that ends the window would never fire, and the run would hang.
+        await nextTurn();
       }
       const t1 = performance.now();
       // Counted only when it both started and ended inside the window.
@@ -77,7 +93,7 @@ export async function measure(
   };
 
   const running = Array.from({ length: clients }, (_, w) => worker(w));
-  await sleep(opts.warmupMs);
+  await Promise.race([sleep(opts.warmupMs), earlyStop]);
   const cpuStart: CpuSnapshot | undefined = await opts.meter?.snapshot();
   phase = 'window';
   windowStart = performance.now();
@@ -177,4 +193,52 @@ export class GraphQLClient {
   close(): void {
     this.agent.destroy();
   }
+}
+
+/**
+ * A row of one-shot runs (the requalify job): "ops/s" is 1 ÷ the median run's seconds, so the
+ * ratios read like the others; p50 is the median run, p99 the slowest.
+ */
+export function oneShot(name: string, op: string, runs: { times: number[]; cpu: CpuDelta[] }): Measurement {
+  const sorted = [...runs.times].sort((a, b) => a - b);
+  const median = sorted[Math.floor((sorted.length - 1) / 2)]!;
+  const sum = (f: (d: CpuDelta) => number | null) => (runs.cpu.length === runs.times.length ? runs.cpu.reduce((s, d) => s + (f(d) ?? NaN), 0) : NaN);
+  const perRun = (ms: number) => (Number.isFinite(ms) ? round(ms / runs.times.length, 1) : null);
+  const other = runs.cpu.map((d) => d.otherCores).filter((v): v is number => v != null);
+  return {
+    name,
+    op,
+    accounts: '-',
+    clients: 1,
+    seconds: round(runs.times.reduce((a, b) => a + b, 0) / 1000, 2),
+    ops: runs.times.length,
+    opsPerSec: round(1000 / median, 3),
+    p50Ms: round(median, 1),
+    p99Ms: round(sorted[sorted.length - 1]!, 1),
+    errors: 0,
+    cpuMsPerOp: { server: perRun(sum((d) => d.serverMs)), postgres: perRun(sum((d) => d.postgresMs)), loadGenerator: perRun(sum((d) => d.benchMs)) ?? NaN },
+    otherCores: other.length ? round(other.reduce((a, b) => a + b, 0) / other.length, 2) : null,
+  };
+}
+
+/**
+ * A row of one run that did `units` of work (lots swept, messages delivered) in `ms`: ops/s is
+ * units per second, CPU per unit; `clients` is what ran it (1 for a job).
+ */
+export function workRow(label: { name: string; op: string; accounts: string; clients?: number }, units: number, ms: number, cpu: CpuDelta | null): Measurement {
+  const per = (v: number | null | undefined) => (v == null || units === 0 ? null : round(v / units, 4));
+  return {
+    name: label.name,
+    op: label.op,
+    accounts: label.accounts,
+    clients: label.clients ?? 1,
+    seconds: round(ms / 1000, 2),
+    ops: units,
+    opsPerSec: round(units / (ms / 1000), 1),
+    p50Ms: NaN,
+    p99Ms: NaN,
+    errors: 0,
+    cpuMsPerOp: { server: per(cpu?.serverMs), postgres: per(cpu?.postgresMs), loadGenerator: per(cpu?.benchMs) ?? NaN },
+    otherCores: cpu?.otherCores == null ? null : round(cpu.otherCores, 2),
+  };
 }

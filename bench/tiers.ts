@@ -14,6 +14,9 @@
  * So one run of the job moves 20 % of the members (10 % + 5 % + 5 %).
  */
 import type { Client } from 'pg';
+import { Client as PgClient } from 'pg';
+import { CpuMeter, type CpuDelta } from './cpu';
+import { oneShot, type GraphQLClient, type Measurement } from './load';
 
 export const TIER_STRUCTURE = {
   metric: 'SPEND',
@@ -156,4 +159,78 @@ export async function rawRequalify(db: Client, programId: string, timeZone: stri
     await db.query('rollback').catch(() => undefined);
     throw error;
   }
+}
+
+export interface RequalifyContext {
+  db: Client;
+  databaseUrl: string;
+  programId: string;
+  /** An admin client without the short request timeout; closed here. */
+  admin: GraphQLClient;
+  tierVersion: number;
+  rounds: number;
+  members: number;
+  meter?: CpuMeter;
+  rows: Measurement[];
+  want: (name: string) => boolean;
+  log: (msg: string) => void;
+  waitForOutbox: () => Promise<void>;
+}
+
+/**
+ * requalify-tiers over every member: runJob over GraphQL against the job's statements run raw,
+ * alternating, `rounds` runs each, member_tier restored before each. Returns the changes one run made.
+ */
+export async function requalifyRows(ctx: RequalifyContext): Promise<number | null> {
+  const { program: settings } = await ctx.admin.request<{ program: { timeZone: string } }>('{ program { timeZone } }');
+  // The state to requalify from: the seeded tiers and what the payOrder rows added since.
+  await snapshotTiers(ctx.db, ctx.programId);
+  const raw = new PgClient({ connectionString: ctx.databaseUrl, application_name: 'patron-bench-requalify' });
+  await raw.connect();
+  const patron = { times: [] as number[], cpu: [] as CpuDelta[], changes: [] as number[] };
+  const sql = { times: [] as number[], cpu: [] as CpuDelta[], changes: [] as number[] };
+  const timed = async (into: typeof patron, work: () => Promise<number>) => {
+    const restored = await restoreTiers(ctx.db);
+    await ctx.waitForOutbox();
+    const before = await ctx.meter?.snapshot();
+    const t0 = performance.now();
+    const changes = await work();
+    const ms = performance.now() - t0;
+    const after = await ctx.meter?.snapshot();
+    into.times.push(ms);
+    into.changes.push(changes);
+    if (before && after) into.cpu.push(CpuMeter.delta(before, after));
+    ctx.log(`  ${into === patron ? 'requalify-tiers' : 'raw SQL'}: ${changes} changes in ${(ms / 1000).toFixed(2)} s (${restored} rows restored before)`);
+  };
+  for (let round = 0; round < ctx.rounds; round++) {
+    // Alternating, the raw SQL first: neither side always runs on the warmer cache.
+    if (ctx.want('requalify-tiers-sql 1')) {
+      await timed(sql, async () => {
+        const t = new Date();
+        return rawRequalify(raw, ctx.programId, settings.timeZone, t, ctx.tierVersion);
+      });
+    }
+    if (ctx.want('requalify-tiers 1')) {
+      await timed(patron, async () => {
+        const asOf = new Date();
+        const { runJob } = await ctx.admin.request<{ runJob: { result: { changed: number } } }>(
+          'mutation Run($asOf: DateTimeISO) { runJob(name: "requalify-tiers", asOf: $asOf) { result } }',
+          { asOf: asOf.toISOString() },
+        );
+        return runJob.result.changed;
+      });
+    }
+  }
+  await raw.end();
+  ctx.admin.close();
+  const members = ctx.members;
+  if (patron.times.length) ctx.rows.push(oneShot(`requalify-tiers (runJob) over ${members} members`, 'requalify', patron));
+  if (sql.times.length) ctx.rows.push(oneShot(`requalify-tiers SQL run raw, ${members} members`, 'requalifySql', sql));
+  for (const r of ctx.rows.filter((r) => r.op === 'requalify' || r.op === 'requalifySql')) {
+    ctx.log(`  ${r.name}: median ${(r.p50Ms / 1000).toFixed(2)} s, max ${(r.p99Ms / 1000).toFixed(2)} s`);
+  }
+  if (patron.changes.length && sql.changes.length && patron.changes[0] !== sql.changes[0]) {
+    ctx.log(`  ! the job made ${patron.changes[0]} changes, the raw SQL ${sql.changes[0]}`);
+  }
+  return patron.changes[0] ?? sql.changes[0] ?? null;
 }

@@ -334,24 +334,32 @@ function recordEntry(run: Run, member: number, entry: any, taken = new Map<numbe
   });
 }
 
-/** The model's expectation of a lot job: ranges of `batchSize` due lots in id order, one entry per account and range. */
-function lotJobInModel(run: Run, due: LotModel[], apply: (member: MemberModel, lots: LotModel[]) => void): LotJobResult {
-  const sorted = [...due].sort((a, b) => a.dbId - b.dbId);
-  const accounts = new Set<number>();
-  let entries = 0;
-  let batches = 0;
-  for (let i = 0; i < sorted.length; i += run.batchSize) {
-    batches++;
-    const range = sorted.slice(i, i + run.batchSize);
-    const byMember = new Map<number, LotModel[]>();
-    for (const lot of range) byMember.set(lot.member, [...(byMember.get(lot.member) ?? []), lot]);
-    for (const [member, lots] of byMember) {
-      apply(run.model.members[member], lots);
-      accounts.add(member);
-      entries++;
-    }
+/**
+ * The model's expectation of a lot job: the accounts with due lots in account id order, cut into
+ * batches where the due lots before an account reach a multiple of `batchSize` (the scenarios'
+ * sizes are below the job's slice, so a batch is one slice); one entry per account.
+ */
+async function lotJobInModel(run: Run, due: LotModel[], apply: (member: MemberModel, lots: LotModel[]) => void): Promise<LotJobResult> {
+  const byMember = new Map<number, LotModel[]>();
+  for (const lot of [...due].sort((a, b) => a.dbId - b.dbId)) byMember.set(lot.member, [...(byMember.get(lot.member) ?? []), lot]);
+  const memberIds = [...byMember.keys()].map((m) => run.model.members[m].id);
+  const accounts: Array<{ member_id: string; id: string }> = memberIds.length
+    ? await run.h.database.execute('select member_id, id from account where member_id = any(?::uuid[])', [memberIds])
+    : [];
+  const accountOf = new Map(accounts.map((a) => [a.member_id, a.id]));
+  const members = [...byMember.keys()].sort((a, b) => {
+    const [x, y] = [accountOf.get(run.model.members[a].id)!, accountOf.get(run.model.members[b].id)!];
+    return x < y ? -1 : x > y ? 1 : 0;
+  });
+  const bands = new Set<number>();
+  let before = 0;
+  for (const member of members) {
+    const lots = byMember.get(member)!;
+    bands.add(Math.floor(before / run.batchSize));
+    before += lots.length;
+    apply(run.model.members[member], lots);
   }
-  return { lots: sorted.length, entries, accounts: accounts.size, batches };
+  return { lots: due.length, entries: members.length, accounts: members.length, batches: bands.size };
 }
 
 /**
@@ -507,13 +515,13 @@ async function step(run: Run, op: Op): Promise<void> {
     }
     case 'expireJob': {
       const outcome = await run.jobs.expireLots(new Date(t));
-      const expected = lotJobInModel(run, model.members.flatMap((m) => overdue(m, t)), expireLotsOf);
+      const expected = await lotJobInModel(run, model.members.flatMap((m) => overdue(m, t)), expireLotsOf);
       expect(outcome).toEqual(expected);
       return;
     }
     case 'activateJob': {
       const outcome = await run.jobs.activatePendingLots(new Date(t));
-      const expected = lotJobInModel(run, model.members.flatMap((m) => dueForActivation(m, t)), activateLotsOf);
+      const expected = await lotJobInModel(run, model.members.flatMap((m) => dueForActivation(m, t)), activateLotsOf);
       expect(outcome).toEqual(expected);
       return;
     }

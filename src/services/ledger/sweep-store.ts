@@ -17,18 +17,28 @@ export interface SweptRow extends EntryRow {
   lot_count: number;
 }
 
-type SweepParams = [fromLotId: number, toLotId: number, asOf: Date, accountIds: string, asOf: Date, asOf: Date];
+type SweepParams = [accountIds: string, asOf: Date, asOf: Date, asOf: Date];
+
+/** A slice of the accounts with due lots, by account id (inclusive at both ends). */
+export interface AccountRange {
+  from_id: string;
+  to_id: string;
+}
 
 /**
- * A pass over due lots: the statement that moves them (over an id range of lots and a set of
- * locked accounts), and for the jobs the statements that find the due lots across all accounts
- * (through the sweep's partial index) and lock their accounts in id order.
+ * A pass over due lots: the statement that moves them (all due lots of a set of locked
+ * accounts), and for the jobs the statements that split the accounts with due lots into ranges
+ * and lock a range's accounts in id order.
  */
 export interface LotSweep {
   apply: Statement<SweepParams, SweptRow>;
-  /** Every `batchSize`-th due lot id starts a range; `last_id` is the highest due id. */
-  dueRanges: Statement<[asOf: Date, batchSize: number], { start_id: number; last_id: number }>;
-  lockAccounts: Statement<[fromLotId: number, toLotId: number, asOf: Date], { id: string }>;
+  /**
+   * The accounts with due lots, in id order, cut into ranges of about `batchSize` due lots:
+   * an account starts a new range when the lots before it cross a multiple of `batchSize`, so
+   * an account is never split and each gets one entry per sweep. One pass through the partial index.
+   */
+  dueRanges: Statement<[batchSize: number, asOf: Date], AccountRange>;
+  lockAccounts: Statement<[fromAccountId: string, toAccountId: string, asOf: Date], { id: string }>;
 }
 
 function lotSweep(name: string, due: string, apply: string): LotSweep {
@@ -36,31 +46,53 @@ function lotSweep(name: string, due: string, apply: string): LotSweep {
     apply: statement<SweepParams, SweptRow>(`ledger.${name}`, apply),
     dueRanges: statement(
       `ledger.${name}_due_ranges`,
-      `select id as start_id, last_id from (
-         select l.id, row_number() over (order by l.id) as n, max(l.id) over () as last_id
-         from lot l where ${due}
-       ) due where (n - 1) % ? = 0 order by id`,
+      `select distinct on (band) first_value(account_id) over b as from_id, last_value(account_id) over b as to_id
+       from (
+         select l.account_id, (sum(count(*)) over (order by l.account_id) - count(*))::bigint / ?::bigint as band
+         from lot l where ${due} group by l.account_id
+       ) per_account
+       window b as (partition by band order by account_id rows between unbounded preceding and unbounded following)
+       order by band`,
     ),
+    // By primary key over the range, each account probed for a due lot through its index:
+    // a plan that does not depend on how many accounts the range holds.
     lockAccounts: statement(
       `ledger.${name}_lock_accounts`,
       `select a.id from account a
-       where a.id in (select l.account_id from lot l where l.id between ? and ? and ${due})
+       where a.id between ? and ? and exists (select 1 from lot l where l.account_id = a.id and ${due})
        order by a.id for update of a`,
     ),
   };
 }
+
+/**
+ * Why the sweeps have this shape: the jobs run them as prepared statements, and after five runs
+ * PostgreSQL may keep a generic plan, made without the parameters. It then expects about one due
+ * lot, so a join between two CTE results becomes a nested loop over both — with a thousand lots
+ * a batch, a million rows compared per join (a 1 000 000-lot sweep took 162 s where fresh plans
+ * took 62). So no CTE result is joined with another: each account's entry id is drawn from the
+ * entries' sequence beside its sums, its lots travel with it as arrays (the allocations unnest
+ * them), and the result reads the member, debt and lifetime total from the account table by
+ * primary key. That read sees the account as it was when the statement began (the update is in
+ * the same statement): member and debt do not change here, lifetime expired is what it was plus
+ * what the entry took. test/integration/sweep-plan.test.ts holds the shape to that.
+ */
+const SWEPT_RESULT = (lifetimeExpired: string) => `
+select e.*, a.member_id, a.debt, ${lifetimeExpired} as lifetime_expired, (select count(*) from due) as lot_count
+from e join account a on a.id = e.account_id order by e.id`;
 
 /** Lots past their expiry give up their remainder: available or pending, into lifetime expired. */
 export const EXPIRY = lotSweep('expire_lots', 'l.remaining > 0 and l.expires_at <= ?', `
 with due as (
   select l.id, l.account_id, l.remaining, l.activated_at is not null as active
   from lot l
-  where l.id between ? and ? and l.remaining > 0 and l.expires_at <= ? and l.account_id = any(?::uuid[])
+  where l.account_id = any(?::uuid[]) and l.remaining > 0 and l.expires_at <= ?
 ), per_account as (
-  select account_id,
+  select account_id, nextval('ledger_entry_id_seq') as entry_id,
     coalesce(sum(remaining) filter (where active), 0) as from_available,
-    coalesce(sum(remaining) filter (where not active), 0) as from_pending
-  from due group by account_id
+    coalesce(sum(remaining) filter (where not active), 0) as from_pending,
+    array_agg(id) as lot_ids, array_agg(remaining) as remainders
+  from due group by account_id order by account_id
 ), acc as (
   update account a set
     available = a.available - p.from_available,
@@ -69,30 +101,28 @@ with due as (
     entry_count = a.entry_count + 1,
     updated_at = ?
   from per_account p where a.id = p.account_id
-  returning a.id, a.program_id, a.member_id, a.available, a.pending, a.reserved, a.debt, a.lifetime_expired,
-    p.from_available, p.from_pending
+  returning a.id, a.program_id, a.available, a.pending, a.reserved, p.entry_id, p.from_available, p.from_pending, p.lot_ids, p.remainders
 ), e as (
-  insert into ledger_entry (program_id, account_id, kind, amount, delta_available, delta_pending, delta_reserved,
+  insert into ledger_entry (id, program_id, account_id, kind, amount, delta_available, delta_pending, delta_reserved,
     available_after, pending_after, reserved_after, cause_type, cause_id, reason, created_at)
-  select program_id, id, 'expiry'::entry_kind, -(from_available + from_pending), -from_available, -from_pending, 0,
+  overriding system value
+  select entry_id, program_id, id, 'expiry'::entry_kind, -(from_available + from_pending), -from_available, -from_pending, 0,
     available, pending, reserved, 'job'::cause_type, 'expire-lots', 'Points expired', ?
-  from acc order by id
+  from acc
   returning *
 ), allocated as (
   insert into lot_allocation (entry_id, lot_id, amount)
-  select e.id, due.id, -due.remaining from due join e on e.account_id = due.account_id
+  select acc.entry_id, taken.lot_id, -taken.remaining from acc, unnest(acc.lot_ids, acc.remainders) as taken (lot_id, remaining)
 ), emptied as (
   update lot set remaining = 0 from due where lot.id = due.id
-)
-select e.*, acc.member_id, acc.debt, acc.lifetime_expired, (select count(*) from due) as lot_count
-from e join acc on acc.id = e.account_id order by e.id`);
+)${SWEPT_RESULT('a.lifetime_expired - e.amount')}`);
 
 /** Pending lots whose availableAt has come become available (activated as of their availableAt). */
 export const ACTIVATION = lotSweep('activate_lots', 'l.remaining > 0 and l.activated_at is null and l.available_at <= ?', `
 with due as (
   select l.id, l.account_id, l.remaining
   from lot l
-  where l.id between ? and ? and l.remaining > 0 and l.activated_at is null and l.available_at <= ? and l.account_id = any(?::uuid[])
+  where l.account_id = any(?::uuid[]) and l.remaining > 0 and l.activated_at is null and l.available_at <= ?
 ), per_account as (
   select account_id, sum(remaining) as points from due group by account_id
 ), acc as (
@@ -102,7 +132,7 @@ with due as (
     entry_count = a.entry_count + 1,
     updated_at = ?
   from per_account p where a.id = p.account_id
-  returning a.id, a.program_id, a.member_id, a.available, a.pending, a.reserved, a.debt, a.lifetime_expired, p.points
+  returning a.id, a.program_id, a.available, a.pending, a.reserved, p.points
 ), e as (
   insert into ledger_entry (program_id, account_id, kind, amount, delta_available, delta_pending, delta_reserved,
     available_after, pending_after, reserved_after, cause_type, cause_id, reason, created_at)
@@ -112,9 +142,7 @@ with due as (
   returning *
 ), activated as (
   update lot set activated_at = lot.available_at from due where lot.id = due.id
-)
-select e.*, acc.member_id, acc.debt, acc.lifetime_expired, (select count(*) from due) as lot_count
-from e join acc on acc.id = e.account_id order by e.id`);
+)${SWEPT_RESULT('a.lifetime_expired')}`);
 
 /**
  * Pays the debts of the given (locked) accounts from their spendable points, nearest-expiry

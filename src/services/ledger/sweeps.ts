@@ -3,12 +3,11 @@ import { pgArray } from '../shared';
 import { toEntryRecord, type Cause, type EntryRecord } from './entries';
 import { repayDebtsStatement, type LotSweep, type SweptRow } from './sweep-store';
 
-/** Which lots a statement may touch: an id range (the jobs' batches), or all of them. */
+/** Which lots a sweep moves: every due lot of the given accounts. */
 export interface SweepScope {
   /** Accounts the caller has locked; no other account is touched. */
   accountIds: string[];
   asOf: Date;
-  lotIds?: { from: number; to: number };
 }
 
 export interface SweepOutcome {
@@ -19,14 +18,12 @@ export interface SweepOutcome {
   totals: Map<string, { debt: number; lifetimeExpired: number }>;
 }
 
-const ALL_LOTS = { from: 1, to: Number.MAX_SAFE_INTEGER };
 const NOTHING: SweepOutcome = { entries: [], lots: 0, totals: new Map() };
 
-/** Runs a sweep over the due lots of the given (locked) accounts. */
+/** Runs a sweep over the due lots of the given (locked) accounts: one entry per account that had any. */
 export async function sweepLots(tx: Sql, sweep: LotSweep, scope: SweepScope): Promise<SweepOutcome> {
   if (scope.accountIds.length === 0) return NOTHING;
-  const { from, to } = scope.lotIds ?? ALL_LOTS;
-  return sweepOutcome(await tx.run(sweep.apply, [from, to, scope.asOf, pgArray(scope.accountIds), scope.asOf, scope.asOf]));
+  return sweepOutcome(await tx.run(sweep.apply, [pgArray(scope.accountIds), scope.asOf, scope.asOf, scope.asOf]));
 }
 
 /**

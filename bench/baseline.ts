@@ -1,0 +1,57 @@
+/**
+ * The baseline the write rows are held to: the rows Patron's accrual writes (lock the account,
+ * insert the entry and its lot, update the balances, one transaction), with raw `pg` on one
+ * connection per client — no ORM, no HTTP — on the real schema.
+ */
+import { Client } from 'pg';
+import { measure, type MeasureOptions } from './load';
+
+const pick = <T>(list: T[]) => list[Math.floor(Math.random() * list.length)]!;
+
+/** The baseline: the same rows Patron's accrual writes, with raw SQL on one connection per client. */
+export async function baseline(databaseUrl: string, clients: number, programId: string, accounts: string[], label: string, measureOptions: MeasureOptions) {
+  const conns = await Promise.all(
+    Array.from({ length: clients }, async () => {
+      const c = new Client({ connectionString: databaseUrl, application_name: 'patron-bench-baseline' });
+      await c.connect();
+      return c;
+    }),
+  );
+  try {
+    return await measure({ name: `baseline (raw pg) ${label}`, op: 'baseline', accounts: label }, clients, async (w) => {
+      const c = conns[w]!;
+      const accountId = pick(accounts);
+      const now = new Date();
+      await c.query('BEGIN');
+      try {
+        const { rows: [a] } = await c.query(
+          'select id, available, pending, reserved, lifetime_earned from account where id = $1 for update',
+          [accountId],
+        );
+        const available = Number(a.available) + 1;
+        const { rows: [e] } = await c.query(
+          `insert into ledger_entry (program_id, account_id, kind, amount, delta_available, delta_pending, delta_reserved,
+             available_after, pending_after, reserved_after, cause_type, cause_id, reason, idempotency_key, created_at)
+           values ($1, $2, 'accrual', 1, 1, 0, 0, $3, $4, $5, 'api', 'bench', null, $6, $7) returning id`,
+          [programId, accountId, available, a.pending, a.reserved, `bl-${w}-${now.getTime()}-${Math.random()}`, now],
+        );
+        await c.query(
+          `insert into lot (program_id, account_id, source_entry_id, amount, remaining, available_at, activated_at, expires_at, created_at)
+           values ($1, $2, $3, 1, 1, $4, $4, null, $4)`,
+          [programId, accountId, e.id, now],
+        );
+        await c.query(
+          `update account set available = $1, lifetime_earned = $2, entry_count = entry_count + 1, updated_at = $3 where id = $4`,
+          [available, Number(a.lifetime_earned) + 1, now, accountId],
+        );
+        await c.query('COMMIT');
+      } catch (error) {
+        await c.query('ROLLBACK').catch(() => undefined);
+        throw error;
+      }
+    }, measureOptions);
+  } finally {
+    await Promise.all(conns.map((c) => c.end().catch(() => undefined)));
+  }
+}
+
