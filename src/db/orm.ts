@@ -29,6 +29,7 @@ import { Migration20261203110000_referrals } from '../migrations/Migration202612
 import { Migration20261203120000_phone_region } from '../migrations/Migration20261203120000_phone_region';
 import { Migration20261203130000_job_run } from '../migrations/Migration20261203130000_job_run';
 import { Migration20261203140000_order_benefit } from '../migrations/Migration20261203140000_order_benefit';
+import { Migration20261204100000_ledger_write_functions } from '../migrations/Migration20261204100000_ledger_write_functions';
 
 
 export const entities = [
@@ -52,6 +53,7 @@ export const migrationsList = [
   { name: 'Migration20261203120000_phone_region', class: Migration20261203120000_phone_region },
   { name: 'Migration20261203130000_job_run', class: Migration20261203130000_job_run },
   { name: 'Migration20261203140000_order_benefit', class: Migration20261203140000_order_benefit },
+  { name: 'Migration20261204100000_ledger_write_functions', class: Migration20261204100000_ledger_write_functions },
 ];
 
 export function ormOptions(clientUrl: string, poolMax = 20): Options {
