@@ -1,5 +1,30 @@
 import { Migration } from '@mikro-orm/migrations';
 
+// The JSON the function writes is built with plain expressions, not helper SQL functions: called
+// from PL/pgSQL in a transaction of its own, a helper is set up again on every call, which cost
+// more than the rest of the write.
+
+/** A value as JSON text the way JSON.stringify writes it (null for null). */
+const json = (expr: string) => `coalesce(to_json(${expr})::text, 'null')`;
+
+/** An instant as JavaScript's Date.prototype.toISOString writes it. */
+const iso = (expr: string) => `to_char(${expr} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+
+/** An entry (a ledger_entry row) as the general path's EntryRecord: its keys in toEntryRecord's order. */
+const entryJson = (e: string, memberId: string, lotId: string) =>
+  `'{"id":' || ${e}.id || ',"programId":' || ${json(`${e}.program_id`)} || ',"accountId":' || ${json(`${e}.account_id`)}
+    || ',"memberId":' || ${json(memberId)} || ',"kind":' || ${json(`${e}.kind`)} || ',"amount":' || ${e}.amount
+    || ',"deltaAvailable":' || ${e}.delta_available || ',"deltaPending":' || ${e}.delta_pending
+    || ',"deltaReserved":' || ${e}.delta_reserved || ',"deltaDebt":' || ${e}.delta_debt
+    || ',"available":' || ${e}.available_after || ',"pending":' || ${e}.pending_after || ',"reserved":' || ${e}.reserved_after
+    || ',"causeType":' || ${json(`${e}.cause_type`)} || ',"causeId":' || ${json(`${e}.cause_id`)}
+    || ',"ruleVersionId":' || ${json(`${e}.rule_version_id`)} || ',"reason":' || ${json(`${e}.reason`)}
+    || ',"idempotencyKey":' || ${json(`${e}.idempotency_key`)} || ',"reversesEntryId":' || ${json(`${e}.reverses_entry_id`)}
+    || ',"partlyReversesEntryId":' || ${json(`${e}.partly_reverses_entry_id`)}
+    || ',"authorizationId":' || ${json(`${e}.authorization_id`)} || ',"lotId":' || ${json(lotId)}
+    || ',"ownerType":' || ${json(`${e}.owner_type`)} || ',"ownerId":' || ${json(`${e}.owner_id`)}
+    || ',"createdAt":"' || ${iso(`${e}.created_at`)} || '"}'`;
+
 /**
  * The ledger's common writes — an accrual, a redemption, an adjustment — as one function call,
  * so one round trip does what a transaction of seven did (begin, idempotency claim, account lock,
@@ -27,32 +52,6 @@ create function ledger_lot_changes(p_lot_ids bigint[], p_amounts bigint[], p_for
 begin
   return query select * from unnest(p_lot_ids, p_amounts, p_forgiven);
 end;
-$fn$;
-
--- An instant as JavaScript's Date.prototype.toISOString writes it.
-create function ledger_iso(at timestamptz) returns text language sql stable as $fn$
-  select to_char(at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
-$fn$;
-
--- A value as JSON text the way JSON.stringify writes it (null for null).
-create function ledger_json(value anyelement) returns text language sql stable as $fn$
-  select coalesce(to_json(value)::text, 'null')
-$fn$;
-
--- An entry as the general path's EntryRecord, in its key order (toEntryRecord), as JSON.stringify writes it.
-create function ledger_entry_json(e ledger_entry, member_id uuid, lot_id bigint) returns text language sql stable as $fn$
-  select '{"id":' || e.id || ',"programId":' || ledger_json(e.program_id) || ',"accountId":' || ledger_json(e.account_id)
-    || ',"memberId":' || ledger_json(member_id) || ',"kind":' || ledger_json(e.kind) || ',"amount":' || e.amount
-    || ',"deltaAvailable":' || e.delta_available || ',"deltaPending":' || e.delta_pending
-    || ',"deltaReserved":' || e.delta_reserved || ',"deltaDebt":' || e.delta_debt
-    || ',"available":' || e.available_after || ',"pending":' || e.pending_after || ',"reserved":' || e.reserved_after
-    || ',"causeType":' || ledger_json(e.cause_type) || ',"causeId":' || ledger_json(e.cause_id)
-    || ',"ruleVersionId":' || ledger_json(e.rule_version_id) || ',"reason":' || ledger_json(e.reason)
-    || ',"idempotencyKey":' || ledger_json(e.idempotency_key) || ',"reversesEntryId":' || ledger_json(e.reverses_entry_id)
-    || ',"partlyReversesEntryId":' || ledger_json(e.partly_reverses_entry_id)
-    || ',"authorizationId":' || ledger_json(e.authorization_id) || ',"lotId":' || ledger_json(lot_id)
-    || ',"ownerType":' || ledger_json(e.owner_type) || ',"ownerId":' || ledger_json(e.owner_id)
-    || ',"createdAt":"' || ledger_iso(e.created_at) || '"}'
 $fn$;
 
 /*
@@ -215,17 +214,17 @@ begin
     entry_count = entry_count + 1, updated_at = p_now
   where id = v_account.id;
 
-  v_entry_json := ledger_entry_json(v_entry, v_member_id, v_lot_id);
+  v_entry_json := ${entryJson('v_entry', 'v_member_id', 'v_lot_id')};
   insert into outbox_sequence as s (member_id, topic, last_sequence) values (v_member_id, p_topic, 1)
     on conflict (member_id, topic) do update set last_sequence = s.last_sequence + 1
     returning last_sequence into v_sequence;
   insert into outbox (event_id, type, topic, program_id, member_id, sequence, payload, created_at)
   values (gen_random_uuid(), p_event_type, p_topic, p_program_id, v_member_id, v_sequence,
-    ('{"memberId":' || ledger_json(v_member_id) || ',"balances":{"available":' || v_account.available
+    ('{"memberId":' || ${json('v_member_id')} || ',"balances":{"available":' || v_account.available
       || ',"pending":' || v_account.pending || ',"reserved":' || v_account.reserved || '},"entry":' || v_entry_json || '}')::jsonb,
     clock_timestamp());
 
-  body := '{"entry":' || v_entry_json || ',"account":{"memberId":' || ledger_json(v_member_id)
+  body := '{"entry":' || v_entry_json || ',"account":{"memberId":' || ${json('v_member_id')}
     || ',"available":' || v_account.available || ',"pending":' || v_account.pending || ',"reserved":' || v_account.reserved
     || ',"debt":' || v_account.debt || ',"lifetimeEarned":' || v_account.lifetime_earned
     || ',"lifetimeRedeemed":' || v_account.lifetime_redeemed || ',"lifetimeExpired":' || v_account.lifetime_expired || '}}';
@@ -239,9 +238,6 @@ $fn$;
   override async down(): Promise<void> {
     this.addSql(`
 drop function ledger_write;
-drop function ledger_entry_json;
-drop function ledger_json;
-drop function ledger_iso;
 drop function ledger_lot_changes;
 `);
   }
