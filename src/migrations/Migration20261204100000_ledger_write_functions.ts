@@ -75,10 +75,7 @@ create function ledger_write(
 ) language plpgsql volatile set plan_cache_mode = force_generic_plan as $fn$
 declare
   v_member_id uuid;
-  v_status member_status;
-  v_account account%rowtype;
-  v_default_lifetime integer;
-  v_pending_days integer;
+  v_account record;
   v_available_at timestamptz;
   v_expires_at timestamptz;
   v_lifetime integer;
@@ -94,18 +91,6 @@ declare
   v_entry_json text;
   v_first record;
 begin
-  -- A key used before: its answer, without touching the account.
-  select operation, request_hash, response::text as response into v_first
-    from idempotency_record where program_id = p_program_id and key = p_key;
-  if found then
-    if v_first.operation = p_operation and v_first.request_hash = p_request_hash then
-      outcome := 'replay'; body := v_first.response;
-    else
-      outcome := 'conflict'; body := v_first.operation;
-    end if;
-    return;
-  end if;
-
   if p_member_column = 'id' then
     v_member_id := p_member_value::uuid;
   elsif p_member_column = 'external_id' then
@@ -117,12 +102,13 @@ begin
   end if;
   if v_member_id is null then outcome := 'general'; return; end if;
 
-  select a.* into v_account from account a join member m on m.id = a.member_id
+  select a.id, a.available, a.pending, a.reserved, a.debt, a.lifetime_earned, a.lifetime_redeemed, a.lifetime_expired,
+      m.status, p.default_lifetime_days, p.pending_days
+    into v_account
+    from account a join member m on m.id = a.member_id join program p on p.id = m.program_id
     where a.member_id = v_member_id and m.program_id = p_program_id
     for update of a;
   if not found then outcome := 'general'; return; end if;
-  select m.status, p.default_lifetime_days, p.pending_days into v_status, v_default_lifetime, v_pending_days
-    from member m join program p on p.id = m.program_id where m.id = v_member_id;
 
   -- Anything opening the account would change first (expiry, activation, a debt to repay) is the general path's.
   if v_account.debt > 0
@@ -134,13 +120,13 @@ begin
 
   if p_points > 0 then
     -- lotTimes: the input's times, else the program's pending period and lifetime.
-    v_available_at := coalesce(p_available_at, p_now + coalesce(p_delay_days, v_pending_days) * interval '24 hours');
-    v_lifetime := coalesce(p_lifetime_days, v_default_lifetime);
+    v_available_at := coalesce(p_available_at, p_now + coalesce(p_delay_days, v_account.pending_days) * interval '24 hours');
+    v_lifetime := coalesce(p_lifetime_days, v_account.default_lifetime_days);
     v_expires_at := coalesce(p_expires_at, v_available_at + v_lifetime * interval '24 hours');
     if v_expires_at <= v_available_at or v_expires_at <= p_now then outcome := 'general'; return; end if;
     v_activated := v_available_at <= p_now;
   else
-    if (p_refuse_frozen and v_status = 'frozen') or -p_points > v_account.available then
+    if (p_refuse_frozen and v_account.status = 'frozen') or -p_points > v_account.available then
       outcome := 'general'; return;
     end if;
     -- Spendable lots, nearest expiry first (ties by id), until the points are covered.
@@ -164,7 +150,7 @@ begin
     values (p_program_id, p_key, p_operation, p_request_hash)
     on conflict do nothing;
   if not found then
-    -- Claimed meanwhile by a call that has now committed: its answer.
+    -- Used before (or meanwhile, by a call that has now committed): its answer.
     select operation, request_hash, response::text as response into v_first
       from idempotency_record where program_id = p_program_id and key = p_key;
     if v_first.operation = p_operation and v_first.request_hash = p_request_hash then
