@@ -106,6 +106,28 @@ export class Database implements Sql {
     return result.rows as R[];
   }
 
+  /**
+   * One statement as a transaction of its own (autocommit: one round trip, no BEGIN/COMMIT), for
+   * a write done wholly by one statement or database function. A deadlock or serialization
+   * failure runs it again after a jittered backoff, as {@link transaction} does; the last failure
+   * is thrown when attempts run out.
+   */
+  async runAlone<P extends readonly unknown[], R>(statement: Statement<P, R>, params: P, attempts = 5): Promise<R[]> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.run(statement, params);
+      } catch (error) {
+        if (attempt >= attempts || !isConflict(error)) throw refusedInput(error) ?? error;
+        await new Promise((resolve) => setTimeout(resolve, backoffMs(attempt)));
+      }
+    }
+  }
+
+  /** After a {@link runAlone} write that committed outbox events: wakes their listeners (the relay). */
+  outboxCommitted(): void {
+    for (const fn of this.committedListeners) this.runCommitted(fn);
+  }
+
   async execute<T = any>(sql: string, params: readonly unknown[] = []): Promise<T[]> {
     const result = await this.pool.query({ ...this.adHocText(sql), values: params as unknown[] });
     return result.rows as T[];

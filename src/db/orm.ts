@@ -30,6 +30,7 @@ import { Migration20261203110000_referrals } from '../migrations/Migration202612
 import { Migration20261203120000_phone_region } from '../migrations/Migration20261203120000_phone_region';
 import { Migration20261203130000_job_run } from '../migrations/Migration20261203130000_job_run';
 import { Migration20261203140000_order_benefit } from '../migrations/Migration20261203140000_order_benefit';
+import { Migration20261204100000_ledger_write_functions } from '../migrations/Migration20261204100000_ledger_write_functions';
 import { Migration20261204300000_award_entries } from '../migrations/Migration20261204300000_award_entries';
 import { Migration20261204600000_input_bounds } from '../migrations/Migration20261204600000_input_bounds';
 import { Migration20261204700000_credentials } from '../migrations/Migration20261204700000_credentials';
@@ -58,6 +59,7 @@ export const migrationsList = [
   { name: 'Migration20261203120000_phone_region', class: Migration20261203120000_phone_region },
   { name: 'Migration20261203130000_job_run', class: Migration20261203130000_job_run },
   { name: 'Migration20261203140000_order_benefit', class: Migration20261203140000_order_benefit },
+  { name: 'Migration20261204100000_ledger_write_functions', class: Migration20261204100000_ledger_write_functions },
   { name: 'Migration20261204300000_award_entries', class: Migration20261204300000_award_entries },
   { name: 'Migration20261204600000_input_bounds', class: Migration20261204600000_input_bounds },
   { name: 'Migration20261204700000_credentials', class: Migration20261204700000_credentials },

@@ -335,8 +335,8 @@ export class AccountBook {
     if (points <= this.state.available) {
       // Most spends are covered by the first few lots: walk the index that far, and the rest only when needed.
       const excluded = pgArray(excludeLotIds);
-      const first = await this.tx.run(store.firstSpendableLots, [points, this.state.id, this.now, excluded, FIRST_LOTS, points]);
-      const rows = first.length === FIRST_LOTS && covers(first) < points
+      const first = await this.tx.run(store.firstSpendableLots, [points, this.state.id, this.now, excluded, points]);
+      const rows = first.length === store.FIRST_LOTS && covers(first) < points
         ? await this.tx.run(store.allSpendableLots, [points, this.state.id, this.now, excluded, points])
         : first;
       taken = rows.map((r) => ({ lotId: Number(r.id), amount: -Number(r.take) }));
@@ -482,8 +482,5 @@ export class AccountBook {
     return entry;
   }
 }
-
-/** How many lots a spend reads before it falls back to all of an account's lots. */
-const FIRST_LOTS = 50;
 
 const covers = (rows: ReadonlyArray<{ take: number }>) => rows.reduce((sum, r) => sum + Number(r.take), 0);

@@ -11,6 +11,8 @@ import { once, checkClientKey } from '../shared';
 import * as authStore from './authorization-store';
 import { openAccount } from './book-store';
 import { closeAuthorization, recordAuthorization, toAuthorization, type AuthorizationRecord } from './authorizations';
+import { LedgerEvent } from './ledger-events';
+import { writeInOneStatement, type OneStatementWrite } from './write-functions';
 import { checkLotDates, checkReason, isUuid } from '../shared';
 
 
@@ -127,19 +129,25 @@ export function snapshot(book: AccountBook): AccountSnapshot {
  * result, commits, and only then publishes the balance changes.
  */
 export class LedgerService {
+  /** The hooks the service was subscribed with: a one-statement write runs only when none hooks entries. */
+  private hooks: DomainHooks | null = null;
+
   constructor(
     private readonly db: Database,
     private readonly clock: Clock,
+    /** `oneStatementWrites: false` sends every write through the general path (AccountBook in a transaction). */
+    private readonly options: { oneStatementWrites?: boolean } = {},
   ) {}
 
   /** A member registered: their account opens in the same transaction, before other hooks credit it. */
   subscribe(hooks: DomainHooks): void {
+    this.hooks = hooks;
     hooks.on('member.registered', async (tx, e) => {
       await tx.run(openAccount, [randomUUID(), e.payload.programId, e.payload.id, this.clock.now()]);
     });
   }
 
-  accrue(ctx: RequestContext, input: AccrueInput): Promise<LedgerResult> {
+  async accrue(ctx: RequestContext, input: AccrueInput): Promise<LedgerResult> {
     checkLotDates(input, this.clock.now());
     checkPoints(input.points);
     checkReason(input.reason);
@@ -147,26 +155,40 @@ export class LedgerService {
     checkDays(input.delayDays, 'delayDays', 0);
     if (input.lifetimeDays != null && input.expiresAt) throw badInput('Give lifetimeDays or expiresAt, not both');
     if (input.delayDays != null && input.availableAt) throw badInput('Give delayDays or availableAt, not both');
+    const fast = await this.oneStatement(ctx, {
+      operation: 'accrue', input, kind: EntryKind.ACCRUAL, points: input.points, refuseFrozen: false, cause: this.cause(ctx, input),
+      lot: input,
+    });
+    if (fast) return fast;
     return this.write(ctx, 'accrue', input, input.member, async (book) => {
       const { availableAt, expiresAt } = lotTimes(book, input);
       return book.accrue(input.points, { availableAt, expiresAt, cause: this.cause(ctx, input) });
     });
   }
 
-  redeem(ctx: RequestContext, input: SpendInput): Promise<LedgerResult> {
+  async redeem(ctx: RequestContext, input: SpendInput): Promise<LedgerResult> {
     checkPoints(input.points);
     checkReason(input.reason);
+    const fast = await this.oneStatement(ctx, {
+      operation: 'redeem', input, kind: EntryKind.REDEMPTION, points: -input.points, refuseFrozen: true, cause: this.cause(ctx, input),
+    });
+    if (fast) return fast;
     return this.write(ctx, 'redeem', input, input.member, (book) => {
       book.assertActive();
       return book.redeem(input.points, this.cause(ctx, input));
     });
   }
 
-  adjust(ctx: RequestContext, input: AdjustInput): Promise<LedgerResult> {
+  async adjust(ctx: RequestContext, input: AdjustInput): Promise<LedgerResult> {
     checkPoints(input.points, 'points', true);
     checkReason(input.reason, true);
     checkDays(input.lifetimeDays, 'lifetimeDays', 1);
     const cause = { ...this.cause(ctx, input), type: CauseType.ADMIN };
+    const fast = await this.oneStatement(ctx, {
+      operation: 'adjust', input, kind: EntryKind.ADJUSTMENT, points: input.points, refuseFrozen: false, cause,
+      lot: { lifetimeDays: input.lifetimeDays, delayDays: 0 },
+    });
+    if (fast) return fast;
     return this.write(ctx, 'adjust', input, input.member, (book) => {
       if (input.points < 0) return book.redeem(-input.points, cause, EntryKind.ADJUSTMENT);
       const { availableAt, expiresAt } = lotTimes(book, { lifetimeDays: input.lifetimeDays, delayDays: 0 });
@@ -268,6 +290,16 @@ export class LedgerService {
       reason: input.reason ?? null,
       idempotencyKey: input.idempotencyKey,
     };
+  }
+
+  /**
+   * The usual accrual or spend in one round trip (see write-functions.ts); null when the case is
+   * unusual, or when a domain hook wants to see entries inside the transaction: then the general path.
+   */
+  private async oneStatement(ctx: RequestContext, write: Omit<OneStatementWrite, 'now'>): Promise<LedgerResult | null> {
+    if (this.options.oneStatementWrites === false || !this.hooks || this.hooks.handles(LedgerEvent.ENTRY_POSTED)) return null;
+    const json = await writeInOneStatement(ctx, this.db, { ...write, now: this.clock.now() });
+    return json === null ? null : reviveResult(json);
   }
 
   private write(

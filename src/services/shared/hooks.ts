@@ -42,6 +42,11 @@ export class DomainHooks {
     return this;
   }
 
+  /** Whether any hook runs for `type`: a write that bypasses `emit` may do so only when none does. */
+  handles(type: DomainEventType): boolean {
+    return (this.hooks.get(type)?.length ?? 0) > 0;
+  }
+
   /** For the unit of work: called with every event a transaction emits. */
   readonly dispatch: EventDispatcher = async (tx, event) => {
     for (const hook of this.hooks.get(event.type) ?? []) {

@@ -37,27 +37,34 @@ export interface IdempotentCall<T> {
  * IDEMPOTENCY_CONFLICT. If the work fails, the transaction rolls back and the key is free.
  */
 export async function once<T>(tx: Queryable, call: IdempotentCall<T>, work: () => Promise<T>): Promise<T> {
-  // A blank key would be one key for every caller who forgot to set it (the edge refuses it too).
-  if (typeof call.key !== 'string' || !call.key.trim() || call.key.length > MAX_KEY_LENGTH) {
-    throw badInput(`idempotencyKey must be 1 to ${MAX_KEY_LENGTH} characters, not only blanks`, { field: 'idempotencyKey' });
-  }
+  checkKeyLength(call.key);
   const hash = requestHash(call.operation, call.input);
   const claimed = await tx.run(claimKey, [call.programId, call.key, call.operation, hash]);
   if (claimed.length === 0) {
     const [first] = await tx.run(firstCall, [call.programId, call.key]);
-    if (first.operation !== call.operation || first.request_hash !== hash) {
-      throw new PatronError(
-        ErrorCode.IDEMPOTENCY_CONFLICT,
-        'This idempotency key was already used with a different request',
-        { key: call.key, firstOperation: first.operation },
-      );
-    }
+    if (first.operation !== call.operation || first.request_hash !== hash) throw idempotencyConflict(call.key, first.operation);
     return call.revive(first.response);
   }
   const result = await work();
   const json = JSON.parse(JSON.stringify(result));
   await tx.run(storeResponse, [JSON.stringify(json), call.programId, call.key]);
   return call.revive(json);
+}
+
+/** BAD_USER_INPUT unless the key has 1 to 200 characters. */
+export function checkKeyLength(key: string): void {
+  // A blank key would be one key for every caller who forgot to set it (the edge refuses it too).
+  if (typeof key !== 'string' || !key.trim() || key.length > MAX_KEY_LENGTH) {
+    throw badInput(`idempotencyKey must be 1 to ${MAX_KEY_LENGTH} characters, not only blanks`, { field: 'idempotencyKey' });
+  }
+}
+
+/** The key was used before with another operation or input. */
+export function idempotencyConflict(key: string, firstOperation: string): PatronError {
+  return new PatronError(ErrorCode.IDEMPOTENCY_CONFLICT, 'This idempotency key was already used with a different request', {
+    key,
+    firstOperation,
+  });
 }
 
 /**
