@@ -334,11 +334,18 @@ export class AccountBook {
     let taken: LotChange[] = [];
     if (points <= this.state.available) {
       // Most spends are covered by the first few lots: walk the index that far, and the rest only when needed.
+      const lots = store.spendableLots;
       const excluded = pgArray(excludeLotIds);
-      const first = await this.tx.run(store.firstSpendableLots, [points, this.state.id, this.now, excluded, points]);
-      const rows = first.length === store.FIRST_LOTS && covers(first) < points
-        ? await this.tx.run(store.allSpendableLots, [points, this.state.id, this.now, excluded, points])
-        : first;
+      const spare = excludeLotIds.length > 0;
+      const { id } = this.state;
+      const first = spare
+        ? await this.tx.run(lots.firstExcept, [points, id, this.now, excluded, points])
+        : await this.tx.run(lots.first, [points, id, this.now, points]);
+      const rows = first.length < store.FIRST_LOTS || covers(first) >= points
+        ? first
+        : spare
+          ? await this.tx.run(lots.allExcept, [points, id, this.now, excluded, points])
+          : await this.tx.run(lots.all, [points, id, this.now, points]);
       taken = rows.map((r) => ({ lotId: Number(r.id), amount: -Number(r.take) }));
     }
     if (taken.reduce((s, c) => s - c.amount, 0) < points) {

@@ -247,43 +247,45 @@ export const forgivingLots = statement<[lotIds: string], { id: number; source_en
 /** How many lots a spend reads before it falls back to all of an account's lots. */
 export const FIRST_LOTS = 50;
 
+type SpendableRow = { id: number; take: number };
+type SpendableParams = [wanted: number, accountId: string, now: Date, wanted: number];
+type SpendableExceptParams = [wanted: number, accountId: string, now: Date, excludeLotIds: string, wanted: number];
+
+/** The lots a spend may take from: active, not past `now`, and (`except`) not among the lots named. */
+const spendable = (except: boolean) => `l.account_id = ? and l.remaining > 0 and l.activated_at is not null
+         and (l.expires_at is null or l.expires_at > ?)${except ? ' and l.id <> all(?::bigint[])' : ''}`;
+
 /**
- * An account's spendable lots (active, not past `now`, all but the lots named), nearest expiry
- * first, with `before`: the points of the lots ahead. Taking `least(remaining, wanted - before)`
- * from the lots `where before < wanted` covers `wanted`. The first variant walks only the first
- * FIRST_LOTS lots (an index range): most spends are covered by a few. The limit is written in the
- * text: as a parameter its generic plan was costed for a tenth of the table and never chosen, so
- * the statement was planned again on every call.
+ * An account's spendable lots, nearest expiry first, with `before`: the points of the lots ahead.
+ * Taking `least(remaining, wanted - before)` from the lots `where before < wanted` covers
+ * `wanted`. `first` walks only the first FIRST_LOTS lots (an index range): most spends are
+ * covered by a few. The limit is written in the text, and the exclusion of named lots (a
+ * take-back spares the entry's own lots) is a statement of its own: as parameters, their generic
+ * plans were costed unlike the values' and never chosen, so redemptions were planned again on
+ * every call.
  */
-export const firstSpendableLots = statement<
-  [wanted: number, accountId: string, now: Date, excludeLotIds: string, wanted: number],
-  { id: number; take: number }
->(
-  'ledger.first_spendable_lots',
-  `select id, least(remaining, ? - before) as take from (
+const firstSpendable = (except: boolean) => `select id, least(remaining, ? - before) as take from (
      select id, remaining, (sum(remaining) over (order by expires_at nulls last, id) - remaining)::bigint as before
      from (
        select l.id, l.remaining, l.expires_at from lot l
-       where l.account_id = ? and l.remaining > 0 and l.activated_at is not null
-         and (l.expires_at is null or l.expires_at > ?) and l.id <> all(?::bigint[])
+       where ${spendable(except)}
        order by l.expires_at nulls last, l.id limit ${FIRST_LOTS}
      ) first_lots
-   ) lots where before < ? order by before`,
-);
+   ) lots where before < ? order by before`;
 
-export const allSpendableLots = statement<
-  [wanted: number, accountId: string, now: Date, excludeLotIds: string, wanted: number],
-  { id: number; take: number }
->(
-  'ledger.all_spendable_lots',
-  `select id, least(remaining, ? - before) as take from (
+const allSpendable = (except: boolean) => `select id, least(remaining, ? - before) as take from (
      select l.id, l.remaining,
        (sum(l.remaining) over (order by l.expires_at nulls last, l.id) - l.remaining)::bigint as before
      from lot l
-     where l.account_id = ? and l.remaining > 0 and l.activated_at is not null
-       and (l.expires_at is null or l.expires_at > ?) and l.id <> all(?::bigint[])
-   ) lots where before < ? order by before`,
-);
+     where ${spendable(except)}
+   ) lots where before < ? order by before`;
+
+export const spendableLots = {
+  first: statement<SpendableParams, SpendableRow>('ledger.first_spendable_lots', firstSpendable(false)),
+  all: statement<SpendableParams, SpendableRow>('ledger.all_spendable_lots', allSpendable(false)),
+  firstExcept: statement<SpendableExceptParams, SpendableRow>('ledger.first_spendable_lots_except', firstSpendable(true)),
+  allExcept: statement<SpendableExceptParams, SpendableRow>('ledger.all_spendable_lots_except', allSpendable(true)),
+};
 
 /** What the given entries took from lots, per lot, as changes that give it back. */
 export const allocationsOf = statement<[entryIds: string], { lot_id: number; amount: number }>(
