@@ -11,7 +11,7 @@ import type { Clock, MemberRef, Page, RequestContext } from '../shared';
 import { idCursor, isUuid, pageOf, pageSize, readIdCursor } from '../shared';
 import { CustomerIds } from './customer-ids';
 import {
-  claimCustomerIdSecret, claimTokenSecret, countOtherLiveAdminKeys, customerTokenGeneration, findKey, findKeysPage, findLiveKey,
+  claimServerSecret, countOtherLiveAdminKeys, customerTokenGeneration, findKey, findKeysPage, findLiveKey,
   findOperatorKey, hasKey, lockBootstrap, revokeCustomerTokens,
 } from './access-store';
 
@@ -273,7 +273,7 @@ export class AccessService {
    * shared by all instances through the database; it never changes, so neither do the ids.
    */
   customerIds(): Promise<CustomerIds> {
-    this.ids ??= this.db.run(claimCustomerIdSecret, [randomBytes(32).toString('base64url')]).then(([row]) => new CustomerIds(row.value));
+    this.ids ??= this.db.run(claimServerSecret, ['customer_id_secret', randomBytes(32).toString('base64url')]).then(([row]) => new CustomerIds(row.value));
     this.ids.catch(() => (this.ids = undefined));
     return this.ids;
   }
@@ -282,7 +282,7 @@ export class AccessService {
   private async tokenSecret(): Promise<Uint8Array> {
     if (this.tokenKey) return this.tokenKey;
     let secret = this.options.tokenSecret;
-    if (!secret) [{ value: secret }] = await this.db.run(claimTokenSecret, [randomBytes(32).toString('base64url')]);
+    if (!secret) [{ value: secret }] = await this.db.run(claimServerSecret, ['customer_token_secret', randomBytes(32).toString('base64url')]);
     this.tokenKey = new TextEncoder().encode(secret);
     return this.tokenKey;
   }

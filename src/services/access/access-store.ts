@@ -12,27 +12,18 @@ import type { Statement } from '../../db/statement';
 /** Serializes first starts of several instances: one of them creates the default program and key. */
 const bootstrapLock = statement<[]>('access.bootstrap_lock', `select pg_advisory_xact_lock(hashtext('patron:bootstrap'))`);
 
-/** The customer-token secret shared by all instances: the first to ask stores one, everyone reads it. */
-export const claimTokenSecret = statement<[candidate: string], { value: string }>(
-  'access.claim_token_secret',
+/**
+ * A secret shared by all instances (`customer_token_secret`, `customer_id_secret`): the first to
+ * ask stores its candidate, everyone reads the stored one.
+ */
+export const claimServerSecret = statement<[key: string, candidate: string], { value: string }>(
+  'access.claim_server_secret',
   `with claimed as (
-     insert into server_setting (key, value) values ('customer_token_secret', ?) on conflict (key) do nothing returning value
+     insert into server_setting (key, value) values ($1, $2) on conflict (key) do nothing returning value
    )
    select value from claimed
    union all
-   select value from server_setting where key = 'customer_token_secret'
-   limit 1`,
-);
-
-/** The secret behind customer-facing ids (see customer-ids.ts): the first to ask stores one, everyone reads it. */
-export const claimCustomerIdSecret = statement<[candidate: string], { value: string }>(
-  'access.claim_customer_id_secret',
-  `with claimed as (
-     insert into server_setting (key, value) values ('customer_id_secret', ?) on conflict (key) do nothing returning value
-   )
-   select value from claimed
-   union all
-   select value from server_setting where key = 'customer_id_secret'
+   select value from server_setting where key = $1
    limit 1`,
 );
 
