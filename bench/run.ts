@@ -108,7 +108,7 @@ const TYPENAME = `{ __typename }`;
 async function waitForOutbox(db: Client, timeoutMs = 120_000): Promise<void> {
   const until = Date.now() + timeoutMs;
   for (;;) {
-    const [{ n }] = (await db.query('select count(*)::int as n from outbox where published_at is null')).rows;
+    const [{ n }] = (await db.query('select count(*)::int as n from outbox_unpublished')).rows;
     if (n === 0) return;
     if (Date.now() > until) {
       log(`  ! ${n} outbox events still unpublished after ${timeoutMs / 1000} s`);

@@ -17,7 +17,7 @@ import pg from 'pg';
  */
 
 /** Tables the application deletes from (the relay prunes published outbox rows); nothing else. */
-const DELETES_FROM = ['outbox'];
+const DELETES_FROM = ['outbox', 'outbox_unpublished'];
 /** Append-only or immutable tables: inserted and read, never updated (their triggers agree). */
 const NEVER_UPDATED = ['ledger_entry', 'lot_allocation', 'rule_version'];
 /** The owner's own bookkeeping: nothing for the application. */

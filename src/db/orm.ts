@@ -11,7 +11,7 @@ import { IdempotencyRecord } from '../entities/idempotency-record';
 import { Lot, LotAllocation } from '../entities/lot';
 import { Member } from '../entities/member';
 import { ShopOrder, ShopOrderAward, ShopOrderLine, ShopOrderRefund } from '../entities/order';
-import { OutboxEvent, OutboxSequence } from '../entities/outbox';
+import { OutboxEvent, OutboxSequence, OutboxUnpublished } from '../entities/outbox';
 import { Program } from '../entities/program';
 import { Referral, ReferralAttempt, ReferralCode, ReferralPath, ReferralSignal, ReferralSite } from '../entities/referral';
 import { Rule, RuleAward, RuleVersion } from '../entities/rule';
@@ -34,13 +34,14 @@ import { Migration20261204100000_ledger_write_functions } from '../migrations/Mi
 import { Migration20261204300000_award_entries } from '../migrations/Migration20261204300000_award_entries';
 import { Migration20261204600000_input_bounds } from '../migrations/Migration20261204600000_input_bounds';
 import { Migration20261204700000_credentials } from '../migrations/Migration20261204700000_credentials';
+import { Migration20261204800000_outbox_queue } from '../migrations/Migration20261204800000_outbox_queue';
 import { CustomerTokenRevocation } from '../entities/customer-token-revocation';
 import { MemberContactChange } from '../entities/member-contact-change';
 
 export const entities = [
   Program, ApiKey, ServerSetting, IdempotencyRecord, Member, Account, LedgerEntry, Lot, LotAllocation, Authorization,
   Rule, RuleVersion, RuleAward, TrackedEvent, EarnedSource, MemberSpend, ShopOrder, ShopOrderLine, ShopOrderAward,
-  ShopOrderRefund, OutboxEvent, OutboxSequence, TierStructure, TierLevel, TierQualification, MemberTier, TierHistory,
+  ShopOrderRefund, OutboxEvent, OutboxSequence, OutboxUnpublished, TierStructure, TierLevel, TierQualification, MemberTier, TierHistory,
   ReferralCode, Referral, ReferralPath, ReferralAttempt, ReferralSignal, ReferralSite, JobRun, CustomerTokenRevocation,
   MemberContactChange,
 ];
@@ -63,6 +64,7 @@ export const migrationsList = [
   { name: 'Migration20261204300000_award_entries', class: Migration20261204300000_award_entries },
   { name: 'Migration20261204600000_input_bounds', class: Migration20261204600000_input_bounds },
   { name: 'Migration20261204700000_credentials', class: Migration20261204700000_credentials },
+  { name: 'Migration20261204800000_outbox_queue', class: Migration20261204800000_outbox_queue },
 ];
 
 export function ormOptions(clientUrl: string, poolMax = 20): Options {

@@ -35,9 +35,13 @@ export class OutboxEvent {
 
   @Property({ type: 'timestamptz' })
   createdAt!: Date;
+}
 
-  @Property({ type: 'timestamptz', nullable: true })
-  publishedAt: Date | null = null;
+/** An event not yet published: the relay's queue, filled by a trigger on outbox inserts. */
+@Entity({ tableName: 'outbox_unpublished' })
+export class OutboxUnpublished {
+  @PrimaryKey({ type: new BigIntType('number'), autoincrement: false })
+  id!: number;
 }
 
 /** The last sequence number given to a member's events of one topic. */

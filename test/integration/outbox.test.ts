@@ -18,7 +18,7 @@ async function newMember(externalId: string) {
 
 const outboxRows = async (memberId: string) =>
   h.orm.em.fork().execute(
-    `select type, topic, sequence, published_at is not null as published, payload->'entry'->>'amount' as amount
+    `select type, topic, sequence, not exists (select 1 from outbox_unpublished u where u.id = outbox.id) as published, payload->'entry'->>'amount' as amount
      from outbox where member_id = ? and topic = 'BALANCE_CHANGED' order by id`,
     [memberId],
   );

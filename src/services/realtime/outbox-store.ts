@@ -4,16 +4,20 @@ import { statement } from '../../db/statement';
 export type { OutboxRow } from '../../db/outbox-store';
 
 /**
- * Marks the oldest unpublished events published and returns them, skipping rows another
+ * Takes the oldest unpublished events off the queue and returns them, skipping ids another
  * instance's relay holds. The relay runs it in a transaction it commits only after the pub/sub
- * sent the events, so a crash in between leaves them unpublished (sent again: at least once).
+ * sent the events, so a crash in between leaves them queued (sent again: at least once).
  */
 export const claimUnpublished = statement<[limit: number], OutboxRow>(
   'outbox.claim_unpublished',
-  `update outbox o set published_at = clock_timestamp()
-   from (select id from outbox where published_at is null order by id limit ? for update skip locked) due
-   where o.id = due.id
-   returning o.id, o.event_id, o.type, o.topic, o.program_id, o.member_id, o.sequence, o.payload, o.created_at`,
+  `with due as (
+     delete from outbox_unpublished where id in (
+       select id from outbox_unpublished order by id limit ? for update skip locked
+     ) returning id
+   )
+   select o.id, o.event_id, o.type, o.topic, o.program_id, o.member_id, o.sequence, o.payload, o.created_at
+   from outbox o join due on due.id = o.id
+   order by o.id`,
 );
 
 /** A member's events on one topic after a sequence number, oldest first. */
@@ -29,6 +33,8 @@ export const eventsAfter = statement<[programId: string, memberId: string, topic
 export const prunePublished = statement<[before: Date, limit: number], { id: number }>(
   'outbox.prune_published',
   `delete from outbox where id in (
-     select id from outbox where published_at is not null and created_at < ? order by id limit ?
+     select o.id from outbox o
+     where o.created_at < ? and not exists (select 1 from outbox_unpublished u where u.id = o.id)
+     order by o.id limit ?
    ) returning id`,
 );
