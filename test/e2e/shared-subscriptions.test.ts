@@ -106,9 +106,16 @@ test('the same document with different variables gets its own execution and its 
   type Watched = { balanceChanged: { available: number; entry?: { id: string; amount: number } } };
   const withEntry = [record<Watched, object>(s.ws(P.serverKey), document, { memberId: member.id, withEntry: true }), record<Watched, object>(s.ws(P.serverKey), document, { memberId: member.id, withEntry: true })];
   const without = [record<Watched, object>(s.ws(P.serverKey), document, { memberId: member.id, withEntry: false }), record<Watched, object>(s.ws(P.serverKey), document, { memberId: member.id, withEntry: false })];
-  await allSubscribed(withEntry, member.id, (sub) => (sub as Sub<Watched>).events.map((e) => e.data.balanceChanged.entry!.id));
-  // The entry-less ones: wait until they have as many events as the others.
-  expect(await waitFor(() => without.every((sub) => sub.events.length >= withEntry[0]!.events.length), 5000)).toBe(true);
+  // Probes until all four saw one: the entry-less ones know a probe by the balance it left.
+  const saw = (probe: Awaited<ReturnType<typeof accrue>>) =>
+    withEntry.every((sub) => sub.events.some((e) => e.data.balanceChanged.entry?.id === probe.entry.id)) &&
+    without.every((sub) => sub.events.some((e) => e.data.balanceChanged.available === probe.account.available));
+  let ready = false;
+  for (let attempt = 0; attempt < 10 && !ready; attempt++) {
+    const probe = await accrue(s, P.serverKey, member.id, 1, uniqueKey('probe'));
+    ready = await waitFor(() => saw(probe), 1000);
+  }
+  expect(ready).toBe(true);
   await sleep(200);
 
   const before = { ...sharedExecutionStats };
