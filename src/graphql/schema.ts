@@ -1,7 +1,7 @@
 import { GraphQLSchema, lexicographicSortSchema, printSchema } from 'graphql';
 import type { PubSub } from 'type-graphql';
 import { ArgumentValidationError, buildSchema } from 'type-graphql';
-import { getMetadataStorage, validate } from 'class-validator';
+import { getMetadataStorage, validate, validateSync, type ValidatorOptions } from 'class-validator';
 import { EventResolver } from '../resolvers/event-resolver';
 import { LedgerResolver, AccountResolver, LedgerEntryIdResolver } from '../resolvers/ledger-resolver';
 import { OperationsResolver } from '../resolvers/operations-resolver';
@@ -48,14 +48,31 @@ export async function createSchema(pubSub: PubSub): Promise<GraphQLSchema> {
   return applyInputPolicy(schema);
 }
 
+const VALIDATION: ValidatorOptions = { skipMissingProperties: true, forbidUnknownValues: false };
+
 /**
  * class-validator over input objects, imported once (type-graphql's default path requires it
  * anew for every validated argument); failures surface as type-graphql's ArgumentValidationError.
+ * While no constraint is asynchronous (none of ours is), validateSync gives the same answer
+ * without a promise per object and property.
  */
 async function validateArguments(value: unknown): Promise<void> {
   const objects = (Array.isArray(value) ? value : [value]).filter((v): v is object => v !== null && typeof v === 'object');
-  const errors = (await Promise.all(objects.map((o) => validate(o, { skipMissingProperties: true, forbidUnknownValues: false })))).flat();
+  if (objects.length === 0) return;
+  const errors = anyAsyncConstraint()
+    ? (await Promise.all(objects.map((o) => validate(o, VALIDATION)))).flat()
+    : objects.flatMap((o) => validateSync(o, VALIDATION));
   if (errors.length > 0) throw new ArgumentValidationError(errors);
+}
+
+/** Whether a custom constraint is declared async (`@ValidatorConstraint({ async: true })`): remembered until one is added. */
+let asyncConstraint: boolean | undefined;
+function anyAsyncConstraint(): boolean {
+  if (asyncConstraint === undefined) {
+    const constraints = (getMetadataStorage() as unknown as { constraintMetadatas: Map<unknown, Array<{ async: boolean }>> }).constraintMetadatas;
+    asyncConstraint = [...constraints.values()].some((list) => list.some((c) => c.async));
+  }
+  return asyncConstraint;
 }
 
 type MetadataStorage = ReturnType<typeof getMetadataStorage>;
@@ -79,6 +96,7 @@ function rememberValidationMetadata(): void {
   let byClass = new Map<string, Map<Function, ReturnType<MetadataStorage['getTargetValidationMetadatas']>>>();
   let grouped = new WeakMap<object, ReturnType<MetadataStorage['groupByPropertyName']>>();
   const forget = () => {
+    asyncConstraint = undefined;
     byClass = new Map();
     grouped = new WeakMap();
   };
