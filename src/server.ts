@@ -15,7 +15,7 @@ import { ErrorCode, PatronError } from './errors';
 import type { Logger } from './logger';
 import type { Services } from './services';
 import { identify } from './graphql/auth';
-import type { ClientInfo, Context, Identity } from './graphql/context';
+import { RequestScope, type ClientInfo, type Context, type Identity } from './graphql/context';
 import { createErrorFormatter } from './graphql/errors';
 import { operationLog } from './graphql/operation-log';
 import { trackConnections } from './http-drain';
@@ -75,22 +75,17 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<PatronHttp
   const rateLimits = new RateLimits({ authFailures: config.authFailuresPerMinute, requestsPerCredential: config.requestsPerKeyPerMinute });
   const clientOfRequest = (req: http.IncomingMessage) => clientOf(req, config.trustProxy);
 
-  const contextFor = (identity: Identity, requestId: string, client: ClientInfo): Context => {
-    let requestLogger: Logger | undefined;
-    return {
+  const contextFor = (identity: Identity, requestId: string, client: ClientInfo): Context =>
+    new RequestScope(
       requestId,
       identity,
       client,
       services,
-      loaders: createLoaders(services, identity.kind === 'anonymous' ? null : identity.programId),
-      // Made on first use: pino's child() serializes its bindings, and most requests log nothing of their own.
-      get logger() {
-        return (requestLogger ??= logger.child({ requestId }));
-      },
-      pubsub: deps.pubsub,
-      jobs: deps.jobs,
-    };
-  };
+      createLoaders(services, identity.kind === 'anonymous' ? null : identity.programId),
+      deps.pubsub,
+      deps.jobs,
+      logger,
+    );
 
   // WebSocket: credentials from connectionParams, checked again for every operation and while
   // subscriptions stay open, so a revoked key or an expired token loses the socket.

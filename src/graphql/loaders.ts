@@ -20,28 +20,73 @@ export interface Loaders {
   referralChildren: DataLoader<string, ReferralNodeRecord[]>;
 }
 
+/**
+ * Each loader is made on first use: most operations need none or one of them, and a DataLoader
+ * costs its batch scheduling state even when nothing loads through it.
+ */
 export function createLoaders(services: Services, programId: string | null): Loaders {
-  return {
-    program: new DataLoader((ids) => services.programs.getPrograms(ids as string[])),
-    accountByMember: new DataLoader((memberIds) =>
+  return new LazyLoaders(services, programId);
+}
+
+class LazyLoaders implements Loaders {
+  #program?: Loaders['program'];
+  #accountByMember?: Loaders['accountByMember'];
+  #ruleVersion?: Loaders['ruleVersion'];
+  #awardBreakdown?: Loaders['awardBreakdown'];
+  #ruleVersions?: Loaders['ruleVersions'];
+  #referralCode?: Loaders['referralCode'];
+  #referralChildren?: Loaders['referralChildren'];
+
+  constructor(
+    private readonly services: Services,
+    private readonly programId: string | null,
+  ) {}
+
+  get program() {
+    return (this.#program ??= new DataLoader((ids) => this.services.programs.getPrograms(ids as string[])));
+  }
+
+  get accountByMember() {
+    const { services, programId } = this;
+    return (this.#accountByMember ??= new DataLoader((memberIds) =>
       programId ? services.ledgerQueries.accountsOf(programId, memberIds as string[]) : Promise.resolve(memberIds.map(() => null)),
-    ),
-    ruleVersion: new DataLoader((ids) =>
+    ));
+  }
+
+  get ruleVersion() {
+    const { services, programId } = this;
+    return (this.#ruleVersion ??= new DataLoader((ids) =>
       programId ? services.rules.versionRefs(programId, ids) : Promise.resolve(ids.map(() => null)),
-    ),
-    awardBreakdown: new DataLoader((entryIds) =>
+    ));
+  }
+
+  get awardBreakdown() {
+    const { services, programId } = this;
+    return (this.#awardBreakdown ??= new DataLoader((entryIds) =>
       programId ? services.earning.awardBreakdowns(programId, entryIds) : Promise.resolve(entryIds.map(() => [])),
-    ),
-    ruleVersions: new DataLoader((ruleIds) =>
+    ));
+  }
+
+  get ruleVersions() {
+    const { services, programId } = this;
+    return (this.#ruleVersions ??= new DataLoader((ruleIds) =>
       programId ? services.rules.versionsOf(programId, ruleIds) : Promise.resolve(ruleIds.map(() => [])),
-    ),
-    referralCode: new DataLoader(async (memberIds) => {
+    ));
+  }
+
+  get referralCode() {
+    const { services, programId } = this;
+    return (this.#referralCode ??= new DataLoader(async (memberIds) => {
       const codes = programId ? await services.referrals.attribution.codes(programId, memberIds) : new Map<string, string>();
       return memberIds.map((id) => codes.get(id) ?? new Error(`No referral code for member ${id}`));
-    }),
-    referralChildren: new DataLoader(
+    }));
+  }
+
+  get referralChildren() {
+    const { services, programId } = this;
+    return (this.#referralChildren ??= new DataLoader(
       (memberIds) => (programId ? services.referrals.network.childrenOf(programId, memberIds) : Promise.resolve(memberIds.map(() => []))),
       { maxBatchSize: 10_000 },
-    ),
-  };
+    ));
+  }
 }

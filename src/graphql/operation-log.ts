@@ -32,6 +32,8 @@ function isUnexpected(error: GraphQLError): boolean {
 export function operationLog(logger: Logger): ApolloServerPlugin<Context> {
   return {
     async requestDidStart({ contextValue }) {
+      // Its lines are at error, warn or info: a logger that writes none of them needs no hooks.
+      if (!logger.isLevelEnabled('error')) return;
       const started = performance.now();
       const { requestId } = contextValue;
       return {

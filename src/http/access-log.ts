@@ -41,7 +41,7 @@ export function accessLog(logger: Logger): (req: IncomingMessage, res: ServerRes
     fields.requestId = req.id;
     return fields;
   };
-  return pinoHttp({
+  const middleware = pinoHttp({
     logger: log,
     genReqId: (_req, res) => res.getHeader('x-request-id') as string,
     wrapSerializers: false,
@@ -55,4 +55,9 @@ export function accessLog(logger: Logger): (req: IncomingMessage, res: ServerRes
     // pino-http's stand-in error ("failed with status code 500") would add only its own stack.
     customErrorObject: (req, _res, _error, { res, responseTime }) => ({ res, responseTime, requestId: req.id }),
   });
+  // Every line it writes is at error, warn or info: a logger that writes none of them (silent,
+  // fatal) skips pino-http, and the child logger it makes for every request, altogether.
+  return (req, res) => {
+    if (log.isLevelEnabled('error')) middleware(req, res);
+  };
 }

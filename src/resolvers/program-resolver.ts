@@ -21,7 +21,7 @@ function keyManagementContext(ctx: Context, programId: string | null | undefined
   const request = requestContext(ctx);
   if (programId == null || programId === request.programId) return request;
   if (!isOperator(ctx)) throw new PatronError(ErrorCode.FORBIDDEN, 'Only the operator manages the keys of another program');
-  return { ...request, programId };
+  return requestContext(ctx, programId);
 }
 
 @Resolver(() => Program)

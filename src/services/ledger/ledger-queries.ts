@@ -80,7 +80,7 @@ export class LedgerQueries {
    * could show points a debt is about to take.
    */
   async accountsOf(programId: string, memberIds: string[]): Promise<Array<AccountSnapshot | null>> {
-    const rows = await this.db.run(store.accountsOfMembers, [this.clock.now(), programId, pgArray(memberIds.filter(isUuid))]);
+    const rows = await this.db.run(store.accountsOfMembers, [this.clock.now().toISOString(), programId, pgArray(memberIds.filter(isUuid))]);
     const byMember = new Map(rows.map((r) => [r.member_id, toSnapshot(r)]));
     return memberIds.map((id) => byMember.get(id) ?? null);
   }
@@ -89,7 +89,7 @@ export class LedgerQueries {
   async account(ctx: RequestContext, ref: MemberRef): Promise<AccountSnapshot> {
     const { programId } = ctx;
     const [column, value] = await memberLookup(this.db, programId, ref);
-    const [row] = await this.db.run(store.accountByMember[column], [this.clock.now(), programId, value]);
+    const [row] = await this.db.run(store.accountByMember[column], [this.clock.now().toISOString(), programId, value]);
     if (!row) throw notFound('Member', { member: ref });
     return toSnapshot(row);
   }
