@@ -275,7 +275,7 @@ export class AccessService {
    * shared by all instances through the database; it never changes, so neither do the ids.
    */
   customerIds(): Promise<CustomerIds> {
-    this.ids ??= this.db.run(claimServerSecret, ['customer_id_secret', randomBytes(32).toString('base64url')]).then(([row]) => new CustomerIds(row.value));
+    this.ids ??= this.sharedSecret('customer_id_secret').then((secret) => new CustomerIds(secret));
     this.ids.catch(() => (this.ids = undefined));
     return this.ids;
   }
@@ -284,9 +284,22 @@ export class AccessService {
   private async tokenSecret(): Promise<Uint8Array> {
     if (this.tokenKey) return this.tokenKey;
     let secret = this.options.tokenSecret;
-    if (!secret) [{ value: secret }] = await this.db.run(claimServerSecret, ['customer_token_secret', randomBytes(32).toString('base64url')]);
+    if (!secret) secret = await this.sharedSecret('customer_token_secret');
     this.tokenKey = new TextEncoder().encode(secret);
     return this.tokenKey;
+  }
+
+  /**
+   * A secret all instances share: the first to ask stores one. A claim that waited on a concurrent
+   * first store reads nothing (its snapshot predates that commit), so it asks once more.
+   */
+  private async sharedSecret(key: string): Promise<string> {
+    const candidate = randomBytes(32).toString('base64url');
+    const [claimed] = await this.db.run(claimServerSecret, [key, candidate]);
+    if (claimed) return claimed.value;
+    const [stored] = await this.db.run(claimServerSecret, [key, candidate]);
+    if (!stored) throw new Error(`server secret ${key} could not be read`);
+    return stored.value;
   }
 
   private newKey(em: EntityManager, programId: string, role: ApiKeyRole, name: string, secret: string, operator = false): ApiKey {
