@@ -11,10 +11,12 @@ import { accrue, createMember, createProgram, ok, sleep, waitFor, type ProgramFi
 /**
  * `npm start` in embedded mode (no DATABASE_URL) as an operator meets it: the server killed
  * with -9, its PostgreSQL killed under it, a port already taken. Two ports are this suite's
- * own: 23 and 24 above the run's test PostgreSQL (54362–54363 by default), so runs with their
- * own PATRON_TEST_PG_PORT on one machine do not meet.
+ * own, below Linux's ephemeral range (32768–60999), where a port bound in the middle of a run
+ * can be taken by one of the run's own outgoing connections: 20 000 + the run's test PostgreSQL
+ * port modulo 10 000, + 23 and + 24 (24 362–24 363 by default), so runs with their own
+ * PATRON_TEST_PG_PORT on one machine do not meet.
  */
-const PG_PORT = Number(process.env.PATRON_TEST_PG_PORT ?? 54339) + 23;
+const PG_PORT = 20_000 + (Number(process.env.PATRON_TEST_PG_PORT ?? 54339) % 10_000) + 23;
 let dataDir: string;
 let server: ServerProcess | undefined;
 let shop: ProgramFixture;
