@@ -1,7 +1,7 @@
 import type { Database } from '../../db/database';
 import type { EntryKind } from '../../entities/ledger-entry';
 import { memberLookup } from '../members';
-import { checkClientKey, checkKeyLength, idempotencyConflict, requestHash, type MemberRef, type RequestContext } from '../shared';
+import { checkClientKey, checkIdempotencyKey, idempotencyConflict, requestHash, type MemberRef, type RequestContext } from '../shared';
 import type { Cause } from './entries';
 import { BALANCE_CHANGED, LedgerEvent } from './ledger-events';
 import { ledgerWrite } from './write-functions-store';
@@ -32,7 +32,7 @@ export async function writeInOneStatement(ctx: RequestContext, db: Database, w: 
   const { idempotencyKey, ...rest } = w.input;
   // The general path's checks, in its order, before anything is read.
   checkClientKey(idempotencyKey);
-  checkKeyLength(idempotencyKey);
+  checkIdempotencyKey(idempotencyKey);
   let member: [string, string];
   try {
     member = await memberLookup(db, ctx.programId, w.input.member);

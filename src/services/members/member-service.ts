@@ -73,13 +73,13 @@ function nationalPhone(phone: string, region: string | null, field: string): str
   if (!region) {
     throw badInput(`${field} has no country code: give it as +<country code> <number>`, { field });
   }
+  let parsed: PhoneNumber | undefined;
   try {
-    const parsed = parsePhoneNumberWithError(phone.trim(), { defaultCountry: region as CountryCode });
-    if (parsed.isPossible()) return withoutExtension(parsed, field);
-  } catch (error) {
-    if (error instanceof PatronError) throw error;
+    parsed = parsePhoneNumberWithError(phone.trim(), { defaultCountry: region as CountryCode });
+  } catch {
     // not a number: refused below
   }
+  if (parsed?.isPossible()) return withoutExtension(parsed, field);
   throw badInput(`${field} is not a valid phone number of region ${region}`, { field, region });
 }
 
@@ -88,13 +88,13 @@ function nationalPhone(phone: string, region: string | null, field: string): str
  * region); BAD_USER_INPUT when it cannot be a phone number at all.
  */
 function internationalPhone(phone: string, field: string): string | null {
+  let parsed: PhoneNumber | undefined;
   try {
-    const parsed = parsePhoneNumberWithError(phone.trim());
-    if (parsed.isPossible()) return withoutExtension(parsed, field);
+    parsed = parsePhoneNumberWithError(phone.trim());
   } catch (error) {
-    if (error instanceof PatronError) throw error;
     if (error instanceof ParseError && error.message === 'INVALID_COUNTRY') return null;
   }
+  if (parsed?.isPossible()) return withoutExtension(parsed, field);
   throw badInput(`${field} is not a valid phone number`, { field });
 }
 

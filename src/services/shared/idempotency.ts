@@ -37,7 +37,7 @@ export interface IdempotentCall<T> {
  * IDEMPOTENCY_CONFLICT. If the work fails, the transaction rolls back and the key is free.
  */
 export async function once<T>(tx: Queryable, call: IdempotentCall<T>, work: () => Promise<T>): Promise<T> {
-  checkKeyLength(call.key);
+  checkIdempotencyKey(call.key);
   const hash = requestHash(call.operation, call.input);
   const claimed = await tx.run(claimKey, [call.programId, call.key, call.operation, hash]);
   if (claimed.length === 0) {
@@ -51,8 +51,8 @@ export async function once<T>(tx: Queryable, call: IdempotentCall<T>, work: () =
   return call.revive(json);
 }
 
-/** BAD_USER_INPUT unless the key has 1 to 200 characters. */
-export function checkKeyLength(key: string): void {
+/** BAD_USER_INPUT unless the key has 1 to 200 characters, not all blanks. */
+export function checkIdempotencyKey(key: string): void {
   // A blank key would be one key for every caller who forgot to set it (the edge refuses it too).
   if (typeof key !== 'string' || !key.trim() || key.length > MAX_KEY_LENGTH) {
     throw badInput(`idempotencyKey must be 1 to ${MAX_KEY_LENGTH} characters, not only blanks`, { field: 'idempotencyKey' });
