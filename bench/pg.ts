@@ -3,7 +3,7 @@
  * temporary folder that `stop` removes. Same settings as src/db/embedded.ts (max_connections=300,
  * a dedicated OS user when run as root); synchronous_commit stays at its default (on).
  */
-import { chmodSync, rmSync } from 'node:fs';
+import { appendFileSync, chmodSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { Client } from 'pg';
 
@@ -24,7 +24,8 @@ export async function startBenchPostgres(dataDir: string, port: number, extraFla
     password: 'patron',
     persistent: false,
     createPostgresUser: process.getuid?.() === 0,
-    onLog: () => undefined,
+    // BENCH_PG_LOG names a file for the server's log (auto_explain output, for instance).
+    onLog: process.env.BENCH_PG_LOG ? (message: unknown) => appendFileSync(process.env.BENCH_PG_LOG!, `${String(message)}\n`) : () => undefined,
     onError: () => undefined,
     postgresFlags: ['-c', 'max_connections=300', ...extraFlags],
   });

@@ -39,6 +39,10 @@
  *   BENCH_DB_POOL_MAX         the server's PATRON_DB_POOL_MAX (else the server default)
  *   BENCH_ONLY                a regular expression: run only the rows whose name matches
  *   BENCH_PROFILE=1           write a V8 CPU profile of the server to bench/profiles/
+ *   BENCH_PG_STATEMENTS=1     load pg_stat_statements (track = all, so statements inside functions
+ *                             count too) and print each row's costliest statements after it
+ *   BENCH_PG_FLAGS            more PostgreSQL settings, `name=value` separated by spaces (auto_explain, logging …)
+ *   BENCH_PG_LOG              a file to append PostgreSQL's log to
  *   BENCH_SERVER_ENTRY        another server entry to measure (default bench/server-entry.ts)
  *   BENCH_NODE_ENV            the server's NODE_ENV (default production)
  * Prints a table and the ratios against the targets (bench/targets.ts: PASS / BELOW), how long
@@ -75,6 +79,7 @@ const HOT = 10;
 const PG_PORT = Number(env.BENCH_PG_PORT ?? 54349);
 const ONLY = env.BENCH_ONLY ? new RegExp(env.BENCH_ONLY) : null;
 const PROFILE = env.BENCH_PROFILE === '1';
+const PG_STATEMENTS = env.BENCH_PG_STATEMENTS === '1';
 const ADMIN_KEY = `ptn_adm_bench-${randomBytes(16).toString('hex')}`;
 
 const TREE_MEMBERS = Number(env.BENCH_TREE_MEMBERS ?? 5000);
@@ -118,6 +123,20 @@ async function waitForOutbox(db: Client, timeoutMs = 120_000): Promise<void> {
   }
 }
 
+/** The row's costliest statements (execution time, calls and rows per operation of the row), for BENCH_PG_STATEMENTS. */
+async function printStatements(db: Client, row: Measurement): Promise<void> {
+  const { rows } = await db.query(
+    `select calls, total_exec_time, rows, regexp_replace(query, '\\s+', ' ', 'g') as query
+       from pg_stat_statements where dbid = (select oid from pg_database where datname = current_database())
+      order by total_exec_time desc limit 12`,
+  );
+  // Every operation of the window and its warm-up ran these; per-op figures are per measured op, roughly.
+  const ops = Math.max(1, row.ops);
+  for (const s of rows) {
+    log(`    ${(s.total_exec_time / ops * 1000).toFixed(1).padStart(7)} µs/op ${(s.calls / ops).toFixed(2).padStart(6)} calls/op ${(Number(s.rows) / Math.max(1, s.calls)).toFixed(1).padStart(7)} rows/call  ${s.query.slice(0, 150)}`);
+  }
+}
+
 async function verifyLedger(databaseUrl: string, programId: string) {
   // Loaded only now: the domain stays out of the load generator's process while it measures.
   const { Database } = await import('../src/db/database');
@@ -147,7 +166,9 @@ async function main(): Promise<void> {
   process.once('SIGINT', () => void cleanup().finally(() => process.exit(130)));
   try {
     log(`starting embedded PostgreSQL on port ${PG_PORT} in ${dataDir}`);
-    pg = await startBenchPostgres(dataDir, PG_PORT);
+    const statementFlags = ['-c', 'shared_preload_libraries=pg_stat_statements', '-c', 'pg_stat_statements.track=all'];
+    const extraFlags = (env.BENCH_PG_FLAGS ?? '').split(/\s+/).filter(Boolean).flatMap((f) => ['-c', f]);
+    pg = await startBenchPostgres(dataDir, PG_PORT, [...(PG_STATEMENTS ? statementFlags : []), ...extraFlags]);
     const databaseUrl = await createDatabase(pg.url, 'patron_bench');
 
     log('starting the server (child process; migrations run on start)');
@@ -171,6 +192,7 @@ async function main(): Promise<void> {
     // Stopping PostgreSQL after a failure must not turn into an unhandled error that hides the failure.
     db.on('error', (error) => log(`bench connection: ${error.message}`));
     await db.connect();
+    if (PG_STATEMENTS) await db.query('create extension if not exists pg_stat_statements');
     const [{ version, sync }] = (await db.query(`select current_setting('server_version') as version, current_setting('synchronous_commit') as sync`)).rows;
     log(`seeding ${ACCOUNTS} members (set-based SQL)`);
     const t0 = Date.now();
@@ -220,9 +242,11 @@ async function main(): Promise<void> {
     const run = async (name: string, m: () => Promise<Measurement>) => {
       if (!want(name)) return;
       log(`measuring ${name}`);
+      if (PG_STATEMENTS) await db.query('select pg_stat_statements_reset()');
       const r = await m();
       rows.push(r);
       log(`  ${r.opsPerSec} ops/s, p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms, errors ${r.errors}`);
+      if (PG_STATEMENTS) await printStatements(db, r);
     };
 
     await run('baseline uniform 8', () => baseline(databaseUrl, 8, program.id, seeded.accountIds, 'uniform', measureOptions));

@@ -3,6 +3,7 @@ import { DAY_MS } from '../../src/services/shared';
 import { LedgerAudit, LedgerJobs } from '../../src/services/ledger';
 import { ACTIVATION, EXPIRY, type LotSweep } from '../../src/services/ledger/sweep-store';
 import { serviceHarness, type ServiceHarness } from '../support/services';
+import { genericPlan as explainGeneric, sqlLiteral as literal, weakSpots } from '../support/plans';
 
 /**
  * The lot jobs run their statements prepared, so after five runs PostgreSQL may plan them
@@ -90,59 +91,8 @@ afterAll(async () => {
   await h.close();
 });
 
-interface PlanNode {
-  'Node Type': string;
-  'Relation Name'?: string;
-  'CTE Name'?: string;
-  Plans?: PlanNode[];
-}
-
-/** The CTE a node reads, looking through the nodes that only pass rows on (sort, hash, materialize). */
-function cteBelow(node: PlanNode): string | null {
-  if (node['Node Type'] === 'CTE Scan') return node['CTE Name']!;
-  if (['Sort', 'Hash', 'Materialize', 'Memoize', 'Incremental Sort'].includes(node['Node Type']) && node.Plans?.length === 1) {
-    return cteBelow(node.Plans[0]);
-  }
-  return null;
-}
-
-function* nodes(node: PlanNode): Generator<PlanNode> {
-  yield node;
-  for (const child of node.Plans ?? []) yield* nodes(child);
-}
-
-/** Joins of one CTE result with another, and sequential scans of tables, in a plan. */
-function weakSpots(plan: PlanNode): string[] {
-  const found: string[] = [];
-  for (const node of nodes(plan)) {
-    if (['Nested Loop', 'Hash Join', 'Merge Join'].includes(node['Node Type'])) {
-      const [outer, inner] = (node.Plans ?? []).map(cteBelow);
-      if (outer && inner) found.push(`${node['Node Type']} of CTE ${outer} with CTE ${inner}`);
-    }
-    if (node['Node Type'] === 'Seq Scan') found.push(`Seq Scan on ${node['Relation Name']}`);
-  }
-  return found;
-}
-
-/** EXPLAIN of the statement's plan as a prepared statement after ten executions, generic plans forced. */
-async function genericPlan(name: string, text: string, params: string[], warmUp: string[]): Promise<PlanNode> {
-  await client.query(`prepare ${name} as ${text}`);
-  try {
-    // Ten runs over nothing (no account, or one without due lots): what a quiet minute's job leaves cached.
-    await client.query('begin');
-    for (let i = 0; i < 10; i++) await client.query(`execute ${name}(${warmUp.join(', ')})`);
-    await client.query('rollback');
-    await client.query('set plan_cache_mode = force_generic_plan');
-    const { rows } = await client.query(`explain (format json) execute ${name}(${params.join(', ')})`);
-    return rows[0]['QUERY PLAN'][0].Plan as PlanNode;
-  } finally {
-    await client.query('reset plan_cache_mode');
-    await client.query(`deallocate ${name}`);
-  }
-}
-
-const literal = (value: string | number | Date) =>
-  value instanceof Date ? `'${value.toISOString()}'::timestamptz` : typeof value === 'number' ? String(value) : `'${value}'`;
+/** Ten runs over nothing (no account, or one without due lots): what a quiet minute's job leaves cached. */
+const genericPlan = (name: string, text: string, params: string[], warmUp: string[]) => explainGeneric(client, name, text, params, warmUp);
 
 async function allAccounts(): Promise<string[]> {
   const { rows } = await client.query(
