@@ -278,6 +278,33 @@ describe('one statement', () => {
     expect((await fast.ledger.redeem(side.server, { member: ref, points: 1, idempotencyKey: 'cross-3' })).account.available).toBe(29);
   });
 
+  test('one key sent at once: for one member every call answers the first write; across members one writes, the rest conflict', async () => {
+    const race = await newSide(fast, fast.ledger, 1001);
+    await fast.ledger.accrue(race.server, { member: { externalId: 'm0' }, points: 100, delayDays: 0, idempotencyKey: 'race-fund' });
+    const same = await Promise.all(
+      Array.from({ length: 12 }, () => fast.ledger.redeem(race.server, { member: { externalId: 'm0' }, points: 7, idempotencyKey: 'race-same' })),
+    );
+    expect(new Set(same.map((r) => JSON.stringify(r))).size).toBe(1);
+    expect(same[0]!.account.available).toBe(93);
+    // Different members with one key are not kept apart by an account lock: they meet at the
+    // key's insert, where the later ones are undone and run again, then conflict.
+    for (let round = 0; round < 5; round++) {
+      const key = `race-across-${round}`;
+      const outcomes = await Promise.allSettled(
+        race.members.map((id) => fast.ledger.accrue(race.server, { member: { id }, points: 3, delayDays: 0, idempotencyKey: key })),
+      );
+      expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(1);
+      for (const o of outcomes) if (o.status === 'rejected') expect(o.reason).toMatchObject({ code: 'IDEMPOTENCY_CONFLICT' });
+      const { rows } = await fast.database.pool.query(
+        'select count(*)::int as n from ledger_entry where program_id = $1 and idempotency_key = $2', [race.programId, key]);
+      expect(rows[0].n).toBe(1);
+    }
+    const { rows: [stored] } = await fast.database.pool.query(
+      'select response is not null as answered from idempotency_record where program_id = $1 and key = $2', [race.programId, 'race-same']);
+    expect(stored.answered).toBe(true);
+    expect((await new LedgerAudit(fast.database).verifyLedger({ programId: race.programId })).discrepancies).toEqual([]);
+  });
+
   test('a hook on posted entries sends the writes through the general path, so it sees each entry', async () => {
     const seen: number[] = [];
     const hooks = new DomainHooks();
