@@ -1,38 +1,8 @@
 import { Migration } from '@mikro-orm/migrations';
 import { entryJson, json } from './ledger-json-sql';
 
-/**
- * The ledger's common writes — an accrual, a redemption, an adjustment — as one function call,
- * so one round trip does what a transaction of seven did (begin, idempotency claim, account lock,
- * posting, stored response, outbox, commit). `ledger_write` does the usual case only: when the
- * account needs anything else (lots to expire or activate, a debt, a frozen member spending, not
- * enough points, no such member, lot times out of range) it answers 'general' having written
- * nothing, and the caller runs the general path (AccountBook), which has every rule. So the
- * function never decides a case differently: it either writes exactly what the general path would
- * write — entry, lot or lot allocations, balances, the outbox event, the stored response, in the
- * same JSON the general path stores — or leaves the case to it.
- *
- * PL/pgSQL caches its statements' plans per connection; each is a primary-key or single-account
- * index access (the lots it spends from are the first 50, as the general path's first read), whose
- * generic plan PostgreSQL keeps. The function has no SET clause: measured, `set plan_cache_mode`
- * on it cost 0.4–0.7 ms of PostgreSQL CPU per call, more than the rest of an accrual.
- *
- * `ledger_lot_changes` turns a posting's lot changes (three arrays) into rows with a fixed row
- * estimate, so the general path's posting statement costs the same planned generically as with
- * its values: PostgreSQL keeps its generic plan instead of planning it again on every call.
- */
-export class Migration20261204100000_ledger_write_functions extends Migration {
-  override async up(): Promise<void> {
-    this.addSql(`
-create function ledger_lot_changes(p_lot_ids bigint[], p_amounts bigint[], p_forgiven bigint[])
-  returns table (lot_id bigint, amount bigint, forgiven bigint)
-  language plpgsql stable rows 2 as $fn$
-begin
-  return query select * from unnest(p_lot_ids, p_amounts, p_forgiven);
-end;
-$fn$;
-
-/*
+/** `ledger_write` as this migration creates it (the next definition's `down` restores it). */
+export const LEDGER_WRITE_20261204 = `/*
  * One accrual (points > 0: a new lot) or spend (points < 0: nearest-expiry lots first) with its
  * idempotency record and outbox event. Answers (outcome, body):
  *   done      written and committed with the statement; body: the stored response
@@ -196,7 +166,40 @@ begin
   outcome := 'done';
 end;
 $fn$;
-`);
+`;
+
+/**
+ * The ledger's common writes — an accrual, a redemption, an adjustment — as one function call,
+ * so one round trip does what a transaction of seven did (begin, idempotency claim, account lock,
+ * posting, stored response, outbox, commit). `ledger_write` does the usual case only: when the
+ * account needs anything else (lots to expire or activate, a debt, a frozen member spending, not
+ * enough points, no such member, lot times out of range) it answers 'general' having written
+ * nothing, and the caller runs the general path (AccountBook), which has every rule. So the
+ * function never decides a case differently: it either writes exactly what the general path would
+ * write — entry, lot or lot allocations, balances, the outbox event, the stored response, in the
+ * same JSON the general path stores — or leaves the case to it.
+ *
+ * PL/pgSQL caches its statements' plans per connection; each is a primary-key or single-account
+ * index access (the lots it spends from are the first 50, as the general path's first read), whose
+ * generic plan PostgreSQL keeps. The function has no SET clause: measured, `set plan_cache_mode`
+ * on it cost 0.4–0.7 ms of PostgreSQL CPU per call, more than the rest of an accrual.
+ *
+ * `ledger_lot_changes` turns a posting's lot changes (three arrays) into rows with a fixed row
+ * estimate, so the general path's posting statement costs the same planned generically as with
+ * its values: PostgreSQL keeps its generic plan instead of planning it again on every call.
+ */
+export class Migration20261204100000_ledger_write_functions extends Migration {
+  override async up(): Promise<void> {
+    this.addSql(`
+create function ledger_lot_changes(p_lot_ids bigint[], p_amounts bigint[], p_forgiven bigint[])
+  returns table (lot_id bigint, amount bigint, forgiven bigint)
+  language plpgsql stable rows 2 as $fn$
+begin
+  return query select * from unnest(p_lot_ids, p_amounts, p_forgiven);
+end;
+$fn$;
+
+${LEDGER_WRITE_20261204}`);
   }
 
   override async down(): Promise<void> {

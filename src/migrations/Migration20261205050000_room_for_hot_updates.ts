@@ -9,14 +9,18 @@ import { Migration } from '@mikro-orm/migrations';
  *   indexes, so no lot update was ever HOT: each one wrote a new entry in every lot index (and
  *   left a dead one for the sweeps and spends to walk past). The indexes now filter on `unspent`,
  *   a stored generated column (`remaining > 0`) that changes only when a lot is used up or
- *   expires; statements that look for open lots say `unspent`, which is what lets PostgreSQL use
- *   the partial indexes for them.
+ *   expires (or, given back, opens again); statements that look for open lots say `unspent`,
+ *   which is what lets PostgreSQL use the partial indexes for them.
  * - Accounts leave 15 % of each page free, so a balance update finds room on its page (they were
- *   HOT about half the time in a long run; all of them now). Lots keep full pages: a spend finds
+ *   HOT about half the time in a long bench run, all of them with the room; pages written before
+ *   this migration get it when the table is next rewritten). Lots keep full pages: a spend finds
  *   room where earlier versions were pruned (three updates in four were HOT in the bench), and a
  *   sparser lot table costed the spend's generic lot read above its custom plans, so PostgreSQL
  *   planned it again on every call (test/integration/ledger-plans.test.ts).
  * - `reverses_entry_id` is unique only where it is set: every entry put a NULL in that index.
+ *
+ * Adding the stored column rewrites `lot`, and the indexes are built in the migration's
+ * transaction: on a large installation, run it in a quiet hour.
  */
 export class Migration20261205050000_room_for_hot_updates extends Migration {
   override async up(): Promise<void> {

@@ -1,14 +1,20 @@
 import { Migration } from '@mikro-orm/migrations';
 import { entryJson, json } from './ledger-json-sql';
+import { LEDGER_WRITE_20261204 } from './Migration20261204100000_ledger_write_functions';
 
 /**
  * `ledger_write` writes the idempotency record once, with its answer, as its last write: it
  * looks the key up first (a replay or a conflict answers from there, as before) and inserts it
  * at the end. Claiming the key first and storing the answer after meant an insert and an update
  * of the same row — and a second foreign-key check, since PostgreSQL checks again a row its own
- * transaction inserted — for every write. The account lock keeps two calls with one key for one
- * member apart; two with one key for different members meet at the insert, where the later one
- * waits for the first, is undone (serialization_failure) and, run again, replays or conflicts.
+ * transaction inserted — for every write.
+ *
+ * Calls with one key take turns on a transaction-level advisory lock of the key, taken before
+ * any row lock, and the general path takes the same lock when it claims a key
+ * (idempotency.claim_key): so a call never writes while another holds its key, and the two paths
+ * never wait on each other in opposite orders (the general path claims the key, then locks the
+ * account; this function locked the account, then met the key). Should a key be inserted without
+ * that lock, the later insert fails with serialization_failure and the caller runs it again.
  */
 export class Migration20261205100000_idempotency_written_once extends Migration {
   override async up(): Promise<void> {
@@ -21,8 +27,9 @@ export class Migration20261205100000_idempotency_written_once extends Migration 
  *   conflict  the key was used before for another request; body: that request's operation
  *   general   nothing written; the general path decides (and writes, or refuses)
  *             (also a spend that needs more than its account's first 50 lots)
- * The account is locked before the key is looked up, and nothing is written before an early
- * answer, so every early answer leaves the database as it was; the key is written last.
+ * The key's advisory lock is taken first, then the account's row lock; nothing is written
+ * before an early answer, so every early answer leaves the database as it was; the key is
+ * written last, with its answer.
  */
 create or replace function ledger_write(
   p_operation text, p_program_id uuid, p_key text, p_request_hash text,
@@ -49,6 +56,8 @@ declare
   v_entry_json text;
   v_first record;
 begin
+  -- The same lock as idempotency.claim_key's: one call per key at a time, before any row lock.
+  perform pg_advisory_xact_lock(hashtextextended(p_program_id::text || '/' || p_key, 0));
   if p_member_column = 'id' then
     v_member_id := p_member_value::uuid;
   elsif p_member_column = 'external_id' then
@@ -170,9 +179,9 @@ begin
     || ',"available":' || v_account.available || ',"pending":' || v_account.pending || ',"reserved":' || v_account.reserved
     || ',"debt":' || v_account.debt || ',"lifetimeEarned":' || v_account.lifetime_earned
     || ',"lifetimeRedeemed":' || v_account.lifetime_redeemed || ',"lifetimeExpired":' || v_account.lifetime_expired || '}}';
-  -- The key is written once, with its answer. A call that took it meanwhile (another member's
-  -- account, so no lock kept them apart) has committed by now: this statement is undone and run
-  -- again by the caller, as after a deadlock, and then answers as that call's replay or conflict.
+  -- The key is written once, with its answer. Nothing else holding the key's lock can have
+  -- taken it meanwhile; a writer that did without the lock makes this statement undo itself, to
+  -- be run again by the caller (as after a deadlock) and answer from what that writer stored.
   insert into idempotency_record (program_id, key, operation, request_hash, response)
     values (p_program_id, p_key, p_operation, p_request_hash, body::json)
     on conflict do nothing;
@@ -183,5 +192,10 @@ begin
 end;
 $fn$;
 `);
+  }
+
+  /** Back to the function as migration 20261204100000 made it (claim first, store after). */
+  override async down(): Promise<void> {
+    this.addSql(LEDGER_WRITE_20261204.replace('create function ledger_write(', 'create or replace function ledger_write('));
   }
 }

@@ -47,6 +47,12 @@ test('a spend that leaves points in a lot updates it in place', async () => {
   expect(await hotUpdates('lot', 'update lot set remaining = remaining - 3 where account_id = $1', [accountId])).toEqual({ updated: 1, hot: 1 });
 });
 
+test('accounts leave room on their pages for the next version of a row', async () => {
+  // A fresh row on a near-empty page is updated in place anyway; a full page needs this room.
+  const { rows: [account] } = await client.query(`select reloptions from pg_class where relname = 'account'`);
+  expect(account.reloptions).toContain('fillfactor=85');
+});
+
 test('a balance change updates the account in place', async () => {
   const update = `update account set available = available - 3, lifetime_redeemed = lifetime_redeemed + 3,
     entry_count = entry_count + 1, updated_at = now() where id = $1`;

@@ -9,10 +9,12 @@
  * Replay a failure with the seed and path fast-check prints: FC_SEED=… FC_PATH=… npx jest <this file>.
  */
 import fc from 'fast-check';
+import type { PoolClient } from 'pg';
 import { Database } from '../../src/db/database';
 import { MemberStatus } from '../../src/entities/member';
 import { PatronError } from '../../src/errors';
 import { LedgerAudit, LedgerService } from '../../src/services/ledger';
+import { claimKey } from '../../src/services/shared/idempotency-store';
 import { DAY_MS, DomainHooks, type RequestContext } from '../../src/services/shared';
 import { testContext } from '../support/context';
 import { serviceHarness, type ServiceHarness } from '../support/services';
@@ -303,6 +305,64 @@ describe('one statement', () => {
       'select response is not null as answered from idempotency_record where program_id = $1 and key = $2', [race.programId, 'race-same']);
     expect(stored.answered).toBe(true);
     expect((await new LedgerAudit(fast.database).verifyLedger({ programId: race.programId })).discrepancies).toEqual([]);
+  });
+
+  describe('a key the general path has claimed and not yet committed', () => {
+    let turn: Side;
+    let other: PoolClient;
+    beforeAll(async () => {
+      turn = await newSide(fast, fast.ledger, 1002);
+    });
+    beforeEach(async () => {
+      other = await fast.database.pool.connect();
+      await other.query('begin');
+    });
+    afterEach(async () => {
+      await other.query('rollback').catch(() => undefined);
+      other.release();
+    });
+
+    /** The general path's first statement for a key, in a transaction left open on another connection. */
+    const claimElsewhere = (key: string, operation: string) =>
+      other.query(claimKey.text, [turn.programId, key, operation, 'another-request']);
+
+    /** Resolves once a `ledger_write` call is waiting for a lock. */
+    async function writeWaiting(): Promise<void> {
+      for (const until = Date.now() + 5000; Date.now() < until; await new Promise((r) => setTimeout(r, 20))) {
+        const { rows } = await fast.database.pool.query(
+          `select 1 from pg_stat_activity where wait_event_type = 'Lock' and query like '%ledger_write(%' and pid <> pg_backend_pid()`,
+        );
+        if (rows.length > 0) return;
+      }
+      throw new Error('ledger_write never waited for the key');
+    }
+
+    test('the one-statement write waits for it, then conflicts when it commits', async () => {
+      await claimElsewhere('turn-commit', 'redeem');
+      const write = fast.ledger.accrue(turn.server, { member: { externalId: 'm0' }, points: 5, delayDays: 0, idempotencyKey: 'turn-commit' });
+      await writeWaiting();
+      // What the general path does next: lock the member's account. The write is waiting for the
+      // key's turn, not holding the account, so this does not wait. (When the write held the
+      // account and waited for the key, this waited for it: a deadlock, broken after a second.)
+      await other.query(`set local lock_timeout = '300ms'`);
+      await other.query('select 1 from account where member_id = $1 for update', [turn.members[0]]);
+      await other.query('commit');
+      await expect(write).rejects.toMatchObject({ code: 'IDEMPOTENCY_CONFLICT', details: { key: 'turn-commit', firstOperation: 'redeem' } });
+      const { rows } = await fast.database.pool.query(
+        'select count(*)::int as n from ledger_entry where program_id = $1 and idempotency_key = $2', [turn.programId, 'turn-commit']);
+      expect(rows[0].n).toBe(0);
+    });
+
+    test('the one-statement write waits for it, then writes when it rolls back', async () => {
+      await claimElsewhere('turn-rollback', 'redeem');
+      const write = fast.ledger.accrue(turn.server, { member: { externalId: 'm1' }, points: 5, delayDays: 0, idempotencyKey: 'turn-rollback' });
+      await writeWaiting();
+      await other.query('rollback');
+      expect((await write).account.available).toBe(5);
+      const { rows: [record] } = await fast.database.pool.query(
+        'select operation, response is not null as answered from idempotency_record where program_id = $1 and key = $2', [turn.programId, 'turn-rollback']);
+      expect(record).toEqual({ operation: 'accrue', answered: true });
+    });
   });
 
   test('a hook on posted entries sends the writes through the general path, so it sees each entry', async () => {

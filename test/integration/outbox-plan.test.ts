@@ -9,7 +9,7 @@ import { genericPlan, planNodes, weakSpots } from '../support/plans';
  * read by id: a generic plan that hashed the whole outbox to join it with the claimed ids cost
  * the relay milliseconds per batch, growing with the outbox, and took a third of PostgreSQL's
  * time per accrual under load. Read from EXPLAIN of the generic plan, over an outbox of 20 000
- * published events.
+ * events, all but the queued ones published.
  */
 
 const PUBLISHED = 20_000;

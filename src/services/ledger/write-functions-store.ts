@@ -2,9 +2,9 @@ import { statement } from '../../db/statement';
 import type { CauseType, EntryKind } from '../../entities/ledger-entry';
 
 /**
- * The one-statement ledger writes: a call of the `ledger_write` database function (migration
- * 20261204100000), which does an accrual or a spend with its idempotency record and outbox event
- * in one round trip, or answers `general` having written nothing.
+ * The one-statement ledger writes: a call of the `ledger_write` database function (migrations
+ * 20261204100000 and 20261205100000), which does an accrual or a spend with its idempotency
+ * record and outbox event in one round trip, or answers `general` having written nothing.
  */
 
 export type WriteOutcome = 'done' | 'replay' | 'conflict' | 'general';

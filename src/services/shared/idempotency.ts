@@ -32,9 +32,10 @@ export interface IdempotentCall<T> {
 
 /**
  * Runs `work` once per (program, key) inside the caller's transaction. The key is claimed
- * first: a concurrent request with the same key waits on the unique index until the first
- * commits, then replays its stored result. A different input under the same key is an
- * IDEMPOTENCY_CONFLICT. If the work fails, the transaction rolls back and the key is free.
+ * first, under the key's advisory lock: a concurrent request with the same key (here, or in
+ * `ledger_write`) waits for the first to commit, then replays its stored result. A different
+ * input under the same key is an IDEMPOTENCY_CONFLICT. If the work fails, the transaction rolls
+ * back and the key is free.
  */
 export async function once<T>(tx: Queryable, call: IdempotentCall<T>, work: () => Promise<T>): Promise<T> {
   checkIdempotencyKey(call.key);
