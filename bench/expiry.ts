@@ -72,7 +72,7 @@ export async function rawKeysetExpiry(databaseUrl: string, asOf: Date, batchSize
       await c.query('begin');
       const { rows: [page] } = await c.query(
         `select max(account_id::text)::uuid as last_id from (
-           select account_id from lot where unspent and expires_at <= $1 and account_id > $2
+           select account_id from lot where remaining > 0 and expires_at <= $1 and account_id > $2
            order by account_id limit $3
          ) page`,
         [asOf, after, batchSize],
@@ -83,14 +83,14 @@ export async function rawKeysetExpiry(databaseUrl: string, asOf: Date, batchSize
       }
       const { rows: locked } = await c.query(
         `select id from account a where id > $1 and id <= $2
-           and exists (select 1 from lot l where l.account_id = a.id and l.unspent and l.expires_at <= $3)
+           and exists (select 1 from lot l where l.account_id = a.id and l.remaining > 0 and l.expires_at <= $3)
          order by id for update`,
         [after, page.last_id, asOf],
       );
       const { rows } = await c.query(
         `with due as (
            select id, account_id, remaining, activated_at is not null as active from lot
-           where account_id = any($1::uuid[]) and unspent and expires_at <= $2
+           where account_id = any($1::uuid[]) and remaining > 0 and expires_at <= $2
          ), per_account as (
            select account_id, coalesce(sum(remaining) filter (where active), 0) as from_available,
              coalesce(sum(remaining) filter (where not active), 0) as from_pending

@@ -35,7 +35,6 @@ import { Migration20261204300000_award_entries } from '../migrations/Migration20
 import { Migration20261204600000_input_bounds } from '../migrations/Migration20261204600000_input_bounds';
 import { Migration20261204700000_credentials } from '../migrations/Migration20261204700000_credentials';
 import { Migration20261204800000_outbox_queue } from '../migrations/Migration20261204800000_outbox_queue';
-import { Migration20261205050000_room_for_hot_updates } from '../migrations/Migration20261205050000_room_for_hot_updates';
 import { Migration20261205100000_idempotency_written_once } from '../migrations/Migration20261205100000_idempotency_written_once';
 import { CustomerTokenRevocation } from '../entities/customer-token-revocation';
 import { MemberContactChange } from '../entities/member-contact-change';
@@ -67,7 +66,6 @@ export const migrationsList = [
   { name: 'Migration20261204600000_input_bounds', class: Migration20261204600000_input_bounds },
   { name: 'Migration20261204700000_credentials', class: Migration20261204700000_credentials },
   { name: 'Migration20261204800000_outbox_queue', class: Migration20261204800000_outbox_queue },
-  { name: 'Migration20261205050000_room_for_hot_updates', class: Migration20261205050000_room_for_hot_updates },
   { name: 'Migration20261205100000_idempotency_written_once', class: Migration20261205100000_idempotency_written_once },
 ];
 

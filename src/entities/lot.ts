@@ -24,10 +24,6 @@ export class Lot {
   @Property({ type: new BigIntType('number') })
   remaining!: number;
 
-  /** `remaining > 0`, kept by PostgreSQL: what the open-lot indexes filter on, so a spend stays a HOT update. */
-  @Property({ type: 'boolean', generated: '(remaining > 0) stored' })
-  unspent!: boolean;
-
   @Property({ type: 'timestamptz' })
   availableAt!: Date;
 

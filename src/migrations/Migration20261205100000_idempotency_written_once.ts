@@ -79,8 +79,8 @@ begin
 
   -- Anything opening the account would change first (expiry, activation, a debt to repay) is the general path's.
   if v_account.debt > 0
-    or exists (select 1 from lot l where l.account_id = v_account.id and l.unspent and l.expires_at <= p_now)
-    or exists (select 1 from lot l where l.account_id = v_account.id and l.unspent
+    or exists (select 1 from lot l where l.account_id = v_account.id and l.remaining > 0 and l.expires_at <= p_now)
+    or exists (select 1 from lot l where l.account_id = v_account.id and l.remaining > 0
                  and l.activated_at is null and l.available_at <= p_now) then
     outcome := 'general'; return;
   end if;
@@ -106,7 +106,7 @@ begin
         select id, remaining, (sum(remaining) over (order by expires_at nulls last, id) - remaining)::bigint as before
         from (
           select l.id, l.remaining, l.expires_at from lot l
-          where l.account_id = v_account.id and l.unspent and l.activated_at is not null
+          where l.account_id = v_account.id and l.remaining > 0 and l.activated_at is not null
             and (l.expires_at is null or l.expires_at > p_now)
           order by l.expires_at nulls last, l.id limit 50
         ) first_lots

@@ -71,8 +71,8 @@ const lockAccountBy = (name: string, column: string) =>
     `ledger.lock_account_by_${name}`,
     `select a.*, m.status as member_status, p.default_lifetime_days, p.pending_days, p.authorization_ttl_seconds,
        p.point_value_minor, p.currency, p.negative_balance_policy,
-       exists (select 1 from lot l where l.account_id = a.id and l.unspent and l.expires_at <= ?) as has_overdue,
-       exists (select 1 from lot l where l.account_id = a.id and l.unspent
+       exists (select 1 from lot l where l.account_id = a.id and l.remaining > 0 and l.expires_at <= ?) as has_overdue,
+       exists (select 1 from lot l where l.account_id = a.id and l.remaining > 0
                  and l.activated_at is null and l.available_at <= ?) as has_due
      from member m join account a on a.member_id = m.id join program p on p.id = m.program_id
      where m.${column} = ? and m.program_id = ?
@@ -252,7 +252,7 @@ type SpendableParams = [wanted: number, accountId: string, now: Date, wanted: nu
 type SpendableExceptParams = [wanted: number, accountId: string, now: Date, excludeLotIds: string, wanted: number];
 
 /** The lots a spend may take from: active, not past `now`, and (`except`) not among the lots named. */
-const spendable = (except: boolean) => `l.account_id = ? and l.unspent and l.activated_at is not null
+const spendable = (except: boolean) => `l.account_id = ? and l.remaining > 0 and l.activated_at is not null
          and (l.expires_at is null or l.expires_at > ?)${except ? ' and l.id <> all(?::bigint[])' : ''}`;
 
 /**

@@ -21,7 +21,7 @@ const ACCOUNT_WITH_OVERDUE = `
   from account a cross join lateral (
     select coalesce(sum(l.remaining) filter (where l.activated_at is not null), 0) as available,
            coalesce(sum(l.remaining) filter (where l.activated_at is null), 0) as pending
-    from lot l where l.account_id = a.id and l.unspent and l.expires_at <= ?
+    from lot l where l.account_id = a.id and l.remaining > 0 and l.expires_at <= ?
   ) overdue`;
 
 export const accountsOfMembers = statement<[now: string, programId: string, memberIds: string], AccountReadRow>(
@@ -77,7 +77,7 @@ export const memberLots = statement<[programId: string, memberId: string, before
              where la.lot_id = l.id and e.kind = 'expiry') as expired
    from lot l join account a on a.id = l.account_id
    where l.program_id = $1 and a.member_id = $2 and ($3::bigint is null or l.id < $3::bigint)
-     and (not $4::boolean or l.unspent)
+     and (not $4::boolean or l.remaining > 0)
    order by l.id desc limit $5`,
 );
 

@@ -82,11 +82,11 @@ select e.*, a.member_id, a.debt, ${lifetimeExpired} as lifetime_expired, (select
 from e join account a on a.id = e.account_id order by e.id`;
 
 /** Lots past their expiry give up their remainder: available or pending, into lifetime expired. */
-export const EXPIRY = lotSweep('expire_lots', 'l.unspent and l.expires_at <= ?', `
+export const EXPIRY = lotSweep('expire_lots', 'l.remaining > 0 and l.expires_at <= ?', `
 with due as (
   select l.id, l.account_id, l.remaining, l.activated_at is not null as active
   from lot l
-  where l.account_id = any(?::uuid[]) and l.unspent and l.expires_at <= ?
+  where l.account_id = any(?::uuid[]) and l.remaining > 0 and l.expires_at <= ?
 ), per_account as (
   select account_id, nextval('ledger_entry_id_seq') as entry_id,
     coalesce(sum(remaining) filter (where active), 0) as from_available,
@@ -118,11 +118,11 @@ with due as (
 )${SWEPT_RESULT('a.lifetime_expired - e.amount')}`);
 
 /** Pending lots whose availableAt has come become available (activated as of their availableAt). */
-export const ACTIVATION = lotSweep('activate_lots', 'l.unspent and l.activated_at is null and l.available_at <= ?', `
+export const ACTIVATION = lotSweep('activate_lots', 'l.remaining > 0 and l.activated_at is null and l.available_at <= ?', `
 with due as (
   select l.id, l.account_id, l.remaining
   from lot l
-  where l.account_id = any(?::uuid[]) and l.unspent and l.activated_at is null and l.available_at <= ?
+  where l.account_id = any(?::uuid[]) and l.remaining > 0 and l.activated_at is null and l.available_at <= ?
 ), per_account as (
   select account_id, sum(remaining) as points from due group by account_id
 ), acc as (
@@ -157,7 +157,7 @@ with lots as (
   select l.id, l.account_id, l.remaining,
     (sum(l.remaining) over (partition by l.account_id order by l.expires_at nulls last, l.id) - l.remaining)::bigint as before
   from lot l
-  where l.account_id = any(?::uuid[]) and l.unspent and l.activated_at is not null
+  where l.account_id = any(?::uuid[]) and l.remaining > 0 and l.activated_at is not null
     and (l.expires_at is null or l.expires_at > ?) and l.id is distinct from ?::bigint
 ), taken as (
   select lots.id, lots.account_id, least(lots.remaining, a.debt - lots.before) as amount

@@ -305,7 +305,7 @@ const readSpenderBy = (column: MemberColumn) =>
     `orders.read_spender_by_${column}`,
     `select m.id, m.status, a.debt,
        coalesce((select sum(l.remaining) from lot l
-                 where l.account_id = a.id and l.unspent and (l.activated_at is not null or l.available_at <= ?)
+                 where l.account_id = a.id and l.remaining > 0 and (l.activated_at is not null or l.available_at <= ?)
                    and (l.expires_at is null or l.expires_at > ?)), 0) as lots
      from member m join account a on a.member_id = m.id
      where m.${column} = ? and m.program_id = ?`,
