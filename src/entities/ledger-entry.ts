@@ -85,8 +85,8 @@ export class LedgerEntry {
   @Property({ type: 'text', nullable: true })
   idempotencyKey: string | null = null;
 
-  /** The entry this one undoes; an entry is reversed at most once (a unique index where set). */
-  @Property({ type: new BigIntType('number'), nullable: true })
+  /** The entry this one undoes; an entry is reversed at most once. */
+  @Property({ type: new BigIntType('number'), nullable: true, unique: true })
   reversesEntryId: number | null = null;
 
   /** The entry this one undoes a part of (e.g. for an order's returned lines); many parts may name one entry. */
