@@ -1,5 +1,5 @@
 import { ApolloServer } from '@apollo/server';
-import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { GraphQLError, execute, type GraphQLSchema } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { randomUUID } from 'node:crypto';
@@ -161,6 +161,9 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<PatronHttp
       operationLog(logger),
       // Apollo's own landing page loads from its CDN; GraphiQL (when enabled) is served by the router instead.
       ApolloServerPluginLandingPageDisabled(),
+      // No cache hints are declared, so every answer is uncacheable (the edge says no-store); the
+      // plugin would only wrap every field's resolver to find that out, on every operation.
+      ApolloServerPluginCacheControlDisabled(),
     ],
   });
   await apollo.start();

@@ -42,6 +42,8 @@ function headerMap(req: IncomingMessage): HeaderMap {
 
 async function writeResponse(res: ServerResponse, response: HTTPGraphQLResponse): Promise<void> {
   res.statusCode = response.status ?? 200;
+  // Answers are per caller (balances, histories): no cache in between may keep one, GET or POST.
+  res.setHeader('cache-control', 'no-store');
   for (const [name, value] of response.headers) res.setHeader(name, value);
   if (response.body.kind === 'complete') {
     res.setHeader('content-length', Buffer.byteLength(response.body.string));

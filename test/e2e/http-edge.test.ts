@@ -76,6 +76,15 @@ describe('no ETag: answers are not hashed, and a conditional request still gets 
   });
 });
 
+test('GraphQL answers are never stored by a cache: POST, GET and errors carry cache-control: no-store', async () => {
+  // Balances and histories are per member: a shared cache in front of a GET query must not keep one.
+  const post = await send({ headers: JSON_AUTH, body: QUERY });
+  const path = `/graphql?query=${encodeURIComponent('{ __typename }')}`;
+  const get = await send({ method: 'GET', path, headers: { authorization: `Bearer ${OPERATOR_KEY}` } });
+  const refused = await send({ headers: JSON_AUTH, body: JSON.stringify({ query: '{ nope }' }) });
+  expect([post, get, refused].map((a) => [a.status, a.headers['cache-control']])).toEqual([[200, 'no-store'], [200, 'no-store'], [400, 'no-store']]);
+});
+
 describe('bodies the edge refuses get a GraphQL-shaped BAD_REQUEST, with the request id', () => {
   test.each([
     ['malformed JSON', 400, JSON_AUTH, '{"query": '],
