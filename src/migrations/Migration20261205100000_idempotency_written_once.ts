@@ -196,6 +196,8 @@ $fn$;
 
   /** Back to the function as migration 20261204100000 made it (claim first, store after). */
   override async down(): Promise<void> {
-    this.addSql(LEDGER_WRITE_20261204.replace('create function ledger_write(', 'create or replace function ledger_write('));
+    const previous = LEDGER_WRITE_20261204.replace('create function ledger_write(', 'create or replace function ledger_write(');
+    if (previous === LEDGER_WRITE_20261204) throw new Error('the previous ledger_write text no longer starts as expected');
+    this.addSql(previous);
   }
 }

@@ -288,8 +288,8 @@ describe('one statement', () => {
     );
     expect(new Set(same.map((r) => JSON.stringify(r))).size).toBe(1);
     expect(same[0]!.account.available).toBe(93);
-    // Different members with one key are not kept apart by an account lock: they meet at the
-    // key's insert, where the later ones are undone and run again, then conflict.
+    // Different members with one key take turns on the key's lock (no account lock is shared):
+    // the first writes, the later ones find its key and conflict.
     for (let round = 0; round < 5; round++) {
       const key = `race-across-${round}`;
       const outcomes = await Promise.allSettled(
@@ -326,15 +326,16 @@ describe('one statement', () => {
     const claimElsewhere = (key: string, operation: string) =>
       other.query(claimKey.text, [turn.programId, key, operation, 'another-request']);
 
-    /** Resolves once a `ledger_write` call is waiting for a lock. */
+    /** Resolves once a `ledger_write` call of this database is waiting for a key's turn. */
     async function writeWaiting(): Promise<void> {
       for (const until = Date.now() + 5000; Date.now() < until; await new Promise((r) => setTimeout(r, 20))) {
         const { rows } = await fast.database.pool.query(
-          `select 1 from pg_stat_activity where wait_event_type = 'Lock' and query like '%ledger_write(%' and pid <> pg_backend_pid()`,
+          `select 1 from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'
+             and wait_event = 'advisory' and query like '%ledger_write(%' and pid <> pg_backend_pid()`,
         );
         if (rows.length > 0) return;
       }
-      throw new Error('ledger_write never waited for the key');
+      throw new Error("ledger_write never waited for the key's turn");
     }
 
     test('the one-statement write waits for it, then conflicts when it commits', async () => {
@@ -353,6 +354,7 @@ describe('one statement', () => {
       expect(rows[0].n).toBe(0);
     });
 
+    // The key freed, the write goes ahead (this held before the key's lock too; it guards the lock's release).
     test('the one-statement write waits for it, then writes when it rolls back', async () => {
       await claimElsewhere('turn-rollback', 'redeem');
       const write = fast.ledger.accrue(turn.server, { member: { externalId: 'm1' }, points: 5, delayDays: 0, idempotencyKey: 'turn-rollback' });
