@@ -1,5 +1,5 @@
 import { print } from 'graphql';
-import type { Clock } from '../../src/services/shared';
+import { ShiftedClock } from '../support/clock';
 import { startTestServer, type TestServer } from '../support/server';
 import {
   AccountDocument,
@@ -20,14 +20,6 @@ import {
   type EntryKind,
 } from './generated/graphql';
 import { accrue, codesOf, createMember, createProgram, ok, uniqueKey, type ProgramFixture } from './helpers';
-
-/** Real time plus an offset the tests move forward (authorization TTLs, periods). */
-class ShiftedClock implements Clock {
-  offsetMs = 0;
-  now(): Date {
-    return new Date(Date.now() + this.offsetMs);
-  }
-}
 
 const clock = new ShiftedClock();
 let s: TestServer;

@@ -1,4 +1,4 @@
-import type { Clock } from '../../src/services/shared';
+import { ShiftedClock } from '../support/clock';
 import { startTestServer, type TestServer } from '../support/server';
 import { createMember, createProgram, uniqueKey, type ProgramFixture } from './helpers';
 
@@ -8,13 +8,6 @@ import { createMember, createProgram, uniqueKey, type ProgramFixture } from './h
  * (here: a pending lot had come due, so the write activated it first), and whichever path the
  * retry takes.
  */
-class ShiftedClock implements Clock {
-  offsetMs = 0;
-  now(): Date {
-    return new Date(Date.now() + this.offsetMs);
-  }
-}
-
 const clock = new ShiftedClock();
 let s: TestServer;
 let P: ProgramFixture;
