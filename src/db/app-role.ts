@@ -30,7 +30,7 @@ const ident = (name: string) => `"${name.replace(/"/g, '""')}"`;
 const literal = (value: string) => `'${value.replace(/'/g, "''")}'`;
 
 /** The role the application connects as, unless PATRON_APP_DATABASE_URL names another. */
-export function appRoleName(ownerUrl: string): string {
+function appRoleName(ownerUrl: string): string {
   return `${decodeURIComponent(new URL(ownerUrl).username) || 'patron'}_app`.slice(0, 63);
 }
 
@@ -41,7 +41,7 @@ function derivedPassword(ownerUrl: string): string {
 }
 
 /** The owner's URL with the application role's name and password. */
-export function derivedAppUrl(ownerUrl: string): string {
+function derivedAppUrl(ownerUrl: string): string {
   const url = new URL(ownerUrl);
   url.username = encodeURIComponent(appRoleName(ownerUrl));
   url.password = encodeURIComponent(derivedPassword(ownerUrl));

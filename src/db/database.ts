@@ -112,15 +112,8 @@ export class Database implements Sql {
    * failure runs it again after a jittered backoff, as {@link transaction} does; the last failure
    * is thrown when attempts run out.
    */
-  async runAlone<P extends readonly unknown[], R>(statement: Statement<P, R>, params: P, attempts = 5): Promise<R[]> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await this.run(statement, params);
-      } catch (error) {
-        if (attempt >= attempts || !isConflict(error)) throw refusedInput(error) ?? error;
-        await new Promise((resolve) => setTimeout(resolve, backoffMs(attempt)));
-      }
-    }
+  runAlone<P extends readonly unknown[], R>(statement: Statement<P, R>, params: P, attempts = 5): Promise<R[]> {
+    return this.retryingConflicts(attempts, () => this.run(statement, params));
   }
 
   /** After a {@link runAlone} write that committed outbox events: wakes their listeners (the relay). */
@@ -143,7 +136,7 @@ export class Database implements Sql {
     const begin = ['begin', options.isolation && `isolation level ${options.isolation}`, options.readOnly && 'read only']
       .filter(Boolean)
       .join(' ');
-    for (let attempt = 1; ; attempt++) {
+    return this.retryingConflicts(attempts, async () => {
       const client = await this.pool.connect();
       const outbox: OutboxEvent[] = [];
       const committed: Array<() => void> = [];
@@ -164,13 +157,28 @@ export class Database implements Sql {
         if (outbox.length > 0) await flushOutbox(tx, outbox);
         await client.query('commit');
         client.release();
-        if (outbox.length > 0) committed.push(...this.committedListeners);
         for (const fn of committed) this.runCommitted(fn);
+        if (outbox.length > 0) this.outboxCommitted();
         return result;
       } catch (error) {
         // A connection that cannot roll back is broken: the pool must not hand it out again.
         const broken = await client.query('rollback').then(() => false, () => true);
         client.release(broken);
+        throw error;
+      }
+    });
+  }
+
+  /**
+   * Runs `once` until it succeeds, again after a jittered backoff on a deadlock or serialization
+   * failure; when attempts run out, or on any other failure, throws it (an input bound's CHECK
+   * as the caller's BAD_USER_INPUT).
+   */
+  private async retryingConflicts<T>(attempts: number, once: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await once();
+      } catch (error) {
         if (attempt >= attempts || !isConflict(error)) throw refusedInput(error) ?? error;
         await new Promise((resolve) => setTimeout(resolve, backoffMs(attempt)));
       }

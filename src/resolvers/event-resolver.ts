@@ -7,14 +7,14 @@ import {
 } from '../graphql/types/rules';
 import type { Simulation } from '../services/earning';
 import type { TrackEventResult as TrackEventRecord } from '../services/earning';
-import { toLedgerEntry } from './mappers';
+import { toLedgerEntry, toRuleRef } from './mappers';
 import { requestContext, writerContext } from './scope';
 
 const toTrackEventResult = (r: TrackEventRecord): TrackEventResult => ({
   event: r.event,
   memberPoints: r.memberPoints,
   awards: r.awards.map((a) => ({
-    rule: { id: a.ruleId, name: a.ruleName, version: a.version, versionId: a.ruleVersionId },
+    rule: toRuleRef(a),
     memberId: a.memberId,
     referrerLevel: a.referrerLevel,
     points: a.points,
@@ -26,7 +26,7 @@ const toSimulation = (s: Simulation): EventSimulation => ({
   memberPoints: s.memberPoints,
   referrerPoints: s.referrerPoints,
   rules: s.rules.map((r) => ({
-    rule: { id: r.ruleId, name: r.ruleName, version: r.version, versionId: r.ruleVersionId },
+    rule: toRuleRef(r),
     status: r.status as EventSimulation['rules'][number]['status'],
     matched: r.matched,
     reason: r.reason && { ...r.reason, code: r.reason.code as RuleMismatchCode },

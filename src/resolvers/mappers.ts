@@ -8,6 +8,7 @@ import type { Context } from '../graphql/context';
 import type { CustomerIdKind, CustomerIds } from '../services/access';
 import { badInput } from '../errors';
 import { CauseType } from '../entities/ledger-entry';
+import type { AwardPart } from '../services/earning';
 
 /** An entry as resolvers return it: its number rides along, unexposed, for `publicId`. */
 export type LedgerEntryValue = LedgerEntry & { serial: number };
@@ -69,6 +70,14 @@ export const toLot = (l: LotRecord): Lot => ({ ...l, id: String(l.id), status: l
 
 /** A customer's view of a lot: its customer-facing id. */
 export const toCustomerLot = (ids: CustomerIds, memberId: string) => (l: LotRecord): Lot => ({ ...toLot(l), id: ids.encode('lot', memberId, l.id) });
+
+/** The rule and version a service record names, as the schema's rule reference. */
+export const toRuleRef = (r: { ruleId: string; ruleName: string; version: number; ruleVersionId: string }) => ({
+  id: r.ruleId, name: r.ruleName, version: r.version, versionId: r.ruleVersionId,
+});
+
+/** One rule's share of an award. */
+export const toAwardPart = (p: AwardPart) => ({ rule: toRuleRef(p), points: p.points });
 
 export const toAuthorization = (a: AuthorizationRecord): Authorization => ({ ...a });
 

@@ -7,7 +7,7 @@ import {
   RefundOrderLinesResult,
 } from '../graphql/types/orders';
 import type { OrderRecord, OrderResult as OrderResultRecord } from '../services/orders';
-import { toAccount } from './mappers';
+import { toAccount, toAwardPart } from './mappers';
 import { requestContext, writerContext } from './scope';
 
 const KEYS = [Role.ADMIN, Role.SERVER];
@@ -17,7 +17,7 @@ const toOrder = (o: OrderRecord): Order => ({
   awards: o.awards.map((a) => ({
     ...a,
     entryId: String(a.entryId),
-    breakdown: a.breakdown.map((p) => ({ rule: { id: p.ruleId, name: p.ruleName, version: p.version, versionId: p.ruleVersionId }, points: p.points })),
+    breakdown: a.breakdown.map(toAwardPart),
   })),
 });
 

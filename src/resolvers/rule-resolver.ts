@@ -10,7 +10,7 @@ import {
 } from '../graphql/types/rules';
 import { listActions, listConditions } from '../rules';
 import { ruleCursor, type RuleDefinitionInput as ServiceDefinitionInput, type RuleRecord, type RuleVersionRecord, type StoredDefinition } from '../services/earning';
-import { toConnection } from './mappers';
+import { toAwardPart, toConnection } from './mappers';
 import { requestContext, writerContext } from './scope';
 
 export const toRuleDefinition = (d: StoredDefinition): RuleDefinition => ({
@@ -131,6 +131,6 @@ export class LedgerEntryRuleResolver {
   async breakdown(@Root() entry: LedgerEntry, @Ctx() ctx: Context): Promise<AwardPart[]> {
     if (entry.causeType !== CauseType.RULE) return [];
     const parts = await ctx.loaders.awardBreakdown.load(Number(entry.id));
-    return parts.map((p) => ({ rule: { id: p.ruleId, name: p.ruleName, version: p.version, versionId: p.ruleVersionId }, points: p.points }));
+    return parts.map(toAwardPart);
   }
 }

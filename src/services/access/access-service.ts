@@ -275,8 +275,11 @@ export class AccessService {
    * shared by all instances through the database; it never changes, so neither do the ids.
    */
   customerIds(): Promise<CustomerIds> {
-    this.ids ??= this.sharedSecret('customer_id_secret').then((secret) => new CustomerIds(secret));
-    this.ids.catch(() => (this.ids = undefined));
+    if (!this.ids) {
+      this.ids = this.sharedSecret('customer_id_secret').then((secret) => new CustomerIds(secret));
+      // A failed load is forgotten, so the next call tries again.
+      this.ids.catch(() => (this.ids = undefined));
+    }
     return this.ids;
   }
 

@@ -68,8 +68,8 @@ export class EarningService implements Earning {
     // One source is put through the rules once: a retried order or event finds its claim and stops.
     const [claim] = await tx.run(store.claimForRules, [programId, request.source.type, request.source.id, memberId, now, paidMinor]);
     if (!claim!.claimed) return nothingEarned(0);
-    const spend = paidMinor === null ? null : { beforeMinor: Number(claim!.paid_minor) - paidMinor, afterMinor: Number(claim!.paid_minor) };
-    const spendAddedMinor = spend ? spend.afterMinor - spend.beforeMinor : 0;
+    const spend = paidMinor === null ? null : spendUpTo(Number(claim!.paid_minor), paidMinor);
+    const spendAddedMinor = paidMinor ?? 0;
     const rules = (await this.rules.activeRules(programId)).filter((rule) => rule.definition.trigger === request.trigger);
     if (rules.length === 0) return nothingEarned(spendAddedMinor);
 
@@ -93,8 +93,8 @@ export class EarningService implements Earning {
   }
 
   async addSpend(tx: UnitOfWork, book: AccountBook, minor: number): Promise<number> {
-    const spend = await this.recordSpend(tx, book.state.programId, book.state.memberId, minor, book.now);
-    return spend.afterMinor - spend.beforeMinor;
+    await this.recordSpend(tx, book.state.programId, book.state.memberId, minor, book.now);
+    return minor;
   }
 
   async returnSpend(tx: UnitOfWork, book: AccountBook, minor: number): Promise<void> {
@@ -210,8 +210,7 @@ export class EarningService implements Earning {
   private async recordSpend(tx: Queryable, programId: string, memberId: string, paidMinor: number, now: Date): Promise<Spend> {
     checkedSpend(paidMinor);
     const [row] = await tx.run(store.addSpend, [memberId, programId, paidMinor, now]);
-    const afterMinor = Number(row!.paid_minor);
-    return { beforeMinor: afterMinor - paidMinor, afterMinor };
+    return spendUpTo(Number(row!.paid_minor), paidMinor);
   }
 
   private async context(
@@ -346,4 +345,9 @@ function checkedSpend(paidMinor: number): number {
 function vested(award: PlannedAward, vestingDays: number | null, pendingDays: number): PlannedAward {
   if (award.referrerLevel === null || vestingDays === null) return award;
   return { ...award, delayDays: Math.max(award.delayDays ?? pendingDays, vestingDays) };
+}
+
+/** The member's cumulative spend before and after a payment that brought it to `afterMinor`. */
+function spendUpTo(afterMinor: number, paidMinor: number): Spend {
+  return { beforeMinor: afterMinor - paidMinor, afterMinor };
 }

@@ -10,6 +10,11 @@ import { statement } from '../../db/statement';
 
 // ── Sources and cumulative spend ─────────────────────────────────────────────
 
+/** A RuleSubjectRow's columns and tables: every statement that reads the member for the rules says the same. */
+const RULE_SUBJECT = `m.id, m.tags, m.registered_at, to_char(m.birthday, 'YYYY-MM-DD') as birthday, m.attributes,
+     p.time_zone, p.point_value_minor
+   from member m join program p on p.id = m.program_id`;
+
 /**
  * What `earn` starts with, in one statement: claims the source (no rule runs twice for it), adds
  * a paid order's money (`paidMinor`, null for an event) to the member's cumulative spend when
@@ -30,9 +35,7 @@ export const claimForRules = statement<
      on conflict (member_id) do update set paid_minor = member_spend.paid_minor + excluded.paid_minor, updated_at = excluded.updated_at
      returning paid_minor
    )
-   select exists (select 1 from c) as claimed, (select paid_minor from s) as paid_minor,
-     m.id, m.tags, m.registered_at, to_char(m.birthday, 'YYYY-MM-DD') as birthday, m.attributes, p.time_zone, p.point_value_minor
-   from member m join program p on p.id = m.program_id where m.id = $4`,
+   select exists (select 1 from c) as claimed, (select paid_minor from s) as paid_minor, ${RULE_SUBJECT} where m.id = $4`,
 );
 
 /** Adds a paid order's money to the member's cumulative spend; returns the new total. */
@@ -70,9 +73,7 @@ export interface RuleSubjectRow {
 /** The member a rule is evaluated for, with their program's time zone and point value. */
 export const readRuleSubject = statement<[memberId: string], RuleSubjectRow>(
   'earning.read_rule_subject',
-  `select m.id, m.tags, m.registered_at, to_char(m.birthday, 'YYYY-MM-DD') as birthday, m.attributes,
-     p.time_zone, p.point_value_minor
-   from member m join program p on p.id = m.program_id where m.id = ?`,
+  `select ${RULE_SUBJECT} where m.id = ?`,
 );
 
 // ── Referrers ────────────────────────────────────────────────────────────────

@@ -16,7 +16,6 @@ import {
   toEntryRecord,
   withForgiven,
   type AccountState,
-  type AccrualLot,
   type AccrualLots,
   type Balances,
   type Cause,
@@ -335,17 +334,14 @@ export class AccountBook {
     if (points <= this.state.available) {
       // Most spends are covered by the first few lots: walk the index that far, and the rest only when needed.
       const lots = store.spendableLots;
-      const excluded = pgArray(excludeLotIds);
-      const spare = excludeLotIds.length > 0;
       const { id } = this.state;
-      const first = spare
-        ? await this.tx.run(lots.firstExcept, [points, id, this.now, excluded, points])
-        : await this.tx.run(lots.first, [points, id, this.now, points]);
-      const rows = first.length < store.FIRST_LOTS || covers(first) >= points
-        ? first
-        : spare
-          ? await this.tx.run(lots.allExcept, [points, id, this.now, excluded, points])
-          : await this.tx.run(lots.all, [points, id, this.now, points]);
+      // A take-back spares the entry's own lots; other spends exclude nothing (no array to build).
+      const read = (all: boolean) =>
+        excludeLotIds.length > 0
+          ? this.tx.run(all ? lots.allExcept : lots.firstExcept, [points, id, this.now, pgArray(excludeLotIds), points])
+          : this.tx.run(all ? lots.all : lots.first, [points, id, this.now, points]);
+      const first = await read(false);
+      const rows = first.length < store.FIRST_LOTS || covers(first) >= points ? first : await read(true);
       taken = rows.map((r) => ({ lotId: Number(r.id), amount: -Number(r.take) }));
     }
     if (taken.reduce((s, c) => s - c.amount, 0) < points) {

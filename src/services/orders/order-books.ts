@@ -1,10 +1,10 @@
 import type { UnitOfWork } from '../../db/database';
+import type { Statement } from '../../db/statement';
 import { notFound } from '../../errors';
 import { lockReferrerAccounts } from '../earning';
 import { AccountBook } from '../ledger';
 import type { MemberRef } from '../shared';
 import * as store from './order-store';
-import type { OrderRow, OrderToPayRow } from './order-store';
 
 /**
  * The accounts one order write touches, each opened (locked) once. The lock order is written
@@ -36,30 +36,20 @@ export class Books {
   }
 }
 
-/** Finds the order, locks its member's account, then reads the order again under that lock. */
-export async function lockOrder(
+/**
+ * Finds the order, locks its member's account, then reads the order again under that lock with
+ * `read`: `store.lockOrder` for the row, `store.lockOrderToPay` for the row with its hold and lines.
+ */
+export async function lockOrder<R>(
   tx: UnitOfWork,
   books: Books,
   programId: string,
   orderId: string,
-): Promise<{ row: OrderRow; book: AccountBook }> {
+  read: Statement<[programId: string, orderId: string], R>,
+): Promise<{ row: R; book: AccountBook }> {
   const [found] = await tx.run(store.findOrderMember, [programId, orderId]);
   if (!found) throw notFound('Order', { orderId });
   const book = await books.open({ id: found.member_id });
-  const [row] = await tx.run(store.lockOrder, [programId, orderId]);
-  return { row, book };
-}
-
-/** As {@link lockOrder}, for paying it: the order comes with its hold and its lines, in the same read. */
-export async function lockOrderToPay(
-  tx: UnitOfWork,
-  books: Books,
-  programId: string,
-  orderId: string,
-): Promise<{ row: OrderToPayRow; book: AccountBook }> {
-  const [found] = await tx.run(store.findOrderMember, [programId, orderId]);
-  if (!found) throw notFound('Order', { orderId });
-  const book = await books.open({ id: found.member_id });
-  const [row] = await tx.run(store.lockOrderToPay, [programId, orderId]);
+  const [row] = await tx.run(read, [programId, orderId]);
   return { row, book };
 }

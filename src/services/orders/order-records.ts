@@ -37,11 +37,9 @@ export interface OrderAwardRecord {
   entryId: number;
   points: number;
   takenBack: number;
-  breakdown: AwardPartRecord[];
+  breakdown: AwardPart[];
 }
 
-/** One rule's part of an award: the rule version and its points. */
-export type AwardPartRecord = AwardPart;
 
 export interface OrderRefundRecord {
   id: string;

@@ -6,7 +6,7 @@ import type { Earning } from '../earning';
 import { snapshot } from '../ledger';
 import type { Clock, MemberRef, RequestContext } from '../shared';
 import { checkClientKey, once, raise } from '../shared';
-import { Books, lockOrder, lockOrderToPay } from './order-books';
+import { Books, lockOrder } from './order-books';
 import {
   type CheckoutQuoteRecord, type CheckoutTier, type CheckoutTiers, checkoutProgram, quoteFor, readSpender, spenderOf, tierDiscountFor,
   toQuoteRecord,
@@ -128,7 +128,7 @@ export class OrderService {
     checkAction(input);
     return this.run(ctx, 'payOrder', input, reviveOrderResult, async (tx, books) => {
       // The order, its hold and its lines in one read, under the member's lock.
-      const { row, book } = await lockOrderToPay(tx, books, ctx.programId, input.orderId);
+      const { row, book } = await lockOrder(tx, books, ctx.programId, input.orderId, store.lockOrderToPay);
       assertTransition({ orderId: row.order_id, status: row.status }, OrderStatus.PAID);
       const captureEntryId = await capturePoints(tx, book, row, row.hold, orderCause(row.order_id, input, 'Order paid'));
       // The locked row is the order as it stands: capturing its points changed only the authorization.
@@ -157,7 +157,7 @@ export class OrderService {
   async cancelOrder(ctx: RequestContext, input: OrderActionInput): Promise<OrderResult> {
     checkAction(input);
     return this.run(ctx, 'cancelOrder', input, reviveOrderResult, async (tx, books) => {
-      const { row, book } = await lockOrder(tx, books, ctx.programId, input.orderId);
+      const { row, book } = await lockOrder(tx, books, ctx.programId, input.orderId, store.lockOrder);
       assertTransition({ orderId: row.order_id, status: row.status }, OrderStatus.CANCELLED);
       const cause = orderCause(row.order_id, input, 'Order cancelled');
       let pointsReturned: number;
@@ -183,7 +183,7 @@ export class OrderService {
   async refundOrderLines(ctx: RequestContext, input: RefundOrderLinesInput): Promise<RefundResult> {
     checkRefund(input);
     return this.run(ctx, 'refundOrderLines', input, reviveRefundResult, async (tx, books) => {
-      const { row, book } = await lockOrder(tx, books, ctx.programId, input.orderId);
+      const { row, book } = await lockOrder(tx, books, ctx.programId, input.orderId, store.lockOrder);
       assertTransition({ orderId: row.order_id, status: row.status }, OrderStatus.REFUNDED);
       const order = await loadOrder(tx, ctx.programId, { id: row.id });
       const returned = resolveReturns(order, input.lines);
