@@ -2,6 +2,7 @@ import { createHash, hash, randomBytes } from 'node:crypto';
 import { LockMode, type EntityManager, type MikroORM } from '@mikro-orm/postgresql';
 import { SignJWT, jwtVerify } from 'jose';
 import type { Database } from '../../db/database';
+import { configEntities, inConfigTransaction } from '../../db/config-writes';
 import { ApiKey, ApiKeyRole } from '../../entities/api-key';
 import { Program } from '../../entities/program';
 import { ErrorCode, PatronError, badInput, notFound } from '../../errors';
@@ -118,20 +119,24 @@ export class AccessService {
    * back with the next start (the documented way back in).
    */
   async bootstrap(adminKey?: string): Promise<{ programId: string; generatedAdminKey?: string; reinstated?: boolean }> {
-    const result = await this.orm.em.fork().transactional(async (em) => {
+    const result = await inConfigTransaction(this.orm, async (em) => {
       await lockBootstrap(em);
       const program = await this.programs.firstProgram(em);
       if (adminKey) {
         const existing = await findKey(em, hashSecret(adminKey));
         if (!existing) {
-          this.newKey(em, program.id, ApiKeyRole.ADMIN, 'operator (PATRON_ADMIN_KEY)', adminKey, true);
+          await this.newKey(em, program.id, ApiKeyRole.ADMIN, 'operator (PATRON_ADMIN_KEY)', adminKey, true);
           return { programId: program.id };
         }
-        return { programId: program.id, reinstated: existing.reinstateAsOperator() };
+        const reinstated = existing.reinstateAsOperator();
+        if (reinstated) {
+          await em.nativeUpdate(ApiKey, { id: existing.id }, { operator: existing.operator, role: existing.role, revokedAt: existing.revokedAt });
+        }
+        return { programId: program.id, reinstated };
       }
       if (await findOperatorKey(em)) return { programId: program.id };
       const secret = newSecret(ApiKeyRole.ADMIN);
-      this.newKey(em, program.id, ApiKeyRole.ADMIN, 'operator', secret, true);
+      await this.newKey(em, program.id, ApiKeyRole.ADMIN, 'operator', secret, true);
       return { programId: program.id, generatedAdminKey: secret };
     });
     this.keyCache.clear();
@@ -143,7 +148,7 @@ export class AccessService {
     const hash = hashSecret(secret);
     const cached = this.keyCache.get(hash);
     if (cached && cached.until > Date.now()) return cached.identity;
-    const key = await findLiveKey(this.orm.em.fork(), hash);
+    const key = await findLiveKey(configEntities(this.orm), hash);
     const identity = key ? { keyId: key.id, programId: key.program.id, role: key.role, operator: key.operator } : null;
     if (this.keyCache.size > 10_000) this.keyCache.clear();
     this.keyCache.set(hash, { identity, until: Date.now() + KEY_CACHE_MS });
@@ -152,11 +157,10 @@ export class AccessService {
 
   /** A new key of the program `ctx` names (the GraphQL edge lets only the operator name another than its own). */
   async createApiKey(ctx: RequestContext, input: { role: ApiKeyRole; name: string }): Promise<CreatedApiKey> {
-    const em = this.orm.em.fork();
+    const em = configEntities(this.orm);
     if (!isUuid(ctx.programId) || !(await em.findOne(Program, { id: ctx.programId }))) throw notFound('Program', { programId: ctx.programId });
     const secret = newSecret(input.role);
-    const key = this.newKey(em, ctx.programId, input.role, input.name, secret);
-    await em.flush();
+    const key = await this.newKey(em, ctx.programId, input.role, input.name, secret);
     ctx.logger.info({ apiKeyId: key.id, role: key.role, programId: ctx.programId }, 'API key created');
     return { apiKey: toKey(key), secret };
   }
@@ -167,7 +171,7 @@ export class AccessService {
    * revocations of its last two admin keys cannot both pass.
    */
   async revokeApiKey(ctx: RequestContext, keyId: string, opts: { anyProgram?: boolean } = {}): Promise<ApiKeyRecord> {
-    const key = await this.orm.em.fork().transactional(async (em) => {
+    const key = await inConfigTransaction(this.orm, async (em) => {
       const found = isUuid(keyId) ? await em.findOne(ApiKey, opts.anyProgram ? { id: keyId } : { id: keyId, program: ctx.programId }) : null;
       if (!found) throw notFound('API key', { keyId });
       await em.findOne(Program, { id: found.program.id }, { lockMode: LockMode.PESSIMISTIC_WRITE });
@@ -175,6 +179,7 @@ export class AccessService {
         throw new PatronError(ErrorCode.INVALID_STATE, 'This is the program\'s last admin key: create another admin key before revoking it', { keyId });
       }
       found.revoke(this.clock.now());
+      await em.nativeUpdate(ApiKey, { id: found.id }, { revokedAt: found.revokedAt });
       return found;
     });
     this.keyCache.clear();
@@ -183,7 +188,7 @@ export class AccessService {
   }
 
   async listApiKeys(ctx: RequestContext): Promise<ApiKeyRecord[]> {
-    const keys = await this.orm.em.fork().find(ApiKey, { program: ctx.programId }, { orderBy: { createdAt: 'asc', id: 'asc' } });
+    const keys = await configEntities(this.orm).find(ApiKey, { program: ctx.programId }, { orderBy: { createdAt: 'asc', id: 'asc' } });
     return keys.map(toKey);
   }
 
@@ -191,7 +196,7 @@ export class AccessService {
   async apiKeyPage(ctx: RequestContext, opts: { first?: number | null; after?: string | null } = {}): Promise<Page<ApiKeyRecord>> {
     const limit = pageSize(opts.first);
     const afterId = readIdCursor('apiKeys', opts.after);
-    const em = this.orm.em.fork();
+    const em = configEntities(this.orm);
     if (!isUuid(ctx.programId)) throw notFound('Program', { programId: ctx.programId });
     const keys = await findKeysPage(em, ctx.programId, afterId, limit + 1);
     if (afterId && keys.length === 0 && !(await hasKey(em, ctx.programId, afterId))) {
@@ -203,8 +208,7 @@ export class AccessService {
   /** A new program's first admin key, in the transaction creating the program. */
   async firstAdminKey(em: EntityManager, program: { id: string }): Promise<CreatedApiKey> {
     const secret = newSecret(ApiKeyRole.ADMIN);
-    const key = this.newKey(em, program.id, ApiKeyRole.ADMIN, 'admin', secret);
-    await em.flush();
+    const key = await this.newKey(em, program.id, ApiKeyRole.ADMIN, 'admin', secret);
     return { apiKey: toKey(key), secret };
   }
 
@@ -305,11 +309,11 @@ export class AccessService {
     return stored.value;
   }
 
-  private newKey(em: EntityManager, programId: string, role: ApiKeyRole, name: string, secret: string, operator = false): ApiKey {
+  private async newKey(em: EntityManager, programId: string, role: ApiKeyRole, name: string, secret: string, operator = false): Promise<ApiKey> {
     const key = new ApiKey(em.getReference(Program, programId, { wrapped: true }), {
       role, name, secretHash: hashSecret(secret), prefix: keyPrefix(secret), operator,
     }, this.clock.now());
-    em.persist(key);
+    await em.insert(key);
     return key;
   }
 }

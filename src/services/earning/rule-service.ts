@@ -1,5 +1,6 @@
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import type { Database } from '../../db/database';
+import { configEntities, inConfigTransaction } from '../../db/config-writes';
 import { Rule as RuleEntity, RuleStatus, RuleVersion, checkStatus } from '../../entities/rule';
 import { badInput, notFound } from '../../errors';
 import { validateRule, type Rule, type RuleCaps, type RuleDefinition, type ValidationError } from '../../rules';
@@ -205,8 +206,9 @@ export class RuleService {
     const version = new RuleVersion(rule, 1, definition, rule.createdAt, createdBy(ctx));
     rule.edit({ version }, rule.createdAt);
     // The rule points at its first version before it exists: the foreign key is checked at commit.
-    await this.orm.em.fork().transactional(async (em) => {
-      em.persist([rule, version]);
+    await inConfigTransaction(this.orm, async (em) => {
+      await em.insert(rule);
+      await em.insert(version);
     });
     this.changed(ctx, rule, 'rule created');
     return toRecord(rule, version);
@@ -214,7 +216,7 @@ export class RuleService {
 
   async updateRule(ctx: RequestContext, ruleId: string, input: UpdateRuleInput): Promise<RuleRecord> {
     const definition = input.definition ? normalize(input.definition) : null;
-    const [rule, version] = await this.orm.em.fork().transactional(async (em) => {
+    const [rule, version] = await inConfigTransaction(this.orm, async (em) => {
       const rule = await this.load(em, ctx.programId, ruleId, true);
       rule.assertEditable('edited');
       if (input.name != null) rule.edit({ name: input.name }, rule.updatedAt);
@@ -224,10 +226,11 @@ export class RuleService {
         // Saving the same definition again is not an edit: no new version.
         if (canonicalJson(definition) !== canonicalJson(reviveDefinition(version.definition))) {
           version = new RuleVersion(rule, version.version + 1, definition, this.clock.now(), createdBy(ctx));
-          em.persist(version);
+          await em.insert(version);
         }
       }
       rule.edit({ version }, this.clock.now());
+      await em.nativeUpdate(RuleEntity, { id: rule.id }, { name: rule.name, currentVersionId: rule.currentVersionId, updatedAt: rule.updatedAt });
       return [rule, version] as const;
     });
     this.changed(ctx, rule, 'rule updated');
@@ -237,9 +240,9 @@ export class RuleService {
   /** draft → active ⇄ paused → archived; archived is final (its awards stay in the history). */
   async setRuleStatus(ctx: RequestContext, ruleId: string, status: RuleStatus): Promise<RuleRecord> {
     checkStatus(status);
-    const [rule, version] = await this.orm.em.fork().transactional(async (em) => {
+    const [rule, version] = await inConfigTransaction(this.orm, async (em) => {
       const rule = await this.load(em, ctx.programId, ruleId, true);
-      rule.transition(status, this.clock.now());
+      if (rule.transition(status, this.clock.now())) await em.nativeUpdate(RuleEntity, { id: rule.id }, { status: rule.status, updatedAt: rule.updatedAt });
       return [rule, await this.currentVersion(em, rule)] as const;
     });
     this.changed(ctx, rule, 'rule status set');
@@ -248,7 +251,7 @@ export class RuleService {
 
   async listRules(ctx: RequestContext, filter: RuleFilter = {}): Promise<RuleRecord[]> {
     if (filter.status != null) checkStatus(filter.status);
-    const em = this.orm.em.fork();
+    const em = configEntities(this.orm);
     const rules = await findRules(em, ctx.programId, filter.status ?? null);
     const versions = new Map((await findVersions(em, rules.map((r) => r.currentVersionId))).map((v) => [v.id, v]));
     return rules
@@ -265,7 +268,7 @@ export class RuleService {
     if (filter.status != null) checkStatus(filter.status);
     const limit = pageSize(opts.first);
     const afterId = readIdCursor('rules', opts.after);
-    const em = this.orm.em.fork();
+    const em = configEntities(this.orm);
     const rules = await findRulesPage(em, ctx.programId, { status: filter.status ?? null, trigger: filter.trigger ?? null }, afterId, limit + 1);
     if (afterId && rules.length === 0 && !(await hasRule(em, ctx.programId, afterId))) {
       throw badInput('after names no rule of this program', { field: 'after' });
@@ -275,14 +278,14 @@ export class RuleService {
   }
 
   async getRule(ctx: RequestContext, ruleId: string): Promise<RuleRecord> {
-    const em = this.orm.em.fork();
+    const em = configEntities(this.orm);
     const rule = await this.load(em, ctx.programId, ruleId);
     return toRecord(rule, await this.currentVersion(em, rule));
   }
 
   /** Each rule's versions, newest first, in the order of the ids asked (for DataLoader). */
   async versionsOf(programId: string, ruleIds: readonly string[]): Promise<RuleVersionRecord[][]> {
-    const versions = await findVersionsOfRules(this.orm.em.fork(), programId, ruleIds.filter(isUuid));
+    const versions = await findVersionsOfRules(configEntities(this.orm), programId, ruleIds.filter(isUuid));
     const byRule = new Map<string, RuleVersionRecord[]>();
     for (const version of versions) {
       const list = byRule.get(version.rule.id) ?? [];
@@ -294,7 +297,7 @@ export class RuleService {
 
   /** Rule versions by id with their rule's name, in the order asked (for DataLoader). */
   async versionRefs(programId: string, versionIds: readonly string[]): Promise<Array<RuleVersionRef | null>> {
-    const versions = await findVersionsWithRule(this.orm.em.fork(), programId, versionIds.filter(isUuid));
+    const versions = await findVersionsWithRule(configEntities(this.orm), programId, versionIds.filter(isUuid));
     const byId = new Map<string, RuleVersionRef>(
       versions.map((v) => [v.id, { ruleId: v.rule.id, versionId: v.id, version: v.version, name: v.rule.getEntity().name }]),
     );

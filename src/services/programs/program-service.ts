@@ -1,4 +1,5 @@
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
+import { configEntities, inConfigTransaction } from '../../db/config-writes';
 import { Program, type ProgramSettings } from '../../entities/program';
 import { notFound } from '../../errors';
 import type { Clock, RequestContext } from '../shared';
@@ -28,7 +29,8 @@ export function toProgram(program: Program): ProgramRecord {
 
 /**
  * Programs and their settings: MikroORM entities read and written through an EntityManager
- * forked for each use case. The settings' invariants live in the {@link Program} entity.
+ * forked for each use case (see db/config-writes: each write says what it stores). The
+ * settings' invariants live in the {@link Program} entity.
  */
 export class ProgramService<Created = unknown> {
   constructor(
@@ -39,14 +41,14 @@ export class ProgramService<Created = unknown> {
 
   /** The caller's program. */
   async getProgram(ctx: RequestContext): Promise<ProgramRecord> {
-    const program = await this.orm.em.fork().findOne(Program, { id: ctx.programId });
+    const program = await configEntities(this.orm).findOne(Program, { id: ctx.programId });
     if (!program) throw notFound('Program', { programId: ctx.programId });
     return toProgram(program);
   }
 
   /** Programs by id, in the order asked (for DataLoader). */
   async getPrograms(ids: readonly string[]): Promise<ProgramRecord[]> {
-    const found = await this.orm.em.fork().find(Program, { id: { $in: ids.filter(isUuid) } });
+    const found = await configEntities(this.orm).find(Program, { id: { $in: ids.filter(isUuid) } });
     const byId = new Map(found.map((p) => [p.id, toProgram(p)]));
     return ids.map((id) => {
       const program = byId.get(id);
@@ -58,9 +60,8 @@ export class ProgramService<Created = unknown> {
   /** Operator only: a new program, and whatever the creation hook adds (its first admin key). */
   async createProgram(ctx: RequestContext, input: CreateProgramInput): Promise<{ program: ProgramRecord; created: Created }> {
     const program = new Program(input as Partial<ProgramSettings> & { name: string }, this.clock.now());
-    const created = await this.orm.em.fork().transactional(async (em) => {
-      em.persist(program);
-      await em.flush();
+    const created = await inConfigTransaction(this.orm, async (em) => {
+      await em.insert(program);
       return this.onCreated(em, program);
     });
     ctx.logger.info({ programId: program.id }, 'program created');
@@ -68,11 +69,14 @@ export class ProgramService<Created = unknown> {
   }
 
   async updateProgramSettings(ctx: RequestContext, input: ProgramSettingsChange): Promise<ProgramRecord> {
-    const em = this.orm.em.fork();
+    const em = configEntities(this.orm);
     const program = await em.findOne(Program, { id: ctx.programId });
     if (!program) throw notFound('Program', { programId: ctx.programId });
     program.change(input);
-    await em.flush();
+    // Only the settings asked for: a concurrent change of others keeps its values.
+    const settings = program.settings();
+    const changed = Object.fromEntries(Object.keys(input).filter((key) => key in settings && input[key as keyof typeof input] !== undefined).map((key) => [key, settings[key as keyof ProgramSettings]]));
+    if (Object.keys(changed).length > 0) await em.nativeUpdate(Program, { id: program.id }, changed);
     return toProgram(program);
   }
 
@@ -84,8 +88,7 @@ export class ProgramService<Created = unknown> {
     const [existing] = await em.find(Program, {}, { orderBy: { createdAt: 'asc' }, limit: 1 });
     if (existing) return existing;
     const program = new Program({ name: 'Default program' }, this.clock.now());
-    em.persist(program);
-    await em.flush();
+    await em.insert(program);
     return program;
   }
 }
