@@ -3,7 +3,7 @@
  * result, so a dry run is the real run without the writes. Caps are not applied here — they need
  * database counts — but every award carries its rule's caps for the service to apply.
  */
-import { CompiledRule, compileRule } from './compile';
+import { CompiledRule, CompileResult, compileRule } from './compile';
 import type { ActionInput, ActionOutput, ActionStage } from './earn-action';
 import { isValidTimeZone } from './time-zone';
 import type { Award, EvaluationResult, EvaluationTotals, MismatchReason, Rule, RuleContext, RuleResult } from './types';
@@ -15,6 +15,20 @@ interface Entry {
 }
 
 /**
+ * A definition is compiled once per object: the active-rules cache hands out the same objects
+ * until it reloads, so a paid order no longer parses every rule's arguments again (stored
+ * definitions are never changed in place; an edit is a new version, read as a new object).
+ */
+const compiledDefinitions = new WeakMap<object, CompileResult>();
+
+export function compiledOnce(definition: unknown): CompileResult {
+  if (typeof definition !== 'object' || definition === null) return compileRule(definition);
+  let result = compiledDefinitions.get(definition);
+  if (!result) compiledDefinitions.set(definition, (result = compileRule(definition)));
+  return result;
+}
+
+/**
  * Rules run by priority (higher first; ties by id). A matched exclusive rule stops every rule of
  * strictly lower priority. Multipliers run last, over what the other applied rules awarded.
  * An invalid stored rule does not stop the others: it is reported with reason `invalid`.
@@ -23,7 +37,7 @@ interface Entry {
 export function evaluateRules(rules: readonly Rule[], context: RuleContext): EvaluationResult {
   assertValidContext(context);
   const entries: Entry[] = rules.map((rule) => {
-    const compiled = compileRule(rule.definition);
+    const compiled = compiledOnce(rule.definition);
     const result: RuleResult = {
       ruleId: rule.id,
       versionId: rule.versionId,

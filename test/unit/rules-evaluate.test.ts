@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { evaluateRules } from '../../src/rules/evaluate';
+import { compiledOnce, evaluateRules } from '../../src/rules/evaluate';
 import type { OrderLine, Rule, RuleDefinition } from '../../src/rules/types';
 import { line, makeContext } from '../support/rule-context';
 
@@ -436,5 +436,24 @@ describe('the context', () => {
   it('gives the same answer twice (pure)', () => {
     const context = paidOrder(1234);
     expect(evaluateRules(anyRule, context)).toEqual(evaluateRules(anyRule, context));
+  });
+});
+
+describe('compiling', () => {
+  test('a definition is compiled once per object; an equal new object (a new version) is compiled again', () => {
+    const cashback = rule({ condition: { condition: 'orderTotal', args: { min: 100 } }, actions: points(5) });
+    const compiled = compiledOnce(cashback.definition);
+    expect(compiled.rule).toBeDefined();
+    expect(compiledOnce(cashback.definition)).toBe(compiled);
+    expect(evaluateRules([cashback], paidOrder(20)).results[0].matched).toBe(true);
+    expect(compiledOnce(cashback.definition)).toBe(compiled);
+
+    const edited = { ...cashback, definition: { ...cashback.definition, condition: { condition: 'orderTotal', args: { min: 1_000_000 } } } };
+    expect(compiledOnce(edited.definition)).not.toBe(compiled);
+    expect(evaluateRules([edited], paidOrder(20)).results[0].matched).toBe(false);
+    // An invalid definition is remembered as invalid, and still reported.
+    const broken = rule({ actions: [{ code: 'noSuchAction', args: {} }] });
+    expect(compiledOnce(broken.definition)).toBe(compiledOnce(broken.definition));
+    expect(evaluateRules([broken], paidOrder(20)).results[0].reason?.code).toBe('invalid');
   });
 });
