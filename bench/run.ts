@@ -126,14 +126,16 @@ async function waitForOutbox(db: Client, timeoutMs = 120_000): Promise<void> {
 /** The row's costliest statements (execution time, calls and rows per operation of the row), for BENCH_PG_STATEMENTS. */
 async function printStatements(db: Client, row: Measurement): Promise<void> {
   const { rows } = await db.query(
-    `select calls, total_exec_time, rows, regexp_replace(query, '\\s+', ' ', 'g') as query
+    `select calls, total_exec_time, plans, total_plan_time, rows, regexp_replace(query, '\\s+', ' ', 'g') as query
        from pg_stat_statements where dbid = (select oid from pg_database where datname = current_database())
       order by total_exec_time desc limit 12`,
   );
   // Every operation of the window and its warm-up ran these; per-op figures are per measured op, roughly.
   const ops = Math.max(1, row.ops);
   for (const s of rows) {
-    log(`    ${(s.total_exec_time / ops * 1000).toFixed(1).padStart(7)} µs/op ${(s.calls / ops).toFixed(2).padStart(6)} calls/op ${(Number(s.rows) / Math.max(1, s.calls)).toFixed(1).padStart(7)} rows/call  ${s.query.slice(0, 150)}`);
+    // Planning shows only with BENCH_PG_FLAGS=pg_stat_statements.track_planning=on.
+    const planning = Number(s.plans) > 0 ? ` (+${((s.total_plan_time / ops) * 1000).toFixed(1)} µs/op planning ${Number(s.plans) / ops >= 0.01 ? (Number(s.plans) / ops).toFixed(2) : '0'} plans/op)` : '';
+    log(`    ${(s.total_exec_time / ops * 1000).toFixed(1).padStart(7)} µs/op ${(s.calls / ops).toFixed(2).padStart(6)} calls/op ${(Number(s.rows) / Math.max(1, s.calls)).toFixed(1).padStart(7)} rows/call${planning}  ${s.query.slice(0, 150)}`);
   }
 }
 
