@@ -24,6 +24,8 @@ export async function startEmbeddedPostgres(opts: {
   persistent: boolean;
   logger?: Pick<Logger, 'info' | 'debug' | 'warn' | 'error'>;
   onLost?: (error: Error) => void;
+  /** More server settings, `name=value` (the test run loads pg_stat_statements). */
+  settings?: string[];
 }): Promise<EmbeddedDatabase> {
   // Loaded on demand: the package is ESM-only and only needed when no DATABASE_URL is given.
   const signals = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK'] as const;
@@ -61,7 +63,7 @@ export async function startEmbeddedPostgres(opts: {
     createPostgresUser: asRoot,
     onLog: remember,
     onError: remember,
-    postgresFlags: ['-c', 'max_connections=300'],
+    postgresFlags: ['-c', 'max_connections=300', ...(opts.settings ?? []).flatMap((setting) => ['-c', setting])],
   });
   if (!existsSync(path.join(databaseDir, 'PG_VERSION'))) {
     opts.logger?.info({ databaseDir }, 'initialising embedded PostgreSQL');

@@ -36,6 +36,7 @@ import { Migration20261204600000_input_bounds } from '../migrations/Migration202
 import { Migration20261204700000_credentials } from '../migrations/Migration20261204700000_credentials';
 import { Migration20261204800000_outbox_queue } from '../migrations/Migration20261204800000_outbox_queue';
 import { Migration20261205100000_idempotency_written_once } from '../migrations/Migration20261205100000_idempotency_written_once';
+import { Migration20261206100000_spend_lot_updates } from '../migrations/Migration20261206100000_spend_lot_updates';
 import { CustomerTokenRevocation } from '../entities/customer-token-revocation';
 import { MemberContactChange } from '../entities/member-contact-change';
 
@@ -67,6 +68,7 @@ export const migrationsList = [
   { name: 'Migration20261204700000_credentials', class: Migration20261204700000_credentials },
   { name: 'Migration20261204800000_outbox_queue', class: Migration20261204800000_outbox_queue },
   { name: 'Migration20261205100000_idempotency_written_once', class: Migration20261205100000_idempotency_written_once },
+  { name: 'Migration20261206100000_spend_lot_updates', class: Migration20261206100000_spend_lot_updates },
 ];
 
 export function ormOptions(clientUrl: string, poolMax = 20): Options {

@@ -2,24 +2,8 @@ import { Migration } from '@mikro-orm/migrations';
 import { entryJson, json } from './ledger-json-sql';
 import { LEDGER_WRITE_20261204 } from './Migration20261204100000_ledger_write_functions';
 
-/**
- * `ledger_write` writes the idempotency record once, with its answer, as its last write: it
- * looks the key up first (a replay or a conflict answers from there, as before) and inserts it
- * at the end. Claiming the key first and storing the answer after meant an insert and an update
- * of the same row — and a second foreign-key check, since PostgreSQL checks again a row its own
- * transaction inserted — for every write.
- *
- * Calls with one key take turns on a transaction-level advisory lock of the key, taken before
- * any row lock, and the general path takes the same lock when it claims a key
- * (idempotency.claim_key): so a call never writes while another holds its key, and the two paths
- * never wait on each other in opposite orders (the general path claims the key, then locks the
- * account; this function locked the account, then met the key). Should a key be inserted without
- * that lock, the later insert fails with serialization_failure and the caller runs it again.
- */
-export class Migration20261205100000_idempotency_written_once extends Migration {
-  override async up(): Promise<void> {
-    this.addSql(`
-/*
+/** `ledger_write` as this migration creates it (the next definition's `down` restores it). */
+export const LEDGER_WRITE_20261205 = `/*
  * One accrual (points > 0: a new lot) or spend (points < 0: nearest-expiry lots first) with its
  * idempotency record and outbox event. Answers (outcome, body):
  *   done      written and committed with the statement; body: the stored response
@@ -191,7 +175,25 @@ begin
   outcome := 'done';
 end;
 $fn$;
-`);
+`;
+
+/**
+ * `ledger_write` writes the idempotency record once, with its answer, as its last write: it
+ * looks the key up first (a replay or a conflict answers from there, as before) and inserts it
+ * at the end. Claiming the key first and storing the answer after meant an insert and an update
+ * of the same row — and a second foreign-key check, since PostgreSQL checks again a row its own
+ * transaction inserted — for every write.
+ *
+ * Calls with one key take turns on a transaction-level advisory lock of the key, taken before
+ * any row lock, and the general path takes the same lock when it claims a key
+ * (idempotency.claim_key): so a call never writes while another holds its key, and the two paths
+ * never wait on each other in opposite orders (the general path claims the key, then locks the
+ * account; this function locked the account, then met the key). Should a key be inserted without
+ * that lock, the later insert fails with serialization_failure and the caller runs it again.
+ */
+export class Migration20261205100000_idempotency_written_once extends Migration {
+  override async up(): Promise<void> {
+    this.addSql(LEDGER_WRITE_20261205);
   }
 
   /** Back to the function as migration 20261204100000 made it (claim first, store after). */

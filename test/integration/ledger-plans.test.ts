@@ -73,3 +73,36 @@ test('ledger_write sets nothing per call (a SET clause on it cost more PostgreSQ
   const [fn] = await db.execute(`select proconfig from pg_proc where proname = 'ledger_write'`);
   expect(fn.proconfig).toBeNull();
 });
+
+/**
+ * Statements inside ledger_write are cached plans of the function, out of pg_prepared_statements'
+ * sight: pg_stat_statements counts their planning. It is loaded on the test run's embedded
+ * PostgreSQL; a server without it (DATABASE_URL) skips this test.
+ */
+test('the statements inside ledger_write are not planned again per call', async () => {
+  const [loaded] = await db.execute(`select current_setting('shared_preload_libraries') ~ 'pg_stat_statements' as yes`);
+  if (!loaded.yes) {
+    console.warn('pg_stat_statements is not loaded on this server: skipped');
+    return;
+  }
+  await db.execute('create extension if not exists pg_stat_statements');
+  const { program } = await h.programs.createProgram(h.admin, { name: 'nested-plans', pendingDays: 0 });
+  const ctx = testContext(program.id, 'server');
+  const ledger = new LedgerService(db, h.clock, { oneStatementWrites: true });
+  ledger.subscribe(new DomainHooks());
+  const { member } = await h.members.upsert(ctx, { externalId: 'nested-plans' });
+  await bigLotTable(program.id, ctx);
+  for (let i = 0; i < 40; i++) await ledger.accrue(ctx, { member: { id: member.id }, points: 5, idempotencyKey: `na-${i}` });
+  // Spends of one lot and of several.
+  for (let i = 0; i < 20; i++) await ledger.redeem(ctx, { member: { id: member.id }, points: 1 + (i % 7), idempotencyKey: `nr-${i}` });
+  const statements = await db.execute(
+    `select calls::int, plans::int, query from pg_stat_statements
+     where dbid = (select oid from pg_database where datname = current_database()) and toplevel = false and calls >= 20
+       and strpos((select prosrc from pg_proc where proname = 'ledger_write'), query) > 0`,
+  );
+  expect(statements.some((s: any) => /update lot/.test(s.query))).toBe(true);
+  // (Statements with INTO reach PostgreSQL without it, so they do not match the source here.)
+  expect(statements.some((s: any) => /insert into lot_allocation/.test(s.query))).toBe(true);
+  // One connection: five custom plans, then the generic one (again after an ANALYZE of an earlier test).
+  expect(statements.filter((s: any) => s.plans > s.calls / 2).map((s: any) => `${s.plans} plans of ${s.calls} calls: ${s.query.slice(0, 120)}`)).toEqual([]);
+});

@@ -1,0 +1,27 @@
+import { Migration } from '@mikro-orm/migrations';
+import { LEDGER_WRITE_20261205 } from './Migration20261205100000_idempotency_written_once';
+
+const JOINED_UPDATE = 'update lot set remaining = lot.remaining - t.take from unnest(v_lot_ids, v_takes) as t(lot_id, take) where lot.id = t.lot_id;';
+
+/**
+ * A spend in `ledger_write` takes from its lots one by one, each by its key. Joining the lots
+ * with the arrays of ids and takes was planned anew on every call — its generic plan, costed for
+ * arrays of unknown length, always looked dearer than a custom one — about 90 µs of PostgreSQL's
+ * planning per redemption (pg_stat_statements with track_planning). An update by primary key
+ * settles on its generic plan after five calls, like the function's other statements.
+ */
+const ONE_LOT_AT_A_TIME = `for i in 1 .. coalesce(array_length(v_lot_ids, 1), 0) loop
+      update lot set remaining = remaining - v_takes[i] where id = v_lot_ids[i];
+    end loop;`;
+
+export class Migration20261206100000_spend_lot_updates extends Migration {
+  override async up(): Promise<void> {
+    const text = LEDGER_WRITE_20261205.replace(JOINED_UPDATE, ONE_LOT_AT_A_TIME);
+    if (text === LEDGER_WRITE_20261205) throw new Error('ledger_write no longer holds the joined lot update this migration replaces');
+    this.addSql(text);
+  }
+
+  override async down(): Promise<void> {
+    this.addSql(LEDGER_WRITE_20261205);
+  }
+}
