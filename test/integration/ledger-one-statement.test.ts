@@ -14,7 +14,7 @@ import { Database } from '../../src/db/database';
 import { MemberStatus } from '../../src/entities/member';
 import { PatronError } from '../../src/errors';
 import { LedgerAudit, LedgerService } from '../../src/services/ledger';
-import { claimKey } from '../../src/services/shared/idempotency-store';
+import { storeAnswer, takeTurn } from '../../src/services/shared/idempotency-store';
 import { DAY_MS, DomainHooks, type RequestContext } from '../../src/services/shared';
 import { testContext } from '../support/context';
 import { serviceHarness, type ServiceHarness } from '../support/services';
@@ -323,8 +323,10 @@ describe('one statement', () => {
     });
 
     /** The general path's first statement for a key, in a transaction left open on another connection. */
-    const claimElsewhere = (key: string, operation: string) =>
-      other.query(claimKey.text, [turn.programId, key, operation, 'another-request']);
+    const claimElsewhere = (key: string) => other.query(takeTurn.text, [turn.programId, key]);
+    /** Its last: the key stored with its answer. */
+    const answerElsewhere = (key: string, operation: string) =>
+      other.query(storeAnswer.text, [turn.programId, key, operation, 'another-request', '{}']);
 
     /** Resolves once a `ledger_write` call of this database is waiting for a key's turn. */
     async function writeWaiting(): Promise<void> {
@@ -339,7 +341,7 @@ describe('one statement', () => {
     }
 
     test('the one-statement write waits for it, then conflicts when it commits', async () => {
-      await claimElsewhere('turn-commit', 'redeem');
+      await claimElsewhere('turn-commit');
       const write = fast.ledger.accrue(turn.server, { member: { externalId: 'm0' }, points: 5, delayDays: 0, idempotencyKey: 'turn-commit' });
       await writeWaiting();
       // What the general path does next: lock the member's account. The write is waiting for the
@@ -347,6 +349,7 @@ describe('one statement', () => {
       // account and waited for the key, this waited for it: a deadlock, broken after a second.)
       await other.query(`set local lock_timeout = '300ms'`);
       await other.query('select 1 from account where member_id = $1 for update', [turn.members[0]]);
+      await answerElsewhere('turn-commit', 'redeem');
       await other.query('commit');
       await expect(write).rejects.toMatchObject({ code: 'IDEMPOTENCY_CONFLICT', details: { key: 'turn-commit', firstOperation: 'redeem' } });
       const { rows } = await fast.database.pool.query(
@@ -356,7 +359,7 @@ describe('one statement', () => {
 
     // The key freed, the write goes ahead (this held before the key's lock too; it guards the lock's release).
     test('the one-statement write waits for it, then writes when it rolls back', async () => {
-      await claimElsewhere('turn-rollback', 'redeem');
+      await claimElsewhere('turn-rollback');
       const write = fast.ledger.accrue(turn.server, { member: { externalId: 'm1' }, points: 5, delayDays: 0, idempotencyKey: 'turn-rollback' });
       await writeWaiting();
       await other.query('rollback');

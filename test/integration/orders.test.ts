@@ -502,6 +502,24 @@ describe('earned points already spent', () => {
 });
 
 describe('idempotency and impossible transitions', () => {
+  it('the same payOrder sent ten times at once pays once, and every call gets the first answer', async () => {
+    const s = await shop();
+    const memberId = await s.member('i3');
+    await s.give(memberId, 3_000);
+    const input = placeInput(memberId, { points: 1_000 });
+    await h.services.orders.placeOrder(s.server, input);
+    // The calls wait for the key's turn; each then sees the first one's answer, never the order
+    // already paid (INVALID_STATE) or a key taken (a retry).
+    const answers = await Promise.all(Array.from({ length: 10 }, () => pay(s, input.orderId, 'pay-i3')));
+    for (const answer of answers) expect(answer).toEqual(answers[0]);
+    expect(answers[0].order.status).toBe('paid');
+    const entries = await s.entries();
+    expect(await pay(s, input.orderId, 'pay-i3')).toEqual(answers[0]);
+    expect(await s.entries()).toBe(entries);
+    expect(await s.account(memberId)).toMatchObject({ reserved: 0, lifetimeRedeemed: 1_000 });
+    await s.expectBooksBalance();
+  });
+
   it('replays each step with its key, and refuses the same key with other input', async () => {
     const s = await shop();
     const memberId = await s.member('i1');

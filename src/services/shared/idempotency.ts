@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Queryable } from '../../db/statement';
-import { claimKey, firstCall, storeResponse } from './idempotency-store';
+import { storeAnswer, takeTurn } from './idempotency-store';
 import { ErrorCode, PatronError, badInput } from '../../errors';
 
 const MAX_KEY_LENGTH = 200;
@@ -31,24 +31,23 @@ export interface IdempotentCall<T> {
 }
 
 /**
- * Runs `work` once per (program, key) inside the caller's transaction. The key is claimed
- * first, under the key's advisory lock: a concurrent request with the same key (here, or in
- * `ledger_write`) waits for the first to commit, then replays its stored result. A different
- * input under the same key is an IDEMPOTENCY_CONFLICT. If the work fails, the transaction rolls
- * back and the key is free.
+ * Runs `work` once per (program, key) inside the caller's transaction. The call first waits for
+ * the key's turn (its advisory lock, here and in `ledger_write`): a concurrent request with the
+ * same key waits for the first to commit, then replays its stored result. A different input
+ * under the same key is an IDEMPOTENCY_CONFLICT. The key is written once, with the result, as
+ * the call's last write; if the work fails, the transaction rolls back and the key stays free.
  */
 export async function once<T>(tx: Queryable, call: IdempotentCall<T>, work: () => Promise<T>): Promise<T> {
   checkIdempotencyKey(call.key);
   const hash = requestHash(call.operation, call.input);
-  const claimed = await tx.run(claimKey, [call.programId, call.key, call.operation, hash]);
-  if (claimed.length === 0) {
-    const [first] = await tx.run(firstCall, [call.programId, call.key]);
+  const [first] = await tx.run(takeTurn, [call.programId, call.key]);
+  if (first) {
     if (first.operation !== call.operation || first.request_hash !== hash) throw idempotencyConflict(call.key, first.operation);
     return call.revive(first.response);
   }
   const result = await work();
   const json = JSON.parse(JSON.stringify(result));
-  await tx.run(storeResponse, [JSON.stringify(json), call.programId, call.key]);
+  await tx.run(storeAnswer, [call.programId, call.key, call.operation, hash, JSON.stringify(json)]);
   return call.revive(json);
 }
 
