@@ -35,9 +35,15 @@ const accountBy = (column: string) =>
     `${ACCOUNT_WITH_OVERDUE} join member m on m.id = a.member_id where m.program_id = ? and m.${column} = ?`,
   );
 
+/** By the member's id, the account's own key: no member row to read. */
+const accountByMemberId = statement<[now: string, programId: string, memberId: string], AccountReadRow>(
+  'ledger.account_by_member_id',
+  `${ACCOUNT_WITH_OVERDUE} where a.program_id = ? and a.member_id = ?`,
+);
+
 /** By the member column a reference names (see memberRefColumn). */
 export const accountByMember: Readonly<Record<string, ReturnType<typeof accountBy>>> = {
-  id: accountBy('id'),
+  id: accountByMemberId,
   external_id: accountBy('external_id'),
   email: accountBy('email'),
   phone: accountBy('phone'),
