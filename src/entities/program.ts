@@ -242,9 +242,9 @@ export class Program implements ProgramSettings {
    * Changes the settings given. Left out (undefined) keeps a setting; null clears the lifetime
    * and the return window, and is ignored for settings that need a value.
    */
-  change(changes: Partial<{ [K in keyof ProgramSettings]: ProgramSettings[K] | null }>): void {
+  change(changes: Partial<{ [K in keyof ProgramSettings]: ProgramSettings[K] | null }>): Array<keyof ProgramSettings> {
     checkSettings(changes as Partial<ProgramSettings>);
-    this.apply(changes);
+    return this.apply(changes);
   }
 
   /** The settings as plain data. */
@@ -252,11 +252,15 @@ export class Program implements ProgramSettings {
     return Object.fromEntries(SETTINGS.map((key) => [key, this[key]])) as unknown as ProgramSettings;
   }
 
-  private apply(changes: Partial<{ [K in keyof ProgramSettings]: ProgramSettings[K] | null }>): void {
+  /** Sets the settings given and says which those were (for the write to store only them). */
+  private apply(changes: Partial<{ [K in keyof ProgramSettings]: ProgramSettings[K] | null }>): Array<keyof ProgramSettings> {
+    const applied: Array<keyof ProgramSettings> = [];
     for (const key of SETTINGS) {
       const value = changes[key];
       if (value === undefined || (value === null && !CLEARABLE.has(key))) continue;
       (this as unknown as Record<string, unknown>)[key] = value;
+      applied.push(key);
     }
+    return applied;
   }
 }

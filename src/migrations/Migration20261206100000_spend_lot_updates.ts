@@ -14,10 +14,16 @@ const ONE_LOT_AT_A_TIME = `for i in 1 .. coalesce(array_length(v_lot_ids, 1), 0)
       update lot set remaining = remaining - v_takes[i] where id = v_lot_ids[i];
     end loop;`;
 
+/** The general path's statement that took the key's lock was renamed (20261206200000 makes it a function). */
+const OLD_LOCK_NOTE = "-- The same lock as idempotency.claim_key's: one call per key at a time, before any row lock.";
+const LOCK_NOTE = "-- The same lock as idempotency_turn's (the general path): one call per key at a time, before any row lock.";
+
 export class Migration20261206100000_spend_lot_updates extends Migration {
   override async up(): Promise<void> {
-    const text = LEDGER_WRITE_20261205.replace(JOINED_UPDATE, ONE_LOT_AT_A_TIME);
-    if (text === LEDGER_WRITE_20261205) throw new Error('ledger_write no longer holds the joined lot update this migration replaces');
+    const text = LEDGER_WRITE_20261205.replace(JOINED_UPDATE, ONE_LOT_AT_A_TIME).replace(OLD_LOCK_NOTE, LOCK_NOTE);
+    if (!text.includes(ONE_LOT_AT_A_TIME) || !text.includes(LOCK_NOTE)) {
+      throw new Error('ledger_write no longer holds the statement and the note this migration replaces');
+    }
     this.addSql(text);
   }
 

@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { createTestDatabase, type TestDatabase } from '../support/database';
 import { spawnServer, type ServerProcess } from '../support/server-process';
@@ -11,6 +12,7 @@ import { createMember, createProgram, ok, uniqueKey, waitFor, accrue } from './h
  * starts the real server with a probe preloaded, writes every kind of configuration, and asks
  * the process whether its promise hooks are on.
  */
+const PROBE = path.resolve(__dirname, '../support/promise-hook-probe.js');
 let db: TestDatabase;
 let server: ServerProcess;
 
@@ -18,7 +20,7 @@ beforeAll(async () => {
   db = await createTestDatabase();
   server = await spawnServer({
     DATABASE_URL: db.url,
-    NODE_OPTIONS: `--require ${path.resolve(__dirname, '../support/promise-hook-probe.js')}`,
+    NODE_OPTIONS: `--require ${PROBE}`,
   });
 }, 90_000);
 afterAll(async () => {
@@ -33,6 +35,29 @@ async function promiseHooksOn(): Promise<boolean> {
   expect(await waitFor(() => answered() !== undefined, 5000)).toBe(true);
   return JSON.parse(answered()!).promiseHooks as boolean;
 }
+
+/** What the probe says in a bare process that ran an AsyncLocalStorage, or did not. */
+async function probeOfProcess(runStorage: boolean): Promise<boolean> {
+  const script = `${runStorage ? "new (require('node:async_hooks').AsyncLocalStorage)().run(1, () => {});" : ''} setInterval(() => {}, 1000); process.send('up');`;
+  const child = spawn(process.execPath, ['--require', PROBE, '-e', script], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+  try {
+    await new Promise((resolve) => child.once('message', resolve));
+    let err = '';
+    child.stderr!.on('data', (chunk) => (err += chunk));
+    child.kill('SIGUSR2');
+    expect(await waitFor(() => err.includes('promise hooks probe'), 5000)).toBe(true);
+    return JSON.parse(err.trim().split('\n').pop()!).promiseHooks as boolean;
+  } finally {
+    child.kill('SIGKILL');
+  }
+}
+
+test('the probe tells a process whose promise hooks are on from one whose are off', async () => {
+  // On a Node whose AsyncLocalStorage needs no promise hooks the first answer is false: then the
+  // test below would prove nothing, and this one says so.
+  expect(await probeOfProcess(true)).toBe(true);
+  expect(await probeOfProcess(false)).toBe(false);
+});
 
 const rule = (points: number) => ({
   trigger: 'product_review',

