@@ -38,6 +38,21 @@ describe('trackEvent', () => {
     ).rejects.toMatchObject({ code: 'IDEMPOTENCY_CONFLICT' });
   });
 
+  it('a pool full of event transactions loads the expired rules on one of them, not on a connection none will free', async () => {
+    // 30 events at once on a pool of 20: every connection is taken by a transaction that comes to
+    // earning and needs the active rules, which have just been forgotten.
+    const members = await Promise.all(Array.from({ length: 30 }, (_, i) => h.member(`pool-full-${i}`)));
+    h.services.rules.invalidate(h.programId);
+    const started = Date.now();
+    const results = await Promise.allSettled(
+      members.map((memberId) => h.services.events.trackEvent(h.server, { type: 'survey_answer', member: { id: memberId }, payload: { score: 8 }, idempotencyKey: key() })),
+    );
+    expect(results.filter((r) => r.status === 'rejected').map((r) => String((r as PromiseRejectedResult).reason))).toEqual([]);
+    expect(results.map((r) => (r as PromiseFulfilledResult<any>).value.memberPoints)).toEqual(members.map(() => 15));
+    // Nobody waited for the pool's 10-second timeout.
+    expect(Date.now() - started).toBeLessThan(8_000);
+  });
+
   it('publishes the balance change after commit, once', async () => {
     const memberId = await h.member('publish-1');
     const before = h.published.length;

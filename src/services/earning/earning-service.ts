@@ -70,7 +70,7 @@ export class EarningService implements Earning {
     if (!claim!.claimed) return nothingEarned(0);
     const spend = paidMinor === null ? null : spendUpTo(Number(claim!.paid_minor), paidMinor);
     const spendAddedMinor = paidMinor ?? 0;
-    const rules = (await this.rules.activeRules(programId)).filter((rule) => rule.definition.trigger === request.trigger);
+    const rules = (await this.rules.activeRules(programId, tx)).filter((rule) => rule.definition.trigger === request.trigger);
     if (rules.length === 0) return nothingEarned(spendAddedMinor);
 
     const { awards, subject } = await this.plan(tx, { programId, memberId, now }, request, spend, rules, false, claim);

@@ -1,5 +1,5 @@
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
-import type { Database } from '../../db/database';
+import type { Database, Sql } from '../../db/database';
 import { configEntities, inConfigTransaction } from '../../db/config-writes';
 import { Rule as RuleEntity, RuleStatus, RuleVersion, checkStatus } from '../../entities/rule';
 import { badInput, notFound } from '../../errors';
@@ -304,27 +304,35 @@ export class RuleService {
     return versionIds.map((id) => byId.get(id) ?? null);
   }
 
-  /** The program's active rules, current versions, from memory when fresh: one query per program per TTL. */
-  activeRules(programId: string): Promise<Rule[]> {
+  /**
+   * The program's active rules, current versions, from memory when fresh: one query per program
+   * per TTL. A caller inside a transaction passes it as `db`, so a reload runs on the connection
+   * it holds: on the pool, a full pool of such transactions would wait for a connection none of
+   * them frees. Callers that meet another's load in flight share it; should it fail, that is the
+   * other's failure, and each loads again on its own connection.
+   */
+  activeRules(programId: string, db: Sql = this.db): Promise<Rule[]> {
     const cached = this.activeCache.get(programId);
-    if (cached && cached.until > Date.now()) return cached.rules;
-    const rules = this.loadEngineRules(programId, [RuleStatus.ACTIVE]);
+    if (cached && cached.until > Date.now()) return cached.rules.catch(() => this.loadEngineRules(db, programId, [RuleStatus.ACTIVE]));
+    const rules = this.loadEngineRules(db, programId, [RuleStatus.ACTIVE]);
     this.activeCache.set(programId, { rules, until: Date.now() + this.cacheTtlMs });
-    rules.catch(() => this.activeCache.delete(programId));
+    rules.catch(() => {
+      if (this.activeCache.get(programId)?.rules === rules) this.activeCache.delete(programId);
+    });
     return rules;
   }
 
   /** Every rule but archived ones, uncached: a dry run also explains drafts and paused rules. */
   rulesForSimulation(programId: string): Promise<Rule[]> {
-    return this.loadEngineRules(programId, [RuleStatus.DRAFT, RuleStatus.ACTIVE, RuleStatus.PAUSED]);
+    return this.loadEngineRules(this.db, programId, [RuleStatus.DRAFT, RuleStatus.ACTIVE, RuleStatus.PAUSED]);
   }
 
   invalidate(programId: string): void {
     this.activeCache.delete(programId);
   }
 
-  private async loadEngineRules(programId: string, statuses: RuleStatus[]): Promise<Rule[]> {
-    const rows = await this.db.run(engineRules, [programId, `{${statuses.join(',')}}`]);
+  private async loadEngineRules(db: Sql, programId: string, statuses: RuleStatus[]): Promise<Rule[]> {
+    const rows = await db.run(engineRules, [programId, `{${statuses.join(',')}}`]);
     return rows.map(toEngineRule);
   }
 
