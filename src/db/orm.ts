@@ -36,8 +36,8 @@ import { Migration20261204600000_input_bounds } from '../migrations/Migration202
 import { Migration20261204700000_credentials } from '../migrations/Migration20261204700000_credentials';
 import { Migration20261204800000_outbox_queue } from '../migrations/Migration20261204800000_outbox_queue';
 import { Migration20261205100000_idempotency_written_once } from '../migrations/Migration20261205100000_idempotency_written_once';
-import { Migration20261206100000_spend_lot_updates } from '../migrations/Migration20261206100000_spend_lot_updates';
-import { Migration20261206200000_idempotency_turns } from '../migrations/Migration20261206200000_idempotency_turns';
+import { Migration20261206100000_idempotency_turns } from '../migrations/Migration20261206100000_idempotency_turns';
+import { Migration20261206200000_ledger_write_spends } from '../migrations/Migration20261206200000_ledger_write_spends';
 import { CustomerTokenRevocation } from '../entities/customer-token-revocation';
 import { MemberContactChange } from '../entities/member-contact-change';
 
@@ -69,8 +69,8 @@ export const migrationsList = [
   { name: 'Migration20261204700000_credentials', class: Migration20261204700000_credentials },
   { name: 'Migration20261204800000_outbox_queue', class: Migration20261204800000_outbox_queue },
   { name: 'Migration20261205100000_idempotency_written_once', class: Migration20261205100000_idempotency_written_once },
-  { name: 'Migration20261206100000_spend_lot_updates', class: Migration20261206100000_spend_lot_updates },
-  { name: 'Migration20261206200000_idempotency_turns', class: Migration20261206200000_idempotency_turns },
+  { name: 'Migration20261206100000_idempotency_turns', class: Migration20261206100000_idempotency_turns },
+  { name: 'Migration20261206200000_ledger_write_spends', class: Migration20261206200000_ledger_write_spends },
 ];
 
 export function ormOptions(clientUrl: string, poolMax = 20): Options {

@@ -7,13 +7,13 @@ import { Migration } from '@mikro-orm/migrations';
  * answers from the record when there is one, and otherwise does its work and stores the key
  * with the answer through `idempotency_answer`. Before, a call claimed the key with an insert and
  * stored its answer with an update of the same row: one statement and a row version more per
- * write.
+ * write. `ledger_write` stores its answer through `idempotency_answer` too (20261206200000).
  *
  * The read is a statement of its own inside the function: a volatile function's statements each
  * take a fresh snapshot, so a call that waited for the key sees what the call before it committed
  * (in one statement with the lock, it would read from before the wait).
  */
-export class Migration20261206200000_idempotency_turns extends Migration {
+export class Migration20261206100000_idempotency_turns extends Migration {
   override async up(): Promise<void> {
     this.addSql(`
 create function idempotency_turn(p_program_id uuid, p_key text)
