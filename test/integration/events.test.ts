@@ -53,6 +53,20 @@ describe('trackEvent', () => {
     expect(Date.now() - started).toBeLessThan(8_000);
   });
 
+  it('a quote loading the expired rules on the pool does not hold up the transactions that fill it', async () => {
+    const members = await Promise.all(Array.from({ length: 30 }, (_, i) => h.member(`pool-quote-${i}`)));
+    h.services.rules.invalidate(h.programId);
+    const started = Date.now();
+    // The events take every connection first; the quote's load then waits for one in the pool.
+    const events = members.map((memberId) =>
+      h.services.events.trackEvent(h.server, { type: 'survey_answer', member: { id: memberId }, payload: { score: 8 }, idempotencyKey: key() }));
+    const quote = h.services.earning.preview(h.programId, members[0], { trigger: 'survey_answer', occurredAt: new Date(), payload: { score: 8 } }, new Date());
+    const results = await Promise.allSettled([...events, quote]);
+    expect(results.filter((r) => r.status === 'rejected').map((r) => String((r as PromiseRejectedResult).reason))).toEqual([]);
+    expect((results.at(-1) as PromiseFulfilledResult<{ memberPoints: number }>).value.memberPoints).toBe(15);
+    expect(Date.now() - started).toBeLessThan(8_000);
+  });
+
   it('publishes the balance change after commit, once', async () => {
     const memberId = await h.member('publish-1');
     const before = h.published.length;

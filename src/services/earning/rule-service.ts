@@ -190,7 +190,9 @@ function checkDefinition(definition: StoredDefinition, status: RuleStatus): void
  * once, other instances see it within {@link ACTIVE_RULES_TTL_MS}.
  */
 export class RuleService {
-  private readonly activeCache = new Map<string, { rules: Promise<Rule[]>; until: number }>();
+  private readonly activeCache = new Map<string, { rules: Rule[]; until: number }>();
+  /** Bumped by every change: a load that began before one does not fill the cache. */
+  private changes = 0;
 
   constructor(
     private readonly orm: MikroORM,
@@ -305,20 +307,19 @@ export class RuleService {
   }
 
   /**
-   * The program's active rules, current versions, from memory when fresh: one query per program
-   * per TTL. A caller inside a transaction passes it as `db`, so a reload runs on the connection
-   * it holds: on the pool, a full pool of such transactions would wait for a connection none of
-   * them frees. Callers that meet another's load in flight share it; should it fail, that is the
-   * other's failure, and each loads again on its own connection.
+   * The program's active rules, current versions, from memory when fresh: a load per program per
+   * TTL. A caller inside a transaction passes it as `db`, and a load runs there, on the
+   * connection it holds. The cache keeps loaded rules only, never a load in flight: a caller
+   * waiting on another's load — a quote's, queued on a full pool — would hold its connection
+   * while that load waited for one, and a full pool of them would stall until the pool's
+   * timeout. So callers that meet an expired entry together each load (one small read each).
    */
-  activeRules(programId: string, db: Sql = this.db): Promise<Rule[]> {
+  async activeRules(programId: string, db: Sql = this.db): Promise<Rule[]> {
     const cached = this.activeCache.get(programId);
-    if (cached && cached.until > Date.now()) return cached.rules.catch(() => this.loadEngineRules(db, programId, [RuleStatus.ACTIVE]));
-    const rules = this.loadEngineRules(db, programId, [RuleStatus.ACTIVE]);
-    this.activeCache.set(programId, { rules, until: Date.now() + this.cacheTtlMs });
-    rules.catch(() => {
-      if (this.activeCache.get(programId)?.rules === rules) this.activeCache.delete(programId);
-    });
+    if (cached && cached.until > Date.now()) return cached.rules;
+    const changesBefore = this.changes;
+    const rules = await this.loadEngineRules(db, programId, [RuleStatus.ACTIVE]);
+    if (this.changes === changesBefore) this.activeCache.set(programId, { rules, until: Date.now() + this.cacheTtlMs });
     return rules;
   }
 
@@ -328,6 +329,7 @@ export class RuleService {
   }
 
   invalidate(programId: string): void {
+    this.changes += 1;
     this.activeCache.delete(programId);
   }
 
