@@ -62,6 +62,18 @@ test('two revocations of a program\'s last two admin keys at once: one of them i
   }
 });
 
+test('a key revoked twice, one after the other or at once, keeps the time of its first revocation', async () => {
+  const shop = await createProgram(s);
+  const first = ok(await s.request<any, any>(REVOKE, { id: shop.serverKeyId }, shop.adminKey)).revokeApiKey.revokedAt;
+  const again = ok(await s.request<any, any>(REVOKE, { id: shop.serverKeyId }, shop.adminKey)).revokeApiKey.revokedAt;
+  expect(again).toBe(first);
+  const spare = await newKey(shop.adminKey, 'SERVER');
+  const together = await Promise.all(Array.from({ length: 4 }, () => s.request<any, any>(REVOKE, { id: spare.id }, shop.adminKey)));
+  const times = together.map((r) => ok(r).revokeApiKey.revokedAt);
+  const stored = (await keysOf(shop.adminKey)).find((k) => k.id === spare.id)!.revokedAt;
+  expect(times).toEqual(times.map(() => stored));
+});
+
 test('the operator mints, lists and revokes the keys of any program; a program\'s admin only its own', async () => {
   const shop = await createProgram(s);
   const other = await createProgram(s);
