@@ -2,7 +2,7 @@ import { createHash, hash, randomBytes } from 'node:crypto';
 import { LockMode, type EntityManager, type MikroORM } from '@mikro-orm/postgresql';
 import { SignJWT, jwtVerify } from 'jose';
 import type { Database } from '../../db/database';
-import { configEntities, inConfigTransaction } from '../../db/config-writes';
+import { configEntities, inConfigTransaction, storeChanges } from '../../db/config-writes';
 import { ApiKey, ApiKeyRole } from '../../entities/api-key';
 import { Program } from '../../entities/program';
 import { ErrorCode, PatronError, badInput, notFound } from '../../errors';
@@ -129,9 +129,7 @@ export class AccessService {
           return { programId: program.id };
         }
         const reinstated = existing.reinstateAsOperator();
-        if (reinstated) {
-          await em.nativeUpdate(ApiKey, { id: existing.id }, { operator: existing.operator, role: existing.role, revokedAt: existing.revokedAt });
-        }
+        if (reinstated) await storeChanges(em, existing, ['operator', 'role', 'revokedAt']);
         return { programId: program.id, reinstated };
       }
       if (await findOperatorKey(em)) return { programId: program.id };
@@ -180,7 +178,7 @@ export class AccessService {
       }
       found.revoke(this.clock.now());
       // Revoking twice keeps the first time, also when the other revocation committed after this read.
-      const revoked = await em.nativeUpdate(ApiKey, { id: found.id, revokedAt: null }, { revokedAt: found.revokedAt });
+      const revoked = await storeChanges(em, found, ['revokedAt'], { revokedAt: null });
       if (revoked === 0) await em.refresh(found);
       return found;
     });

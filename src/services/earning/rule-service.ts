@@ -1,6 +1,6 @@
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import type { Database, Sql } from '../../db/database';
-import { configEntities, inConfigTransaction } from '../../db/config-writes';
+import { configEntities, inConfigTransaction, storeChanges } from '../../db/config-writes';
 import { Rule as RuleEntity, RuleStatus, RuleVersion, checkStatus } from '../../entities/rule';
 import { badInput, notFound } from '../../errors';
 import { validateRule, type Rule, type RuleCaps, type RuleDefinition, type ValidationError } from '../../rules';
@@ -232,7 +232,7 @@ export class RuleService {
         }
       }
       rule.edit({ version }, this.clock.now());
-      await em.nativeUpdate(RuleEntity, { id: rule.id }, { name: rule.name, currentVersionId: rule.currentVersionId, updatedAt: rule.updatedAt });
+      await storeChanges(em, rule, ['name', 'currentVersionId', 'updatedAt']);
       return [rule, version] as const;
     });
     this.changed(ctx, rule, 'rule updated');
@@ -244,7 +244,7 @@ export class RuleService {
     checkStatus(status);
     const [rule, version] = await inConfigTransaction(this.orm, async (em) => {
       const rule = await this.load(em, ctx.programId, ruleId, true);
-      if (rule.transition(status, this.clock.now())) await em.nativeUpdate(RuleEntity, { id: rule.id }, { status: rule.status, updatedAt: rule.updatedAt });
+      if (rule.transition(status, this.clock.now())) await storeChanges(em, rule, ['status', 'updatedAt']);
       return [rule, await this.currentVersion(em, rule)] as const;
     });
     this.changed(ctx, rule, 'rule status set');

@@ -3,8 +3,9 @@ import type { CauseType, EntryKind } from '../../entities/ledger-entry';
 
 /**
  * The one-statement ledger writes: a call of the `ledger_write` database function (migrations
- * 20261204100000, 20261205100000 and 20261206200000), which does an accrual or a spend with its idempotency
- * record and outbox event in one round trip, or answers `general` having written nothing.
+ * 20261204100000, 20261205100000 and 20261206200000), which does an accrual or a spend with its
+ * idempotency record and outbox event in one round trip, or answers `general` having written
+ * nothing.
  */
 
 export type WriteOutcome = 'done' | 'replay' | 'conflict' | 'general';

@@ -24,9 +24,8 @@ export interface OneStatementWrite {
  * An accrual, redemption or adjustment in one round trip: the `ledger_write` function takes the
  * idempotency key's lock, locks the account, looks the key up, writes the entry with its lots,
  * balances, outbox event and, last, the key with its stored response, and commits with the
- * statement. Returns the stored response (revive it as the
- * general path does), or null when the function left the case to the general path — anything
- * unusual, where nothing was written. A deadlock is retried like a transaction; the relay is woken
+ * statement. Returns the stored response (revive it as the general path does), or null when the
+ * function left the case to the general path — anything unusual, where nothing was written. A deadlock is retried like a transaction; the relay is woken
  * after a commit that wrote an event, as after a transaction.
  */
 export async function writeInOneStatement(ctx: RequestContext, db: Database, w: OneStatementWrite): Promise<unknown | null> {

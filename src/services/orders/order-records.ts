@@ -40,7 +40,6 @@ export interface OrderAwardRecord {
   breakdown: AwardPart[];
 }
 
-
 export interface OrderRefundRecord {
   id: string;
   lines: Array<{ lineIndex: number; sku: string; quantity: number }>;

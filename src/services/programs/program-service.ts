@@ -1,5 +1,5 @@
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
-import { configEntities, inConfigTransaction } from '../../db/config-writes';
+import { configEntities, inConfigTransaction, storeChanges } from '../../db/config-writes';
 import { Program, type ProgramSettings } from '../../entities/program';
 import { notFound } from '../../errors';
 import type { Clock, RequestContext } from '../shared';
@@ -74,7 +74,7 @@ export class ProgramService<Created = unknown> {
     if (!program) throw notFound('Program', { programId: ctx.programId });
     // Only the settings this change set: a concurrent change of others keeps its values.
     const applied = program.change(input);
-    if (applied.length > 0) await em.nativeUpdate(Program, { id: program.id }, Object.fromEntries(applied.map((key) => [key, program[key]])));
+    if (applied.length > 0) await storeChanges(em, program, applied);
     return toProgram(program);
   }
 
