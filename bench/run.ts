@@ -41,9 +41,12 @@
  *   BENCH_PROFILE=1           write a V8 CPU profile of the server to bench/profiles/
  *   BENCH_PG_STATEMENTS=1     load pg_stat_statements (track = all, so statements inside functions
  *                             count too) and print each row's costliest statements after it
+ *   BENCH_PG_STATEMENTS_SHOWN (12)  how many statements BENCH_PG_STATEMENTS lists per row
  *   BENCH_PG_FLAGS            more PostgreSQL settings, `name=value` separated by spaces (auto_explain, logging …)
  *   BENCH_PG_LOG              a file to append PostgreSQL's log to
+ *   BENCH_SETUP_SQL           SQL run after the seed, before any row (try a schema change without a migration)
  *   BENCH_SERVER_ENTRY        another server entry to measure (default bench/server-entry.ts)
+ *   BENCH_NODE_FLAGS          Node/V8 flags for the server processes (--trace-gc, --max-semi-space-size=…)
  *   BENCH_NODE_ENV            the server's NODE_ENV (default production)
  * Prints a table and the ratios against the targets (bench/targets.ts: PASS / BELOW), how long
  * each part took, writes bench/results.json (a per-run output, not committed), exits 0 (a report, not a test).
@@ -79,6 +82,7 @@ const HOT = 10;
 const PG_PORT = Number(env.BENCH_PG_PORT ?? 54349);
 const ONLY = env.BENCH_ONLY ? new RegExp(env.BENCH_ONLY) : null;
 const PROFILE = env.BENCH_PROFILE === '1';
+const STATEMENTS_SHOWN = Number(env.BENCH_PG_STATEMENTS_SHOWN ?? 12);
 const PG_STATEMENTS = env.BENCH_PG_STATEMENTS === '1';
 const ADMIN_KEY = `ptn_adm_bench-${randomBytes(16).toString('hex')}`;
 
@@ -128,7 +132,7 @@ async function printStatements(db: Client, row: Measurement): Promise<void> {
   const { rows } = await db.query(
     `select calls, total_exec_time, plans, total_plan_time, rows, regexp_replace(query, '\\s+', ' ', 'g') as query
        from pg_stat_statements where dbid = (select oid from pg_database where datname = current_database())
-      order by total_exec_time desc limit 12`,
+      order by total_exec_time desc limit ${STATEMENTS_SHOWN}`,
   );
   // Every operation of the window and its warm-up ran these; per-op figures are per measured op, roughly.
   const ops = Math.max(1, row.ops);
@@ -200,6 +204,10 @@ async function main(): Promise<void> {
     const t0 = Date.now();
     const seeded = await seed(db, program.id, ACCOUNTS);
     log(`seeded in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    if (env.BENCH_SETUP_SQL) {
+      log(`running BENCH_SETUP_SQL: ${env.BENCH_SETUP_SQL}`);
+      await db.query(env.BENCH_SETUP_SQL);
+    }
     const hotMembers = seeded.memberIds.slice(0, HOT);
     const hotAccounts = seeded.accountIds.slice(0, HOT);
 
@@ -447,7 +455,7 @@ async function main(): Promise<void> {
     const tables = (
       await db.query(
         `select relname as table, n_tup_upd::int as updates, n_tup_hot_upd::int as hot_updates, n_dead_tup::int as dead_rows
-         from pg_stat_user_tables where relname in ('account', 'lot', 'idempotency_record') order by relname`,
+         from pg_stat_user_tables where relname in ('account', 'lot', 'idempotency_record', 'shop_order', 'member_spend', 'tier_qualification', 'outbox_sequence') order by relname`,
       )
     ).rows;
     await db.end();

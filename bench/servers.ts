@@ -17,7 +17,8 @@ export interface Started {
 
 /** Forks a TypeScript entry and waits for its `{ ready, port }`. */
 export async function forkReady(entry: string, env: NodeJS.ProcessEnv, opts: { profileDir?: string } = {}): Promise<Started> {
-  const execArgv = ['-r', '@swc-node/register'];
+  // BENCH_NODE_FLAGS: V8 and Node flags for the measured processes only (e.g. --trace-gc, which NODE_OPTIONS refuses).
+  const execArgv = ['-r', '@swc-node/register', ...(process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean)];
   if (opts.profileDir) {
     mkdirSync(opts.profileDir, { recursive: true });
     execArgv.push('--cpu-prof', `--cpu-prof-dir=${opts.profileDir}`);
