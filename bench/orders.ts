@@ -2,7 +2,8 @@
  * The order rows: payOrder of pre-placed 3-line orders (placement is set-up, not measured) against
  * 10 ACTIVE order_paid rules created over the API, 5 of which match; simulateEvent of the same
  * event (latency, 1 client); payOrder again with a tier structure on (same rules, same kind of
- * orders), after a batch paid to compile the path. A row that runs out of pre-placed orders ends there (`Exhausted`), it does not spin.
+ * orders). A batch of orders is paid first, not recorded, to compile their path. A row that runs
+ * out of pre-placed orders ends there (`Exhausted`), it does not spin.
  */
 import { Exhausted, GraphQLClient, measure, type Measurement, type MeasureOptions } from './load';
 
