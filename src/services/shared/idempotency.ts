@@ -46,9 +46,10 @@ export async function once<T>(tx: Queryable, call: IdempotentCall<T>, work: () =
     return call.revive(first.response);
   }
   const result = await work();
-  const json = JSON.parse(JSON.stringify(result));
-  await tx.run(storeAnswer, [call.programId, call.key, call.operation, hash, JSON.stringify(json)]);
-  return call.revive(json);
+  // Serialized once: the stored text, and (parsed back) the first answer, so both are equal.
+  const stored = JSON.stringify(result);
+  await tx.run(storeAnswer, [call.programId, call.key, call.operation, hash, stored]);
+  return call.revive(JSON.parse(stored));
 }
 
 /** BAD_USER_INPUT unless the key has 1 to 200 characters, not all blanks. */
