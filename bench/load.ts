@@ -24,6 +24,11 @@ export interface Measurement {
   /** Cores that other processes on the machine kept busy during the window (noise). */
   otherCores: number | null;
   firstError?: string;
+  /**
+   * Autovacuum passes (vacuum or analyze, by table) that finished during the row, or were running
+   * when it ended: their CPU counts as PostgreSQL's, so a row they overlap reads dearer.
+   */
+  autovacuum?: string[];
 }
 
 export interface MeasureOptions {

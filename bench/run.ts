@@ -127,6 +127,27 @@ async function waitForOutbox(db: Client, timeoutMs = 120_000): Promise<void> {
   }
 }
 
+/** Finished autovacuum and autoanalyze passes so far, by table. */
+async function autovacuumPasses(db: Client): Promise<Map<string, { vacuums: number; analyzes: number }>> {
+  const { rows } = await db.query<{ relname: string; vacuums: number; analyzes: number }>(
+    'select relname, autovacuum_count::int as vacuums, autoanalyze_count::int as analyzes from pg_stat_user_tables',
+  );
+  return new Map(rows.map((r) => [r.relname, { vacuums: r.vacuums, analyzes: r.analyzes }]));
+}
+
+/** The passes that finished since `before`, and those still running (`lot: vacuum running`). */
+async function autovacuumDuring(db: Client, before: Map<string, { vacuums: number; analyzes: number }>): Promise<string[]> {
+  const passes: string[] = [];
+  for (const [table, now] of await autovacuumPasses(db)) {
+    const was = before.get(table) ?? { vacuums: 0, analyzes: 0 };
+    if (now.vacuums > was.vacuums) passes.push(`${table}: vacuum ×${now.vacuums - was.vacuums}`);
+    if (now.analyzes > was.analyzes) passes.push(`${table}: analyze ×${now.analyzes - was.analyzes}`);
+  }
+  const { rows } = await db.query<{ query: string }>(`select query from pg_stat_activity where backend_type = 'autovacuum worker'`);
+  for (const r of rows) passes.push(`running: ${r.query.replace(/^autovacuum: /, '')}`);
+  return passes;
+}
+
 /** The row's costliest statements (execution time, calls and rows per operation of the row), for BENCH_PG_STATEMENTS. */
 async function printStatements(db: Client, row: Measurement): Promise<void> {
   const { rows } = await db.query(
@@ -253,9 +274,12 @@ async function main(): Promise<void> {
       if (!want(name)) return;
       log(`measuring ${name}`);
       if (PG_STATEMENTS) await db.query('select pg_stat_statements_reset()');
+      const passesBefore = await autovacuumPasses(db);
       const r = await m();
+      r.autovacuum = await autovacuumDuring(db, passesBefore);
       rows.push(r);
       log(`  ${r.opsPerSec} ops/s, p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms, errors ${r.errors}`);
+      if (r.autovacuum.length > 0) log(`  autovacuum during the row (its CPU counts as PostgreSQL's): ${r.autovacuum.join(', ')}`);
       if (PG_STATEMENTS) await printStatements(db, r);
     };
 
