@@ -2,8 +2,8 @@
  * The order rows: payOrder of pre-placed 3-line orders (placement is set-up, not measured) against
  * 10 ACTIVE order_paid rules created over the API, 5 of which match; simulateEvent of the same
  * event (latency, 1 client); payOrder again with a tier structure on (same rules, same kind of
- * orders). A batch of orders is paid first, not recorded, to compile their path. A row that runs
- * out of pre-placed orders ends there (`Exhausted`), it does not spin.
+ * orders). Before each payOrder row a batch of orders is paid, not recorded, to compile its path.
+ * A row that runs out of pre-placed orders ends there (`Exhausted`), it does not spin.
  */
 import { Exhausted, GraphQLClient, measure, type Measurement, type MeasureOptions } from './load';
 
@@ -46,9 +46,9 @@ const ORDER_LINES = [
 ];
 const ORDER_TOTAL = ORDER_LINES.reduce((sum, l) => sum + l.unitPriceMinor * l.quantity, 0);
 const ORDER_CHANNEL = 'web';
+const ORDER_PAYMENT = 'card_online';
 /** Orders paid before the order rows to compile their code path (not measured). */
 const WARM_UP_ORDERS = 2_000;
-const ORDER_PAYMENT = 'card_online';
 
 /**
  * 10 ACTIVE order_paid rules: the first 5 match the benchmark order, the last 5 do not (another
@@ -105,7 +105,7 @@ export async function orderRows(ctx: OrderRowsContext): Promise<void> {
   // Both batches (tiers off, tiers on) are placed before either is paid: the same orders.
   const accrueRate = ctx.accrueRate;
   const count = accrueRate ? Math.max(2_000, Math.ceil(accrueRate * (ctx.seconds + ctx.warmupSeconds) * 1.5)) : 3_000;
-  const placeOrders = async (batch: string, count: number): Promise<string[]> => {
+  const placeOrders = async (batch: string, howMany: number): Promise<string[]> => {
     const placer = new GraphQLClient(ctx.url, ctx.serverKey, 16);
     const orderIds: string[] = [];
     const t1 = Date.now();
@@ -113,7 +113,7 @@ export async function orderRows(ctx: OrderRowsContext): Promise<void> {
     let placeErrors = 0;
     await Promise.all(
       Array.from({ length: 16 }, async () => {
-        while (next < count) {
+        while (next < howMany) {
           const orderId = `bench-${ctx.runId}-${batch}-order-${next++}`;
           try {
             await placer.request(PLACE_ORDER, {
@@ -142,6 +142,7 @@ export async function orderRows(ctx: OrderRowsContext): Promise<void> {
   // order's records) would still be compiling during the measured window, a seventh of the
   // server's CPU there (perf). Paying a batch first, not recorded, measures it compiled.
   const warmUp = async (orderIds: string[]): Promise<void> => {
+    if (orderIds.length === 0) return;
     const client = new GraphQLClient(ctx.url, ctx.serverKey, 8);
     const t1 = Date.now();
     let next = 0;
@@ -174,8 +175,12 @@ export async function orderRows(ctx: OrderRowsContext): Promise<void> {
   if (ctx.wantTiers) await ctx.seedTiers();
   const withoutTiers = ctx.want('payOrder 8') ? await placeOrders('plain', count) : [];
   const withTiers = ctx.want('payOrder tiers 8') ? await placeOrders('tiers', count) : [];
-  if (ctx.want('payOrder 8') || ctx.want('payOrder tiers 8')) await warmUp(await placeOrders('warm-up', WARM_UP_ORDERS));
+  // A warm-up batch for each row: the tiers row runs code of its own (the member's tier, the
+  // structure's evaluation) that the first batch, paid before the structure exists, never reaches.
+  const warmUpPlain = ctx.want('payOrder 8') ? await placeOrders('warm-up', WARM_UP_ORDERS) : [];
+  const warmUpTiers = ctx.want('payOrder tiers 8') ? await placeOrders('warm-up-tiers', WARM_UP_ORDERS) : [];
 
+  await warmUp(warmUpPlain);
   await ctx.run('payOrder 8', () => payOrders('payOrder (GraphQL) 10 rules, 5 match', 'payOrder', withoutTiers));
   await ctx.run('simulateEvent 1', () =>
     measure({ name: 'simulateEvent order_paid, 10 rules', op: 'simulate', accounts: '-' }, 1, async () => {
@@ -183,6 +188,7 @@ export async function orderRows(ctx: OrderRowsContext): Promise<void> {
     }, ctx.measureOptions),
   );
   if (ctx.wantTiers) await ctx.setUpTiers();
+  await warmUp(warmUpTiers);
   await ctx.run('payOrder tiers 8', () => payOrders('payOrder (GraphQL) 10 rules, 3 tiers', 'payOrderTiers', withTiers));
   admin.close();
 }
