@@ -25,8 +25,9 @@ export interface OneStatementWrite {
  * idempotency key's lock, locks the account, looks the key up, writes the entry with its lots,
  * balances, outbox event and, last, the key with its stored response, and commits with the
  * statement. Returns the stored response (revive it as the general path does), or null when the
- * function left the case to the general path — anything unusual, where nothing was written. A deadlock is retried like a transaction; the relay is woken
- * after a commit that wrote an event, as after a transaction.
+ * function left the case to the general path — anything unusual, where nothing was written. A
+ * deadlock is retried like a transaction; the relay is woken after a commit that wrote an event,
+ * as after a transaction.
  */
 export async function writeInOneStatement(ctx: RequestContext, db: Database, w: OneStatementWrite): Promise<unknown | null> {
   const { idempotencyKey, ...rest } = w.input;
