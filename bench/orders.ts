@@ -3,12 +3,16 @@
  * 10 ACTIVE order_paid rules created over the API, 5 of which match; simulateEvent of the same
  * event (latency, 1 client); payOrder again with a tier structure on (same rules, same kind of
  * orders). Before each payOrder row a batch of orders is paid, not recorded, to compile its path.
+ * Between them, the same rows a paid order writes, written with raw SQL (bench/raw-pay-order.ts).
  * A row that runs out of pre-placed orders ends there (`Exhausted`), it does not spin.
  */
 import { Exhausted, GraphQLClient, measure, type Measurement, type MeasureOptions } from './load';
+import { rawPayOrders } from './raw-pay-order';
 
 export interface OrderRowsContext {
   url: string;
+  databaseUrl: string;
+  programId: string;
   adminKey: string;
   serverKey: string;
   memberIds: string[];
@@ -175,13 +179,16 @@ export async function orderRows(ctx: OrderRowsContext): Promise<void> {
   if (ctx.wantTiers) await ctx.seedTiers();
   const withoutTiers = ctx.want('payOrder 8') ? await placeOrders('plain', count) : [];
   const withTiers = ctx.want('payOrder tiers 8') ? await placeOrders('tiers', count) : [];
+  const forRawSql = ctx.want('payOrder raw 8') ? await placeOrders('raw', count) : [];
   // A warm-up batch for each row: the tiers row runs code of its own (the member's tier, the
   // structure's evaluation) that the first batch, paid before the structure exists, never reaches.
-  const warmUpPlain = ctx.want('payOrder 8') ? await placeOrders('warm-up', WARM_UP_ORDERS) : [];
+  // The raw row copies an order of the first batch.
+  const warmUpPlain = ctx.want('payOrder 8') || ctx.want('payOrder raw 8') ? await placeOrders('warm-up', WARM_UP_ORDERS) : [];
   const warmUpTiers = ctx.want('payOrder tiers 8') ? await placeOrders('warm-up-tiers', WARM_UP_ORDERS) : [];
 
   await warmUp(warmUpPlain);
   await ctx.run('payOrder 8', () => payOrders('payOrder (GraphQL) 10 rules, 5 match', 'payOrder', withoutTiers));
+  await ctx.run('payOrder raw 8', () => rawPayOrders(ctx.databaseUrl, ctx.programId, forRawSql, ctx.runId, ctx.measureOptions, ctx.log));
   await ctx.run('simulateEvent 1', () =>
     measure({ name: 'simulateEvent order_paid, 10 rules', op: 'simulate', accounts: '-' }, 1, async () => {
       await admin.request(SIMULATE, { input: simulateInput });

@@ -11,6 +11,8 @@
  *   typename   query { __typename } — the cost of the HTTP + GraphQL layers alone
  *   payOrder   GraphQL payOrder of pre-placed 3-line orders (placement is setup, not measured)
  *              against 10 ACTIVE order_paid rules created over the API, 5 of which match (bench/orders.ts)
+ *   payOrder raw   the rows a paid order writes, with raw pg in plain statements, copied from an
+ *              order Patron paid (bench/raw-pay-order.ts): what those rows allow, whoever writes them
  *   simulateEvent  the same order_paid event, 1 client, against those 10 rules (latency)
  *   referralTree   referralTree(depth: 10) over a tree of BENCH_TREE_MEMBERS (5 000) members, 1 client,
  *              against the same tree read by raw level-by-level SQL (referral-tree-sql)
@@ -362,9 +364,9 @@ async function main(): Promise<void> {
     // payOrder and simulateEvent against 10 order_paid rules (5 match, 5 do not); payOrder again
     // with a tier structure on (same rules, same kind of orders); the requalify-tiers job.
     const wantTiers = want('payOrder tiers 8') || want('requalify-tiers 1') || want('requalify-tiers-sql 1');
-    if (want('payOrder 8') || want('simulateEvent 1') || want('payOrder tiers 8')) {
+    if (want('payOrder 8') || want('payOrder raw 8') || want('simulateEvent 1') || want('payOrder tiers 8')) {
       await orderRows({
-        url: started2.url, adminKey: ADMIN_KEY, serverKey: createApiKey.secret, memberIds: seeded.memberIds, simulateMemberId: seeded.memberIds[HOT]!,
+        url: started2.url, databaseUrl, programId: program.id, adminKey: ADMIN_KEY, serverKey: createApiKey.secret, memberIds: seeded.memberIds, simulateMemberId: seeded.memberIds[HOT]!,
         accrueRate: rows.find((r) => r.op === 'accrue' && r.accounts === 'uniform' && r.clients === 8)?.opsPerSec,
         seconds: SECONDS, warmupSeconds: WARMUP_SECONDS, runId, measureOptions, log, run, want, wantTiers, seedTiers, setUpTiers,
       });

@@ -60,6 +60,9 @@ export function ratios(rows: Measurement[]): Ratio[] {
     add(`balance ÷ { __typename }, ${clients} clients`, find('balance', 'uniform', clients), find('typename', '-', clients), null);
   }
   add('payOrder ÷ raw-SQL accrual (uniform, 8 clients)', find('payOrder', 'uniform', 8), find('baseline', 'uniform', 8), TARGETS.payOrderVsBaseline);
+  // What a paid order's rows allow, whoever writes them: the ceiling of the ratio above.
+  add('raw-SQL payOrder (the same rows) ÷ raw-SQL accrual', find('payOrderRaw', 'uniform', 8), find('baseline', 'uniform', 8), null);
+  add('payOrder ÷ raw-SQL payOrder (the same rows)', find('payOrder', 'uniform', 8), find('payOrderRaw', 'uniform', 8), null);
   add('referralTree depth 10 ÷ raw level-by-level SQL, 1 client', find('referralTree', '-', 1), find('referralTreeSql', '-', 1), TARGETS.referralTreeVsRaw);
   add('payOrder with tiers ÷ without (same rules and orders, 8 clients)', find('payOrderTiers', 'uniform', 8), find('payOrder', 'uniform', 8), TARGETS.payOrderTiersVsWithout);
   add('requalify-tiers: raw SQL seconds ÷ the job\'s (median run)', find('requalify', '-', 1), find('requalifySql', '-', 1), TARGETS.requalifyVsRawSql);
