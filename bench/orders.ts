@@ -29,6 +29,8 @@ export interface OrderRowsContext {
   wantTiers: boolean;
   seedTiers: () => Promise<void>;
   setUpTiers: () => Promise<void>;
+  /** Vacuums what placing and paying orders wrote, before each measured order row. */
+  settleOrders: () => Promise<void>;
 }
 
 const pick = <T>(list: T[]) => list[Math.floor(Math.random() * list.length)]!;
@@ -187,7 +189,9 @@ export async function orderRows(ctx: OrderRowsContext): Promise<void> {
   const warmUpTiers = ctx.want('payOrder tiers 8') ? await placeOrders('warm-up-tiers', WARM_UP_ORDERS) : [];
 
   await warmUp(warmUpPlain);
+  if (ctx.want('payOrder 8')) await ctx.settleOrders();
   await ctx.run('payOrder 8', () => payOrders('payOrder (GraphQL) 10 rules, 5 match', 'payOrder', withoutTiers));
+  if (ctx.want('payOrder raw 8')) await ctx.settleOrders();
   await ctx.run('payOrder raw 8', () => rawPayOrders(ctx.databaseUrl, ctx.programId, forRawSql, ctx.runId, ctx.measureOptions, ctx.log));
   await ctx.run('simulateEvent 1', () =>
     measure({ name: 'simulateEvent order_paid, 10 rules', op: 'simulate', accounts: '-' }, 1, async () => {
@@ -196,6 +200,7 @@ export async function orderRows(ctx: OrderRowsContext): Promise<void> {
   );
   if (ctx.wantTiers) await ctx.setUpTiers();
   await warmUp(warmUpTiers);
+  if (ctx.want('payOrder tiers 8')) await ctx.settleOrders();
   await ctx.run('payOrder tiers 8', () => payOrders('payOrder (GraphQL) 10 rules, 3 tiers', 'payOrderTiers', withTiers));
   admin.close();
 }
