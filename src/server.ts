@@ -28,6 +28,7 @@ import { createLoaders } from './graphql/loaders';
 import { originPolicy, verifyWebSocketOrigin } from './http/cors';
 import { graphqlHandler } from './http/graphql-handler';
 import { rootPage } from './http/root-page';
+import { refuseInvalidUtf8 } from './http/ws-frames';
 import { createRouter } from './http/router';
 
 export interface HttpServerDeps {
@@ -90,8 +91,9 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<PatronHttp
   // WebSocket: credentials from connectionParams, checked again for every operation and while
   // subscriptions stay open, so a revoked key or an expired token loses the socket.
   // Messages are limited like HTTP bodies (ws's default is 100 MiB, read before authentication);
-  // a larger one closes the socket with 1009.
+  // a larger one closes the socket with 1009, one that is not UTF-8 with 1007.
   const wss = new WebSocketServer({ server: httpServer, path: '/graphql', verifyClient: verifyWebSocketOrigin(origins), maxPayload: MAX_REQUEST_BYTES });
+  wss.on('connection', refuseInvalidUtf8);
   const forbidden = (socket: { close(code: number, reason: string): void }) => socket.close(4403, 'Forbidden');
   const wsServer = useServer<Record<string, unknown>, { identity?: Identity; credential?: unknown }>(
     {

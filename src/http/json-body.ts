@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import type { IncomingMessage } from 'node:http';
 
 /** Why a request body was refused; the status says which (400, 413 or 415). */
@@ -19,8 +20,8 @@ const CHARSET = /;\s*charset\s*=\s*"?([^";\s]+)/i;
  * (then Apollo answers: its CSRF prevention, or "POST body missing, invalid Content-Type").
  * Refuses, before anything is parsed: a charset other than UTF-8 and a compressed body (415), and
  * more than `limit` bytes (413) — a declared length over it before reading a byte. A body that is
- * not a JSON object or array is 400. The body is not read at all when it will not be used, and
- * Node discards it after the answer.
+ * not valid UTF-8, or not a JSON object or array, is 400. The body is not read at all when it
+ * will not be used, and Node discards it after the answer.
  */
 export function readJsonBody(req: IncomingMessage, limit: number): Promise<unknown> {
   const type = req.headers['content-type'];
@@ -49,7 +50,7 @@ export function readJsonBody(req: IncomingMessage, limit: number): Promise<unkno
     };
     const onEnd = () => {
       try {
-        resolve(parse(chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8')));
+        resolve(parse(utf8(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks))));
       } catch (error) {
         reject(error);
       }
@@ -59,6 +60,16 @@ export function readJsonBody(req: IncomingMessage, limit: number): Promise<unkno
     // The client went away mid-body: its doing, answered (to nobody) as a bad request, not logged as ours.
     req.on('error', () => reject(new BodyError(400, 'Request body incomplete')));
   });
+}
+
+/**
+ * The body as text, refused (400) unless it is valid UTF-8: decoding replaces each invalid byte
+ * with U+FFFD, so two idempotency keys that differ only there would become one key, and the
+ * second write would replay the first's answer instead of being made.
+ */
+function utf8(body: Buffer): string {
+  if (!isUtf8(body)) throw new BodyError(400, 'Malformed request body: not valid UTF-8');
+  return body.toString('utf8');
 }
 
 /** Space, tab, line feed, carriage return: the whitespace JSON allows. */

@@ -30,10 +30,11 @@ interface Answer {
 }
 
 /** A raw request, so the test decides every header and how the body is sent (whole, or chunked in pieces). */
-function send(options: { method?: string; path?: string; headers?: Record<string, string>; body?: string | string[] }): Promise<Answer> {
+function send(options: { method?: string; path?: string; headers?: Record<string, string>; body?: string | Buffer | string[] }): Promise<Answer> {
   return new Promise((resolve, reject) => {
     // A whole body declares its length (Node sends DELETE and OPTIONS bodies unframed otherwise).
-    const length = typeof options.body === 'string' ? { 'content-length': String(Buffer.byteLength(options.body)) } : {};
+    const whole = typeof options.body === 'string' || Buffer.isBuffer(options.body) ? options.body : undefined;
+    const length = whole !== undefined ? { 'content-length': String(Buffer.byteLength(whole)) } : {};
     const headers = { ...length, ...options.headers };
     const req = http.request(`${origin}${options.path ?? '/graphql'}`, { method: options.method ?? 'POST', headers }, (res) => {
       let body = '';
@@ -43,7 +44,7 @@ function send(options: { method?: string; path?: string; headers?: Record<string
     });
     req.on('error', reject);
     if (Array.isArray(options.body)) for (const piece of options.body) req.write(piece);
-    req.end(typeof options.body === 'string' ? options.body : undefined);
+    req.end(whole);
   });
 }
 
@@ -99,6 +100,26 @@ describe('bodies the edge refuses get a GraphQL-shaped BAD_REQUEST, with the req
     expect(answer.headers['x-request-id']).toBe('edge-refused');
     expect(codeOf(answer)).toBe('BAD_REQUEST');
     expect(answer.body).not.toMatch(/\bat [\w.<>]+ \(|node_modules/);
+  });
+
+  test('a body that is not valid UTF-8: 400, and the write it carried is not made', async () => {
+    // Decoded, each invalid byte would become U+FFFD: keys "k\xff" and "k\xfe" would both be
+    // "k\uFFFD", and the second write would replay the first's answer instead of being made.
+    const up = await s.request<any, any>('mutation { upsertMember(input: { externalId: "edge-utf8" }) { member { id } } }');
+    const memberId = up.data.upsertMember.member.id as string;
+    const accrue = (key: string) =>
+      JSON.stringify({ query: `mutation { accrue(input: { member: { id: "${memberId}" }, points: 1, idempotencyKey: "${key}" }) { account { available } } }` });
+    const [before, after] = accrue('utf8-k#').split('#') as [string, string];
+    for (const byte of [0xff, 0xfe]) {
+      const answer = await send({ headers: JSON_AUTH, body: Buffer.concat([Buffer.from(before), Buffer.from([byte]), Buffer.from(after)]) });
+      expect({ status: answer.status, code: codeOf(answer) }).toEqual({ status: 400, code: 'BAD_REQUEST' });
+      expect(answer.body).toMatch(/not valid UTF-8/);
+    }
+    const balance = await s.request<any, any>(`{ account(member: { id: "${memberId}" }) { available } }`);
+    expect(balance.data.account.available).toBe(0);
+    // The key as it reads once decoded is still free: its first write is made.
+    const made = await send({ headers: JSON_AUTH, body: accrue('utf8-k\uFFFD') });
+    expect(JSON.parse(made.body).data.accrue.account.available).toBe(1);
   });
 
   test('a chunked body (no length declared) that grows past 256 KiB: 413', async () => {

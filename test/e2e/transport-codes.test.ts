@@ -88,3 +88,48 @@ describe('WebSocket messages are limited like HTTP bodies (256 KiB)', () => {
     expect(messages[0]).toMatchObject({ type: 'next', payload: { data: { program: { id: expect.any(String) } } } });
   });
 });
+
+describe('WebSocket messages are UTF-8', () => {
+  /** An authenticated socket that sends `frames` as binary messages; resolves with what came back and the close code. */
+  const sendBinary = (frames: Buffer[]) =>
+    new Promise<{ messages: Array<Record<string, any>>; closeCode: number | null }>((resolve, reject) => {
+      const socket = new WebSocket(s.wsUrl, 'graphql-transport-ws');
+      const messages: Array<Record<string, any>> = [];
+      const timer = setTimeout(() => {
+        socket.close();
+        resolve({ messages, closeCode: null });
+      }, 2000);
+      socket.on('open', () => socket.send(JSON.stringify({ type: 'connection_init', payload: { Authorization: `Bearer ${OPERATOR_KEY}` } })));
+      socket.on('message', (data) => {
+        const message = JSON.parse(String(data));
+        messages.push(message);
+        if (message.type === 'connection_ack') for (const frame of frames) socket.send(frame, { binary: true });
+        if (message.type === 'complete') socket.close();
+      });
+      socket.on('close', (code) => {
+        clearTimeout(timer);
+        resolve({ messages, closeCode: code });
+      });
+      socket.on('error', reject);
+    });
+
+  it('a binary message that is not valid UTF-8 closes the socket with 1007, and the write it carried is not made', async () => {
+    // Decoded lossily, keys "k\xff" and "k\xfe" would both be "k\uFFFD": the second write would replay the first.
+    const up = await s.request<any, any>('mutation { upsertMember(input: { externalId: "ws-utf8" }) { member { id } } }');
+    const memberId = up.data.upsertMember.member.id as string;
+    const accrue = (id: string, key: string) => JSON.stringify({
+      id, type: 'subscribe',
+      payload: { query: `mutation { accrue(input: { member: { id: "${memberId}" }, points: 1, idempotencyKey: "${key}" }) { account { available } } }` },
+    });
+    for (const [id, byte] of [['a', 0xff], ['b', 0xfe]] as const) {
+      const [before, after] = accrue(id, 'ws-utf8-k#').split('#') as [string, string];
+      const answer = await sendBinary([Buffer.concat([Buffer.from(before), Buffer.from([byte]), Buffer.from(after)])]);
+      expect(answer).toEqual({ messages: [{ type: 'connection_ack' }], closeCode: 1007 });
+    }
+    const balance = await s.request<any, any>(`{ account(member: { id: "${memberId}" }) { available } }`);
+    expect(balance.data.account.available).toBe(0);
+    // A binary message of valid UTF-8 is read as usual: the key as decoded is still free.
+    const valid = await sendBinary([Buffer.from(accrue('c', 'ws-utf8-k\uFFFD'))]);
+    expect(valid.messages[1]).toMatchObject({ id: 'c', type: 'next', payload: { data: { accrue: { account: { available: 1 } } } } });
+  });
+});
