@@ -7,7 +7,7 @@ import {
   LedgerEntryConnection, LedgerEntryFilter, LedgerResult, LotConnection, RedeemInput, ReleaseRedemptionInput,
   ReverseEntryInput,
 } from '../graphql/types/ledger';
-import type { AuthorizationResult as AuthorizationRecordResult, LedgerResult as LedgerRecordResult } from '../services/ledger';
+import { ledgerCursor, type AuthorizationResult as AuthorizationRecordResult, type LedgerResult as LedgerRecordResult } from '../services/ledger';
 import {
   AccountValue, fromCustomerCursor, toAccount, toCustomerLedgerEntry, toCustomerLot, toLedgerEntry, toLot, toPage, type LedgerEntryValue,
 } from './mappers';
@@ -68,7 +68,9 @@ export class LedgerResolver {
   ): Promise<LedgerEntryConnection> {
     const request = requestContext(ctx);
     const memberId = await ctx.services.ledgerQueries.memberId(request, memberScope(ctx, member));
-    if (ctx.identity.kind !== 'customer') return toPage(await ctx.services.ledgerQueries.entries(request, memberId, { first, after, filter }), toLedgerEntry);
+    if (ctx.identity.kind !== 'customer') {
+      return toPage(await ctx.services.ledgerQueries.entries(request, memberId, { first, after, filter }), toLedgerEntry, (id) => ledgerCursor('entries', memberId, id));
+    }
     // Customers page with customer-facing ids as cursors (mappers.ts).
     const ids = await ctx.services.access.customerIds();
     const page = await ctx.services.ledgerQueries.entries(request, memberId, { first, after: fromCustomerCursor(ids, 'entry', memberId, after), filter });
@@ -86,7 +88,7 @@ export class LedgerResolver {
   ): Promise<LotConnection> {
     const request = requestContext(ctx);
     const memberId = await ctx.services.ledgerQueries.memberId(request, memberScope(ctx, member));
-    if (ctx.identity.kind !== 'customer') return toPage(await ctx.services.ledgerQueries.lots(request, memberId, { first, after, openOnly }), toLot);
+    if (ctx.identity.kind !== 'customer') return toPage(await ctx.services.ledgerQueries.lots(request, memberId, { first, after, openOnly }), toLot, (id) => ledgerCursor('lots', memberId, id));
     const ids = await ctx.services.access.customerIds();
     const page = await ctx.services.ledgerQueries.lots(request, memberId, { first, after: fromCustomerCursor(ids, 'lot', memberId, after), openOnly });
     return toPage(page, toCustomerLot(ids, memberId), (id) => ids.encode('lot', memberId, id));

@@ -1,11 +1,11 @@
 import type { EntryRecord } from '../services/ledger';
 import type { AccountSnapshot, AuthorizationRecord } from '../services/ledger';
-import type { LotRecord, Page } from '../services/ledger';
+import { ledgerCursor, type LedgerList, type LotRecord, type Page } from '../services/ledger';
 import type { Account, Authorization, LedgerEntry, Lot } from '../graphql/types/ledger';
 import { LotStatus } from '../graphql/types/ledger';
 import type { Page as ServicePage } from '../services/shared';
 import type { Context } from '../graphql/context';
-import type { CustomerIdKind, CustomerIds } from '../services/access';
+import type { CustomerIds } from '../services/access';
 import { badInput } from '../errors';
 import { CauseType } from '../entities/ledger-entry';
 import type { AwardPart } from '../services/earning';
@@ -82,32 +82,28 @@ export const toAwardPart = (p: AwardPart) => ({ rule: toRuleRef(p), points: p.po
 export const toAuthorization = (a: AuthorizationRecord): Authorization => ({ ...a });
 
 /**
- * The cursor of one row, as the list queries write `endCursor` (src/services/ledger-queries.ts):
- * every edge's cursor works as `after`, and the last one equals `pageInfo.endCursor` (tested).
+ * A page as a connection: each edge's cursor is `cursorOf` its row, as the list queries write
+ * `endCursor` (`ledgerCursor`, src/services/ledger/ledger-queries.ts), or for a customer the row's
+ * customer-facing id; every edge's cursor works as `after`, and the last one is `pageInfo.endCursor` (tested).
  */
-const cursorOf = (id: number) => Buffer.from(`c:${id}`).toString('base64url');
-
-/**
- * A page as a connection. `customerCursor` replaces the cursors (which hold the row's number)
- * with what the customer may see: each row's customer-facing id.
- */
-export const toPage = <T, G>(page: Page<T & { id: number }>, map: (t: T & { id: number }) => G, customerCursor?: (id: number) => string) => {
+export const toPage = <T, G>(page: Page<T & { id: number }>, map: (t: T & { id: number }) => G, cursorOf: (id: number) => string) => {
   const nodes = page.nodes.map(map);
-  const cursor = customerCursor ?? cursorOf;
   const last = page.nodes[page.nodes.length - 1];
   return {
     nodes,
-    edges: page.nodes.map((row, i) => ({ cursor: cursor(row.id), node: nodes[i] })),
-    pageInfo: { hasNextPage: page.hasNextPage, endCursor: customerCursor ? (last ? customerCursor(last.id) : null) : page.endCursor },
+    edges: page.nodes.map((row, i) => ({ cursor: cursorOf(row.id), node: nodes[i] })),
+    pageInfo: { hasNextPage: page.hasNextPage, endCursor: last ? cursorOf(last.id) : null },
   };
 };
 
+const LIST_OF: Record<'entry' | 'lot', LedgerList> = { entry: 'entries', lot: 'lots' };
+
 /** A customer's `after` (a customer-facing id of `kind`) as the list queries read cursors. */
-export function fromCustomerCursor(ids: CustomerIds, kind: CustomerIdKind, memberId: string, after: string | null | undefined): string | null {
+export function fromCustomerCursor(ids: CustomerIds, kind: 'entry' | 'lot', memberId: string, after: string | null | undefined): string | null {
   if (after == null || after === '') return null;
   const serial = ids.decode(kind, memberId, after);
   if (serial == null) throw badInput('after is not a cursor from this list', { field: 'after' });
-  return cursorOf(serial);
+  return ledgerCursor(LIST_OF[kind], memberId, serial);
 }
 
 /**

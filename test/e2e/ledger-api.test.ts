@@ -178,7 +178,7 @@ describe('bad input is refused with a stable code and writes nothing', () => {
     expect(await entriesOf(memberId)).toEqual(before);
   });
 
-  test('adjust by 0, capture above the hold, bad page sizes and cursors', async () => {
+  test('adjust by 0, bad page sizes and cursors', async () => {
     const before = await entriesOf(memberId);
     const adjust = await s.request(AdjustDocument, { input: { member: { id: memberId }, points: 0, reason: 'nothing', idempotencyKey: uniqueKey() } }, P.adminKey);
     expect(codesOf(adjust)).toEqual(['BAD_USER_INPUT']);
@@ -189,7 +189,26 @@ describe('bad input is refused with a stable code and writes nothing', () => {
     }
     expect(codesOf(await s.request(LedgerEntriesDocument, { member: { id: memberId }, after: 'not-a-cursor' }, P.adminKey))).toEqual(['BAD_USER_INPUT']);
     expect(await entriesOf(memberId)).toEqual(before);
+  });
 
+  test("a cursor is its list's and its member's: another member's, or the other list's, is BAD_USER_INPUT", async () => {
+    const other = (await createMember(s, P.serverKey)).id;
+    for (const m of [memberId, other]) for (let i = 0; i < 2; i++) await accrue(s, P.serverKey, m, 5);
+    const entriesCursor = async (m: string) => ok(await s.request(LedgerEntriesDocument, { member: { id: m }, first: 1 }, P.serverKey)).ledgerEntries.pageInfo.endCursor!;
+    const lotsCursor = async (m: string) => ok(await s.request(LotsDocument, { member: { id: m }, first: 1 }, P.serverKey)).lots.pageInfo.endCursor!;
+    // Each reads on in its own list.
+    expect(ok(await s.request(LedgerEntriesDocument, { member: { id: memberId }, first: 1, after: await entriesCursor(memberId) }, P.serverKey)).ledgerEntries.nodes).toHaveLength(1);
+    expect(ok(await s.request(LotsDocument, { member: { id: memberId }, first: 1, after: await lotsCursor(memberId) }, P.serverKey)).lots.nodes).toHaveLength(1);
+    for (const after of [await entriesCursor(other), await lotsCursor(memberId)]) {
+      const res = await s.request(LedgerEntriesDocument, { member: { id: memberId }, after }, P.serverKey);
+      expect({ codes: codesOf(res), field: res.errors?.[0]?.extensions?.field }).toEqual({ codes: ['BAD_USER_INPUT'], field: 'after' });
+    }
+    for (const after of [await lotsCursor(other), await entriesCursor(memberId)]) {
+      expect(codesOf(await s.request(LotsDocument, { member: { id: memberId }, after }, P.serverKey))).toEqual(['BAD_USER_INPUT']);
+    }
+  });
+
+  test('capture above the hold', async () => {
     const auth = ok(await s.request(AuthorizeRedemptionDocument, { input: { member: { id: memberId }, points: 20, idempotencyKey: uniqueKey() } }, P.serverKey));
     const over = await s.request(CaptureRedemptionDocument, { input: { authorizationId: auth.authorizeRedemption.authorization.id, points: 21, idempotencyKey: uniqueKey() } }, P.serverKey);
     expect(codesOf(over)).toEqual(['BAD_USER_INPUT']);

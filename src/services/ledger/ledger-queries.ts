@@ -34,13 +34,23 @@ export interface EntryFilter {
 
 const MAX_PAGE = 200;
 
-/** Cursors are opaque to clients; inside they are the last row's id. */
-const encodeCursor = (id: number) => Buffer.from(`c:${id}`).toString('base64url');
-function decodeCursor(cursor: string | null | undefined): number | null {
+/** The member's lists that page by row id. */
+export type LedgerList = 'entries' | 'lots';
+
+/**
+ * A cursor of one of a member's lists: opaque to clients; inside, the list, the member and the
+ * last row's id, so one read with the other list or for another member is refused rather than
+ * paging that list from a row of another.
+ */
+export const ledgerCursor = (list: LedgerList, memberId: string, id: number): string =>
+  Buffer.from(`${list}:${memberId}:${id}`).toString('base64url');
+
+function readLedgerCursor(list: LedgerList, memberId: string, cursor: string | null | undefined): number | null {
   if (!cursor) return null;
-  const m = /^c:(\d{1,18})$/.exec(Buffer.from(cursor, 'base64url').toString());
-  if (!m) throw badInput('after is not a cursor from this list', { field: 'after' });
-  return Number(m[1]);
+  const text = /^[A-Za-z0-9_-]{1,200}$/.test(cursor) ? Buffer.from(cursor, 'base64url').toString() : '';
+  const m = /^(\w+):([0-9a-f-]{36}):(\d{1,18})$/.exec(text);
+  if (!m || m[1] !== list || m[2] !== memberId) throw badInput(`after is not a cursor of this member's ${list}`, { field: 'after' });
+  return Number(m[3]);
 }
 
 function pageSize(first: number | null | undefined): number {
@@ -104,17 +114,17 @@ export class LedgerQueries {
 
   async entries(ctx: RequestContext, memberId: string, opts: { first?: number | null; after?: string | null; filter?: EntryFilter | null }) {
     const limit = pageSize(opts.first);
-    const after = decodeCursor(opts.after);
+    const after = readLedgerCursor('entries', memberId, opts.after);
     const f = opts.filter ?? {};
     const rows = await this.db.run(store.memberEntries, [
       ctx.programId, memberId, after, f.kinds?.length ? pgArray(f.kinds) : null, f.from ?? null, f.to ?? null, limit + 1,
     ]);
-    return this.page(rows.map((r) => toEntryRecord(r, memberId)), limit);
+    return this.page(rows.map((r) => toEntryRecord(r, memberId)), limit, (id) => ledgerCursor('entries', memberId, id));
   }
 
   async lots(ctx: RequestContext, memberId: string, opts: { first?: number | null; after?: string | null; openOnly?: boolean | null }) {
     const limit = pageSize(opts.first);
-    const after = decodeCursor(opts.after);
+    const after = readLedgerCursor('lots', memberId, opts.after);
     const now = this.clock.now();
     const rows = await this.db.run(store.memberLots, [ctx.programId, memberId, after, Boolean(opts.openOnly), limit + 1]);
     const lots: LotRecord[] = rows.map((r) => {
@@ -134,15 +144,15 @@ export class LedgerQueries {
         createdAt: new Date(r.created_at),
       };
     });
-    return this.page(lots, limit);
+    return this.page(lots, limit, (id) => ledgerCursor('lots', memberId, id));
   }
 
-  private page<T extends { id: number }>(rows: T[], limit: number): Page<T> {
+  private page<T extends { id: number }>(rows: T[], limit: number, cursorOf: (id: number) => string): Page<T> {
     const nodes = rows.slice(0, limit);
     return {
       nodes,
       hasNextPage: rows.length > limit,
-      endCursor: nodes.length ? encodeCursor(nodes[nodes.length - 1].id) : null,
+      endCursor: nodes.length ? cursorOf(nodes[nodes.length - 1].id) : null,
     };
   }
 }
