@@ -33,11 +33,12 @@ export function createErrorFormatter(logger: Logger, exposeDetails: boolean, log
       return { ...base, message: original.message, extensions: { code: original.code, ...original.details } };
     }
     if (original instanceof ArgumentValidationError) {
-      const fields = original.extensions.validationErrors as Array<{ property: string; constraints?: Record<string, string>; children?: unknown[] }>;
+      const fields = original.extensions.validationErrors as ValidationFailure[];
       return {
         ...base,
         message: 'Invalid input: ' + describeValidation(fields).join('; '),
-        extensions: { code: ErrorCode.BAD_USER_INPUT, fields: describeValidation(fields) },
+        // `field` as every other BAD_USER_INPUT names it (the first that failed); `fields` says what failed, each.
+        extensions: { code: ErrorCode.BAD_USER_INPUT, field: firstField(fields), fields: describeValidation(fields) },
       };
     }
     const failure = classifyDatabaseError(original);
@@ -67,7 +68,24 @@ export function createErrorFormatter(logger: Logger, exposeDetails: boolean, log
   };
 }
 
-function describeValidation(errors: Array<{ property: string; constraints?: Record<string, string>; children?: any[] }>, prefix = ''): string[] {
+interface ValidationFailure {
+  property: string;
+  constraints?: Record<string, string>;
+  children?: ValidationFailure[];
+}
+
+/** The path of the first property that failed: `idempotencyKey`, `lines[2].sku`. */
+function firstField(errors: ValidationFailure[], prefix = ''): string | undefined {
+  for (const e of errors) {
+    const path = /^\d+$/.test(e.property) ? `${prefix}[${e.property}]` : prefix ? `${prefix}.${e.property}` : e.property;
+    if (e.constraints && Object.keys(e.constraints).length > 0) return path;
+    const nested = firstField(e.children ?? [], path);
+    if (nested) return nested;
+  }
+  return undefined;
+}
+
+function describeValidation(errors: ValidationFailure[], prefix = ''): string[] {
   return errors.flatMap((e) => [
     ...Object.values(e.constraints ?? {}).map((m) => `${prefix}${m}`),
     ...describeValidation(e.children ?? [], `${prefix}${e.property}.`),

@@ -191,6 +191,18 @@ describe('bad input is refused with a stable code and writes nothing', () => {
     expect(await entriesOf(memberId)).toEqual(before);
   });
 
+  test('a constraint of the input names its field in extensions.field, nested ones by their path', async () => {
+    const longKey = await s.request(AccrueDocument, { input: { member: { id: memberId }, points: 5, idempotencyKey: 'k'.repeat(201) } }, P.serverKey);
+    expect(longKey.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'idempotencyKey', fields: [expect.stringMatching(/idempotencyKey/)] });
+    const line = { sku: 'A', unitPriceMinor: 100, quantity: 1 };
+    const nested = await s.request<any, any>(
+      'mutation($input: PlaceOrderInput!) { placeOrder(input: $input) { order { status } } }',
+      { input: { orderId: uniqueKey(), member: { id: memberId }, lines: [line, line, { ...line, quantity: 0 }], idempotencyKey: uniqueKey() } },
+      P.serverKey,
+    );
+    expect(nested.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'lines[2].quantity' });
+  });
+
   test("a cursor is its list's and its member's: another member's, or the other list's, is BAD_USER_INPUT", async () => {
     const other = (await createMember(s, P.serverKey)).id;
     for (const m of [memberId, other]) for (let i = 0; i < 2; i++) await accrue(s, P.serverKey, m, 5);
