@@ -18,7 +18,9 @@ export const LIMITS: GraphQLArmorConfig = {
   // Armor's token plugin re-parses inside Apollo and turns syntax errors into 500s; the parser's
   // own maxTokens (parseOptions) gives the proper GRAPHQL_PARSE_FAILED instead.
   maxTokens: { enabled: false },
-  blockFieldSuggestion: { enabled: true },
+  // "Did you mean …?" helps whoever writes a query; production drops it from every message (the
+  // error formatter), where armor's plugin would leave "[Suggestion hidden]?" in the sentence.
+  blockFieldSuggestion: { enabled: false },
 };
 
 /**

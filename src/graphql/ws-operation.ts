@@ -63,10 +63,10 @@ export function prepareWebSocketOperation(schema: GraphQLSchema, payload: WebSoc
 
 /**
  * graphql-ws sends the errors onSubscribe returns only when they are GraphQLError instances;
- * anything else (such as formatted plain objects) makes it close the socket with 4500.
- * Field suggestions are masked as armor's Apollo plugin masks them over HTTP.
+ * anything else (such as formatted plain objects) makes it close the socket with 4500. The
+ * message is the formatter's, as over HTTP (in production, without suggestions).
  */
 export function toGraphQLError(formatted: GraphQLFormattedError, original: unknown): GraphQLError {
   const at = original instanceof GraphQLError ? { nodes: original.nodes, source: original.source, positions: original.positions } : {};
-  return new GraphQLError(formatted.message.replace(/Did you mean ".+"/g, '[Suggestion hidden]'), { ...at, extensions: formatted.extensions });
+  return new GraphQLError(formatted.message, { ...at, extensions: formatted.extensions });
 }
