@@ -185,7 +185,7 @@ export class RedeemInput extends LedgerWriteInput {
 @InputType()
 export class AuthorizeRedemptionInput extends RedeemInput {
   @Field({ nullable: true, description: 'The shop\'s reference, e.g. its order id.' }) @IsOptional() @Length(1, 200) reference?: string;
-  @Field(() => Int, { nullable: true, description: 'Seconds before uncaptured points release themselves.' })
+  @Field(() => Int, { nullable: true, description: 'Seconds before uncaptured points can no longer be captured; the release job (every minute) then gives them back.' })
   @IsOptional() @IsInt() @Min(10) @Max(604_800) ttlSeconds?: number;
 }
 

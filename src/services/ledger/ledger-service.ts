@@ -236,9 +236,11 @@ export class LedgerService {
     if (input.points != null) checkPoints(input.points);
     return this.onAuthorization(ctx, 'captureRedemption', input, async (book, auth) => {
       if (book.now >= auth.expiresAt) {
-        throw new PatronError(ErrorCode.AUTHORIZATION_EXPIRED, 'The authorization expired and its points were released', {
-          authorizationId: auth.id,
-        });
+        throw new PatronError(
+          ErrorCode.AUTHORIZATION_EXPIRED,
+          'The authorization expired: nothing can be captured, and its points go back to the member (the release job frees them within a minute; releaseRedemption does it now)',
+          { authorizationId: auth.id },
+        );
       }
       const points = input.points ?? auth.amount;
       if (points > auth.amount) {

@@ -58,7 +58,7 @@ export async function capturePoints(tx: UnitOfWork, book: AccountBook, row: Orde
   if (auth.status !== AuthorizationStatus.OPEN || book.now >= new Date(auth.expires_at)) {
     throw new PatronError(
       ErrorCode.AUTHORIZATION_EXPIRED,
-      'The points reserved for this order were released when their authorization expired; cancel the order and place it again',
+      'The points reserved for this order expired with their authorization and go back to the member; cancel the order and place it again',
       { orderId: row.order_id, authorizationId: auth.id, expiredAt: new Date(auth.expires_at) },
     );
   }

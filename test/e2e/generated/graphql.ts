@@ -63,7 +63,7 @@ export type AuthorizeRedemptionInput = {
   reason?: string | null | undefined;
   /** The shop's reference, e.g. its order id. */
   reference?: string | null | undefined;
-  /** Seconds before uncaptured points release themselves. */
+  /** Seconds before uncaptured points can no longer be captured; the release job (every minute) then gives them back. */
   ttlSeconds?: number | null | undefined;
 };
 
