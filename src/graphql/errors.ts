@@ -6,7 +6,7 @@ import { ErrorCode, PatronError } from '../errors';
 import type { Logger } from '../logger';
 
 /** Codes graphql-js and Apollo give for malformed requests; they pass through unchanged. */
-const REQUEST_CODES = new Set(['GRAPHQL_PARSE_FAILED', 'GRAPHQL_VALIDATION_FAILED', 'BAD_USER_INPUT', 'BAD_REQUEST', 'PERSISTED_QUERY_NOT_FOUND', 'OPERATION_RESOLUTION_FAILURE']);
+export const REQUEST_CODES = new Set(['GRAPHQL_PARSE_FAILED', 'GRAPHQL_VALIDATION_FAILED', 'BAD_USER_INPUT', 'BAD_REQUEST', 'PERSISTED_QUERY_NOT_FOUND', 'OPERATION_RESOLUTION_FAILURE']);
 
 const PERSISTED_QUERY_MISMATCH = 'provided sha does not match query';
 

@@ -5,6 +5,7 @@ import { ArgumentValidationError } from 'type-graphql';
 import { classifyDatabaseError } from '../db/failures';
 import { PatronError } from '../errors';
 import type { Logger } from '../logger';
+import { REQUEST_CODES } from './errors';
 import type { Context, Identity } from './context';
 
 /** Who called, as a log line names them: never the secret, only the key's id or the member's. */
@@ -16,6 +17,8 @@ export function callerOf(identity: Identity | undefined): Record<string, string>
 
 /** An error nobody raised on purpose (a bug): its details are masked for the client and logged here. */
 function isUnexpected(error: GraphQLError): boolean {
+  // Apollo wraps a client's parse, validation and operation-resolution errors (originalError set).
+  if (REQUEST_CODES.has(error.extensions?.code as string)) return false;
   const original = unwrapResolverError(error);
   if (original instanceof PatronError || original instanceof ArgumentValidationError || classifyDatabaseError(original)) return false;
   return !(original instanceof GraphQLError && !original.originalError);

@@ -194,6 +194,22 @@ describe('the access log', () => {
     expect(accessLines('edge-log-405')).toEqual([expect.objectContaining({ level: 40, req: expect.objectContaining({ method: 'PUT' }), res: expect.objectContaining({ statusCode: 405 }) })]);
   });
 
+  test("a client's malformed operation is a warning, not a server error: no error line, no stack", async () => {
+    const bad: Array<[string, object]> = [
+      ['edge-log-parse', { query: '{ program { ' }],
+      ['edge-log-invalid', { query: '{ program { nam } }' }],
+      ['edge-log-unknown-op', { query: 'query A { program { id } }', operationName: 'B' }],
+      ['edge-log-ambiguous', { query: 'query A { program { id } } query B { program { id } }' }],
+      ['edge-log-variable', { query: 'query($n: Int!) { ledgerEntries(first: $n) { nodes { id } } }', variables: { n: 'x' } }],
+    ];
+    for (const [requestId, body] of bad) await send({ headers: { ...JSON_AUTH, 'x-request-id': requestId }, body: JSON.stringify(body) });
+    await settle();
+    for (const [requestId] of bad) {
+      expect({ requestId, lines: lines.filter((l) => l.requestId === requestId && l.level >= 50) }).toEqual({ requestId, lines: [] });
+      expect({ requestId, lines: lines.filter((l) => l.requestId === requestId && l.msg === 'graphql operation failed').map((l) => l.level) }).toEqual({ requestId, lines: [40] });
+    }
+  });
+
   test('a client that goes away before the answer: "request aborted"', async () => {
     await new Promise<void>((resolve) => {
       const req = http.request(`${origin}/graphql`, { method: 'POST', headers: { ...JSON_AUTH, 'x-request-id': 'edge-log-gone' } });
