@@ -9,6 +9,7 @@ import type { Logger } from '../logger';
 export const REQUEST_CODES = new Set(['GRAPHQL_PARSE_FAILED', 'GRAPHQL_VALIDATION_FAILED', 'BAD_USER_INPUT', 'BAD_REQUEST', 'PERSISTED_QUERY_NOT_FOUND', 'OPERATION_RESOLUTION_FAILURE']);
 
 const PERSISTED_QUERY_MISMATCH = 'provided sha does not match query';
+const INTROSPECTION_REFUSED = /^GraphQL introspection (is not allowed|has been disabled)/;
 
 const UNAVAILABLE = {
   connection: 'The database is unavailable; retry the request',
@@ -24,8 +25,12 @@ const UNAVAILABLE = {
 export function createErrorFormatter(logger: Logger, exposeDetails: boolean, logUnexpected = true) {
   // In production a refused request's message names no limit's figure and suggests no enum
   // value ("Did you mean ADMIN?"): both help a prober more than a client.
-  const requestMessage = (message: string) =>
-    exposeDetails ? message : message.replace(/more th[ae][nt] \d+ tokens/, 'too many tokens').replace(/\s*Did you mean [^?]*\?/g, '');
+  const requestMessage = (message: string) => {
+    // Apollo (HTTP) and graphql-js's rule (WebSocket) word a refused introspection each their
+    // way, Apollo's naming a constructor option: both say what to set instead.
+    if (INTROSPECTION_REFUSED.test(message)) return 'Introspection is turned off on this server (PATRON_INTROSPECTION)';
+    return exposeDetails ? message : message.replace(/more th[ae][nt] \d+ tokens/, 'too many tokens').replace(/\s*Did you mean [^?]*\?/g, '');
+  };
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
     const original = unwrapResolverError(error);
     const base = { locations: formatted.locations, path: formatted.path };

@@ -232,12 +232,15 @@ describe('production hardening', () => {
         [tokens(2100), /too many tokens/i],
         [enumTypo, /ApiKeyRole/],
         ['{ program { nam } }', /^Cannot query field "nam" on type "Program"\.$/],
+        [INTROSPECTION, /^Introspection is turned off on this server \(PATRON_INTROSPECTION\)$/],
       ];
       for (const [query, expected] of cases) {
         const http = await overHttp(query, OPERATOR_KEY, p);
         const ws = await overWs(query, OPERATOR_KEY, p);
         expect(http.codes.length).toBeGreaterThan(0);
-        expect(ws).toEqual({ codes: http.codes, messages: http.messages, data: null });
+        // graphql-js's introspection rule reports each introspection field; Apollo, the query once.
+        const once = (list: unknown[]) => [...new Set(list)];
+        expect({ codes: once(ws.codes), messages: once(ws.messages), data: ws.data }).toEqual({ codes: once(http.codes), messages: once(http.messages), data: null });
         expect(http.messages[0]).toMatch(expected);
         for (const message of http.messages) expect(message).not.toMatch(/\d|Did you mean/);
       }
