@@ -45,7 +45,7 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
   // MikroORM owns the schema (entities, committed migrations) and the configuration aggregates
   // (programs, API keys, rules); the ledger's typed SQL runs on the pool below. The owner role
   // only migrates; everything else connects as the application's role, which owns nothing.
-  const { orm, appUrl } = await openAppOrm(options.databaseUrl, config.appDatabaseUrl, ORM_POOL_MAX);
+  const { orm, appUrl } = await openAppOrm(options.databaseUrl, config.appDatabaseUrl, ORM_POOL_MAX, logger);
   const db = new Database(appUrl, config.dbPoolMax, {
     statementTimeoutMs: config.dbStatementTimeoutMs,
     idleInTransactionTimeoutMs: config.dbIdleInTransactionTimeoutMs,

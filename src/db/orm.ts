@@ -1,4 +1,6 @@
 import { MikroORM, Options } from '@mikro-orm/postgresql';
+import { inspect } from 'node:util';
+import type { Logger } from '../logger';
 import { Migrator } from '@mikro-orm/migrations';
 import { prepareAppRole } from './app-role';
 import { Account } from '../entities/account';
@@ -73,9 +75,12 @@ export const migrationsList = [
   { name: 'Migration20261206200000_ledger_write_spends', class: Migration20261206200000_ledger_write_spends },
 ];
 
-export function ormOptions(clientUrl: string, poolMax = 20): Options {
+export function ormOptions(clientUrl: string, poolMax = 20, logger?: Logger): Options {
   return {
     clientUrl,
+    // knex writes its own warnings ("Connection Error: …" for a pooled connection the database
+    // dropped) to the console as plain text; the server's log is JSON lines.
+    ...(logger ? { driverOptions: { log: knexLog(logger) } } : {}),
     entities,
     extensions: [Migrator],
     migrations: { migrationsList, transactional: true, allOrNothing: true, snapshot: false, silent: true },
@@ -88,8 +93,20 @@ export function ormOptions(clientUrl: string, poolMax = 20): Options {
   };
 }
 
-export async function openOrm(clientUrl: string, poolMax?: number): Promise<MikroORM> {
-  return MikroORM.init(ormOptions(clientUrl, poolMax));
+/** knex's log, as lines of the server's logger. */
+function knexLog(logger: Logger) {
+  const orm = logger.child({ module: 'orm' });
+  const text = (message: unknown) => (typeof message === 'string' ? message : inspect(message, { depth: 3 }));
+  return {
+    warn: (message: unknown) => orm.warn(text(message)),
+    error: (message: unknown) => orm.error(text(message)),
+    deprecate: (method: string, alternative: string) => orm.warn(`${method} is deprecated; use ${alternative}`),
+    debug: () => undefined,
+  };
+}
+
+export async function openOrm(clientUrl: string, poolMax?: number, logger?: Logger): Promise<MikroORM> {
+  return MikroORM.init(ormOptions(clientUrl, poolMax, logger));
 }
 
 /** Applies committed migrations; the schema is never synchronised from entities at run time. */
@@ -102,8 +119,8 @@ export async function migrate(orm: MikroORM): Promise<void> {
  * the application's role (src/db/app-role.ts), then reconnects the same ORM as that role (its
  * metadata is discovered once). Returns the ORM and the URL the rest of the application uses.
  */
-export async function openAppOrm(ownerUrl: string, appUrl: string | undefined, poolMax: number): Promise<{ orm: MikroORM; appUrl: string }> {
-  const orm = await openOrm(ownerUrl, poolMax);
+export async function openAppOrm(ownerUrl: string, appUrl: string | undefined, poolMax: number, logger?: Logger): Promise<{ orm: MikroORM; appUrl: string }> {
+  const orm = await openOrm(ownerUrl, poolMax, logger);
   try {
     await migrate(orm);
     const url = await prepareAppRole(ownerUrl, appUrl);

@@ -96,6 +96,26 @@ describe(`fault injection (seed ${seed})`, () => {
     await replayAndCheck();
   }, 60_000);
 
+  test('connections the database dropped under the ORM: the server logs it as JSON lines, never plain text', async () => {
+    const isJson = (line: string) => {
+      try {
+        return typeof JSON.parse(line) === 'object';
+      } catch {
+        return false;
+      }
+    };
+    const from = server.output.length;
+    // The ORM's pool (programs, keys, rules) finds its connections dead on their next use.
+    for (let round = 0; round < 3; round++) {
+      await terminateBackends(db.url);
+      for (let i = 0; i < 3; i++) await server.request('{ rulesConnection(first: 1) { nodes { id } } }', undefined, shop.adminKey);
+    }
+    const lines = server.output.slice(from).filter((line) => line.trim() !== '');
+    expect(lines.filter((line) => !isJson(line))).toEqual([]);
+    // knex's own warning about the dropped connection is among them, as the ORM module's line.
+    expect(lines.map((line) => JSON.parse(line)).filter((l) => l.module === 'orm' && /Connection Error/.test(l.msg))).not.toEqual([]);
+  }, 60_000);
+
   test('the server killed with SIGKILL mid-burst and restarted on the same database: exactly once', async () => {
     const plan = planAccruals(random, `kill-${seed}`, members, 200);
     planned.push(...plan);
