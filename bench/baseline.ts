@@ -3,27 +3,19 @@
  * insert the entry and its lot, update the balances, one transaction), with raw `pg` on one
  * connection per client — no ORM, no HTTP — on the real schema.
  */
-import { Client } from 'pg';
 import { measure, type MeasureOptions } from './load';
+import { inTransaction, withConnections } from './raw-pg';
 
 const pick = <T>(list: T[]) => list[Math.floor(Math.random() * list.length)]!;
 
 /** The baseline: the same rows Patron's accrual writes, with raw SQL on one connection per client. */
 export async function baseline(databaseUrl: string, clients: number, programId: string, accounts: string[], label: string, measureOptions: MeasureOptions) {
-  const conns = await Promise.all(
-    Array.from({ length: clients }, async () => {
-      const c = new Client({ connectionString: databaseUrl, application_name: 'patron-bench-baseline' });
-      await c.connect();
-      return c;
-    }),
-  );
-  try {
-    return await measure({ name: `baseline (raw pg) ${label}`, op: 'baseline', accounts: label }, clients, async (w) => {
+  return withConnections(databaseUrl, clients, 'patron-bench-baseline', (conns) =>
+    measure({ name: `baseline (raw pg) ${label}`, op: 'baseline', accounts: label }, clients, async (w) => {
       const c = conns[w]!;
       const accountId = pick(accounts);
       const now = new Date();
-      await c.query('BEGIN');
-      try {
+      await inTransaction(c, async () => {
         const { rows: [a] } = await c.query(
           'select id, available, pending, reserved, lifetime_earned from account where id = $1 for update',
           [accountId],
@@ -44,14 +36,7 @@ export async function baseline(databaseUrl: string, clients: number, programId: 
           `update account set available = $1, lifetime_earned = $2, entry_count = entry_count + 1, updated_at = $3 where id = $4`,
           [available, Number(a.lifetime_earned) + 1, now, accountId],
         );
-        await c.query('COMMIT');
-      } catch (error) {
-        await c.query('ROLLBACK').catch(() => undefined);
-        throw error;
-      }
-    }, measureOptions);
-  } finally {
-    await Promise.all(conns.map((c) => c.end().catch(() => undefined)));
-  }
+      });
+    }, measureOptions),
+  );
 }
-

@@ -7,8 +7,9 @@
  * so the rows, their sizes and their keys are Patron's. Its ratio to the raw accrual says how
  * much of the accrual's rate a paid order's rows leave, whoever writes them.
  */
-import { Client } from 'pg';
+import type { Client } from 'pg';
 import { Exhausted, measure, type Measurement, type MeasureOptions } from './load';
+import { inTransaction, withConnections } from './raw-pg';
 
 /** What one paid order wrote, read back from an order Patron paid. */
 interface PaidOrderTemplate {
@@ -72,25 +73,17 @@ export async function rawPayOrders(
   log: (msg: string) => void,
 ): Promise<Measurement> {
   const clients = 8;
-  const conns = await Promise.all(
-    Array.from({ length: clients }, async () => {
-      const c = new Client({ connectionString: databaseUrl, application_name: 'patron-bench-raw-pay' });
-      await c.connect();
-      return c;
-    }),
-  );
-  try {
+  return withConnections(databaseUrl, clients, 'patron-bench-raw-pay', async (conns) => {
     const t = await readTemplate(conns[0]!, programId);
     log(`raw payOrder copies an order Patron paid: ${t.entry.amount} points in ${t.lots.length} lot(s), ${t.awards.points.length} rule awards, `
       + `${t.events.length} events, a ${t.answer.length}-character answer`);
     let taken = 0;
-    return await measure({ name: 'payOrder (raw pg, the same rows)', op: 'payOrderRaw', accounts: 'uniform' }, clients, async (w) => {
+    return measure({ name: 'payOrder (raw pg, the same rows)', op: 'payOrderRaw', accounts: 'uniform' }, clients, async (w) => {
       const orderId = orderIds[taken++];
       if (!orderId) throw new Exhausted('ran out of pre-placed orders');
       const c = conns[w]!;
       const now = new Date();
-      await c.query('BEGIN');
-      try {
+      await inTransaction(c, async () => {
         const { rows: [a] } = await c.query(
           `select a.id, a.member_id, a.available, a.lifetime_earned, a.pending, a.reserved from account a
            where a.id = (select account_id from shop_order where program_id = $1 and order_id = $2) for update`,
@@ -166,13 +159,7 @@ export async function rawPayOrders(
           `insert into idempotency_record (program_id, key, operation, request_hash, response) values ($1, $2, 'payOrder', $3, $4)`,
           [programId, `bench-${runId}-raw-pay-${orderId}`, orderId, t.answer],
         );
-        await c.query('COMMIT');
-      } catch (error) {
-        await c.query('ROLLBACK').catch(() => undefined);
-        throw error;
-      }
+      });
     }, measureOptions);
-  } finally {
-    await Promise.all(conns.map((c) => c.end().catch(() => undefined)));
-  }
+  });
 }
