@@ -184,7 +184,7 @@ export async function orderRows(ctx: OrderRowsContext): Promise<void> {
   const forRawSql = ctx.want('payOrder raw 8') ? await placeOrders('raw', count) : [];
   // A warm-up batch for each row: the tiers row runs code of its own (the member's tier, the
   // structure's evaluation) that the first batch, paid before the structure exists, never reaches.
-  // The raw row copies an order of the first batch.
+  // The raw row copies the order Patron paid last (of this batch, or of the payOrder row after it).
   const warmUpPlain = ctx.want('payOrder 8') || ctx.want('payOrder raw 8') ? await placeOrders('warm-up', WARM_UP_ORDERS) : [];
   const warmUpTiers = ctx.want('payOrder tiers 8') ? await placeOrders('warm-up-tiers', WARM_UP_ORDERS) : [];
 

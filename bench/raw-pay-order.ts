@@ -7,13 +7,16 @@
  * so the rows, their sizes and their keys are Patron's. Its ratio to the raw accrual says how
  * much of the accrual's rate a paid order's rows leave, whoever writes them.
  */
+import { createHash } from 'node:crypto';
 import type { Client } from 'pg';
 import { Exhausted, measure, type Measurement, type MeasureOptions } from './load';
 import { inTransaction, withConnections } from './raw-pg';
 
 /** What one paid order wrote, read back from an order Patron paid. */
 interface PaidOrderTemplate {
-  entry: { kind: string; cause_type: string; reason: string | null; rule_version_id: string | null; owner_type: string | null; amount: number };
+  entry: { kind: string; cause_type: string; cause_id: string | null; reason: string | null; rule_version_id: string | null; owner_type: string | null; amount: number };
+  /** What the entry's owner_id holds of the order: our id, the shop's, or nothing. */
+  ownerIs: 'id' | 'order_id' | null;
   lots: number[];
   awards: { rule_id: string[]; rule_version_id: string[]; points: number[]; one_off: boolean[] };
   moneyMinor: number;
@@ -21,10 +24,15 @@ interface PaidOrderTemplate {
   answer: string;
 }
 
-/** Reads the template from the order Patron paid last; only an accrual available at once (no pending days, no expiry) is copied. */
-async function readTemplate(db: Client, programId: string): Promise<PaidOrderTemplate> {
+/**
+ * Reads the template from the order Patron paid last: what its transaction wrote (its rows share
+ * the transaction's id, `xmin`). Refuses a template the raw row could not copy faithfully: points
+ * pending or expiring, lots that do not add up to the entry, a debt paid from it, or other than
+ * two events on two topics.
+ */
+async function readTemplate(db: Client, programId: string, runId: string): Promise<PaidOrderTemplate> {
   const { rows: [order] } = await db.query(
-    `select o.id, o.order_id, o.member_id, o.paid_at, aw.entry_id, q.money_minor
+    `select o.id, o.order_id, o.member_id, aw.entry_id, q.money_minor
      from shop_order o join shop_order_award aw on aw.order_id = o.id and aw.member_id = o.member_id
        join tier_qualification q on q.order_id = o.id
      where o.program_id = $1 and o.status = 'paid' order by o.paid_at desc limit 1`,
@@ -32,25 +40,27 @@ async function readTemplate(db: Client, programId: string): Promise<PaidOrderTem
   );
   if (!order) throw new Error('no order paid by Patron to copy');
   const { rows: [entry] } = await db.query(
-    'select kind, cause_type, reason, rule_version_id, owner_type, amount, delta_pending from ledger_entry where id = $1',
+    `select kind, cause_type, cause_id, reason, rule_version_id, owner_type, owner_id, amount, delta_available, delta_pending, delta_debt,
+       xmin::text as tx
+     from ledger_entry where id = $1`,
     [order.entry_id],
   );
   const { rows: lots } = await db.query('select amount, activated_at, expires_at from lot where source_entry_id = $1 order by id', [order.entry_id]);
-  if (Number(entry.delta_pending) !== 0 || lots.some((l) => !l.activated_at || l.expires_at)) {
-    throw new Error('the template order earned pending or expiring points: the raw row copies only points available at once');
-  }
+  const refuse = (why: string) => new Error(`the raw payOrder row cannot copy the order Patron paid: ${why}`);
+  if (Number(entry.delta_pending) !== 0 || lots.some((l) => !l.activated_at || l.expires_at)) throw refuse('its points are pending or expiring');
+  if (Number(entry.delta_debt) !== 0 || Number(entry.delta_available) !== Number(entry.amount)) throw refuse('it paid a debt');
+  if (lots.reduce((sum, l) => sum + Number(l.amount), 0) !== Number(entry.amount)) throw refuse('its lots do not add up to its entry');
   const { rows: awards } = await db.query('select rule_id, rule_version_id, points, one_off from rule_award where entry_id = $1 order by id', [order.entry_id]);
-  // The transaction's events: the entry posted and the order paid, the last two of the member's.
-  const { rows: events } = await db.query(
-    'select type, topic, payload from outbox where member_id = $1 and created_at >= $2 order by id limit 2',
-    [order.member_id, order.paid_at],
-  );
+  const { rows: events } = await db.query('select type, topic, payload from outbox where member_id = $1 and xmin::text = $2 order by id', [order.member_id, entry.tx]);
+  if (events.length !== 2 || events[0].topic === events[1].topic) throw refuse(`it raised ${events.length} events (${events.map((e) => e.topic).join(', ')}), not two on two topics`);
   const { rows: [answer] } = await db.query(
-    `select response::text as response from idempotency_record where program_id = $1 and operation = 'payOrder' order by created_at desc limit 1`,
-    [programId],
+    'select response::text as response from idempotency_record where program_id = $1 and key = $2 and xmin::text = $3',
+    [programId, `bench-${runId}-pay-${order.order_id}`, entry.tx],
   );
+  if (!answer) throw refuse('its stored answer is not found');
   return {
     entry: { ...entry, amount: Number(entry.amount) },
+    ownerIs: entry.owner_id === order.id ? 'id' : entry.owner_id === order.order_id ? 'order_id' : null,
     lots: lots.map((l) => Number(l.amount)),
     awards: {
       rule_id: awards.map((a) => a.rule_id),
@@ -74,7 +84,7 @@ export async function rawPayOrders(
 ): Promise<Measurement> {
   const clients = 8;
   return withConnections(databaseUrl, clients, 'patron-bench-raw-pay', async (conns) => {
-    const t = await readTemplate(conns[0]!, programId);
+    const t = await readTemplate(conns[0]!, programId, runId);
     log(`raw payOrder copies an order Patron paid: ${t.entry.amount} points in ${t.lots.length} lot(s), ${t.awards.points.length} rule awards, `
       + `${t.events.length} events, a ${t.answer.length}-character answer`);
     let taken = 0;
@@ -85,12 +95,14 @@ export async function rawPayOrders(
       const now = new Date();
       await inTransaction(c, async () => {
         const { rows: [a] } = await c.query(
-          `select a.id, a.member_id, a.available, a.lifetime_earned, a.pending, a.reserved from account a
+          `select a.id, a.member_id, a.available, a.lifetime_earned, a.pending, a.reserved, a.debt from account a
            where a.id = (select account_id from shop_order where program_id = $1 and order_id = $2) for update`,
           [programId, orderId],
         );
+        // An accrual to an account in debt pays the debt first: rows the template did not write.
+        if (Number(a.debt) !== 0) throw new Error(`the member of order ${orderId} is in debt: the raw row copies accruals that pay none`);
         const { rows: [o] } = await c.query(
-          `select id, status from shop_order where program_id = $1 and order_id = $2 for update`,
+          'select id, status from shop_order where program_id = $1 and order_id = $2 for update',
           [programId, orderId],
         );
         if (o.status !== 'placed') throw new Error(`order ${orderId} is ${o.status}`);
@@ -101,8 +113,8 @@ export async function rawPayOrders(
              available_after, pending_after, reserved_after, cause_type, cause_id, rule_version_id, reason, idempotency_key,
              owner_type, owner_id, created_at)
            values ($1, $2, $3, $4, $4, 0, 0, $5, $6, $7, $8, $9, $10, $11, null, $12, $13, $14) returning id`,
-          [programId, a.id, t.entry.kind, amount, available, a.pending, a.reserved, t.entry.cause_type, orderId,
-            t.entry.rule_version_id, t.entry.reason, t.entry.owner_type, t.entry.owner_type ? orderId : null, now],
+          [programId, a.id, t.entry.kind, amount, available, a.pending, a.reserved, t.entry.cause_type, t.entry.cause_id,
+            t.entry.rule_version_id, t.entry.reason, t.entry.owner_type, t.ownerIs === 'id' ? o.id : t.ownerIs === 'order_id' ? orderId : null, now],
         );
         await c.query(
           `insert into lot (program_id, account_id, source_entry_id, amount, remaining, available_at, activated_at, expires_at, created_at)
@@ -157,7 +169,7 @@ export async function rawPayOrders(
         );
         await c.query(
           `insert into idempotency_record (program_id, key, operation, request_hash, response) values ($1, $2, 'payOrder', $3, $4)`,
-          [programId, `bench-${runId}-raw-pay-${orderId}`, orderId, t.answer],
+          [programId, `bench-${runId}-raw-pay-${orderId}`, createHash('sha256').update(orderId).digest('hex'), t.answer],
         );
       });
     }, measureOptions);

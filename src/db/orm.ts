@@ -100,8 +100,9 @@ function knexLog(logger: Logger) {
   return {
     warn: (message: unknown) => orm.warn(text(message)),
     error: (message: unknown) => orm.error(text(message)),
-    deprecate: (method: string, alternative: string) => orm.warn(`${method} is deprecated; use ${alternative}`),
-    debug: () => undefined,
+    // knex hands its custom loggers the sentence it wrote ("… is deprecated, please use …").
+    deprecate: (message: unknown) => orm.warn(text(message)),
+    debug: (message: unknown) => orm.debug(text(message)),
   };
 }
 

@@ -79,10 +79,14 @@ interface ValidationFailure {
   children?: ValidationFailure[];
 }
 
+/** A property's path under its parent's: `lines[2]`, `lines[2].quantity`. */
+const pathOf = (parent: string, property: string) =>
+  /^\d+$/.test(property) ? `${parent}[${property}]` : parent ? `${parent}.${property}` : property;
+
 /** The path of the first property that failed: `idempotencyKey`, `lines[2].sku`. */
-function firstField(errors: ValidationFailure[], prefix = ''): string | undefined {
+function firstField(errors: ValidationFailure[], parent = ''): string | undefined {
   for (const e of errors) {
-    const path = /^\d+$/.test(e.property) ? `${prefix}[${e.property}]` : prefix ? `${prefix}.${e.property}` : e.property;
+    const path = pathOf(parent, e.property);
     if (e.constraints && Object.keys(e.constraints).length > 0) return path;
     const nested = firstField(e.children ?? [], path);
     if (nested) return nested;
@@ -90,9 +94,10 @@ function firstField(errors: ValidationFailure[], prefix = ''): string | undefine
   return undefined;
 }
 
-function describeValidation(errors: ValidationFailure[], prefix = ''): string[] {
+/** Each failure's sentence (it starts with the property's name), under its parent's path. */
+function describeValidation(errors: ValidationFailure[], parent = ''): string[] {
   return errors.flatMap((e) => [
-    ...Object.values(e.constraints ?? {}).map((m) => `${prefix}${m}`),
-    ...describeValidation(e.children ?? [], `${prefix}${e.property}.`),
+    ...Object.values(e.constraints ?? {}).map((m) => (parent ? `${parent}.${m}` : m)),
+    ...describeValidation(e.children ?? [], pathOf(parent, e.property)),
   ]);
 }

@@ -200,7 +200,7 @@ describe('bad input is refused with a stable code and writes nothing', () => {
       { input: { orderId: uniqueKey(), member: { id: memberId }, lines: [line, line, { ...line, quantity: 0 }], idempotencyKey: uniqueKey() } },
       P.serverKey,
     );
-    expect(nested.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'lines[2].quantity' });
+    expect(nested.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'lines[2].quantity', fields: [expect.stringMatching(/^lines\[2\]\.quantity /)] });
   });
 
   test("a cursor is its list's and its member's: another member's, or the other list's, is BAD_USER_INPUT", async () => {

@@ -126,10 +126,14 @@ describe('WebSocket messages are UTF-8', () => {
       const answer = await sendBinary([Buffer.concat([Buffer.from(before), Buffer.from([byte]), Buffer.from(after)])]);
       expect(answer).toEqual({ messages: [{ type: 'connection_ack' }], closeCode: 1007 });
     }
+    // Nor is a write sent right behind the refused message, already on the wire when it closed.
+    const [before, after] = accrue('c', 'ws-utf8-k#').split('#') as [string, string];
+    const behind = await sendBinary([Buffer.concat([Buffer.from(before), Buffer.from([0xff]), Buffer.from(after)]), Buffer.from(accrue('d', 'ws-utf8-behind'))]);
+    expect(behind).toEqual({ messages: [{ type: 'connection_ack' }], closeCode: 1007 });
     const balance = await s.request<any, any>(`{ account(member: { id: "${memberId}" }) { available } }`);
     expect(balance.data.account.available).toBe(0);
     // A binary message of valid UTF-8 is read as usual: the key as decoded is still free.
-    const valid = await sendBinary([Buffer.from(accrue('c', 'ws-utf8-k\uFFFD'))]);
-    expect(valid.messages[1]).toMatchObject({ id: 'c', type: 'next', payload: { data: { accrue: { account: { available: 1 } } } } });
+    const valid = await sendBinary([Buffer.from(accrue('e', 'ws-utf8-k\uFFFD'))]);
+    expect(valid.messages[1]).toMatchObject({ id: 'e', type: 'next', payload: { data: { accrue: { account: { available: 1 } } } } });
   });
 });

@@ -1,12 +1,12 @@
 import type { MemberRef, RequestContext } from '../shared';
 import type { Database } from '../../db/database';
 import { EntryKind } from '../../entities/ledger-entry';
-import { badInput, notFound } from '../../errors';
+import { notFound } from '../../errors';
 import { EntryRecord, toEntryRecord } from './entries';
 import type { Clock } from '../shared';
 import type { AccountSnapshot } from './ledger-service';
 import { memberLookup } from '../members';
-import { isUuid, pgArray } from '../shared';
+import { cursorOf, isUuid, pageOf, pageSize, pgArray, readCursor } from '../shared';
 import * as store from './queries-store';
 import type { AccountReadRow } from './queries-store';
 
@@ -32,31 +32,19 @@ export interface EntryFilter {
   to?: Date | null;
 }
 
-const MAX_PAGE = 200;
-
 /** The member's lists that page by row id. */
 export type LedgerList = 'entries' | 'lots';
 
 /**
- * A cursor of one of a member's lists: opaque to clients; inside, the list, the member and the
- * last row's id, so one read with the other list or for another member is refused rather than
- * paging that list from a row of another.
+ * A cursor of one of a member's lists: the last row's id, under the list's name and the member's
+ * id, so one read with the other list or for another member is refused rather than paging that
+ * list from a row of another.
  */
-export const ledgerCursor = (list: LedgerList, memberId: string, id: number): string =>
-  Buffer.from(`${list}:${memberId}:${id}`).toString('base64url');
+export const ledgerCursor = (list: LedgerList, memberId: string, id: number): string => cursorOf(`${list}:${memberId}`, String(id));
 
 function readLedgerCursor(list: LedgerList, memberId: string, cursor: string | null | undefined): number | null {
-  if (!cursor) return null;
-  const text = /^[A-Za-z0-9_-]{1,200}$/.test(cursor) ? Buffer.from(cursor, 'base64url').toString() : '';
-  const m = /^(\w+):([0-9a-f-]{36}):(\d{1,18})$/.exec(text);
-  if (!m || m[1] !== list || m[2] !== memberId) throw badInput(`after is not a cursor of this member's ${list}`, { field: 'after' });
-  return Number(m[3]);
-}
-
-function pageSize(first: number | null | undefined): number {
-  const n = first ?? 50;
-  if (!Number.isSafeInteger(n) || n < 1 || n > MAX_PAGE) throw badInput(`first must be from 1 to ${MAX_PAGE}`, { field: 'first' });
-  return n;
+  const id = readCursor(`${list}:${memberId}`, cursor, (position) => /^\d{1,18}$/.test(position), `this member's ${list}`);
+  return id === null ? null : Number(id);
 }
 
 /** The account as of now: lots past their expiry count as expired even before a job or a write expired them. */
@@ -119,7 +107,7 @@ export class LedgerQueries {
     const rows = await this.db.run(store.memberEntries, [
       ctx.programId, memberId, after, f.kinds?.length ? pgArray(f.kinds) : null, f.from ?? null, f.to ?? null, limit + 1,
     ]);
-    return this.page(rows.map((r) => toEntryRecord(r, memberId)), limit, (id) => ledgerCursor('entries', memberId, id));
+    return pageOf(rows.map((r) => toEntryRecord(r, memberId)), limit, (e) => ledgerCursor('entries', memberId, e.id));
   }
 
   async lots(ctx: RequestContext, memberId: string, opts: { first?: number | null; after?: string | null; openOnly?: boolean | null }) {
@@ -144,16 +132,7 @@ export class LedgerQueries {
         createdAt: new Date(r.created_at),
       };
     });
-    return this.page(lots, limit, (id) => ledgerCursor('lots', memberId, id));
-  }
-
-  private page<T extends { id: number }>(rows: T[], limit: number, cursorOf: (id: number) => string): Page<T> {
-    const nodes = rows.slice(0, limit);
-    return {
-      nodes,
-      hasNextPage: rows.length > limit,
-      endCursor: nodes.length ? cursorOf(nodes[nodes.length - 1].id) : null,
-    };
+    return pageOf(lots, limit, (l) => ledgerCursor('lots', memberId, l.id));
   }
 }
 

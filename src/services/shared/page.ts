@@ -21,22 +21,33 @@ export function pageSize(first: number | null | undefined): number {
   return n;
 }
 
-/**
- * The cursor of a row of a list ordered by (createdAt, id) with uuid ids: opaque to clients,
- * inside the list's name and the row's id. The store compares with the row the cursor names,
- * so no timestamp is rounded on its way through the client.
- */
-export function idCursor(list: string, id: string): string {
-  return Buffer.from(`${list}:${id}`).toString('base64url');
+/** A cursor: opaque to clients; inside, the list's name and where in the list it points. */
+export function cursorOf(list: string, position: string): string {
+  return Buffer.from(`${list}:${position}`).toString('base64url');
 }
+
+/**
+ * Where a cursor of `list` points; null without one; BAD_USER_INPUT for a cursor of another
+ * list, or one whose position `valid` refuses. `named` is the list as the message names it.
+ */
+export function readCursor(list: string, cursor: string | null | undefined, valid: (position: string) => boolean, named = list): string | null {
+  if (cursor == null) return null;
+  const text = /^[A-Za-z0-9_-]{1,200}$/.test(cursor) ? Buffer.from(cursor, 'base64url').toString() : '';
+  const position = text.startsWith(`${list}:`) ? text.slice(list.length + 1) : null;
+  if (position === null || !valid(position)) throw badInput(`after is not a cursor of ${named}`, { field: 'after' });
+  return position;
+}
+
+/**
+ * The cursor of a row of a list ordered by (createdAt, id) with uuid ids: the row's id. The
+ * store compares with the row the cursor names, so no timestamp is rounded on its way through
+ * the client.
+ */
+export const idCursor = (list: string, id: string): string => cursorOf(list, id);
 
 /** The row id inside a cursor of `list`; null without one; BAD_USER_INPUT for anything else. */
 export function readIdCursor(list: string, cursor: string | null | undefined): string | null {
-  if (cursor == null) return null;
-  const text = /^[A-Za-z0-9_-]{1,200}$/.test(cursor) ? Buffer.from(cursor, 'base64url').toString() : '';
-  const id = text.startsWith(`${list}:`) ? text.slice(list.length + 1) : null;
-  if (!id || !isUuid(id)) throw badInput(`after is not a cursor of ${list}`, { field: 'after' });
-  return id.toLowerCase();
+  return readCursor(list, cursor, isUuid)?.toLowerCase() ?? null;
 }
 
 /**
