@@ -181,7 +181,8 @@ export async function orderRows(ctx: OrderRowsContext): Promise<void> {
   if (ctx.wantTiers) await ctx.seedTiers();
   const withoutTiers = ctx.want('payOrder 8') ? await placeOrders('plain', count) : [];
   const withTiers = ctx.want('payOrder tiers 8') ? await placeOrders('tiers', count) : [];
-  const forRawSql = ctx.want('payOrder raw 8') ? await placeOrders('raw', count) : [];
+  // The raw row pays about 1.5 times as fast as payOrder: it gets more orders, so it is not cut short.
+  const forRawSql = ctx.want('payOrder raw 8') ? await placeOrders('raw', Math.ceil(count * 1.6)) : [];
   // A warm-up batch for each row: the tiers row runs code of its own (the member's tier, the
   // structure's evaluation) that the first batch, paid before the structure exists, never reaches.
   // The raw row copies the order Patron paid last (of this batch, or of the payOrder row after it).
