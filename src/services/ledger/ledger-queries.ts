@@ -43,6 +43,7 @@ export type LedgerList = 'entries' | 'lots';
 export const ledgerCursor = (list: LedgerList, memberId: string, id: number): string => cursorOf(`${list}:${memberId}`, String(id));
 
 function readLedgerCursor(list: LedgerList, memberId: string, cursor: string | null | undefined): number | null {
+  if (!cursor) return null; // an empty `after` reads from the start, as it always has
   const id = readCursor(`${list}:${memberId}`, cursor, (position) => /^\d{1,18}$/.test(position), `this member's ${list}`);
   return id === null ? null : Number(id);
 }
