@@ -51,10 +51,10 @@ export class AccountResolver {
 @Resolver()
 export class LedgerResolver {
   @Authorized(...EVERYONE)
-  @Query(() => Account, { description: 'A member\'s balances. Customers may leave `member` out.' })
+  @Query(() => Account, { description: 'A member\'s balances. Customers may leave `member` out (or name their own member).' })
   async account(@Ctx() ctx: Context, @Arg('member', { nullable: true }) member?: MemberRefInput): Promise<AccountValue> {
     const request = requestContext(ctx);
-    return toAccount(await ctx.services.ledgerQueries.account(request, memberScope(ctx, member)), request.programId);
+    return toAccount(await ctx.services.ledgerQueries.account(request, await memberScope(ctx, member)), request.programId);
   }
 
   @Authorized(...EVERYONE)
@@ -67,7 +67,7 @@ export class LedgerResolver {
     @Arg('filter', { nullable: true }) filter?: LedgerEntryFilter,
   ): Promise<LedgerEntryConnection> {
     const request = requestContext(ctx);
-    const memberId = await ctx.services.ledgerQueries.memberId(request, memberScope(ctx, member));
+    const memberId = await ctx.services.ledgerQueries.memberId(request, await memberScope(ctx, member));
     if (ctx.identity.kind !== 'customer') {
       return toPage(await ctx.services.ledgerQueries.entries(request, memberId, { first, after, filter }), toLedgerEntry, (id) => ledgerCursor('entries', memberId, id));
     }
@@ -87,7 +87,7 @@ export class LedgerResolver {
     @Arg('openOnly', { nullable: true, description: 'Only lots with points left.' }) openOnly?: boolean,
   ): Promise<LotConnection> {
     const request = requestContext(ctx);
-    const memberId = await ctx.services.ledgerQueries.memberId(request, memberScope(ctx, member));
+    const memberId = await ctx.services.ledgerQueries.memberId(request, await memberScope(ctx, member));
     if (ctx.identity.kind !== 'customer') return toPage(await ctx.services.ledgerQueries.lots(request, memberId, { first, after, openOnly }), toLot, (id) => ledgerCursor('lots', memberId, id));
     const ids = await ctx.services.access.customerIds();
     const page = await ctx.services.ledgerQueries.lots(request, memberId, { first, after: fromCustomerCursor(ids, 'lot', memberId, after), openOnly });

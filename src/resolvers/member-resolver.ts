@@ -21,14 +21,14 @@ export class MemberResolver {
     @Arg('email', { nullable: true }) email?: string,
     @Arg('phone', { nullable: true }) phone?: string,
   ): Promise<Member | null> {
-    const ref = memberScope(ctx, Object.assign(new MemberRefInput(), { id, externalId, email, phone }));
+    const ref = await memberScope(ctx, Object.assign(new MemberRefInput(), { id, externalId, email, phone }));
     return ctx.services.members.find(requestContext(ctx), ref);
   }
 
   @Authorized(Role.CUSTOMER)
   @Query(() => Member, { description: 'The member a customer token speaks for.' })
-  me(@Ctx() ctx: Context): Promise<Member> {
-    return ctx.services.members.get(requestContext(ctx), memberScope(ctx, null));
+  async me(@Ctx() ctx: Context): Promise<Member> {
+    return ctx.services.members.get(requestContext(ctx), await memberScope(ctx, null));
   }
 
   @FieldResolver(() => Account)

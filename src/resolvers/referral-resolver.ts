@@ -40,12 +40,12 @@ async function tree(ctx: Context, memberId: string, depth: number): Promise<Refe
 export class ReferralResolver {
   @Authorized(...EVERYONE)
   @Query(() => ReferralTree, { description: 'The referral tree under a member to `depth` levels (1 to 10). Customers read their own (memberId may be left out).' })
-  referralTree(
+  async referralTree(
     @Ctx() ctx: Context,
     @Arg('memberId', () => ID, { nullable: true }) memberId?: string,
     @Arg('depth', () => Int, { defaultValue: 3 }) depth?: number,
   ): Promise<ReferralTree> {
-    const ref = memberScope(ctx, memberId == null ? null : Object.assign(new MemberRefInput(), { id: memberId }));
+    const ref = await memberScope(ctx, memberId == null ? null : Object.assign(new MemberRefInput(), { id: memberId }));
     return tree(ctx, (ref as { id: string }).id, depth!);
   }
 
@@ -83,12 +83,12 @@ export class ReferralResolver {
 
   @Authorized(...EVERYONE)
   @Mutation(() => ReferralSite, { description: 'Declares a website as the member\'s; serve its token at verificationUrl, then verifyReferralSite. Customers declare their own.' })
-  declareReferralSite(
+  async declareReferralSite(
     @Arg('url') url: string,
     @Ctx() ctx: Context,
     @Arg('member', () => MemberRefInput, { nullable: true }) member?: MemberRefInput,
   ): Promise<ReferralSite> {
-    return ctx.services.referrals.sites.declare(requestContext(ctx), memberScope(ctx, member), url);
+    return ctx.services.referrals.sites.declare(requestContext(ctx), await memberScope(ctx, member), url);
   }
 
   @Authorized(...EVERYONE)

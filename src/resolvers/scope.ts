@@ -58,14 +58,16 @@ export function actorOf(ctx: Context): Actor {
 }
 
 /**
- * The member a read is about. A customer token reads only its own member (and may leave the
- * argument out); keys must name one.
+ * The member a read is about. A customer token reads only its own member: it may leave the
+ * argument out, or name the member any way the shop knows it (an external id, email or phone
+ * is looked up and must be its own); keys must name one. Naming anyone else — or nobody — is
+ * FORBIDDEN either way, so a token learns nothing about who else is a member.
  */
-export function memberScope(ctx: Context, given: MemberRefInput | null | undefined): MemberRef {
+export async function memberScope(ctx: Context, given: MemberRefInput | null | undefined): Promise<MemberRef> {
   const id = ctx.identity;
   const input = given && Object.values(given).some((v) => v != null) ? given : null;
   if (id.kind === 'customer') {
-    if (input && toMemberRefOrNull(input)?.toString() !== id.memberId) {
+    if (input && (await ownMemberId(ctx, toMemberRef(input))) !== id.memberId) {
       throw new PatronError(ErrorCode.FORBIDDEN, 'A customer token reads only its own member');
     }
     return { id: id.memberId };
@@ -74,7 +76,9 @@ export function memberScope(ctx: Context, given: MemberRefInput | null | undefin
   return toMemberRef(input);
 }
 
-function toMemberRefOrNull(input: MemberRefInput): string | null {
-  const ref = toMemberRef(input);
-  return 'id' in ref ? ref.id : null;
+/** The id a customer's member reference stands for: by id as given, otherwise looked up. */
+async function ownMemberId(ctx: Context, ref: MemberRef): Promise<string | null> {
+  if ('id' in ref) return ref.id;
+  return (await ctx.services.members.find(requestContext(ctx), ref))?.id ?? null;
 }
+

@@ -46,7 +46,7 @@ export class SubscriptionResolver {
     @Arg('first', () => Int, { defaultValue: 100 }) first: number,
   ): Promise<BalanceChange[]> {
     const request = requestContext(ctx);
-    const found = await ctx.services.members.get(request, memberScope(ctx, member));
+    const found = await ctx.services.members.get(request, await memberScope(ctx, member));
     const events = await ctx.services.missedEvents.balanceChanges(request, found.id, afterSequence, first);
     const toEntry = await ledgerEntryMapper(ctx);
     return events.map((event) => toBalanceChange(event, toEntry));

@@ -246,6 +246,17 @@ describe('customer tokens', () => {
     expect(ok(await s.request(MemberDocument, { id: memberB.id }, token)).member?.id).toBe(memberB.id);
   });
 
+  test('may name their own member the way the shop knows it: external id, email or phone', async () => {
+    // Program A has a member with the same external id; the token's program decides.
+    for (const ref of [{ externalId: 'shared-customer' }, { email: 'b.member@example.com' }, { phone: '+79120000001' }]) {
+      expect(ok(await s.request(MemberDocument, ref, token)).member?.id).toBe(memberB.id);
+      expect(ok(await s.request(AccountDocument, { member: ref }, token)).account.memberId).toBe(memberB.id);
+      const entries = ok(await s.request(LedgerEntriesDocument, { member: ref }, token)).ledgerEntries.nodes;
+      expect(entries.length).toBeGreaterThan(0);
+      expect(ok(await s.request(LotsDocument, { member: ref }, token)).lots.nodes.length).toBeGreaterThan(0);
+    }
+  });
+
   test('asking for another member is FORBIDDEN', async () => {
     for (const other of [otherB.id, memberA.id]) {
       expect(codesOf(await s.request(MemberDocument, { id: other }, token))).toEqual(['FORBIDDEN']);
@@ -254,6 +265,15 @@ describe('customer tokens', () => {
       expect(codesOf(await s.request(LotsDocument, { member: { id: other } }, token))).toEqual(['FORBIDDEN']);
     }
     expect(codesOf(await s.request(MemberDocument, { email: 'someone@example.com' }, token))).toEqual(['FORBIDDEN']);
+    // Another member's external id, and one nobody has: the same answer, so it tells nothing.
+    const otherExternal = (await createMember(s, B.serverKey, { externalId: 'someone-else' })).id;
+    expect(otherExternal).not.toBe(memberB.id);
+    for (const externalId of ['someone-else', 'nobody-has-this']) {
+      expect(codesOf(await s.request(MemberDocument, { externalId }, token))).toEqual(['FORBIDDEN']);
+      expect(codesOf(await s.request(AccountDocument, { member: { externalId } }, token))).toEqual(['FORBIDDEN']);
+      expect(codesOf(await s.request(LedgerEntriesDocument, { member: { externalId } }, token))).toEqual(['FORBIDDEN']);
+      expect(codesOf(await s.request(LotsDocument, { member: { externalId } }, token))).toEqual(['FORBIDDEN']);
+    }
   });
 
   test('cannot write to the ledger or call key and admin operations', async () => {
