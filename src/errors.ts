@@ -37,3 +37,11 @@ export const badInput = (message: string, details?: Record<string, unknown>) =>
 
 export const notFound = (what: string, details?: Record<string, unknown>) =>
   new PatronError(ErrorCode.NOT_FOUND, `${what} not found`, details);
+
+/**
+ * Error details speak the API's language, so a client can compare them with what it reads:
+ * an enum value as the GraphQL enum spells it (`paid` → `PAID`), a ledger entry's id as the
+ * string the API gives for it.
+ */
+export const apiEnum = (value: string): string => value.toUpperCase();
+export const apiEntryId = (id: number | string): string => String(id);

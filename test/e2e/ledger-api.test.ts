@@ -261,6 +261,7 @@ describe('checkout: authorize, capture, release', () => {
     const again = await s.request(CaptureRedemptionDocument, { input: { authorizationId: auth.authorization.id, idempotencyKey: uniqueKey() } }, P.serverKey);
     const release = await s.request(ReleaseRedemptionDocument, { input: { authorizationId: auth.authorization.id, idempotencyKey: uniqueKey() } }, P.serverKey);
     expect([codesOf(again), codesOf(release)]).toEqual([['INVALID_STATE'], ['INVALID_STATE']]);
+    expect(again.errors![0].extensions).toMatchObject({ authorizationId: auth.authorization.id, status: 'CAPTURED' });
     expect((await entriesOf(member.id)).length).toBe(4);
   });
 
@@ -350,6 +351,9 @@ describe('members and the ledger', () => {
     const missing = await s.request(ReverseEntryDocument, { input: { entryId: '999999999', idempotencyKey: uniqueKey() } }, P.serverKey);
     const garbage = await s.request(ReverseEntryDocument, { input: { entryId: 'abc', idempotencyKey: uniqueKey() } }, P.serverKey);
     expect([twice, ofReversal, missing, garbage].map(codesOf)).toEqual([['ALREADY_REVERSED'], ['NOT_REVERSIBLE'], ['NOT_FOUND'], ['NOT_FOUND']]);
+    // Entry ids in the details are the API's ids (strings), the same as entry.id.
+    expect(twice.errors![0].extensions).toMatchObject({ entryId: first.entry.id, reversalId: undoAccrual.entry.id });
+    expect(ofReversal.errors![0].extensions).toMatchObject({ entryId: undoAccrual.entry.id });
     expect(await entriesOf(member.id)).toEqual(before);
   });
 

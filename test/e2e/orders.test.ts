@@ -67,6 +67,11 @@ test('quote → place → pay → cancel, with the books right at every step', a
 
   const payAgain = await s.request(PayOrderDocument, { input: { orderId: order.orderId, idempotencyKey: uniqueKey('pay') } }, shop.serverKey);
   expect(codesOf(payAgain)).toEqual(['INVALID_STATE']);
+  // The details speak the API's language: the status as order.status spells it.
+  expect(payAgain.errors![0].extensions).toMatchObject({ orderId: order.orderId, status: 'PAID', wanted: 'PAID' });
+  const placeAgain = await s.request(PlaceOrderDocument, { input: { ...order, idempotencyKey: uniqueKey('place') } }, shop.serverKey);
+  expect(codesOf(placeAgain)).toEqual(['CONFLICT']);
+  expect(placeAgain.errors![0].extensions).toMatchObject({ orderId: order.orderId, status: 'PAID' });
 
   const cancelled = ok(await s.request(CancelOrderDocument, { input: { orderId: order.orderId, reason: 'changed mind', idempotencyKey: uniqueKey('cancel') } }, shop.serverKey)).cancelOrder;
   expect(cancelled.order).toMatchObject({ status: 'CANCELLED', pointsReturned: 2_000, pointsTakenBack: 400 });

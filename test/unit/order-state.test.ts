@@ -32,16 +32,16 @@ describe('order transitions', () => {
   it('refuses with INVALID_STATE, the order, its status and the status wanted', () => {
     expect(refusal(OrderStatus.PLACED, OrderStatus.PAID)).toBeNull();
     expect(refusal(OrderStatus.PAID, OrderStatus.PAID)).toMatchObject({
-      code: 'INVALID_STATE', message: 'Only a placed order can be paid', details: { orderId: 'o-1', status: 'paid', wanted: 'paid' },
+      code: 'INVALID_STATE', message: 'Only a placed order can be paid', details: { orderId: 'o-1', status: 'PAID', wanted: 'PAID' },
     });
     expect(refusal(OrderStatus.PARTIALLY_REFUNDED, OrderStatus.CANCELLED)).toMatchObject({
       message: 'A partially_refunded order cannot be cancelled; return the remaining lines with refundOrderLines',
-      details: { wanted: 'cancelled' },
+      details: { wanted: 'CANCELLED' },
     });
     expect(refusal(OrderStatus.REFUNDED, OrderStatus.CANCELLED)).toMatchObject({ message: 'A refunded order cannot be cancelled' });
     expect(refusal(OrderStatus.PLACED, OrderStatus.REFUNDED)).toMatchObject({
       message: 'Lines of a placed order cannot be returned; an unpaid order is cancelled instead',
-      details: { status: 'placed', wanted: 'refunded' },
+      details: { status: 'PLACED', wanted: 'REFUNDED' },
     });
     expect(refusal(OrderStatus.CANCELLED, OrderStatus.REFUNDED)).toMatchObject({ message: 'Lines of a cancelled order cannot be returned' });
   });

@@ -2,7 +2,7 @@ import type { UnitOfWork } from '../../db/database';
 import { entryPosted } from './ledger-events';
 import { EntryKind } from '../../entities/ledger-entry';
 import { MemberStatus } from '../../entities/member';
-import { ErrorCode, PatronError, notFound } from '../../errors';
+import { ErrorCode, PatronError, apiEntryId, notFound } from '../../errors';
 import { memberLookup } from '../members';
 import { pgArray, type MemberRef } from '../shared';
 import { accrualRows, forgiveAcross, planAccrual, type NewAccrual, type PlannedAccrual } from './accruals';
@@ -216,7 +216,7 @@ export class AccountBook {
       reversal = await this.post({ ...base, available: points, lotChanges: restored, redeemed: -points });
     } else {
       throw new PatronError(ErrorCode.NOT_REVERSIBLE, `A ${entry.kind} entry cannot be reversed`, {
-        entryId: entry.id,
+        entryId: apiEntryId(entry.id),
       });
     }
     await this.settle(restored, cause);
@@ -233,7 +233,7 @@ export class AccountBook {
     this.checkOwnEntry(entry);
     if (!Number.isSafeInteger(points) || points < 1 || points > Math.abs(entry.amount)) {
       throw new PatronError(ErrorCode.INVALID_STATE, `Cannot reverse ${points} points of a ${entry.amount} point entry`, {
-        entryId: entry.id,
+        entryId: apiEntryId(entry.id),
       });
     }
     await this.refuseIfReversed(entry, false);
@@ -247,7 +247,7 @@ export class AccountBook {
       restored = takeInOrder(await this.heldByAuthorization(entry.authorizationId), points);
       reversal = await this.post({ ...base, cause, available: points, lotChanges: restored, redeemed: -points });
     } else {
-      throw new PatronError(ErrorCode.NOT_REVERSIBLE, `A ${entry.kind} entry cannot be reversed in part`, { entryId: entry.id });
+      throw new PatronError(ErrorCode.NOT_REVERSIBLE, `A ${entry.kind} entry cannot be reversed in part`, { entryId: apiEntryId(entry.id) });
     }
     await this.settle(restored, cause);
     return reversal;
@@ -259,7 +259,7 @@ export class AccountBook {
    */
   async accrualLot(entry: EntryRecord): Promise<AccrualLots> {
     const rows = await this.tx.run(store.accrualLots, [entry.id, this.state.id]);
-    if (rows.length === 0) throw notFound('Lot of the entry', { entryId: entry.id });
+    if (rows.length === 0) throw notFound('Lot of the entry', { entryId: apiEntryId(entry.id) });
     const lots = rows.map((r) => ({
       id: Number(r.id),
       remaining: Number(r.remaining),
@@ -272,7 +272,7 @@ export class AccountBook {
   }
 
   private checkOwnEntry(entry: EntryRecord): void {
-    if (entry.accountId !== this.state.id) throw notFound('Ledger entry', { entryId: entry.id });
+    if (entry.accountId !== this.state.id) throw notFound('Ledger entry', { entryId: apiEntryId(entry.id) });
   }
 
   /** A whole reversal also refuses an entry reversed in part before: those parts would be undone twice. */
@@ -282,7 +282,7 @@ export class AccountBook {
     throw new PatronError(
       ErrorCode.ALREADY_REVERSED,
       done.partial ? 'Part of this entry was already reversed; it cannot be reversed whole' : 'This entry was already reversed',
-      { entryId: entry.id, reversalId: Number(done.id) },
+      { entryId: apiEntryId(entry.id), reversalId: apiEntryId(done.id) },
     );
   }
 
@@ -423,7 +423,7 @@ export class AccountBook {
       throw new PatronError(
         ErrorCode.INSUFFICIENT_POINTS,
         `${rest} of the ${entry.amount} points were already spent or are reserved, and only ${othersAvailable} are available to take back`,
-        { entryId: entry.id, requested: rest, available: othersAvailable },
+        { entryId: apiEntryId(entry.id), requested: rest, available: othersAvailable },
       );
     }
     const forgiven = shortfall === 'forgive' ? missing : 0;

@@ -2,7 +2,7 @@ import type { Database, Sql, UnitOfWork } from '../../db/database';
 import { randomUUID } from 'node:crypto';
 import { AuthorizationStatus } from '../../entities/authorization';
 import { CauseType, EntryKind } from '../../entities/ledger-entry';
-import { ErrorCode, PatronError, badInput, notFound } from '../../errors';
+import { ErrorCode, PatronError, apiEntryId, apiEnum, badInput, notFound } from '../../errors';
 import { AccountBook } from './account-book';
 import { toEntryRecord, type Cause, type EntryRecord } from './entries';
 import type { Actor, DomainHooks, MemberRef, RequestContext } from '../shared';
@@ -205,7 +205,7 @@ export class LedgerService {
         throw new PatronError(
           ErrorCode.INVALID_STATE,
           `Entry ${original.id} belongs to order ${original.ownerId}; use cancelOrder or refundOrderLines`,
-          { entryId: original.id, orderId: original.ownerId },
+          { entryId: apiEntryId(original.id), orderId: original.ownerId },
         );
       }
       return book.reverse(original, this.cause(ctx, input));
@@ -347,7 +347,7 @@ export class LedgerService {
       if (auth.status !== AuthorizationStatus.OPEN) {
         throw new PatronError(ErrorCode.INVALID_STATE, `The authorization is already ${auth.status}`, {
           authorizationId: auth.id,
-          status: auth.status,
+          status: apiEnum(auth.status),
         });
       }
       // An order's points move with the order, or the order and the books would disagree.

@@ -1,6 +1,6 @@
 import type { Queryable } from '../../db/statement';
 import { OrderBenefit, OrderStatus } from '../../entities/order';
-import { ErrorCode, PatronError, notFound } from '../../errors';
+import { ErrorCode, PatronError, apiEnum, notFound } from '../../errors';
 import type { AwardPart, EarnedAward } from '../earning';
 import type { AccountBook, AccountSnapshot } from '../ledger';
 import type { CheckoutQuote } from './checkout-math';
@@ -234,7 +234,7 @@ export function paidAwards(earned: readonly EarnedAward[]): PaidAward[] {
 // ── Writing ──────────────────────────────────────────────────────────────────
 
 export function duplicateOrder(orderId: string, status: OrderStatus | null): PatronError {
-  return new PatronError(ErrorCode.CONFLICT, `Order ${orderId} already exists`, { orderId, ...(status ? { status } : {}) });
+  return new PatronError(ErrorCode.CONFLICT, `Order ${orderId} already exists`, { orderId, ...(status ? { status: apiEnum(status) } : {}) });
 }
 
 /**

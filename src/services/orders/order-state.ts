@@ -1,5 +1,5 @@
 import { OrderStatus } from '../../entities/order';
-import { ErrorCode, PatronError } from '../../errors';
+import { ErrorCode, PatronError, apiEnum } from '../../errors';
 
 /**
  * The order's statuses and the moves between them, in one table: a use case asks for the
@@ -49,5 +49,5 @@ function refusal(from: OrderStatus, to: OrderStatus): { wanted: string; message:
 export function assertTransition(order: { orderId: string; status: OrderStatus }, to: OrderStatus): void {
   if (canTransition(order.status, to)) return;
   const { wanted, message } = refusal(order.status, to);
-  throw new PatronError(ErrorCode.INVALID_STATE, message, { orderId: order.orderId, status: order.status, wanted });
+  throw new PatronError(ErrorCode.INVALID_STATE, message, { orderId: order.orderId, status: apiEnum(order.status), wanted: apiEnum(wanted) });
 }
