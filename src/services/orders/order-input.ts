@@ -157,7 +157,7 @@ function checkLine(l: OrderLineInput, field: string): CheckoutLine & { category?
  */
 export function checkBenefit(benefit: OrderBenefit | null | undefined, points: number): OrderBenefit {
   if (benefit == null || benefit === OrderBenefit.POINTS) return OrderBenefit.POINTS;
-  if (benefit !== OrderBenefit.TIER_DISCOUNT) throw badInput('benefit must be points or tier_discount', { field: 'benefit', value: benefit });
+  if (benefit !== OrderBenefit.TIER_DISCOUNT) throw badInput('benefit must be POINTS or TIER_DISCOUNT', { field: 'benefit' });
   if (points > 0) {
     throw badInput('An order takes the tier discount or points, not both: leave points out (or 0) with benefit TIER_DISCOUNT', {
       field: 'points',
