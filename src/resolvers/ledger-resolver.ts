@@ -1,6 +1,7 @@
 import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import type { Context } from '../graphql/context';
 import { Role } from '../graphql/context';
+import { notFound } from '../errors';
 import { MemberRefInput, Money, toMemberRef } from '../graphql/types/common';
 import {
   Account, AccrueInput, LedgerEntry, AdjustInput, AuthorizationResult, AuthorizeRedemptionInput, CaptureRedemptionInput,
@@ -141,7 +142,9 @@ export class LedgerResolver {
   @Mutation(() => LedgerResult, { description: 'Undoes an accrual, redemption, adjustment or capture with a reversing entry.' })
   async reverseEntry(@Arg('input') input: ReverseEntryInput, @Ctx() ctx: Context) {
     const actor = writerContext(ctx);
-    const entryId = /^\d{1,15}$/.test(input.entryId) ? Number(input.entryId) : -1;
+    // Not an id the ledger could have given: no such entry, named as it was sent.
+    if (!/^\d{1,15}$/.test(input.entryId)) throw notFound('Ledger entry', { entryId: input.entryId });
+    const entryId = Number(input.entryId);
     return toResult(await ctx.services.ledger.reverseEntry(actor, { ...input, entryId }), actor.programId);
   }
 }

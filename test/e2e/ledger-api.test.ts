@@ -354,6 +354,8 @@ describe('members and the ledger', () => {
     // Entry ids in the details are the API's ids (strings), the same as entry.id.
     expect(twice.errors![0].extensions).toMatchObject({ entryId: first.entry.id, reversalId: undoAccrual.entry.id });
     expect(ofReversal.errors![0].extensions).toMatchObject({ entryId: undoAccrual.entry.id });
+    expect(missing.errors![0].extensions).toMatchObject({ entryId: '999999999' });
+    expect(garbage.errors![0].extensions).toMatchObject({ entryId: 'abc' });
     expect(await entriesOf(member.id)).toEqual(before);
   });
 

@@ -53,6 +53,8 @@ test('quote → place → pay → cancel, with the books right at every step', a
 
   const tooMany = await s.request(PlaceOrderDocument, { input: { ...order, points: 2_001, idempotencyKey: uniqueKey() } }, shop.serverKey);
   expect(codesOf(tooMany)).toEqual(['BAD_USER_INPUT']);
+  // Named the way the quote names it.
+  expect(tooMany.errors![0].extensions).toMatchObject({ field: 'points', requested: 2_001, maxPoints: 2_000, limitedBy: quote.limitedBy });
 
   const placeKey = uniqueKey('place');
   const placed = ok(await s.request(PlaceOrderDocument, { input: { ...order, points: 2_000, idempotencyKey: placeKey } }, shop.serverKey)).placeOrder;

@@ -72,7 +72,9 @@ test('quote both options, take the tier discount, pay without earning, return a 
     pointsToEarn: 0,
   });
 
-  expect(codesOf(await place(member.id, { benefit: 'TIER_DISCOUNT', points: 10 }))).toEqual(['BAD_USER_INPUT']);
+  const both = await place(member.id, { benefit: 'TIER_DISCOUNT', points: 10 });
+  expect(codesOf(both)).toEqual(['BAD_USER_INPUT']);
+  expect(both.errors![0].extensions).toMatchObject({ field: 'points', benefit: 'TIER_DISCOUNT' });
   const input = { orderId: uniqueKey('order'), member: { id: member.id }, lines, benefit: 'TIER_DISCOUNT' as const, idempotencyKey: uniqueKey('place') };
   const placed = ok(await s.request(PlaceOrderDocument, { input }, shop.serverKey)).placeOrder;
   expect(placed.order).toMatchObject({

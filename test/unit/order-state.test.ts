@@ -35,7 +35,7 @@ describe('order transitions', () => {
       code: 'INVALID_STATE', message: 'Only a placed order can be paid', details: { orderId: 'o-1', status: 'PAID', wanted: 'PAID' },
     });
     expect(refusal(OrderStatus.PARTIALLY_REFUNDED, OrderStatus.CANCELLED)).toMatchObject({
-      message: 'A partially_refunded order cannot be cancelled; return the remaining lines with refundOrderLines',
+      message: 'A partially refunded order cannot be cancelled; return the remaining lines with refundOrderLines',
       details: { wanted: 'CANCELLED' },
     });
     expect(refusal(OrderStatus.REFUNDED, OrderStatus.CANCELLED)).toMatchObject({ message: 'A refunded order cannot be cancelled' });

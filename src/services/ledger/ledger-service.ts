@@ -279,9 +279,9 @@ export class LedgerService {
   }
 
   async findEntry(programId: string, entryId: number): Promise<EntryRecord> {
-    if (!Number.isSafeInteger(entryId) || entryId < 1) throw notFound('Ledger entry', { entryId });
+    if (!Number.isSafeInteger(entryId) || entryId < 1) throw notFound('Ledger entry', { entryId: apiEntryId(entryId) });
     const [row] = await this.db.run(authStore.findEntry, [entryId, programId]);
-    if (!row) throw notFound('Ledger entry', { entryId });
+    if (!row) throw notFound('Ledger entry', { entryId: apiEntryId(entryId) });
     return toEntryRecord(row, row.member_id);
   }
 

@@ -1,7 +1,7 @@
 import type { Sql } from '../../db/database';
 import type { Queryable } from '../../db/statement';
 import { MemberStatus } from '../../entities/member';
-import { ErrorCode, PatronError, badInput, notFound } from '../../errors';
+import { ErrorCode, PatronError, apiEnum, badInput, notFound } from '../../errors';
 import type { AccountBook } from '../ledger';
 import { memberLookup } from '../members';
 import type { MemberRef } from '../shared';
@@ -198,7 +198,7 @@ export function quoteFor(spender: Spender, program: CheckoutProgram, order: Chec
       field: 'points',
       requested,
       maxPoints: max.maxPoints,
-      limitedBy: max.limitedBy,
+      limitedBy: apiEnum(max.limitedBy),
     });
   }
   return checkoutMath(() => quoteCheckout(order, program.redemption, spendable, requested));

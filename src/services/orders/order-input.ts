@@ -1,5 +1,5 @@
 import { OrderBenefit } from '../../entities/order';
-import { badInput } from '../../errors';
+import { apiEnum, badInput } from '../../errors';
 import { MAX_POINTS } from '../ledger';
 import type { MemberRef } from '../shared';
 import { checkReason, checkText } from '../shared';
@@ -162,7 +162,7 @@ export function checkBenefit(benefit: OrderBenefit | null | undefined, points: n
     throw badInput('An order takes the tier discount or points, not both: leave points out (or 0) with benefit TIER_DISCOUNT', {
       field: 'points',
       points,
-      benefit,
+      benefit: apiEnum(benefit),
     });
   }
   return OrderBenefit.TIER_DISCOUNT;

@@ -33,12 +33,12 @@ function refusal(from: OrderStatus, to: OrderStatus): { wanted: string; message:
       return { wanted: 'paid', message: 'Only a placed order can be paid' };
     case OrderStatus.CANCELLED: {
       const hint = from === OrderStatus.PARTIALLY_REFUNDED ? '; return the remaining lines with refundOrderLines' : '';
-      return { wanted: 'cancelled', message: `A ${from} order cannot be cancelled${hint}` };
+      return { wanted: 'cancelled', message: `A ${prose(from)} order cannot be cancelled${hint}` };
     }
     case OrderStatus.PARTIALLY_REFUNDED:
     case OrderStatus.REFUNDED: {
       const hint = from === OrderStatus.PLACED ? '; an unpaid order is cancelled instead' : '';
-      return { wanted: 'refunded', message: `Lines of a ${from} order cannot be returned${hint}` };
+      return { wanted: 'refunded', message: `Lines of a ${prose(from)} order cannot be returned${hint}` };
     }
     case OrderStatus.PLACED:
       return { wanted: 'placed', message: 'An order is placed only once' };
@@ -51,3 +51,6 @@ export function assertTransition(order: { orderId: string; status: OrderStatus }
   const { wanted, message } = refusal(order.status, to);
   throw new PatronError(ErrorCode.INVALID_STATE, message, { orderId: order.orderId, status: apiEnum(order.status), wanted: apiEnum(wanted) });
 }
+
+/** A status as a sentence says it: partially_refunded → partially refunded. */
+const prose = (status: OrderStatus): string => status.replace(/_/g, ' ');
