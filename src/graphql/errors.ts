@@ -10,6 +10,8 @@ export const REQUEST_CODES = new Set(['GRAPHQL_PARSE_FAILED', 'GRAPHQL_VALIDATIO
 
 const PERSISTED_QUERY_MISMATCH = 'provided sha does not match query';
 const INTROSPECTION_REFUSED = /^GraphQL introspection (is not allowed|has been disabled)/;
+/** graphql-armor words every limit it enforces as a syntax error; the document parsed fine. */
+const ARMOR_PREFIX = /^Syntax Error: (?=Query \w+ limit|\w+ limit of)/i;
 
 const UNAVAILABLE = {
   connection: 'The database is unavailable; retry the request',
@@ -29,6 +31,7 @@ export function createErrorFormatter(logger: Logger, exposeDetails: boolean, log
     // Apollo (HTTP) and graphql-js's rule (WebSocket) word a refused introspection each their
     // way, Apollo's naming a constructor option: both say what to set instead.
     if (INTROSPECTION_REFUSED.test(message)) return 'Introspection is turned off on this server (PATRON_INTROSPECTION)';
+    message = message.replace(ARMOR_PREFIX, '');
     return exposeDetails ? message : message.replace(/more th[ae][nt] \d+ tokens/, 'too many tokens').replace(/\s*Did you mean [^?]*\?/g, '');
   };
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
