@@ -40,6 +40,7 @@ import { Migration20261204800000_outbox_queue } from '../migrations/Migration202
 import { Migration20261205100000_idempotency_written_once } from '../migrations/Migration20261205100000_idempotency_written_once';
 import { Migration20261206100000_idempotency_turns } from '../migrations/Migration20261206100000_idempotency_turns';
 import { Migration20261206200000_ledger_write_spends } from '../migrations/Migration20261206200000_ledger_write_spends';
+import { Migration20261207100000_award_withdrawn } from '../migrations/Migration20261207100000_award_withdrawn';
 import { CustomerTokenRevocation } from '../entities/customer-token-revocation';
 import { MemberContactChange } from '../entities/member-contact-change';
 
@@ -73,6 +74,7 @@ export const migrationsList = [
   { name: 'Migration20261205100000_idempotency_written_once', class: Migration20261205100000_idempotency_written_once },
   { name: 'Migration20261206100000_idempotency_turns', class: Migration20261206100000_idempotency_turns },
   { name: 'Migration20261206200000_ledger_write_spends', class: Migration20261206200000_ledger_write_spends },
+  { name: 'Migration20261207100000_award_withdrawn', class: Migration20261207100000_award_withdrawn },
 ];
 
 export function ormOptions(clientUrl: string, poolMax = 20, logger?: Logger): Options {

@@ -173,4 +173,8 @@ export class RuleAward {
 
   @Property({ type: new BigIntType('number') })
   entryId!: number;
+
+  /** The part of `points` that the order's cancellation or returned lines undid: caps, once-only rules and budgets no longer count it. */
+  @Property({ type: new BigIntType('number'), default: 0 })
+  withdrawn: number = 0;
 }

@@ -33,7 +33,10 @@ registerEnumType(AwardLimit, { name: 'AwardLimit', description: 'What cut an awa
 
 const DAYS = { min: 0, max: 36_500 };
 
-@ObjectType({ description: 'Limits in points; per-member windows are calendar days, ISO weeks and months in the program\'s time zone.' })
+@ObjectType({
+  description: 'Limits in points; per-member windows are calendar days, ISO weeks and months in the program\'s time zone. '
+    + 'What a cancelled order or returned lines took back no longer counts against them (nor against oncePerMember).',
+})
 export class RuleCaps {
   @Field(() => SafeIntResolver, { nullable: true }) perMemberPerDay?: number | null;
   @Field(() => SafeIntResolver, { nullable: true }) perMemberPerWeek?: number | null;
@@ -114,7 +117,9 @@ export class Rule {
   @Field(() => Int, { description: 'The current version.' }) version!: number;
   @Field(() => ID) versionId!: string;
   @Field(() => RuleDefinition, { description: 'The current version\'s definition.' }) definition!: RuleDefinition;
-  @Field(() => SafeIntResolver, { description: 'Points all members got from this rule (what caps.totalBudget limits).' })
+  @Field(() => SafeIntResolver, {
+    description: 'Points this rule gave against caps.totalBudget, less what cancelled orders and returned lines withdrew. Counted while the rule has a total budget: 0 for a rule that never had one.',
+  })
   budgetUsed!: number;
   @Field() createdAt!: Date;
   @Field() updatedAt!: Date;

@@ -44,6 +44,13 @@ export interface EarningOutcome {
   spendAddedMinor: number;
 }
 
+/** One rule's part of an award (the award's entry and the version that gave the part) and how much of it is withdrawn in all. */
+export interface WithdrawnPart {
+  entryId: number;
+  ruleVersionId: string;
+  withdrawn: number;
+}
+
 /**
  * Applies the program's active rules to one event inside the caller's transaction, with the
  * member's account already locked in `book`. Implemented by EarningService; the order
@@ -59,6 +66,12 @@ export interface Earning {
   addSpend(tx: UnitOfWork, book: AccountBook, minor: number): Promise<number>;
   /** Money of a paid order that was cancelled or returned leaves the cumulative spend of the member locked in `book`. */
   returnSpend(tx: UnitOfWork, book: AccountBook, minor: number): Promise<void>;
+  /**
+   * Parts of awards that an order's cancellation or returned lines undid, each given as its total
+   * so far: caps and once-only rules stop counting them and total budgets get them back. Called
+   * with the beneficiaries' accounts locked; giving a total again changes nothing.
+   */
+  withdraw(tx: UnitOfWork, parts: WithdrawnPart[]): Promise<void>;
   /** What `earn` would credit the member for this request now: read without locks, nothing written. */
   preview(programId: string, memberId: string, request: Omit<EarningRequest, 'source'>, now: Date): Promise<{ memberPoints: number }>;
 }

@@ -17,7 +17,7 @@ import {
   type CapWindow,
   type PlannedAward,
 } from './award-planner';
-import type { Earning, EarningRequest } from './earning-port';
+import type { Earning, EarningRequest, WithdrawnPart } from './earning-port';
 import * as store from './earning-store';
 import type { AwardPart, DetailedEarningOutcome, RuleAwardRecord, Simulation, SimulationRequest } from './earning-types';
 import { pgArray } from '../shared';
@@ -101,6 +101,16 @@ export class EarningService implements Earning {
     if (!Number.isSafeInteger(minor) || minor < 0) throw new RangeError(`returnSpend: ${minor} is not a whole amount of minor units`);
     if (minor === 0) return;
     await tx.run(store.returnSpend, [minor, book.now, book.state.memberId]);
+  }
+
+  async withdraw(tx: UnitOfWork, parts: WithdrawnPart[]): Promise<void> {
+    if (parts.length === 0) return;
+    const given = parts.map((p) => ({ entry_id: p.entryId, rule_version_id: p.ruleVersionId, withdrawn: p.withdrawn }));
+    const changed = (await tx.run(store.withdrawAwards, [JSON.stringify(given)])).filter((r) => r.budgeted);
+    if (changed.length === 0) return;
+    // Budget rows are locked in id order, after every account lock, as when the points were awarded.
+    await tx.run(store.lockBudgets, [[...new Set(changed.map((r) => r.rule_id))]]);
+    await tx.run(store.addBudgetUsed, [changed.map((r) => r.rule_id), changed.map((r) => -Number(r.points))]);
   }
 
   async preview(programId: string, memberId: string, request: Omit<EarningRequest, 'source'>, now: Date): Promise<{ memberPoints: number }> {

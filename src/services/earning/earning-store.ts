@@ -88,10 +88,10 @@ export const lockReferrerAccounts = statement<[memberIds: string[], levels: numb
 
 // ── What caps, budgets and once-only rules have used ─────────────────────────
 
-/** Once-only rules that already rewarded this source member (for which beneficiaries). */
+/** Once-only rules that already rewarded this source member (for which beneficiaries), with something of the award still standing. */
 export const onceOnlyAwards = statement<[sourceMemberId: string, ruleIds: string[]], { rule_id: string; member_id: string }>(
   'earning.once_only_awards',
-  'select rule_id, member_id from rule_award where source_member_id = ? and one_off and rule_id = any(?::uuid[])',
+  'select rule_id, member_id from rule_award where source_member_id = ? and one_off and withdrawn < points and rule_id = any(?::uuid[])',
 );
 
 /** What total budgets have used, for a dry run: no lock. */
@@ -117,7 +117,7 @@ export interface CapUsageRow {
 
 /**
  * Points each (rule, beneficiary) pair has been awarded in the current day, week and month of
- * the program's time zone, and ever. Pairs are given as two arrays of the same length; sums are
+ * the program's time zone, and ever, less what cancelled orders and returned lines withdrew. Pairs are given as two arrays of the same length; sums are
  * cast back to bigint (read as numbers: points are bounded far below 2^53).
  */
 export const capUsage = statement<[timeZone: string, now: Date, ruleIds: string[], memberIds: string[]], CapUsageRow>(
@@ -130,10 +130,10 @@ export const capUsage = statement<[timeZone: string, now: Date, ruleIds: string[
      from given
    )
    select a.rule_id, a.member_id,
-     coalesce(sum(a.points) filter (where a.awarded_at >= w.day), 0)::bigint as day,
-     coalesce(sum(a.points) filter (where a.awarded_at >= w.week), 0)::bigint as week,
-     coalesce(sum(a.points) filter (where a.awarded_at >= w.month), 0)::bigint as month,
-     coalesce(sum(a.points), 0)::bigint as lifetime
+     coalesce(sum(a.points - a.withdrawn) filter (where a.awarded_at >= w.day), 0)::bigint as day,
+     coalesce(sum(a.points - a.withdrawn) filter (where a.awarded_at >= w.week), 0)::bigint as week,
+     coalesce(sum(a.points - a.withdrawn) filter (where a.awarded_at >= w.month), 0)::bigint as month,
+     coalesce(sum(a.points - a.withdrawn), 0)::bigint as lifetime
    from rule_award a cross join windows w
    where (a.rule_id, a.member_id) in (select * from unnest(?::uuid[], ?::uuid[]))
    group by a.rule_id, a.member_id`,
@@ -143,12 +143,27 @@ export const capUsage = statement<[timeZone: string, now: Date, ruleIds: string[
 
 // rule_award rows are written with their entry, by the ledger's accrual statement (AccountBook.accrueAll).
 
-/** Adds awarded points to their rules' total budgets (a rule may appear more than once). */
+/** Adds awarded points to their rules' total budgets, or (negative) gives withdrawn ones back; a rule may appear more than once. */
 export const addBudgetUsed = statement<[ruleIds: string[], points: number[]]>(
   'earning.add_budget_used',
   `update rule set budget_used = budget_used + u.points
    from (select id, sum(points) as points from unnest(?::uuid[], ?::bigint[]) as t(id, points) group by id) u
    where rule.id = u.id`,
+);
+
+/**
+ * Raises awards' withdrawn parts to the totals given (a JSON array of { entry_id,
+ * rule_version_id, withdrawn }; never lowers one, so a part counted before is not counted
+ * again). Each part that changed: its rule, the points newly withdrawn, and whether the version
+ * that gave it had a total budget (which then gets them back).
+ */
+export const withdrawAwards = statement<[parts: string], { rule_id: string; points: number; budgeted: boolean }>(
+  'earning.withdraw_awards',
+  `update rule_award a set withdrawn = x.withdrawn
+   from jsonb_to_recordset(?::jsonb) as x(entry_id bigint, rule_version_id uuid, withdrawn bigint), rule_award before
+   where before.id = a.id and a.entry_id = x.entry_id and a.rule_version_id = x.rule_version_id and x.withdrawn > before.withdrawn
+   returning a.rule_id, x.withdrawn - before.withdrawn as points,
+     coalesce((select (v.definition -> 'caps' ->> 'totalBudget')::numeric > 0 from rule_version v where v.id = a.rule_version_id), false) as budgeted`,
 );
 
 /** The rules' parts of the given entries (a PostgreSQL array literal of ids), in the program, in award order. */

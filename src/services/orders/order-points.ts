@@ -3,6 +3,7 @@ import type { UnitOfWork } from '../../db/database';
 import { AuthorizationStatus } from '../../entities/authorization';
 import { CauseType } from '../../entities/ledger-entry';
 import { ErrorCode, PatronError } from '../../errors';
+import type { WithdrawnPart } from '../earning';
 import { AccountBook, Cause, EntryRecord, closeAuthorization, recordAuthorization, shortfallUnder, toEntryRecord } from '../ledger';
 import { pgArray } from '../shared';
 import type { Books } from './order-books';
@@ -85,9 +86,9 @@ export async function releasePlaced(tx: UnitOfWork, book: AccountBook, row: Orde
  * Undoes a paid order's points whole: the points paid with come back first, so they can cover
  * earned points already spent; then every award — the member's and the referrers' — is
  * reversed under its member's negativeBalancePolicy. Entries an operator reversed already are
- * left alone.
+ * left alone. Returns the awards' rule parts, every one withdrawn whole (see Earning.withdraw).
  */
-export async function reversePaid(tx: UnitOfWork, books: Books, book: AccountBook, row: OrderRow, cause: Cause): Promise<void> {
+export async function reversePaid(tx: UnitOfWork, books: Books, book: AccountBook, row: OrderRow, cause: Cause): Promise<WithdrawnPart[]> {
   const awards = await openAwards(tx, books, row);
   const entries = await loadEntries(tx, [row.capture_entry_id, ...awards.map((a) => a.entryId)]);
   const capture = row.capture_entry_id ? entries.get(Number(row.capture_entry_id))! : null;
@@ -101,6 +102,7 @@ export async function reversePaid(tx: UnitOfWork, books: Books, book: AccountBoo
     takenBack.push({ entryId: award.entryId, takenBack: award.points });
   }
   await recordTakenBack(tx, row.id, takenBack);
+  return awards.flatMap((award) => award.breakdown.map((part) => withdrawnPart(award, part, part.points)));
 }
 
 /**
@@ -108,7 +110,8 @@ export async function reversePaid(tx: UnitOfWork, books: Books, book: AccountBoo
  * brought up to its share under `totals` — the sum of its rules' shares, each rounded down as
  * when every rule had an entry of its own. What expired from an award's lots unused is never
  * taken back (as a whole reversal would not), so a share is capped at the award less its
- * expired points. Returns the points taken from the order's own member.
+ * expired points. Returns the points taken from the order's own member, and the awards' rule
+ * parts withdrawn so far: each its share of the returned lines, expired or not (see Earning.withdraw).
  */
 export async function returnPart(
   tx: UnitOfWork,
@@ -118,7 +121,7 @@ export async function returnPart(
   pointsBack: number,
   totals: RefundTotals,
   cause: Cause,
-): Promise<number> {
+): Promise<{ memberTakenBack: number; withdrawn: WithdrawnPart[] }> {
   const awards = await openAwards(tx, books, row);
   const entries = await loadEntries(tx, [row.capture_entry_id, ...awards.map((a) => a.entryId)]);
   const capture = row.capture_entry_id ? entries.get(Number(row.capture_entry_id))! : null;
@@ -138,8 +141,12 @@ export async function returnPart(
     if (award.memberId === row.member_id) memberTakenBack += take;
   }
   await recordTakenBack(tx, row.id, takenBack);
-  return memberTakenBack;
+  const withdrawn = awards.flatMap((award) => award.breakdown.map((part) => withdrawnPart(award, part, awardTakenBack(part.points, totals))));
+  return { memberTakenBack, withdrawn };
 }
+
+const withdrawnPart = (award: OrderAwardRecord, part: { ruleVersionId: string }, withdrawn: number): WithdrawnPart =>
+  ({ entryId: award.entryId, ruleVersionId: part.ruleVersionId, withdrawn });
 
 /** An award's points to have taken back so far: its rules' parts' shares (an award without a breakdown: its own). */
 function shareToTakeBack(award: OrderAwardRecord, totals: RefundTotals): number {

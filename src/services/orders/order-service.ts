@@ -164,7 +164,7 @@ export class OrderService {
       if (row.status === OrderStatus.PLACED) {
         pointsReturned = await releasePlaced(tx, book, row, cause);
       } else {
-        await reversePaid(tx, books, book, row, cause);
+        await this.earning.withdraw(tx, await reversePaid(tx, books, book, row, cause));
         await this.earning.returnSpend(tx, book, Number(row.spend_added_minor));
         pointsReturned = Number(row.points_redeemed);
       }
@@ -191,7 +191,8 @@ export class OrderService {
       const totals = refundTotals(lines, order.pointsRedeemed, order.pointValueMinor);
       const pointsBack = totals.pointsReturned - order.pointsReturned;
       const cause = orderCause(row.order_id, input, 'Order lines returned');
-      const memberTakenBack = await returnPart(tx, books, book, row, pointsBack, totals, cause);
+      const { memberTakenBack, withdrawn } = await returnPart(tx, books, book, row, pointsBack, totals, cause);
+      await this.earning.withdraw(tx, withdrawn);
       const spendAdded = Number(row.spend_added_minor);
       await this.earning.returnSpend(tx, book, spendReturned(lines, spendAdded) - spendReturned(order.lines, spendAdded));
 

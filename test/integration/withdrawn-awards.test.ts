@@ -1,0 +1,125 @@
+import { RuleStatus } from '../../src/entities/rule';
+import type { RuleDefinitionInput } from '../../src/services/earning';
+import { LedgerAudit } from '../../src/services/ledger';
+import type { OrderLineInput } from '../../src/services/orders';
+import { testContext } from '../support/context';
+import { rulesHarness, type RulesHarness } from '../support/rules-harness';
+
+/**
+ * What a cancelled order or returned lines undo no longer counts against the rules' limits: a
+ * once-only rule rewards the member's next order, a per-member cap and a total budget get the
+ * withdrawn points back — on quotes, dry runs and real payments alike.
+ */
+
+let h: RulesHarness;
+let seq = 0;
+const key = (prefix = 'k') => `${prefix}-${++seq}`;
+
+beforeAll(async () => {
+  h = await rulesHarness(new Date('2026-04-01T09:00:00Z'));
+});
+afterAll(() => h.close());
+
+const lines: OrderLineInput[] = [
+  { sku: 'COAT', unitPriceMinor: 60_000, quantity: 1 },
+  { sku: 'SOCKS', unitPriceMinor: 10_000, quantity: 4 },
+];
+
+async function shopWith(definition: RuleDefinitionInput) {
+  const { program } = await h.services.programs.createProgram(h.admin, { name: key('shop') });
+  const admin = testContext(program.id, 'admin', 'admin');
+  const server = testContext(program.id, 'server', 'storefront');
+  const ruleId = (await h.services.rules.createRule(admin, { name: 'limited', status: RuleStatus.ACTIVE, definition })).id;
+  const orders = h.services.orders;
+  const member = async () => (await h.services.members.upsert(server, { externalId: key('m') })).member.id;
+  const pay = async (memberId: string) => {
+    const orderId = (await orders.placeOrder(server, { orderId: key('o'), member: { id: memberId }, lines, idempotencyKey: key() })).order.orderId;
+    return orders.payOrder(server, { orderId, idempotencyKey: key() });
+  };
+  return {
+    member,
+    pay,
+    cancel: (orderId: string, idempotencyKey = key()) => orders.cancelOrder(server, { orderId, idempotencyKey }),
+    returnLines: (orderId: string, sku: string, quantity: number) =>
+      orders.refundOrderLines(server, { orderId, lines: [{ sku, quantity }], idempotencyKey: key() }),
+    quote: async (memberId: string) => (await orders.checkoutQuote(server, { order: { member: { id: memberId }, lines } })).pointsToEarn,
+    budgetUsed: async () => (await h.services.rules.getRule(admin, ruleId))!.budgetUsed,
+    verify: async () => expect((await new LedgerAudit(h.database).verifyLedger({ programId: program.id })).discrepancies).toEqual([]),
+  };
+}
+
+const fixed100 = (extra: Partial<RuleDefinitionInput>): RuleDefinitionInput =>
+  ({ trigger: 'order_paid', actions: [{ code: 'fixedPoints', args: { points: 100 } }], ...extra }) as RuleDefinitionInput;
+
+test('a once-only rule rewards the next order after the rewarded one was cancelled', async () => {
+  const shop = await shopWith(fixed100({ oncePerMember: true }));
+  const m = await shop.member();
+  const first = await shop.pay(m);
+  expect(first.order.pointsEarned).toBe(100);
+  expect(await shop.quote(m)).toBe(0);
+  await shop.cancel(first.order.orderId);
+  expect(await shop.quote(m)).toBe(100);
+  const second = await shop.pay(m);
+  expect(second.order.pointsEarned).toBe(100);
+  expect(second.account.available).toBe(100);
+  // Once again: the reward stands, so a third order earns nothing.
+  expect((await shop.pay(m)).order.pointsEarned).toBe(0);
+  await shop.verify();
+});
+
+test('a once-only reward partly returned still counts as given', async () => {
+  const shop = await shopWith(fixed100({ oncePerMember: true }));
+  const m = await shop.member();
+  const first = await shop.pay(m);
+  await shop.returnLines(first.order.orderId, 'SOCKS', 2);
+  expect(await shop.quote(m)).toBe(0);
+  expect((await shop.pay(m)).order.pointsEarned).toBe(0);
+});
+
+test('a per-member cap gets back what returns or a cancel withdrew', async () => {
+  const shop = await shopWith(fixed100({ caps: { perMemberPerDay: 150 } }));
+  const m = await shop.member();
+  const first = await shop.pay(m);
+  expect(first.order.pointsEarned).toBe(100);
+  expect(await shop.quote(m)).toBe(50);
+  // The socks are 40 000 of the 100 000: 40 of the 100 points go back, and count no more.
+  await shop.returnLines(first.order.orderId, 'SOCKS', 4);
+  expect(await shop.quote(m)).toBe(90);
+  // Every line back: nothing of the award counts, and the rule gives its full 100 again.
+  await shop.returnLines(first.order.orderId, 'COAT', 1);
+  expect(await shop.quote(m)).toBe(100);
+  const second = await shop.pay(m);
+  expect(second.order.pointsEarned).toBe(100);
+  expect((await shop.pay(m)).order.pointsEarned).toBe(50);
+  // A cancel withdraws the whole award.
+  await shop.cancel(second.order.orderId);
+  expect(await shop.quote(m)).toBe(100);
+  await shop.verify();
+});
+
+test('a total budget gets back what cancels and returns withdrew, and other members can earn it', async () => {
+  const shop = await shopWith(fixed100({ caps: { totalBudget: 150 } }));
+  const [a, b] = [await shop.member(), await shop.member()];
+  const first = await shop.pay(a);
+  expect(await shop.budgetUsed()).toBe(100);
+  await shop.returnLines(first.order.orderId, 'COAT', 1);
+  expect(await shop.budgetUsed()).toBe(40);
+  await shop.returnLines(first.order.orderId, 'SOCKS', 4);
+  expect(await shop.budgetUsed()).toBe(0);
+  expect((await shop.pay(b)).order.pointsEarned).toBe(100);
+  expect((await shop.pay(a)).order.pointsEarned).toBe(50);
+  expect(await shop.budgetUsed()).toBe(150);
+  await shop.verify();
+});
+
+test('replaying a cancel withdraws nothing twice', async () => {
+  const shop = await shopWith(fixed100({ caps: { totalBudget: 1_000 } }));
+  const m = await shop.member();
+  const first = await shop.pay(m);
+  await shop.pay(m);
+  const cancelKey = key('cancel');
+  const cancelled = await shop.cancel(first.order.orderId, cancelKey);
+  expect(await shop.cancel(first.order.orderId, cancelKey)).toEqual(cancelled);
+  expect(await shop.budgetUsed()).toBe(100);
+  await shop.verify();
+});
