@@ -222,7 +222,11 @@ export class OrderAward {
   @Field(() => ID) memberId!: string;
   @Field(() => ID) entryId!: string;
   @Field(() => SafeIntResolver) points!: number;
-  @Field(() => SafeIntResolver, { description: 'Taken back by cancellation or returns.' }) takenBack!: number;
+  @Field(() => SafeIntResolver, {
+    description: 'What cancellation or returns undid of the award: its reversing entries, including points the member had already spent that '
+      + 'negativeBalancePolicy forgave (TAKE_AVAILABLE; the entry\'s reason says how many, taken after all should they come back) or booked as debt.',
+  })
+  takenBack!: number;
   @Field(() => [AwardPart], { description: 'Which rules and rule versions gave the points (the entry names a rule version only when one rule gave them all).' })
   breakdown!: AwardPart[];
 }
@@ -239,7 +243,8 @@ export class OrderRefund {
   @Field(() => ID) id!: string;
   @Field(() => [RefundedLine]) lines!: RefundedLine[];
   @Field(() => SafeIntResolver, { description: 'Redeemed points given back.' }) pointsReturned!: number;
-  @Field(() => SafeIntResolver, { description: 'Earned points taken back from the member.' }) pointsTakenBack!: number;
+  @Field(() => SafeIntResolver, { description: 'What this return undid of the member\'s award (see OrderAward.takenBack: forgiven or owed points included).' })
+  pointsTakenBack!: number;
   @Field(() => String, { nullable: true }) reason!: string | null;
   @Field() createdAt!: Date;
 }
@@ -267,7 +272,8 @@ export class Order {
   @Field(() => SafeIntResolver, { description: 'Left to pay with money.' }) payableMinor!: number;
   @Field(() => SafeIntResolver, { description: 'Redeemed points given back (cancellation, returns).' }) pointsReturned!: number;
   @Field(() => SafeIntResolver, { description: 'Points the member earned when the order was paid.' }) pointsEarned!: number;
-  @Field(() => SafeIntResolver, { description: 'Earned points taken back from the member.' }) pointsTakenBack!: number;
+  @Field(() => SafeIntResolver, { description: 'What cancellation or returns undid of the member\'s award (see OrderAward.takenBack: forgiven or owed points included).' })
+  pointsTakenBack!: number;
   @Field(() => String, { nullable: true }) paymentMethod!: string | null;
   @Field(() => String, { nullable: true }) channel!: string | null;
   @Field(() => String, { nullable: true }) shopCode!: string | null;
