@@ -16,8 +16,9 @@ import { badInput } from '../errors';
  * - arguments nested deeper than {@link MAX_DEPTH} levels or carrying more than
  *   {@link MAX_VALUES} values: deep JSON would overflow the stack of what walks it later.
  *
- * The error is BAD_USER_INPUT with the argument path (`input.lines[2].sku`) in the message and
- * in `extensions.field`. Everything else is stored as sent.
+ * The error is BAD_USER_INPUT with the path in the message and in `extensions.field`, named as
+ * every other BAD_USER_INPUT names it: within the operation's `input` (`lines[2].sku`), else
+ * from the argument (`externalId`). Everything else is stored as sent.
  */
 export const MAX_DEPTH = 32;
 export const MAX_VALUES = 10_000;
@@ -100,7 +101,10 @@ function describe(text: string): string {
     : 'contains an unpaired UTF-16 surrogate (not valid Unicode), which cannot be stored exactly';
 }
 
-const refuse = (field: string, problem: string) => badInput(`${field}: ${problem}`, { field });
+function refuse(path: string, problem: string) {
+  const field = path.startsWith('input.') ? path.slice('input.'.length) : path;
+  return badInput(`${field}: ${problem}`, { field });
+}
 
 /**
  * Applies the policy to every field that takes arguments (resolve, and subscribe for

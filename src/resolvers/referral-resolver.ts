@@ -2,6 +2,7 @@ import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver
 import type { Context } from '../graphql/context';
 import { Role } from '../graphql/context';
 import { programOf } from '../graphql/auth';
+import { badInput } from '../errors';
 import { MemberRefInput, toMemberRef } from '../graphql/types/common';
 import { Member } from '../graphql/types/member';
 import {
@@ -45,6 +46,7 @@ export class ReferralResolver {
     @Arg('memberId', () => ID, { nullable: true }) memberId?: string,
     @Arg('depth', () => Int, { defaultValue: 3 }) depth?: number,
   ): Promise<ReferralTree> {
+    if (memberId == null && ctx.identity.kind !== 'customer') throw badInput('memberId is required', { field: 'memberId' });
     const ref = await memberScope(ctx, memberId == null ? null : Object.assign(new MemberRefInput(), { id: memberId }));
     return tree(ctx, (ref as { id: string }).id, depth!);
   }

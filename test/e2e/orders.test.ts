@@ -107,9 +107,11 @@ test('returned lines over HTTP, with debt under ALLOW_DEBT', async () => {
   expect(refunded.account).toMatchObject({ available: 0, debt: 350 });
 
   const tooMany = await s.request(RefundOrderLinesDocument, {
-    input: { orderId: order.orderId, lines: [{ sku: 'SOCKS', quantity: 5 }], idempotencyKey: uniqueKey() },
+    input: { orderId: order.orderId, lines: [{ sku: 'SOCKS', quantity: 3 }, { sku: 'CAP', quantity: 1 }, { sku: 'SOCKS', quantity: 2 }], idempotencyKey: uniqueKey() },
   }, shop.serverKey);
   expect(codesOf(tooMany)).toEqual(['BAD_USER_INPUT']);
+  // Four socks were bought: the return that named them last is the one to fix.
+  expect(tooMany.errors![0].extensions).toMatchObject({ field: 'lines[2].quantity' });
   const cancel = await s.request(CancelOrderDocument, { input: { orderId: order.orderId, idempotencyKey: uniqueKey() } }, shop.serverKey);
   expect(codesOf(cancel)).toEqual(['INVALID_STATE']);
 });

@@ -142,7 +142,7 @@ describe('attribution', () => {
     expect(await s.attribute(boris, { code: await s.code(anna) })).toMatchObject({ accepted: true, attemptId: null });
     expect(await s.attribute(boris, { referrerId: vera })).toMatchObject({ accepted: false, reason: ReferralRefusal.ALREADY_REFERRED });
     expect(await s.upline(boris)).toEqual([[1, anna]]);
-    await expect(s.attribute(boris, { code: 'ZZZZZZZZ' })).rejects.toMatchObject({ code: 'BAD_USER_INPUT', details: { field: 'code' } });
+    await expect(s.attribute(boris, { code: 'ZZZZZZZZ' })).rejects.toMatchObject({ code: 'BAD_USER_INPUT', details: { field: 'via.code' } });
     await expect(s.attribute(boris, { code: 'A', referrerId: vera })).rejects.toMatchObject({ code: 'BAD_USER_INPUT' });
   });
 

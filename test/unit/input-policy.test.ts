@@ -5,7 +5,8 @@ import { MAX_DEPTH, MAX_VALUES, checkArguments } from '../../src/graphql/input-p
 /**
  * The input policy checks on a fast path that builds no argument paths and, only when it finds
  * a problem, walks again to name it. This model holds it to the plain one-pass policy (what it
- * was before): the same arguments pass, the same are refused, with the same message and field.
+ * was before, less the `input.` its paths started with): the same arguments pass, the same are
+ * refused, with the same message and field.
  */
 const UNSTORABLE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 const PLAIN_KEY = /^[A-Za-z_$][\w$]*$/;
@@ -36,7 +37,8 @@ function reference(args: Record<string, unknown>): string | null {
   };
   for (const name of Object.keys(args)) {
     const problem = walk(args[name], name, 1);
-    if (problem) return problem;
+    // Named within the operation's input, as every BAD_USER_INPUT names its field.
+    if (problem) return problem.startsWith('input.') ? problem.slice('input.'.length) : problem;
   }
   return null;
 }

@@ -153,8 +153,8 @@ export class LedgerService {
     checkReason(input.reason);
     checkDays(input.lifetimeDays, 'lifetimeDays', 1);
     checkDays(input.delayDays, 'delayDays', 0);
-    if (input.lifetimeDays != null && input.expiresAt) throw badInput('Give lifetimeDays or expiresAt, not both');
-    if (input.delayDays != null && input.availableAt) throw badInput('Give delayDays or availableAt, not both');
+    if (input.lifetimeDays != null && input.expiresAt) throw badInput('Give lifetimeDays or expiresAt, not both', { field: 'expiresAt' });
+    if (input.delayDays != null && input.availableAt) throw badInput('Give delayDays or availableAt, not both', { field: 'availableAt' });
     const fast = await this.oneStatement(ctx, {
       operation: 'accrue', input, kind: EntryKind.ACCRUAL, points: input.points, refuseFrozen: false, cause: this.cause(ctx, input),
       lot: input,

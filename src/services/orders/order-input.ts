@@ -185,16 +185,19 @@ export function checkRefund(input: RefundOrderLinesInput): void {
 /** Units returned per line index; by SKU only when exactly one line has it. More than was bought is BAD_USER_INPUT. */
 export function resolveReturns(order: OrderRecord, requested: RefundLineInput[]): Map<number, number> {
   const returned = new Map<number, number>();
+  // The return that last named each line: the one to fix when the line's total is too many.
+  const lastNamed = new Map<number, number>();
   requested.forEach((r, i) => {
     const index = returnedLine(order, r, `lines[${i}]`);
     returned.set(index, (returned.get(index) ?? 0) + r.quantity);
+    lastNamed.set(index, i);
   });
   for (const [index, quantity] of returned) {
     const line = order.lines[index];
     if (line.refundedQuantity + quantity > line.quantity) {
       throw badInput(
         `Line ${index} (${line.sku}): ${quantity} asked back, ${line.quantity - line.refundedQuantity} of ${line.quantity} left to return`,
-        { field: 'lines', lineIndex: index, requested: quantity, returnable: line.quantity - line.refundedQuantity },
+        { field: `lines[${lastNamed.get(index)}].quantity`, lineIndex: index, requested: quantity, returnable: line.quantity - line.refundedQuantity },
       );
     }
   }

@@ -68,7 +68,7 @@ export class OrderService {
     if (input.points != null) checkPointsAmount(input.points, true);
     const { programId } = ctx;
     // Referrals: an unknown code is BAD_USER_INPUT; a quote binds nobody.
-    if (input.order.referralCode != null) await this.referrals?.ownerOf(this.db, programId, input.order.referralCode, 'referralCode');
+    if (input.order.referralCode != null) await this.referrals?.ownerOf(this.db, programId, input.order.referralCode, 'order.referralCode');
     const now = this.clock.now();
     const spender = await readSpender(this.db, programId, order.member, now);
     const tier = await this.tierOf(this.db, programId, spender.memberId, now);

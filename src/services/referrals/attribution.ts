@@ -41,7 +41,7 @@ export class ReferralAttribution {
   }
 
   /** The owner of a code; BAD_USER_INPUT when no member has it. */
-  async ownerOf(db: Sql, programId: string, code: string, field = 'code'): Promise<string> {
+  async ownerOf(db: Sql, programId: string, code: string, field: string): Promise<string> {
     const normal = typeof code === 'string' ? normalizeCode(code) : null;
     const owner = normal ? await store.memberByCode(db, programId, normal) : null;
     if (!owner) throw badInput('No member has this referral code', { field });
@@ -56,8 +56,8 @@ export class ReferralAttribution {
     return this.db.transaction(async (tx) => {
       const memberId = await this.memberId(tx, programId, input.member, 'member');
       const referrerId = input.code != null
-        ? await this.ownerOf(tx, programId, input.code, 'code')
-        : await this.memberId(tx, programId, input.referrer!, 'referrer');
+        ? await this.ownerOf(tx, programId, input.code, 'via.code')
+        : await this.memberId(tx, programId, input.referrer!, 'via.referrer');
       const via = input.code != null ? ReferralVia.LINK : ReferralVia.MANUAL;
       return this.attributeIn(tx, programId, memberId, referrerId, via, input.code ?? null, signals);
     });
