@@ -33,6 +33,7 @@ export const toLedgerEntry = (e: EntryRecord): LedgerEntryValue => ({
   partlyReversesEntryId: e.partlyReversesEntryId == null ? null : String(e.partlyReversesEntryId),
   authorizationId: e.authorizationId,
   lotId: e.lotId == null ? null : String(e.lotId),
+  orderId: e.ownerType === 'order' ? e.ownerId : null,
   createdAt: e.createdAt,
 });
 

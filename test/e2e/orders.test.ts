@@ -81,6 +81,18 @@ test('quote → place → pay → cancel, with the books right at every step', a
 
   const read = ok(await s.request(OrderDocument, { orderId: order.orderId }, shop.adminKey)).order;
   expect(read).toEqual(cancelled.order);
+
+  // The order's history, by its id: what it held, spent and earned, and each undone.
+  const history = ok(await s.request<any, any>(
+    'query($m: MemberRefInput!, $o: String!) { ledgerEntries(member: $m, filter: { orderId: $o }) { nodes { kind amount orderId } } }',
+    { m: { id: member.id }, o: order.orderId }, shop.serverKey,
+  )).ledgerEntries.nodes;
+  expect(history.map((e: any) => [e.kind, e.amount])).toEqual([
+    ['REVERSAL', -400], ['REVERSAL', 2_000], ['ACCRUAL', 400], ['CAPTURE', -2_000], ['AUTHORIZATION', 0],
+  ]);
+  expect(new Set(history.map((e: any) => e.orderId))).toEqual(new Set([order.orderId]));
+  const all = ok(await s.request<any, any>('query($m: MemberRefInput!) { ledgerEntries(member: $m) { nodes { kind orderId } } }', { m: { id: member.id } }, shop.serverKey));
+  expect(all.ledgerEntries.nodes.filter((e: any) => e.orderId === null).map((e: any) => e.kind)).toEqual(['ACCRUAL']);
   expect(ok(await s.request(OrderDocument, { orderId: 'no-such-order' }, shop.serverKey)).order).toBeNull();
 
   const verification = ok(await s.request<any, any>('query { verifyLedger { ok discrepancies { check } } }', undefined, shop.adminKey));

@@ -62,6 +62,8 @@ export class LedgerEntry {
   partlyReversesEntryId!: string | null;
   @Field(() => ID, { nullable: true }) authorizationId!: string | null;
   @Field(() => ID, { nullable: true, description: 'The lot an accrual created (its first, when its parts live differently and it created one per lifetime).' }) lotId!: string | null;
+  @Field(() => String, { nullable: true, description: 'The shop\'s order this entry belongs to — the points it held or spent, what it earned (the member\'s and referrers\' awards), their take-backs — or null.' })
+  orderId!: string | null;
   @Field() createdAt!: Date;
 }
 
@@ -223,4 +225,6 @@ export class LedgerEntryFilter {
   @Field(() => [EntryKind], { nullable: true }) @IsOptional() @ArrayMaxSize(20) @IsIn(Object.values(EntryKind), { each: true }) kinds?: EntryKind[];
   @Field({ nullable: true, description: 'Entries at or after this time.' }) @IsOptional() from?: Date;
   @Field({ nullable: true, description: 'Entries before this time.' }) @IsOptional() to?: Date;
+  @Field({ nullable: true, description: 'Entries of this order (the shop\'s order id): its points, its awards, their take-backs.' })
+  @IsOptional() @Length(1, 200) orderId?: string;
 }

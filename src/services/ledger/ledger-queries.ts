@@ -30,6 +30,8 @@ export interface EntryFilter {
   kinds?: EntryKind[] | null;
   from?: Date | null;
   to?: Date | null;
+  /** The shop's order id: the entries that order wrote (its points, its awards, their take-backs). */
+  orderId?: string | null;
 }
 
 /** The member's lists that page by row id. */
@@ -106,7 +108,7 @@ export class LedgerQueries {
     const after = readLedgerCursor('entries', memberId, opts.after);
     const f = opts.filter ?? {};
     const rows = await this.db.run(store.memberEntries, [
-      ctx.programId, memberId, after, f.kinds?.length ? pgArray(f.kinds) : null, f.from ?? null, f.to ?? null, limit + 1,
+      ctx.programId, memberId, after, f.kinds?.length ? pgArray(f.kinds) : null, f.from ?? null, f.to ?? null, f.orderId ?? null, limit + 1,
     ]);
     return pageOf(rows.map((r) => toEntryRecord(r, memberId)), limit, (e) => ledgerCursor('entries', memberId, e.id));
   }

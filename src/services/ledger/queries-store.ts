@@ -49,9 +49,10 @@ export const accountByMember: Readonly<Record<string, ReturnType<typeof accountB
   phone: accountBy('phone'),
 };
 
-/** A member's entries, newest first, after a cursor and within optional kinds and a period. */
+/** A member's entries, newest first, after a cursor and within optional kinds, a period and an order. */
 export const memberEntries = statement<
-  [programId: string, memberId: string, beforeId: number | null, kinds: string | null, from: Date | null, to: Date | null, limit: number],
+  [programId: string, memberId: string, beforeId: number | null, kinds: string | null, from: Date | null, to: Date | null,
+    orderId: string | null, limit: number],
   EntryRow
 >(
   'ledger.member_entries',
@@ -62,7 +63,8 @@ export const memberEntries = statement<
      and ($4::entry_kind[] is null or e.kind = any($4::entry_kind[]))
      and ($5::timestamptz is null or e.created_at >= $5)
      and ($6::timestamptz is null or e.created_at < $6)
-   order by e.id desc limit $7`,
+     and ($7::text is null or (e.owner_type = 'order' and e.owner_id = $7))
+   order by e.id desc limit $8`,
 );
 
 export interface LotReadRow {

@@ -161,6 +161,8 @@ export type LedgerEntryFilter = {
   /** Entries at or after this time. */
   from?: string | null | undefined;
   kinds?: Array<EntryKind> | null | undefined;
+  /** Entries of this order (the shop's order id): its points, its awards, their take-backs. */
+  orderId?: string | null | undefined;
   /** Entries before this time. */
   to?: string | null | undefined;
 };
