@@ -131,6 +131,8 @@ interface LotModel {
   activated: boolean;
   /** Points expiry took from this lot so far. */
   expired: number;
+  /** What the take-back of this lot's accrual covered from other lots, still owed back to them, by lot id. */
+  cover: Map<number, number>;
 }
 
 interface MemberModel {
@@ -234,6 +236,26 @@ function takeFromLots(member: MemberModel, taken: Map<number, number>, sign: 1 |
   for (const [dbId, points] of taken) lotOf(member, dbId).remaining += sign * points;
 }
 
+/**
+ * Points that came back to lots whose accrual's take-back covered them from other lots go back
+ * to those lots (by lot id), one entry per lot that gave some back; balances do not change.
+ */
+function returnCover(member: MemberModel, returned: Map<number, number>): void {
+  for (const [dbId, back] of [...returned].sort(([a], [b]) => a - b)) {
+    const lot = lotOf(member, dbId);
+    let left = back;
+    for (const [coverId, owed] of [...lot.cover].sort(([a], [b]) => a - b)) {
+      const points = Math.min(left, owed);
+      if (points <= 0) continue;
+      lot.remaining -= points;
+      lotOf(member, coverId).remaining += points;
+      lot.cover.set(coverId, owed - points);
+      left -= points;
+    }
+    if (left < back) member.entryCount++;
+  }
+}
+
 /** Gives `points` an authorization holds back to its lots, latest expiry first, then expires what is overdue. */
 function releaseHeld(model: Model, auth: AuthorizationModel, points: number, t: number): void {
   const member = model.members[auth.member];
@@ -242,23 +264,26 @@ function releaseHeld(model: Model, auth: AuthorizationModel, points: number, t: 
     .map(([dbId, p]) => ({ lot: lotOf(member, dbId), points: p }))
     .sort((a, b) => (b.lot.expiresAt ?? Infinity) - (a.lot.expiresAt ?? Infinity) || b.lot.dbId - a.lot.dbId);
   let missing = points;
+  const returned = new Map<number, number>();
   for (const { lot, points: p } of held) {
     if (missing === 0) break;
     const give = Math.min(missing, p);
     lot.remaining += give;
     auth.holds.set(lot.dbId, p - give);
+    returned.set(lot.dbId, give);
     missing -= give;
   }
   if (missing > 0) throw new Error('model: authorization holds fewer points than released');
   member.available += points;
   member.reserved -= points;
   member.entryCount++;
+  returnCover(member, returned);
   expireLotsOf(member, overdue(member, t));
 }
 
 function addLot(member: MemberModel, index: number, dbId: number, points: number, availableAt: number, expiresAt: number | null, t: number): void {
   const activated = availableAt <= t;
-  member.lots.push({ dbId, member: index, remaining: points, availableAt, expiresAt, activated, expired: 0 });
+  member.lots.push({ dbId, member: index, remaining: points, availableAt, expiresAt, activated, expired: 0, cover: new Map() });
   if (activated) member.available += points;
   else member.pending += points;
   member.entryCount++;
@@ -480,6 +505,7 @@ async function step(run: Run, op: Op): Promise<void> {
         const mm = model.members[original.member];
         touch(mm, t);
         if (original.reversed) throw new Refusal('ALREADY_REVERSED');
+        let returned = new Map<number, number>();
         if (original.amount > 0 && (original.kind === 'accrual' || original.kind === 'adjustment')) {
           const lot = lotOf(mm, original.lotDbId!);
           const spent = original.amount - lot.remaining - lot.expired;
@@ -489,17 +515,20 @@ async function step(run: Run, op: Op): Promise<void> {
           const others = spent > 0 ? takeSpendable(mm, spent, t, mm.available - fromAvailable, lot.dbId) : new Map<number, number>();
           lot.remaining = 0;
           takeFromLots(mm, others, -1);
+          lot.cover = new Map(others);
           mm.available -= fromAvailable + Math.max(spent, 0);
           mm.pending -= fromPending;
         } else if (original.amount < 0 && (original.kind === 'redemption' || original.kind === 'adjustment')) {
           takeFromLots(mm, original.taken, 1);
           mm.available += -original.amount;
+          returned = original.taken;
         } else if (original.kind === 'capture' && original.authorizationId) {
           const auth = model.authorizations.find((a) => a.id === original.authorizationId)!;
           let points = 0;
           for (const [dbId, held] of auth.holds) {
             lotOf(mm, dbId).remaining += held;
             points += held;
+            if (held > 0) returned.set(dbId, held);
             auth.holds.set(dbId, 0);
           }
           mm.available += points;
@@ -507,6 +536,7 @@ async function step(run: Run, op: Op): Promise<void> {
           throw new Refusal('NOT_REVERSIBLE');
         }
         mm.entryCount++;
+        returnCover(mm, returned);
         expireLotsOf(mm, overdue(mm, t));
         original.reversed = true;
         recordEntry(run, original.member, result().entry);

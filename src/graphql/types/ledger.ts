@@ -58,7 +58,10 @@ export class LedgerEntry {
   @Field(() => String, { nullable: true }) reason!: string | null;
   @Field(() => String, { nullable: true, description: 'The key the write was sent with; null to customers.' }) idempotencyKey!: string | null;
   @Field(() => ID, { nullable: true, description: 'The entry this one undoes.' }) reversesEntryId!: string | null;
-  @Field(() => ID, { nullable: true, description: 'The entry this one undoes a part of (returned order lines).' })
+  @Field(() => ID, {
+    nullable: true,
+    description: 'The entry this one undoes a part of: an accrual or capture (returned order lines, forgiven points taken after all), or a take-back whose cover came back.',
+  })
   partlyReversesEntryId!: string | null;
   @Field(() => ID, { nullable: true }) authorizationId!: string | null;
   @Field(() => ID, { nullable: true, description: 'The lot an accrual created (its first, when its parts live differently and it created one per lifetime).' }) lotId!: string | null;

@@ -7,6 +7,7 @@ import { memberLookup } from '../members';
 import { pgArray, type MemberRef } from '../shared';
 import { accrualRows, forgiveAcross, planAccrual, type NewAccrual, type PlannedAccrual } from './accruals';
 import * as store from './book-store';
+import { planCoverReturns } from './cover-returns';
 import { ACTIVATION, EXPIRY } from './sweep-store';
 import { repayDebts, sweepLots, type SweepOutcome } from './sweeps';
 import {
@@ -298,11 +299,13 @@ export class AccountBook {
 
   /**
    * After points came back to lots (a release, a reversed capture or redemption): what a
-   * take-back forgave in those lots is taken again, lots past their expiry expire, and the
-   * account's debt is repaid, all before the caller sees the balances.
+   * take-back forgave in those lots is taken again, what a take-back covered for them goes back
+   * where it came from, lots past their expiry expire, and the account's debt is repaid, all
+   * before the caller sees the balances.
    */
   private async settle(returned: LotChange[], cause: Cause): Promise<void> {
-    await this.reclaimForgiven(returned, cause);
+    const back = await this.reclaimForgiven(returned, cause);
+    await this.returnCover(back, cause);
     await this.expireOverdueLots();
     await this.repayDebt({ ...cause, reason: 'Debt repaid from points given back' });
   }
@@ -310,20 +313,48 @@ export class AccountBook {
   /**
    * Points forgiven when a lot's accrual was taken back were forgiven because they were spent
    * or held; when they come back to the lot, the take-back gets them after all. One entry per
-   * lot, naming the accrual it finishes taking back.
+   * lot, naming the accrual it finishes taking back. Returns the points that came back to each
+   * lot and are still there.
    */
-  private async reclaimForgiven(returned: LotChange[], cause: Cause): Promise<void> {
+  private async reclaimForgiven(returned: LotChange[], cause: Cause): Promise<Map<number, number>> {
     const back = new Map(returned.filter((c) => c.amount > 0).map((c) => [c.lotId, c.amount]));
-    if (back.size === 0) return;
+    if (back.size === 0) return back;
     const lots = await this.tx.run(store.forgivingLots, [pgArray([...back.keys()])]);
     for (const lot of lots) {
       const points = Math.min(Number(lot.forgiven), back.get(Number(lot.id))!);
+      back.set(Number(lot.id), back.get(Number(lot.id))! - points);
       await this.post({
         kind: EntryKind.REVERSAL,
         available: -points,
         cause: { ...cause, reason: `Taken back: ${points} points of entry ${lot.source_entry_id}, forgiven while spent or reserved, came back` },
         partlyReversesEntryId: Number(lot.source_entry_id),
         lotChanges: [{ lotId: Number(lot.id), amount: -points, forgiven: -points }],
+      });
+    }
+    return back;
+  }
+
+  /**
+   * A take-back whose points were spent or held covered them from the member's other lots, or
+   * booked them as debt (see {@link takeBackAccrual}). When those points come back to the
+   * accrual's lot (the order they paid for is cancelled too), they are the member's again: they
+   * repay that debt and go back to the lots the cover came from, with those lots' lifetimes —
+   * rather than staying in a lot whose accrual was taken back, to expire with it. One entry per
+   * take-back, partly reversing it. (Debt repaid meanwhile from other points is not owed any
+   * more: what came back for it stays in the lot.)
+   */
+  private async returnCover(back: Map<number, number>, cause: Cause): Promise<void> {
+    const lotIds = [...back].filter(([, points]) => points > 0).map(([lotId]) => lotId);
+    if (lotIds.length === 0) return;
+    const rows = await this.tx.run(store.outstandingCover, [pgArray(lotIds)]);
+    for (const r of planCoverReturns(back, rows, this.state.debt)) {
+      await this.post({
+        kind: EntryKind.REVERSAL,
+        available: -r.debt,
+        debt: -r.debt,
+        cause: { ...cause, reason: `Cover of entry ${r.takebackId} given back: ${r.given} points came back${r.debt > 0 ? `, ${r.debt} of them repay its debt` : ''}` },
+        partlyReversesEntryId: r.takebackId,
+        lotChanges: [{ lotId: r.lotId, amount: -r.given }, ...r.toLots],
       });
     }
   }

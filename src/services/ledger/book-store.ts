@@ -238,6 +238,45 @@ export const reversalOf = statement<[entryId: number, includingParts: boolean], 
    order by reverses_entry_id nulls last limit 1`,
 );
 
+/** What a take-back still owes back to one lot it covered from (`lot_id`), or as debt (`lot_id` null). */
+export interface OutstandingCoverRow {
+  returned_lot_id: number;
+  takeback_id: number;
+  lot_id: number | null;
+  outstanding: number;
+}
+
+/**
+ * For each of the given lots (an accrual's, that points just came back to): the take-backs of
+ * its accrual that covered its spent points from other lots or booked them as debt, and what of
+ * that cover is not given back yet — the cover less what entries partly reversing the take-back
+ * returned. Take-backs oldest first; per take-back the debt first, then its lots by id.
+ */
+export const outstandingCover = statement<[lotIds: string], OutstandingCoverRow>(
+  'ledger.outstanding_cover',
+  `with returned as (select id, source_entry_id from lot where id = any(?::bigint[])),
+   takeback as (
+     select r.id as returned_lot_id, r.source_entry_id, e.id, e.delta_debt
+     from returned r join ledger_entry e on e.reverses_entry_id = r.source_entry_id or e.partly_reverses_entry_id = r.source_entry_id
+     where e.amount < 0
+   ), cover as (
+     select t.returned_lot_id, t.id as takeback_id, null::bigint as lot_id, t.delta_debt as covered
+     from takeback t where t.delta_debt > 0
+     union all
+     select t.returned_lot_id, t.id, la.lot_id, -la.amount
+     from takeback t join lot_allocation la on la.entry_id = t.id join lot l on l.id = la.lot_id
+     where la.amount < 0 and l.source_entry_id <> t.source_entry_id
+   )
+   select c.returned_lot_id, c.takeback_id, c.lot_id,
+     c.covered - coalesce((
+       select case when c.lot_id is null then -sum(g.delta_debt) else sum(ga.amount) end
+       from ledger_entry g left join lot_allocation ga on ga.entry_id = g.id and ga.lot_id = c.lot_id
+       where g.partly_reverses_entry_id = c.takeback_id
+     ), 0) as outstanding
+   from cover c
+   order by c.returned_lot_id, c.takeback_id, c.lot_id nulls first`,
+);
+
 /** Lots among the given that forgave points to a take-back. */
 export const forgivingLots = statement<[lotIds: string], { id: number; source_entry_id: number; forgiven: number }>(
   'ledger.forgiving_lots',
