@@ -3,7 +3,7 @@ import { RuleStatus } from '../../src/entities/rule';
 import { LedgerAudit } from '../../src/services/ledger';
 import { DAY_MS } from '../../src/services/shared';
 import { testContext } from '../support/context';
-import { rulesHarness, type RulesHarness } from '../support/rules-harness';
+import { rulesSuite } from '../support/rules-harness';
 
 /**
  * An award taken back after its points were spent is covered from the member's other points (or
@@ -12,30 +12,24 @@ import { rulesHarness, type RulesHarness } from '../support/rules-harness';
  * cancelled first, and even when the award's own lot has expired meanwhile.
  */
 
-let h: RulesHarness;
-let seq = 0;
-const key = (prefix = 'k') => `${prefix}-${++seq}`;
 const START = new Date('2026-04-01T09:00:00Z');
-
-beforeAll(async () => {
-  h = await rulesHarness(START);
-});
-afterAll(() => h.close());
+const suite = rulesSuite(START);
+const key = suite.key;
 
 async function shop(policy: NegativeBalancePolicy) {
-  h.clock.set(START);
-  const { program } = await h.services.programs.createProgram(h.admin, { name: key('shop'), maxRedeemPercent: 100, negativeBalancePolicy: policy });
+  suite.h.clock.set(START);
+  const { program } = await suite.h.services.programs.createProgram(suite.h.admin, { name: key('shop'), maxRedeemPercent: 100, negativeBalancePolicy: policy });
   const admin = testContext(program.id, 'admin', 'admin');
   const server = testContext(program.id, 'server', 'storefront');
-  await h.services.rules.createRule(admin, {
+  await suite.h.services.rules.createRule(admin, {
     name: 'first order', status: RuleStatus.ACTIVE,
     definition: { trigger: 'order_paid', oncePerMember: true, lifetimeDays: 30, actions: [{ code: 'fixedPoints', args: { points: 100 } }] },
   });
-  const memberId = (await h.services.members.upsert(server, { externalId: key('m') })).member.id;
-  const orders = h.services.orders;
-  const em = () => h.orm.em.fork();
+  const memberId = (await suite.h.services.members.upsert(server, { externalId: key('m') })).member.id;
+  const orders = suite.h.services.orders;
+  const em = () => suite.h.orm.em.fork();
   return {
-    give: (points: number) => h.services.ledger.accrue(server, { member: { id: memberId }, points, idempotencyKey: key('give') }),
+    give: (points: number) => suite.h.services.ledger.accrue(server, { member: { id: memberId }, points, idempotencyKey: key('give') }),
     async payOrder(points: number) {
       const lines = [{ sku: 'X', unitPriceMinor: 100_000, quantity: 1 }];
       const orderId = (await orders.placeOrder(server, { orderId: key('o'), member: { id: memberId }, lines, points, idempotencyKey: key() })).order.orderId;
@@ -55,7 +49,7 @@ async function shop(policy: NegativeBalancePolicy) {
       );
       return rows.map((r: any) => [Number(r.amount), Number(r.remaining), r.expires]);
     },
-    verify: async () => expect((await new LedgerAudit(h.database).verifyLedger({ programId: program.id })).discrepancies).toEqual([]),
+    verify: async () => expect((await new LedgerAudit(suite.h.database).verifyLedger({ programId: program.id })).discrepancies).toEqual([]),
   };
 }
 
@@ -68,7 +62,7 @@ describe.each(POLICIES)('%s', (policy) => {
     await s.give(100); // the member's own points, without expiry
     const earning = await s.payOrder(0); // earns 100, for 30 days
     const spending = await s.payOrder(100); // pays with those 100 (nearest expiry first)
-    h.clock.advance(31 * DAY_MS);
+    suite.h.clock.advance(31 * DAY_MS);
     for (const orderId of which === ORDERS[0] ? [earning, spending] : [spending, earning]) await s.cancel(orderId);
     expect(await s.account()).toEqual({ available: 100, pending: 0, reserved: 0, debt: 0 });
     await s.verify();
@@ -78,7 +72,7 @@ describe.each(POLICIES)('%s', (policy) => {
     const s = await shop(policy);
     const earning = await s.payOrder(0);
     const spending = await s.payOrder(100);
-    h.clock.advance(31 * DAY_MS);
+    suite.h.clock.advance(31 * DAY_MS);
     for (const orderId of which === ORDERS[0] ? [earning, spending] : [spending, earning]) await s.cancel(orderId);
     expect(await s.account()).toEqual({ available: 0, pending: 0, reserved: 0, debt: 0 });
     await s.verify();

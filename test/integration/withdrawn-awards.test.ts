@@ -3,7 +3,7 @@ import type { RuleDefinitionInput } from '../../src/services/earning';
 import { LedgerAudit } from '../../src/services/ledger';
 import type { OrderLineInput } from '../../src/services/orders';
 import { testContext } from '../support/context';
-import { rulesHarness, type RulesHarness } from '../support/rules-harness';
+import { rulesSuite } from '../support/rules-harness';
 
 /**
  * What a cancelled order or returned lines undo no longer counts against the rules' limits: a
@@ -11,14 +11,8 @@ import { rulesHarness, type RulesHarness } from '../support/rules-harness';
  * withdrawn points back — on quotes, dry runs and real payments alike.
  */
 
-let h: RulesHarness;
-let seq = 0;
-const key = (prefix = 'k') => `${prefix}-${++seq}`;
-
-beforeAll(async () => {
-  h = await rulesHarness(new Date('2026-04-01T09:00:00Z'));
-});
-afterAll(() => h.close());
+const suite = rulesSuite(new Date('2026-04-01T09:00:00Z'));
+const key = suite.key;
 
 const lines: OrderLineInput[] = [
   { sku: 'COAT', unitPriceMinor: 60_000, quantity: 1 },
@@ -26,12 +20,12 @@ const lines: OrderLineInput[] = [
 ];
 
 async function shopWith(definition: RuleDefinitionInput) {
-  const { program } = await h.services.programs.createProgram(h.admin, { name: key('shop') });
+  const { program } = await suite.h.services.programs.createProgram(suite.h.admin, { name: key('shop') });
   const admin = testContext(program.id, 'admin', 'admin');
   const server = testContext(program.id, 'server', 'storefront');
-  const ruleId = (await h.services.rules.createRule(admin, { name: 'limited', status: RuleStatus.ACTIVE, definition })).id;
-  const orders = h.services.orders;
-  const member = async () => (await h.services.members.upsert(server, { externalId: key('m') })).member.id;
+  const ruleId = (await suite.h.services.rules.createRule(admin, { name: 'limited', status: RuleStatus.ACTIVE, definition })).id;
+  const orders = suite.h.services.orders;
+  const member = async () => (await suite.h.services.members.upsert(server, { externalId: key('m') })).member.id;
   const pay = async (memberId: string) => {
     const orderId = (await orders.placeOrder(server, { orderId: key('o'), member: { id: memberId }, lines, idempotencyKey: key() })).order.orderId;
     return orders.payOrder(server, { orderId, idempotencyKey: key() });
@@ -43,8 +37,8 @@ async function shopWith(definition: RuleDefinitionInput) {
     returnLines: (orderId: string, sku: string, quantity: number) =>
       orders.refundOrderLines(server, { orderId, lines: [{ sku, quantity }], idempotencyKey: key() }),
     quote: async (memberId: string) => (await orders.checkoutQuote(server, { order: { member: { id: memberId }, lines } })).pointsToEarn,
-    budgetUsed: async () => (await h.services.rules.getRule(admin, ruleId))!.budgetUsed,
-    verify: async () => expect((await new LedgerAudit(h.database).verifyLedger({ programId: program.id })).discrepancies).toEqual([]),
+    budgetUsed: async () => (await suite.h.services.rules.getRule(admin, ruleId))!.budgetUsed,
+    verify: async () => expect((await new LedgerAudit(suite.h.database).verifyLedger({ programId: program.id })).discrepancies).toEqual([]),
   };
 }
 

@@ -78,3 +78,23 @@ export async function rulesHarness(start = new Date('2026-03-10T09:00:00Z')): Pr
 export function together<T>(...calls: Array<() => Promise<T>>): Promise<PromiseSettledResult<T>[]> {
   return Promise.allSettled(calls.map((call) => call()));
 }
+
+/**
+ * A suite's harness, opened before its tests and closed after them (read `suite.h` inside
+ * tests), and `suite.key`, idempotency keys and ids unique within the suite.
+ */
+export function rulesSuite(start?: Date): { readonly h: RulesHarness; key(prefix?: string): string } {
+  let harness: RulesHarness | undefined;
+  let seq = 0;
+  beforeAll(async () => {
+    harness = await rulesHarness(start);
+  });
+  afterAll(() => harness?.close());
+  return {
+    get h() {
+      if (!harness) throw new Error('rulesSuite: the harness opens in beforeAll');
+      return harness;
+    },
+    key: (prefix = 'k') => `${prefix}-${++seq}`,
+  };
+}
