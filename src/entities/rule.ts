@@ -174,7 +174,7 @@ export class RuleAward {
   @Property({ type: new BigIntType('number') })
   entryId!: number;
 
-  /** The part of `points` that the order's cancellation or returned lines undid: caps, once-only rules and budgets no longer count it. */
+  /** The part of `points` that the order's cancellation or returned lines took back (not what they forgave): caps, once-only rules and budgets no longer count it. */
   @Property({ type: new BigIntType('number'), default: 0 })
   withdrawn: number = 0;
 }

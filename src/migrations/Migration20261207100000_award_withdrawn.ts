@@ -1,15 +1,19 @@
 import { Migration } from '@mikro-orm/migrations';
 
 /**
- * What a cancelled order or its returned lines undo no longer counts against the rules' limits.
- * `rule_award.withdrawn` is each rule's part of an award that the order's cancellation or
- * returns undid (its share of the returned lines; all of it on a cancel): caps count `points -
- * withdrawn`, a once-only award counts while anything of it stands (the unique index covers
- * only those), and a total budget gets the withdrawn points back.
+ * What an order's cancellation or returned lines took back no longer counts against the rules'
+ * limits. `rule_award.withdrawn` is the part of each rule's award that a take-back recovered
+ * (points taken, or owed as debt; not points forgiven because the member had spent them): caps
+ * count `points - withdrawn` (the cap index carries both), a once-only award counts while
+ * anything of it stands (the unique index covers only those), and a total budget gets the
+ * withdrawn points back.
  *
- * Awards of orders cancelled or wholly returned before this are withdrawn whole; of orders
- * partly returned, in proportion to what the order took back from the award (the exact per-rule
- * shares were never stored), rounded down.
+ * Awards of orders taken back before this get what their take-back entries recovered, spread
+ * over the award's rule parts in order (points forgiven and taken later, when they came back,
+ * count as recovered here).
+ *
+ * An order's entries are found by its id (`ledgerEntries(filter: { orderId })`) through a
+ * partial index on the entries orders own.
  */
 export class Migration20261207100000_award_withdrawn extends Migration {
   override async up(): Promise<void> {
@@ -20,14 +24,23 @@ alter table rule_award
 
 drop index rule_award_one_off_unique;
 create unique index rule_award_one_off_unique on rule_award (rule_id, source_member_id, member_id) where one_off and withdrawn < points;
+drop index rule_award_cap_index;
+create index rule_award_cap_index on rule_award (rule_id, member_id, awarded_at) include (points, withdrawn);
 
-with undone as (
-  update rule_award ra
-  set withdrawn = case when o.status in ('cancelled', 'refunded') then ra.points
-                       else least(ra.points, ra.points * oa.taken_back / oa.points) end
-  from shop_order_award oa join shop_order o on o.id = oa.order_id
-  where oa.entry_id = ra.entry_id and oa.points > 0
-    and (o.status in ('cancelled', 'refunded') or oa.taken_back > 0)
+create index ledger_entry_order_index on ledger_entry (owner_id, account_id) where owner_type = 'order';
+
+with recovered as (
+  select aw.entry_id, -sum(t.amount) as points
+  from shop_order_award aw
+  join ledger_entry t on (t.reverses_entry_id = aw.entry_id or t.partly_reverses_entry_id = aw.entry_id) and t.amount < 0
+  group by aw.entry_id
+), parts as (
+  select ra.id, ra.points, r.points as recovered,
+    coalesce(sum(ra.points) over (partition by ra.entry_id order by ra.id rows between unbounded preceding and 1 preceding), 0) as before
+  from rule_award ra join recovered r on r.entry_id = ra.entry_id
+), undone as (
+  update rule_award ra set withdrawn = least(p.points, p.recovered - p.before)
+  from parts p where p.id = ra.id and p.recovered > p.before
   returning ra.rule_id, ra.rule_version_id, ra.withdrawn
 ), budgeted as (
   select u.rule_id, sum(u.withdrawn) as withdrawn

@@ -33,9 +33,11 @@ async function shopWith(definition: RuleDefinitionInput) {
   return {
     member,
     pay,
+    /** Spends points for good (a redemption that stays). */
+    spend: (memberId: string, points: number) => suite.h.services.ledger.redeem(server, { member: { id: memberId }, points, idempotencyKey: key() }),
     cancel: (orderId: string, idempotencyKey = key()) => orders.cancelOrder(server, { orderId, idempotencyKey }),
-    returnLines: (orderId: string, sku: string, quantity: number) =>
-      orders.refundOrderLines(server, { orderId, lines: [{ sku, quantity }], idempotencyKey: key() }),
+    returnLines: (orderId: string, sku: string, quantity: number, idempotencyKey = key()) =>
+      orders.refundOrderLines(server, { orderId, lines: [{ sku, quantity }], idempotencyKey }),
     quote: async (memberId: string) => (await orders.checkoutQuote(server, { order: { member: { id: memberId }, lines } })).pointsToEarn,
     budgetUsed: async () => (await suite.h.services.rules.getRule(admin, ruleId))!.budgetUsed,
     verify: async () => expect((await new LedgerAudit(suite.h.database).verifyLedger({ programId: program.id })).discrepancies).toEqual([]),
@@ -106,14 +108,40 @@ test('a total budget gets back what cancels and returns withdrew, and other memb
   await shop.verify();
 });
 
-test('replaying a cancel withdraws nothing twice', async () => {
+test('returns in two steps withdraw each point once, and a replayed return nothing more', async () => {
   const shop = await shopWith(fixed100({ caps: { totalBudget: 1_000 } }));
   const m = await shop.member();
   const first = await shop.pay(m);
   await shop.pay(m);
-  const cancelKey = key('cancel');
-  const cancelled = await shop.cancel(first.order.orderId, cancelKey);
-  expect(await shop.cancel(first.order.orderId, cancelKey)).toEqual(cancelled);
+  expect(await shop.budgetUsed()).toBe(200);
+  const returnKey = key('return');
+  const returned = await shop.returnLines(first.order.orderId, 'SOCKS', 4, returnKey);
+  expect(await shop.returnLines(first.order.orderId, 'SOCKS', 4, returnKey)).toEqual(returned);
+  expect(await shop.budgetUsed()).toBe(160);
+  await shop.returnLines(first.order.orderId, 'COAT', 1);
   expect(await shop.budgetUsed()).toBe(100);
+  await shop.verify();
+});
+
+test('a reward spent and then forgiven by the take-back still counts: cancelling cannot farm it', async () => {
+  // TAKE_AVAILABLE (the default) forgives what the member already spent: they keep it, so it stays given.
+  const shop = await shopWith(fixed100({ oncePerMember: true }));
+  const m = await shop.member();
+  const earning = await shop.pay(m);
+  expect(earning.order.pointsEarned).toBe(100);
+  await shop.spend(m, 100); // the bonus pays for an order that stays paid
+  await shop.cancel(earning.order.orderId); // nothing left to take back: forgiven
+  expect(await shop.quote(m)).toBe(0);
+  expect((await shop.pay(m)).order.pointsEarned).toBe(0);
+  await shop.verify();
+});
+
+test('a cap counts what a take-back forgave, and frees what it took', async () => {
+  const shop = await shopWith(fixed100({ caps: { perMemberPerDay: 100 } }));
+  const m = await shop.member();
+  const earning = await shop.pay(m);
+  await shop.spend(m, 60);
+  await shop.cancel(earning.order.orderId); // 40 taken back, 60 forgiven
+  expect(await shop.quote(m)).toBe(40);
   await shop.verify();
 });

@@ -35,7 +35,7 @@ const DAYS = { min: 0, max: 36_500 };
 
 @ObjectType({
   description: 'Limits in points; per-member windows are calendar days, ISO weeks and months in the program\'s time zone. '
-    + 'What a cancelled order or returned lines took back no longer counts against them (nor against oncePerMember).',
+    + 'What a cancelled order or returned lines took back no longer counts against them (nor against oncePerMember); points they forgave because the member had spent them still count.',
 })
 export class RuleCaps {
   @Field(() => SafeIntResolver, { nullable: true }) perMemberPerDay?: number | null;

@@ -44,11 +44,11 @@ export interface EarningOutcome {
   spendAddedMinor: number;
 }
 
-/** One rule's part of an award (the award's entry and the version that gave the part) and how much of it is withdrawn in all. */
+/** Points newly withdrawn from one rule's part of an award (named by the award's entry and the version that gave the part). */
 export interface WithdrawnPart {
   entryId: number;
   ruleVersionId: string;
-  withdrawn: number;
+  points: number;
 }
 
 /**
@@ -67,9 +67,9 @@ export interface Earning {
   /** Money of a paid order that was cancelled or returned leaves the cumulative spend of the member locked in `book`. */
   returnSpend(tx: UnitOfWork, book: AccountBook, minor: number): Promise<void>;
   /**
-   * Parts of awards that an order's cancellation or returned lines undid, each given as its total
-   * so far: caps and once-only rules stop counting them and total budgets get them back. Called
-   * with the beneficiaries' accounts locked; giving a total again changes nothing.
+   * Points of awards' rule parts that an order's cancellation or returned lines took back: caps
+   * and once-only rules stop counting them and total budgets get them back. Called once per
+   * take-back, in its transaction, with the beneficiaries' accounts locked.
    */
   withdraw(tx: UnitOfWork, parts: WithdrawnPart[]): Promise<void>;
   /** What `earn` would credit the member for this request now: read without locks, nothing written. */

@@ -105,7 +105,8 @@ export class EarningService implements Earning {
 
   async withdraw(tx: UnitOfWork, parts: WithdrawnPart[]): Promise<void> {
     if (parts.length === 0) return;
-    const given = parts.map((p) => ({ entry_id: p.entryId, rule_version_id: p.ruleVersionId, withdrawn: p.withdrawn }));
+    const given = parts.filter((p) => p.points > 0).map((p) => ({ entry_id: p.entryId, rule_version_id: p.ruleVersionId, points: p.points }));
+    if (given.length === 0) return;
     const changed = (await tx.run(store.withdrawAwards, [JSON.stringify(given)])).filter((r) => r.budgeted);
     if (changed.length === 0) return;
     // Budget rows are locked in id order, after every account lock, as when the points were awarded.

@@ -152,17 +152,16 @@ export const addBudgetUsed = statement<[ruleIds: string[], points: number[]]>(
 );
 
 /**
- * Raises awards' withdrawn parts to the totals given (a JSON array of { entry_id,
- * rule_version_id, withdrawn }; never lowers one, so a part counted before is not counted
- * again). Each part that changed: its rule, the points newly withdrawn, and whether the version
- * that gave it had a total budget (which then gets them back).
+ * Adds withdrawn points to awards' rule parts (a JSON array of { entry_id, rule_version_id,
+ * points }; the CHECK keeps a part's withdrawn within its points). Each part: its rule, the
+ * points, and whether the version that gave it had a total budget (which then gets them back).
  */
 export const withdrawAwards = statement<[parts: string], { rule_id: string; points: number; budgeted: boolean }>(
   'earning.withdraw_awards',
-  `update rule_award a set withdrawn = x.withdrawn
-   from jsonb_to_recordset(?::jsonb) as x(entry_id bigint, rule_version_id uuid, withdrawn bigint), rule_award before
-   where before.id = a.id and a.entry_id = x.entry_id and a.rule_version_id = x.rule_version_id and x.withdrawn > before.withdrawn
-   returning a.rule_id, x.withdrawn - before.withdrawn as points,
+  `update rule_award a set withdrawn = a.withdrawn + x.points
+   from jsonb_to_recordset(?::jsonb) as x(entry_id bigint, rule_version_id uuid, points bigint)
+   where a.entry_id = x.entry_id and a.rule_version_id = x.rule_version_id
+   returning a.rule_id, x.points,
      coalesce((select (v.definition -> 'caps' ->> 'totalBudget')::numeric > 0 from rule_version v where v.id = a.rule_version_id), false) as budgeted`,
 );
 

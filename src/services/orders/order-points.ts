@@ -86,7 +86,7 @@ export async function releasePlaced(tx: UnitOfWork, book: AccountBook, row: Orde
  * Undoes a paid order's points whole: the points paid with come back first, so they can cover
  * earned points already spent; then every award — the member's and the referrers' — is
  * reversed under its member's negativeBalancePolicy. Entries an operator reversed already are
- * left alone. Returns the awards' rule parts, every one withdrawn whole (see Earning.withdraw).
+ * left alone. Returns what the take-backs withdrew from the awards' rule parts (see Earning.withdraw).
  */
 export async function reversePaid(tx: UnitOfWork, books: Books, book: AccountBook, row: OrderRow, cause: Cause): Promise<WithdrawnPart[]> {
   const awards = await openAwards(tx, books, row);
@@ -94,15 +94,17 @@ export async function reversePaid(tx: UnitOfWork, books: Books, book: AccountBoo
   const capture = row.capture_entry_id ? entries.get(Number(row.capture_entry_id))! : null;
   if (capture && !capture.reversed) await book.reverse(capture.entry, cause);
   const takenBack: TakenBack[] = [];
+  const withdrawn: WithdrawnPart[] = [];
   for (const award of awards) {
     const { entry, reversed } = entries.get(award.entryId)!;
     if (reversed) continue; // an operator reversed it already
     const awardBook = await books.open({ id: award.memberId });
-    await awardBook.reverse(entry, cause, { shortfall: shortfallUnder(awardBook.policy.negativeBalancePolicy) });
+    const reversal = await awardBook.reverse(entry, cause, { shortfall: shortfallUnder(awardBook.policy.negativeBalancePolicy) });
     takenBack.push({ entryId: award.entryId, takenBack: award.points });
+    withdrawn.push(...withdrawnParts(award, award.breakdown.map((part) => part.points), -reversal.amount));
   }
   await recordTakenBack(tx, row.id, takenBack);
-  return awards.flatMap((award) => award.breakdown.map((part) => withdrawnPart(award, part, part.points)));
+  return withdrawn;
 }
 
 /**
@@ -110,8 +112,8 @@ export async function reversePaid(tx: UnitOfWork, books: Books, book: AccountBoo
  * brought up to its share under `totals` — the sum of its rules' shares, each rounded down as
  * when every rule had an entry of its own. What expired from an award's lots unused is never
  * taken back (as a whole reversal would not), so a share is capped at the award less its
- * expired points. Returns the points taken from the order's own member, and the awards' rule
- * parts withdrawn so far: each its share of the returned lines, expired or not (see Earning.withdraw).
+ * expired points. Returns the points taken from the order's own member, and what the take-backs
+ * withdrew from the awards' rule parts (see Earning.withdraw).
  */
 export async function returnPart(
   tx: UnitOfWork,
@@ -128,6 +130,7 @@ export async function returnPart(
   if (pointsBack > 0 && capture && !capture.reversed) await book.reversePart(capture.entry, pointsBack, cause);
   let memberTakenBack = 0;
   const takenBack: TakenBack[] = [];
+  const withdrawn: WithdrawnPart[] = [];
   for (const award of awards) {
     const { entry, reversed } = entries.get(award.entryId)!;
     if (reversed) continue; // an operator reversed it already
@@ -136,17 +139,29 @@ export async function returnPart(
     const target = Math.min(shareToTakeBack(award, totals), award.points - lots.expired);
     const take = target - award.takenBack;
     if (take <= 0) continue;
-    await awardBook.reversePart(entry, take, cause, { shortfall: shortfallUnder(awardBook.policy.negativeBalancePolicy) });
+    const reversal = await awardBook.reversePart(entry, take, cause, { shortfall: shortfallUnder(awardBook.policy.negativeBalancePolicy) });
     takenBack.push({ entryId: award.entryId, takenBack: target });
+    withdrawn.push(...withdrawnParts(award, award.breakdown.map((part) => awardTakenBack(part.points, totals)), -reversal.amount));
     if (award.memberId === row.member_id) memberTakenBack += take;
   }
   await recordTakenBack(tx, row.id, takenBack);
-  const withdrawn = awards.flatMap((award) => award.breakdown.map((part) => withdrawnPart(award, part, awardTakenBack(part.points, totals))));
   return { memberTakenBack, withdrawn };
 }
 
-const withdrawnPart = (award: OrderAwardRecord, part: { ruleVersionId: string }, withdrawn: number): WithdrawnPart =>
-  ({ entryId: award.entryId, ruleVersionId: part.ruleVersionId, withdrawn });
+/**
+ * What a take-back withdrew from an award's rule parts: each part up to its share of what is
+ * returned so far (`shares`, in `breakdown`'s order), in order, and no more in all than the
+ * take-back recovered (`recovered`: points taken, or owed as debt). Points it forgave — the
+ * member had spent them and keeps them — stay counted by caps, once-only rules and budgets.
+ */
+function withdrawnParts(award: AwardToTakeBack, shares: number[], recovered: number): WithdrawnPart[] {
+  let left = recovered;
+  return award.breakdown.map((part, i) => {
+    const points = Math.max(0, Math.min(shares[i]! - award.partsWithdrawn[i]!, left));
+    left -= points;
+    return { entryId: award.entryId, ruleVersionId: part.ruleVersionId, points };
+  });
+}
 
 /** An award's points to have taken back so far: its rules' parts' shares (an award without a breakdown: its own). */
 function shareToTakeBack(award: OrderAwardRecord, totals: RefundTotals): number {
@@ -158,6 +173,8 @@ function shareToTakeBack(award: OrderAwardRecord, totals: RefundTotals): number 
 interface AwardToTakeBack extends OrderAwardRecord {
   /** null: the order's member; N: their referrer N levels up. */
   referrerLevel: number | null;
+  /** What each of its rule parts (in `breakdown`'s order) had withdrawn so far. */
+  partsWithdrawn: number[];
 }
 
 /**
@@ -167,7 +184,7 @@ interface AwardToTakeBack extends OrderAwardRecord {
  */
 async function openAwards(tx: UnitOfWork, books: Books, row: OrderRow): Promise<AwardToTakeBack[]> {
   const rows = await tx.run(store.readAwardsUpwards, [row.id]);
-  const awards = rows.map((a) => ({ ...toAwardRecord(a), referrerLevel: a.referrer_level }));
+  const awards = rows.map((a) => ({ ...toAwardRecord(a), referrerLevel: a.referrer_level, partsWithdrawn: a.breakdown.map((p) => Number(p.withdrawn)) }));
   await books.openReferrers(
     awards.filter((a) => a.memberId !== row.member_id && a.referrerLevel !== null).map((a) => ({ memberId: a.memberId, level: a.referrerLevel! })),
   );

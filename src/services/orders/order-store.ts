@@ -88,6 +88,8 @@ export interface AwardPartRow {
   version: number;
   rule_name: string;
   points: number;
+  /** Of them, what the order's cancellation or returns took back so far (see Earning.withdraw). */
+  withdrawn: number;
 }
 
 /** An award as read back: with its breakdown by rule. */
@@ -167,7 +169,7 @@ export const readLines = statement<[orderId: string], OrderLineRow>(
 
 /** Each award's rules, from the rule_award rows naming its entry (written with the entry). */
 const AWARD_BREAKDOWN = `(select coalesce(jsonb_agg(jsonb_build_object('rule_id', ra.rule_id, 'rule_version_id', ra.rule_version_id,
-     'version', v.version, 'rule_name', r.name, 'points', ra.points) order by ra.id), '[]'::jsonb)
+     'version', v.version, 'rule_name', r.name, 'points', ra.points, 'withdrawn', ra.withdrawn) order by ra.id), '[]'::jsonb)
    from rule_award ra join rule_version v on v.id = ra.rule_version_id join rule r on r.id = ra.rule_id
    where ra.entry_id = aw.entry_id) as breakdown`;
 
