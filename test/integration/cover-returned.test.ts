@@ -22,14 +22,16 @@ async function shop(policy: NegativeBalancePolicy) {
   const admin = testContext(program.id, 'admin', 'admin');
   const server = testContext(program.id, 'server', 'storefront');
   await suite.h.services.rules.createRule(admin, {
-    name: 'first order', status: RuleStatus.ACTIVE,
-    definition: { trigger: 'order_paid', oncePerMember: true, lifetimeDays: 30, actions: [{ code: 'fixedPoints', args: { points: 100 } }] },
+    name: 'every order', status: RuleStatus.ACTIVE,
+    definition: { trigger: 'order_paid', lifetimeDays: 30, actions: [{ code: 'fixedPoints', args: { points: 100 } }] },
   });
   const memberId = (await suite.h.services.members.upsert(server, { externalId: key('m') })).member.id;
   const orders = suite.h.services.orders;
   const em = () => suite.h.orm.em.fork();
   return {
     give: (points: number) => suite.h.services.ledger.accrue(server, { member: { id: memberId }, points, idempotencyKey: key('give') }),
+    redeem: (points: number) => suite.h.services.ledger.redeem(server, { member: { id: memberId }, points, idempotencyKey: key('redeem') }),
+    reverse: (entryId: number) => suite.h.services.ledger.reverseEntry(server, { entryId, idempotencyKey: key('reverse') }),
     async payOrder(points: number) {
       const lines = [{ sku: 'X', unitPriceMinor: 100_000, quantity: 1 }];
       const orderId = (await orders.placeOrder(server, { orderId: key('o'), member: { id: memberId }, lines, points, idempotencyKey: key() })).order.orderId;
@@ -87,7 +89,22 @@ test('the points that come back restore the lots that covered for them, with the
   await s.cancel(earning); // covered from the member's own 100
   await s.cancel(spending); // the 100 come back, and go back where the cover came from
   expect(await s.account()).toEqual({ available: 100, pending: 0, reserved: 0, debt: 0 });
-  // The member's own lot (no expiry) holds them again; the award's lot (30 days) holds nothing.
-  expect(await s.lots()).toEqual([[100, 100, false], [100, 0, true]]);
+  // The member's own lot (no expiry) holds them again; the awards' lots (30 days) hold nothing.
+  expect(await s.lots()).toEqual([[100, 100, false], [100, 0, true], [100, 0, true]]);
   await s.verify();
+});
+
+describe.each(POLICIES)('%s: cover given back into a lot that owes in turn', (policy) => {
+  test('is passed on, until nothing is owed', async () => {
+    const s = await shop(policy);
+    const first = await s.payOrder(0); // 100 in lot A
+    suite.h.clock.advance(1000);
+    const second = await s.payOrder(0); // 100 in lot B, expiring a second later
+    const spent = await s.redeem(100); // from A (nearest expiry)
+    await s.cancel(first); // A is empty: covered from B
+    await s.cancel(second); // B is empty, nothing else is left: forgiven, or owed
+    await s.reverse(spent.entry.id); // the 100 come back to A, go on to B, and B's take-back takes them
+    expect(await s.account()).toEqual({ available: 0, pending: 0, reserved: 0, debt: 0 });
+    await s.verify();
+  });
 });

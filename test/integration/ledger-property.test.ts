@@ -241,18 +241,25 @@ function takeFromLots(member: MemberModel, taken: Map<number, number>, sign: 1 |
  * to those lots (by lot id), one entry per lot that gave some back; balances do not change.
  */
 function returnCover(member: MemberModel, returned: Map<number, number>): void {
-  for (const [dbId, back] of [...returned].sort(([a], [b]) => a - b)) {
-    const lot = lotOf(member, dbId);
-    let left = back;
-    for (const [coverId, owed] of [...lot.cover].sort(([a], [b]) => a - b)) {
-      const points = Math.min(left, owed);
-      if (points <= 0) continue;
-      lot.remaining -= points;
-      lotOf(member, coverId).remaining += points;
-      lot.cover.set(coverId, owed - points);
-      left -= points;
+  // Points given back to a lot that covered in turn move on, round by round, until none move.
+  let moving = returned;
+  while (moving.size > 0) {
+    const next = new Map<number, number>();
+    for (const [dbId, back] of [...moving].sort(([a], [b]) => a - b)) {
+      const lot = lotOf(member, dbId);
+      let left = back;
+      for (const [coverId, owed] of [...lot.cover].sort(([a], [b]) => a - b)) {
+        const points = Math.min(left, owed);
+        if (points <= 0) continue;
+        lot.remaining -= points;
+        lotOf(member, coverId).remaining += points;
+        lot.cover.set(coverId, owed - points);
+        next.set(coverId, (next.get(coverId) ?? 0) + points);
+        left -= points;
+      }
+      if (left < back) member.entryCount++;
     }
-    if (left < back) member.entryCount++;
+    moving = next;
   }
 }
 

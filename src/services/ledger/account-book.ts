@@ -304,8 +304,13 @@ export class AccountBook {
    * before the caller sees the balances.
    */
   private async settle(returned: LotChange[], cause: Cause): Promise<void> {
-    const back = await this.reclaimForgiven(returned, cause);
-    await this.returnCover(back, cause);
+    // Cover given back lands in other lots, which may owe in turn (forgiven points, a cover of
+    // their own): follow the points until nothing moves. Each round pays debts down, so it ends.
+    let moving = returned;
+    for (let round = 0; moving.length > 0; round++) {
+      if (round === MAX_SETTLE_ROUNDS) throw new Error(`settle: points still moving after ${MAX_SETTLE_ROUNDS} rounds`);
+      moving = await this.returnCover(await this.reclaimForgiven(moving, cause), cause);
+    }
     await this.expireOverdueLots();
     await this.repayDebt({ ...cause, reason: 'Debt repaid from points given back' });
   }
@@ -340,14 +345,16 @@ export class AccountBook {
    * accrual's lot (the order they paid for is cancelled too), they are the member's again: they
    * repay that debt and go back to the lots the cover came from, with those lots' lifetimes —
    * rather than staying in a lot whose accrual was taken back, to expire with it. One entry per
-   * take-back, partly reversing it. (Debt repaid meanwhile from other points is not owed any
-   * more: what came back for it stays in the lot.)
+   * take-back, partly reversing it. Returns what it gave to other lots. (Debt repaid meanwhile
+   * from other points is not owed any more: what came back for it stays in the lot.)
    */
-  private async returnCover(back: Map<number, number>, cause: Cause): Promise<void> {
+  private async returnCover(back: Map<number, number>, cause: Cause): Promise<LotChange[]> {
     const lotIds = [...back].filter(([, points]) => points > 0).map(([lotId]) => lotId);
-    if (lotIds.length === 0) return;
+    if (lotIds.length === 0) return [];
     const rows = await this.tx.run(store.outstandingCover, [pgArray(lotIds)]);
+    const given: LotChange[] = [];
     for (const r of planCoverReturns(back, rows, this.state.debt)) {
+      given.push(...r.toLots);
       await this.post({
         kind: EntryKind.REVERSAL,
         available: -r.debt,
@@ -357,6 +364,7 @@ export class AccountBook {
         lotChanges: [{ lotId: r.lotId, amount: -r.given }, ...r.toLots],
       });
     }
+    return given;
   }
 
   /** Spendable lots, nearest expiry first, until `points` are covered; never an expired or pending lot. */
@@ -518,3 +526,6 @@ export class AccountBook {
 }
 
 const covers = (rows: ReadonlyArray<{ take: number }>) => rows.reduce((sum, r) => sum + Number(r.take), 0);
+
+/** A guard, far above any real chain of take-backs covering for each other: a loop would be a bug. */
+const MAX_SETTLE_ROUNDS = 100;

@@ -107,9 +107,10 @@ export class LedgerQueries {
     const limit = pageSize(opts.first);
     const after = readLedgerCursor('entries', memberId, opts.after);
     const f = opts.filter ?? {};
-    const rows = await this.db.run(store.memberEntries, [
-      ctx.programId, memberId, after, f.kinds?.length ? pgArray(f.kinds) : null, f.from ?? null, f.to ?? null, f.orderId ?? null, limit + 1,
-    ]);
+    const params = [ctx.programId, memberId, after, f.kinds?.length ? pgArray(f.kinds) : null, f.from ?? null, f.to ?? null] as const;
+    const rows = f.orderId != null
+      ? await this.db.run(store.memberOrderEntries, [...params, f.orderId, limit + 1])
+      : await this.db.run(store.memberEntries, [...params, limit + 1]);
     return pageOf(rows.map((r) => toEntryRecord(r, memberId)), limit, (e) => ledgerCursor('entries', memberId, e.id));
   }
 

@@ -49,21 +49,29 @@ export const accountByMember: Readonly<Record<string, ReturnType<typeof accountB
   phone: accountBy('phone'),
 };
 
-/** A member's entries, newest first, after a cursor and within optional kinds, a period and an order. */
-export const memberEntries = statement<
-  [programId: string, memberId: string, beforeId: number | null, kinds: string | null, from: Date | null, to: Date | null,
-    orderId: string | null, limit: number],
-  EntryRow
->(
-  'ledger.member_entries',
-  `select e.*, (select min(id) from lot where source_entry_id = e.id) as lot_id
+type MemberEntriesParams = [programId: string, memberId: string, beforeId: number | null, kinds: string | null, from: Date | null, to: Date | null];
+
+/** Entries of one member within optional kinds and a period, after a cursor; `where` narrows further. */
+const memberEntriesWhere = (where: string) => `select e.*, (select min(id) from lot where source_entry_id = e.id) as lot_id
    from ledger_entry e join account a on a.id = e.account_id
    where e.program_id = $1 and a.member_id = $2
      and ($3::bigint is null or e.id < $3)
      and ($4::entry_kind[] is null or e.kind = any($4::entry_kind[]))
      and ($5::timestamptz is null or e.created_at >= $5)
-     and ($6::timestamptz is null or e.created_at < $6)
-     and ($7::text is null or (e.owner_type = 'order' and e.owner_id = $7))
+     and ($6::timestamptz is null or e.created_at < $6)${where}`;
+
+/** A member's entries, newest first, after a cursor and within optional kinds and a period. */
+export const memberEntries = statement<[...MemberEntriesParams, limit: number], EntryRow>(
+  'ledger.member_entries',
+  `${memberEntriesWhere('')}
+   order by e.id desc limit $7`,
+);
+
+/** The same, of one order only: found through the index of the entries orders own, not by walking the member's history. */
+export const memberOrderEntries = statement<[...MemberEntriesParams, orderId: string, limit: number], EntryRow>(
+  'ledger.member_order_entries',
+  `${memberEntriesWhere(`
+     and e.owner_type = 'order' and e.owner_id = $7`)}
    order by e.id desc limit $8`,
 );
 
