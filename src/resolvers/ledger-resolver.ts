@@ -10,7 +10,7 @@ import {
 } from '../graphql/types/ledger';
 import { ledgerCursor, type AuthorizationResult as AuthorizationRecordResult, type LedgerResult as LedgerRecordResult } from '../services/ledger';
 import {
-  AccountValue, fromCustomerCursor, toAccount, toCustomerLedgerEntry, toCustomerLot, toLedgerEntry, toLot, toPage, type LedgerEntryValue,
+  AccountValue, customerEntryMapper, fromCustomerCursor, toAccount, toCustomerLot, toLedgerEntry, toLot, toPage, type LedgerEntryValue,
 } from './mappers';
 import { memberScope, requestContext, writerContext } from './scope';
 
@@ -72,10 +72,12 @@ export class LedgerResolver {
     if (ctx.identity.kind !== 'customer') {
       return toPage(await ctx.services.ledgerQueries.entries(request, memberId, { first, after, filter }), toLedgerEntry, (id) => ledgerCursor('entries', memberId, id));
     }
-    // Customers page with customer-facing ids as cursors (mappers.ts).
+    // Customers page with customer-facing ids as cursors (mappers.ts), and filter by their own orders only.
     const ids = await ctx.services.access.customerIds();
-    const page = await ctx.services.ledgerQueries.entries(request, memberId, { first, after: fromCustomerCursor(ids, 'entry', memberId, after), filter });
-    return toPage(page, toCustomerLedgerEntry(ids), (id) => ids.encode('entry', memberId, id));
+    const page = filter?.orderId != null && !(await ctx.services.orders.ownOrderIds(request, memberId, [filter.orderId])).has(filter.orderId)
+      ? { nodes: [], hasNextPage: false, endCursor: null }
+      : await ctx.services.ledgerQueries.entries(request, memberId, { first, after: fromCustomerCursor(ids, 'entry', memberId, after), filter });
+    return toPage(page, await customerEntryMapper(ctx, memberId, page.nodes), (id) => ids.encode('entry', memberId, id));
   }
 
   @Authorized(...EVERYONE)

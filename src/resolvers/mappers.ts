@@ -9,6 +9,7 @@ import type { CustomerIds } from '../services/access';
 import { badInput } from '../errors';
 import { CauseType } from '../entities/ledger-entry';
 import type { AwardPart } from '../services/earning';
+import { requestContext } from './scope';
 
 /** An entry as resolvers return it: its number rides along, unexposed, for `publicId`. */
 export type LedgerEntryValue = LedgerEntry & { serial: number };
@@ -41,24 +42,37 @@ export const toLedgerEntry = (e: EntryRecord): LedgerEntryValue => ({
  * A customer's view of an entry: the shop's plumbing stays out of it — no idempotency keys (the
  * shop's request ids) and no API key id behind API and admin causes — and entries and lots are
  * named by their customer-facing ids (CustomerIds), which say nothing of the shop's volume.
- * Orders, rules and jobs still name themselves.
+ * Rules and jobs still name themselves, and orders do when they are the customer's own
+ * (`ownOrders`): a referrer's award is owned by the order of the member they referred.
  */
-export const toCustomerLedgerEntry = (ids: CustomerIds) => (e: EntryRecord): LedgerEntryValue => {
+export const toCustomerLedgerEntry = (ids: CustomerIds, ownOrders: ReadonlySet<string>) => (e: EntryRecord): LedgerEntryValue => {
   const entryId = (id: number | null) => (id == null ? null : ids.encode('entry', e.memberId, id));
+  const hidden = e.causeType === CauseType.API || e.causeType === CauseType.ADMIN || (e.causeType === CauseType.ORDER && !ownOrders.has(e.causeId!));
   return {
     ...toLedgerEntry(e),
     id: entryId(e.id)!,
     reversesEntryId: entryId(e.reversesEntryId),
     partlyReversesEntryId: entryId(e.partlyReversesEntryId),
     lotId: e.lotId == null ? null : ids.encode('lot', e.memberId, e.lotId),
-    causeId: e.causeType === CauseType.API || e.causeType === CauseType.ADMIN ? null : e.causeId,
+    causeId: hidden ? null : e.causeId,
+    orderId: e.ownerType === 'order' && ownOrders.has(e.ownerId!) ? e.ownerId : null,
     idempotencyKey: null,
   };
 };
 
-/** The entry mapper for the caller: customers get {@link toCustomerLedgerEntry}. */
-export async function ledgerEntryMapper(ctx: Context): Promise<(e: EntryRecord) => LedgerEntryValue> {
-  return ctx.identity.kind === 'customer' ? toCustomerLedgerEntry(await ctx.services.access.customerIds()) : toLedgerEntry;
+/** The shop order ids entries name (as their owner or their cause): what a customer's view checks. */
+export const orderIdsOf = (entries: readonly EntryRecord[]): string[] =>
+  entries.flatMap((e) => [e.ownerType === 'order' ? e.ownerId : null, e.causeType === CauseType.ORDER ? e.causeId : null]).filter((id): id is string => id != null);
+
+/** The customer's view of these entries, with their own orders looked up once. */
+export async function customerEntryMapper(ctx: Context, memberId: string, entries: readonly EntryRecord[]) {
+  const ownOrders = await ctx.services.orders.ownOrderIds(requestContext(ctx), memberId, orderIdsOf(entries));
+  return toCustomerLedgerEntry(await ctx.services.access.customerIds(), ownOrders);
+}
+
+/** The entry mapper for the caller and these entries: customers get {@link toCustomerLedgerEntry}. */
+export async function ledgerEntryMapper(ctx: Context, memberId: string, entries: readonly EntryRecord[]): Promise<(e: EntryRecord) => LedgerEntryValue> {
+  return ctx.identity.kind === 'customer' ? customerEntryMapper(ctx, memberId, entries) : toLedgerEntry;
 }
 
 /** `programId` rides along, unexposed, so money fields can find the point value. */

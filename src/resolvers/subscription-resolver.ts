@@ -9,7 +9,7 @@ import { BALANCE_CHANGED } from '../services/ledger';
 import type { DeliveredBalanceChange } from '../services/realtime';
 import { MemberRefInput } from '../graphql/types/common';
 import { memberScope, requestContext } from './scope';
-import { ledgerEntryMapper, toAccount, toCustomerLedgerEntry, toLedgerEntry, type AccountValue } from './mappers';
+import { customerEntryMapper, ledgerEntryMapper, toAccount, toLedgerEntry, type AccountValue } from './mappers';
 
 /** Checked when the subscription starts, not per event: a refused subscription never opens. */
 async function subscribeToMember(data: SubscribeResolverData<unknown, { memberId?: string }, Context>, roles: Role[]) {
@@ -48,7 +48,7 @@ export class SubscriptionResolver {
     const request = requestContext(ctx);
     const found = await ctx.services.members.get(request, await memberScope(ctx, member));
     const events = await ctx.services.missedEvents.balanceChanges(request, found.id, afterSequence, first);
-    const toEntry = await ledgerEntryMapper(ctx);
+    const toEntry = await ledgerEntryMapper(ctx, found.id, events.map((e) => e.entry));
     return events.map((event) => toBalanceChange(event, toEntry));
   }
 
@@ -67,7 +67,7 @@ export class SubscriptionResolver {
     subscribe: (data) => subscribeToMember(data as never, [Role.CUSTOMER]),
   })
   async myBalance(@Root() event: DeliveredBalanceChange, @Ctx() ctx: Context): Promise<BalanceChange> {
-    return toBalanceChange(event, toCustomerLedgerEntry(await ctx.services.access.customerIds()));
+    return toBalanceChange(event, await customerEntryMapper(ctx, event.entry.memberId, [event.entry]));
   }
 }
 

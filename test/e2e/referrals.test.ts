@@ -1,7 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
-  AttributeReferralDocument, CreateRuleDocument, DeclareReferralSiteDocument, IssueCustomerTokenDocument, MemberReferralsDocument,
+  AttributeReferralDocument, CancelOrderDocument, CreateRuleDocument, DeclareReferralSiteDocument, IssueCustomerTokenDocument, MemberReferralsDocument,
   MyReferralsDocument, PayOrderDocument, PlaceOrderDocument, ReferralAttemptsDocument, ReferralTreeDocument, ReportVisitDocument,
   UpdateProgramSettingsDocument, VerifyReferralSiteDocument,
 } from './generated/graphql';
@@ -72,6 +72,23 @@ test('a customer sees their code, link, figures and tree on `me`; the code at ch
   expect(root).toMatchObject({ memberId: anna.id, level: 0, externalId: null });
   expect(root.children.map((c) => [c.name, c.level, c.via])).toEqual([['Boris', 1, 'REGISTRATION'], ['Vera', 1, 'CHECKOUT']]);
   expect(root.children[0].children.map((c) => [c.memberId, c.level, c.referrerId])).toEqual([[gleb.id, 2, boris.id]]);
+
+  // Anna's history shows her award, not the order id of the member who bought: that is Vera's to see.
+  const history = `query($f: LedgerEntryFilter) { ledgerEntries(filter: $f) { nodes { kind amount causeType causeId orderId } } }`;
+  const annaEntries = ok(await s.request<any, any>(history, {}, annaToken)).ledgerEntries.nodes;
+  expect(annaEntries).toEqual([{ kind: 'ACCRUAL', amount: 50, causeType: 'RULE', causeId: expect.any(String), orderId: null }]);
+  expect(ok(await s.request<any, any>(history, { f: { orderId } }, annaToken)).ledgerEntries.nodes).toEqual([]);
+  // The buyer sees her own order's id; keys see every entry's.
+  const veraEntries = ok(await s.request<any, any>(history, { f: { orderId } }, await customerToken(vera.id))).ledgerEntries.nodes;
+  expect(veraEntries.map((e: any) => e.orderId)).toEqual(veraEntries.map(() => orderId));
+  const byServer = ok(await s.request<any, any>(
+    'query($m: MemberRefInput!) { ledgerEntries(member: $m) { nodes { orderId } } }', { m: { id: anna.id } }, shop.serverKey,
+  )).ledgerEntries.nodes;
+  expect(byServer).toEqual([{ orderId }]);
+  // Her take-back, when Vera cancels, names no order either.
+  ok(await s.request(CancelOrderDocument, { input: { orderId, idempotencyKey: uniqueKey() } }, shop.serverKey));
+  const afterCancel = ok(await s.request<any, any>(history, {}, annaToken)).ledgerEntries.nodes;
+  expect(afterCancel.map((e: any) => [e.kind, e.causeType, e.causeId, e.orderId])).toEqual([['REVERSAL', 'ORDER', null, null], ['ACCRUAL', 'RULE', expect.any(String), null]]);
 
   // A customer reads only their own tree.
   const other = await s.request(ReferralTreeDocument, { memberId: boris.id, depth: 2 }, annaToken);

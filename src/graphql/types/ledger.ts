@@ -53,7 +53,7 @@ export class LedgerEntry {
   @Field(() => SafeIntResolver) pendingAfter!: number;
   @Field(() => SafeIntResolver) reservedAfter!: number;
   @Field(() => CauseType) causeType!: CauseType;
-  @Field(() => String, { nullable: true, description: 'An order id, rule id, key id or job name; customers see no key id (null for API and admin causes).' }) causeId!: string | null;
+  @Field(() => String, { nullable: true, description: 'An order id, rule id, key id or job name; customers see no key id (null for API and admin causes) and no order of someone else\'s.' }) causeId!: string | null;
   @Field(() => ID, { nullable: true, description: 'The rule version that produced the points.' }) ruleVersionId!: string | null;
   @Field(() => String, { nullable: true }) reason!: string | null;
   @Field(() => String, { nullable: true, description: 'The key the write was sent with; null to customers.' }) idempotencyKey!: string | null;
@@ -65,7 +65,7 @@ export class LedgerEntry {
   partlyReversesEntryId!: string | null;
   @Field(() => ID, { nullable: true }) authorizationId!: string | null;
   @Field(() => ID, { nullable: true, description: 'The lot an accrual created (its first, when its parts live differently and it created one per lifetime).' }) lotId!: string | null;
-  @Field(() => String, { nullable: true, description: 'The shop\'s order this entry belongs to — the points it held or spent, what it earned (the member\'s and referrers\' awards), their take-backs — or null.' })
+  @Field(() => String, { nullable: true, description: 'The shop\'s order this entry belongs to — the points it held or spent, what it earned (the member\'s and referrers\' awards), their take-backs — or null. Customers see their own orders\' ids only.' })
   orderId!: string | null;
   @Field() createdAt!: Date;
 }
@@ -228,6 +228,6 @@ export class LedgerEntryFilter {
   @Field(() => [EntryKind], { nullable: true }) @IsOptional() @ArrayMaxSize(20) @IsIn(Object.values(EntryKind), { each: true }) kinds?: EntryKind[];
   @Field({ nullable: true, description: 'Entries at or after this time.' }) @IsOptional() from?: Date;
   @Field({ nullable: true, description: 'Entries before this time.' }) @IsOptional() to?: Date;
-  @Field({ nullable: true, description: 'Entries of this order (the shop\'s order id): its points, its awards, their take-backs.' })
+  @Field({ nullable: true, description: 'This member\'s entries of this order (the shop\'s order id): its points, its awards, their take-backs. Customers: their own orders only.' })
   @IsOptional() @Length(1, 200) orderId?: string;
 }

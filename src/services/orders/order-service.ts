@@ -211,6 +211,16 @@ export class OrderService {
     });
   }
 
+  /**
+   * Which of the given shop order ids are this member's own orders (an entry of someone else's
+   * order — a referrer's award — names it to keys only).
+   */
+  async ownOrderIds(ctx: RequestContext, memberId: string, orderIds: readonly string[]): Promise<Set<string>> {
+    if (orderIds.length === 0) return new Set();
+    const rows = await this.db.run(store.ownOrderIds, [ctx.programId, memberId, [...new Set(orderIds)]]);
+    return new Set(rows.map((r) => r.order_id));
+  }
+
   /** The order by the shop's id, or null. */
   async getOrder(ctx: RequestContext, orderId: string): Promise<OrderRecord | null> {
     if (typeof orderId !== 'string' || !orderId || orderId.length > MAX_TEXT) return null;

@@ -117,6 +117,12 @@ export const findOrderStatus = statement<ByShopId, { status: OrderStatus }>(
 );
 
 /** Our id of an order, by the shop's id. */
+/** Which of the given shop order ids are the member's own orders. */
+export const ownOrderIds = statement<[programId: string, memberId: string, orderIds: string[]], { order_id: string }>(
+  'orders.own_order_ids',
+  'select order_id from shop_order where program_id = ? and member_id = ? and order_id = any(?::text[])',
+);
+
 export const findOrderId = statement<ByShopId, { id: string }>(
   'orders.find_order_id',
   'select id from shop_order where program_id = ? and order_id = ?',

@@ -161,7 +161,7 @@ export type LedgerEntryFilter = {
   /** Entries at or after this time. */
   from?: string | null | undefined;
   kinds?: Array<EntryKind> | null | undefined;
-  /** Entries of this order (the shop's order id): its points, its awards, their take-backs. */
+  /** This member's entries of this order (the shop's order id): its points, its awards, their take-backs. Customers: their own orders only. */
   orderId?: string | null | undefined;
   /** Entries before this time. */
   to?: string | null | undefined;
