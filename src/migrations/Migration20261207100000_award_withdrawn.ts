@@ -8,9 +8,8 @@ import { Migration } from '@mikro-orm/migrations';
  * anything of it stands (the unique index covers only those), and a total budget gets the
  * withdrawn points back.
  *
- * Awards of orders taken back before this get what their take-back entries recovered, spread
- * over the award's rule parts in order (points forgiven and taken later, when they came back,
- * count as recovered here).
+ * Awards of orders taken back before this get what the order's take-back entries recovered,
+ * spread over the award's rule parts in order, each up to its share of what the order undid.
  *
  * An order's entries are found by its id (`ledgerEntries(filter: { orderId })`) through a
  * partial index on the entries orders own.
@@ -30,17 +29,25 @@ create index rule_award_cap_index on rule_award (rule_id, member_id, awarded_at)
 create index ledger_entry_order_index on ledger_entry (owner_id, account_id) where owner_type = 'order';
 
 with recovered as (
-  select aw.entry_id, -sum(t.amount) as points
-  from shop_order_award aw
-  join ledger_entry t on (t.reverses_entry_id = aw.entry_id or t.partly_reverses_entry_id = aw.entry_id) and t.amount < 0
-  group by aw.entry_id
-), parts as (
-  select ra.id, ra.points, r.points as recovered,
-    coalesce(sum(ra.points) over (partition by ra.entry_id order by ra.id rows between unbounded preceding and 1 preceding), 0) as before
+  -- What the order's own take-backs of each award recovered (not points forgiven and taken
+  -- later, when another write gave them back: the live code counts those as given too).
+  select aw.entry_id, aw.points as award_points, aw.taken_back, -sum(t.amount) as points
+  from shop_order_award aw join shop_order o on o.id = aw.order_id
+  join ledger_entry t on (t.reverses_entry_id = aw.entry_id or t.partly_reverses_entry_id = aw.entry_id)
+    and t.amount < 0 and t.owner_type = 'order' and t.owner_id = o.order_id
+  where aw.points > 0
+  group by aw.entry_id, aw.points, aw.taken_back
+), shares as (
+  -- Each rule part's share of what the order undid, as the live code caps it.
+  select ra.id, ra.entry_id, r.points as recovered, least(ra.points, ra.points * r.taken_back / r.award_points) as share
   from rule_award ra join recovered r on r.entry_id = ra.entry_id
+), parts as (
+  select s.id, s.recovered, s.share,
+    coalesce(sum(s.share) over (partition by s.entry_id order by s.id rows between unbounded preceding and 1 preceding), 0) as before
+  from shares s
 ), undone as (
-  update rule_award ra set withdrawn = least(p.points, p.recovered - p.before)
-  from parts p where p.id = ra.id and p.recovered > p.before
+  update rule_award ra set withdrawn = least(p.share, p.recovered - p.before)
+  from parts p where p.id = ra.id and p.recovered > p.before and p.share > 0
   returning ra.rule_id, ra.rule_version_id, ra.withdrawn
 ), budgeted as (
   select u.rule_id, sum(u.withdrawn) as withdrawn

@@ -16,14 +16,17 @@ const START = new Date('2026-04-01T09:00:00Z');
 const suite = rulesSuite(START);
 const key = suite.key;
 
-async function shop(policy: NegativeBalancePolicy) {
+async function shop(policy: NegativeBalancePolicy, opts: { perUnit?: boolean } = {}) {
   suite.h.clock.set(START);
   const { program } = await suite.h.services.programs.createProgram(suite.h.admin, { name: key('shop'), maxRedeemPercent: 100, negativeBalancePolicy: policy });
   const admin = testContext(program.id, 'admin', 'admin');
   const server = testContext(program.id, 'server', 'storefront');
   await suite.h.services.rules.createRule(admin, {
     name: 'every order', status: RuleStatus.ACTIVE,
-    definition: { trigger: 'order_paid', lifetimeDays: 30, actions: [{ code: 'fixedPoints', args: { points: 100 } }] },
+    definition: {
+      trigger: 'order_paid', lifetimeDays: 30,
+      actions: [opts.perUnit ? { code: 'perProductPoints', args: { table: [{ sku: 'X', points: 100 }] } } : { code: 'fixedPoints', args: { points: 100 } }],
+    },
   });
   const memberId = (await suite.h.services.members.upsert(server, { externalId: key('m') })).member.id;
   const orders = suite.h.services.orders;
@@ -32,8 +35,8 @@ async function shop(policy: NegativeBalancePolicy) {
     give: (points: number) => suite.h.services.ledger.accrue(server, { member: { id: memberId }, points, idempotencyKey: key('give') }),
     redeem: (points: number) => suite.h.services.ledger.redeem(server, { member: { id: memberId }, points, idempotencyKey: key('redeem') }),
     reverse: (entryId: number) => suite.h.services.ledger.reverseEntry(server, { entryId, idempotencyKey: key('reverse') }),
-    async payOrder(points: number) {
-      const lines = [{ sku: 'X', unitPriceMinor: 100_000, quantity: 1 }];
+    async payOrder(points: number, quantity = 1) {
+      const lines = [{ sku: 'X', unitPriceMinor: 100_000, quantity }];
       const orderId = (await orders.placeOrder(server, { orderId: key('o'), member: { id: memberId }, lines, points, idempotencyKey: key() })).order.orderId;
       await orders.payOrder(server, { orderId, idempotencyKey: key() });
       return orderId;
@@ -104,6 +107,24 @@ describe.each(POLICIES)('%s: cover given back into a lot that owes in turn', (po
     await s.cancel(first); // A is empty: covered from B
     await s.cancel(second); // B is empty, nothing else is left: forgiven, or owed
     await s.reverse(spent.entry.id); // the 100 come back to A, go on to B, and B's take-back takes them
+    expect(await s.account()).toEqual({ available: 0, pending: 0, reserved: 0, debt: 0 });
+    await s.verify();
+  });
+});
+
+describe.each(POLICIES)('%s', (policy) => {
+  test('two covers given back to one lot in one round add up', async () => {
+    const s = await shop(policy, { perUnit: true });
+    const a = await s.payOrder(0); // 100 in lot A
+    suite.h.clock.advance(1000);
+    const b = await s.payOrder(0); // 100 in lot B
+    const spent = await s.redeem(200); // from A and B
+    suite.h.clock.advance(1000);
+    const c = await s.payOrder(0, 2); // 200 in lot C
+    await s.cancel(a); // A is empty: covered from C
+    await s.cancel(b); // B is empty: covered from C
+    await s.cancel(c); // C is empty: its 200 forgiven, or owed
+    await s.reverse(spent.entry.id); // 100 back to A and to B: both covers go back to C in one round, and C's take-back takes them
     expect(await s.account()).toEqual({ available: 0, pending: 0, reserved: 0, debt: 0 });
     await s.verify();
   });

@@ -322,7 +322,9 @@ export class AccountBook {
    * lot and are still there.
    */
   private async reclaimForgiven(returned: LotChange[], cause: Cause): Promise<Map<number, number>> {
-    const back = new Map(returned.filter((c) => c.amount > 0).map((c) => [c.lotId, c.amount]));
+    // A lot may be named more than once (covers of two take-backs given back to it): its points add up.
+    const back = new Map<number, number>();
+    for (const c of returned) if (c.amount > 0) back.set(c.lotId, (back.get(c.lotId) ?? 0) + c.amount);
     if (back.size === 0) return back;
     const lots = await this.tx.run(store.forgivingLots, [pgArray([...back.keys()])]);
     for (const lot of lots) {
