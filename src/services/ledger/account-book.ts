@@ -333,7 +333,8 @@ export class AccountBook {
       await this.post({
         kind: EntryKind.REVERSAL,
         available: -points,
-        cause: { ...cause, reason: `Taken back: ${points} points of entry ${lot.source_entry_id}, forgiven while spent or reserved, came back` },
+        // The entry names the accrual (partlyReversesEntryId); its reason names no entry, as customers read it too.
+        cause: { ...cause, reason: `Taken back: ${points} points forgiven while spent or reserved came back` },
         partlyReversesEntryId: Number(lot.source_entry_id),
         lotChanges: [{ lotId: Number(lot.id), amount: -points, forgiven: -points }],
       });
@@ -361,7 +362,7 @@ export class AccountBook {
         kind: EntryKind.REVERSAL,
         available: -r.debt,
         debt: -r.debt,
-        cause: { ...cause, reason: `Cover of entry ${r.takebackId} given back: ${r.given} points came back${r.debt > 0 ? `, ${r.debt} of them repay its debt` : ''}` },
+        cause: { ...cause, reason: `Cover given back: ${r.given} points of a take-back came back${r.debt > 0 ? `, ${r.debt} of them repay its debt` : ''}` },
         partlyReversesEntryId: r.takebackId,
         lotChanges: [{ lotId: r.lotId, amount: -r.given }, ...r.toLots],
       });
