@@ -43,11 +43,13 @@ export const toLedgerEntry = (e: EntryRecord): LedgerEntryValue => ({
  * shop's request ids) and no API key id behind API and admin causes — and entries and lots are
  * named by their customer-facing ids (CustomerIds), which say nothing of the shop's volume.
  * Rules and jobs still name themselves, and orders do when they are the customer's own
- * (`ownOrders`): a referrer's award is owned by the order of the member they referred.
+ * (`ownOrders`): a referrer's award is owned by the order of the member they referred, whose
+ * id and reasons stay the shop's.
  */
 export const toCustomerLedgerEntry = (ids: CustomerIds, ownOrders: ReadonlySet<string>) => (e: EntryRecord): LedgerEntryValue => {
   const entryId = (id: number | null) => (id == null ? null : ids.encode('entry', e.memberId, id));
-  const hidden = e.causeType === CauseType.API || e.causeType === CauseType.ADMIN || (e.causeType === CauseType.ORDER && !ownOrders.has(e.causeId!));
+  const othersOrder = e.causeType === CauseType.ORDER && !ownOrders.has(e.causeId!);
+  const hidden = e.causeType === CauseType.API || e.causeType === CauseType.ADMIN || othersOrder;
   return {
     ...toLedgerEntry(e),
     id: entryId(e.id)!,
@@ -55,6 +57,8 @@ export const toCustomerLedgerEntry = (ids: CustomerIds, ownOrders: ReadonlySet<s
     partlyReversesEntryId: entryId(e.partlyReversesEntryId),
     lotId: e.lotId == null ? null : ids.encode('lot', e.memberId, e.lotId),
     causeId: hidden ? null : e.causeId,
+    // The shop's words about someone else's order (why it was cancelled) are not the referrer's to read.
+    reason: othersOrder ? null : e.reason,
     orderId: e.ownerType === 'order' && ownOrders.has(e.ownerId!) ? e.ownerId : null,
     idempotencyKey: null,
   };

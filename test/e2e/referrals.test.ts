@@ -74,9 +74,9 @@ test('a customer sees their code, link, figures and tree on `me`; the code at ch
   expect(root.children[0].children.map((c) => [c.memberId, c.level, c.referrerId])).toEqual([[gleb.id, 2, boris.id]]);
 
   // Anna's history shows her award, not the order id of the member who bought: that is Vera's to see.
-  const history = `query($f: LedgerEntryFilter) { ledgerEntries(filter: $f) { nodes { kind amount causeType causeId orderId } } }`;
+  const history = `query($f: LedgerEntryFilter) { ledgerEntries(filter: $f) { nodes { kind amount causeType causeId orderId reason } } }`;
   const annaEntries = ok(await s.request<any, any>(history, {}, annaToken)).ledgerEntries.nodes;
-  expect(annaEntries).toEqual([{ kind: 'ACCRUAL', amount: 50, causeType: 'RULE', causeId: expect.any(String), orderId: null }]);
+  expect(annaEntries).toEqual([{ kind: 'ACCRUAL', amount: 50, causeType: 'RULE', causeId: expect.any(String), orderId: null, reason: 'Referrer 50' }]);
   expect(ok(await s.request<any, any>(history, { f: { orderId } }, annaToken)).ledgerEntries.nodes).toEqual([]);
   // The buyer sees her own order's id; keys see every entry's.
   const veraEntries = ok(await s.request<any, any>(history, { f: { orderId } }, await customerToken(vera.id))).ledgerEntries.nodes;
@@ -86,9 +86,11 @@ test('a customer sees their code, link, figures and tree on `me`; the code at ch
   )).ledgerEntries.nodes;
   expect(byServer).toEqual([{ orderId }]);
   // Her take-back, when Vera cancels, names no order either.
-  ok(await s.request(CancelOrderDocument, { input: { orderId, idempotencyKey: uniqueKey() } }, shop.serverKey));
+  ok(await s.request(CancelOrderDocument, { input: { orderId, reason: 'fraud suspected', idempotencyKey: uniqueKey() } }, shop.serverKey));
   const afterCancel = ok(await s.request<any, any>(history, {}, annaToken)).ledgerEntries.nodes;
-  expect(afterCancel.map((e: any) => [e.kind, e.causeType, e.causeId, e.orderId])).toEqual([['REVERSAL', 'ORDER', null, null], ['ACCRUAL', 'RULE', expect.any(String), null]]);
+  expect(afterCancel.map((e: any) => [e.kind, e.causeType, e.causeId, e.orderId, e.reason])).toEqual([
+    ['REVERSAL', 'ORDER', null, null, null], ['ACCRUAL', 'RULE', expect.any(String), null, 'Referrer 50'],
+  ]);
 
   // A customer reads only their own tree.
   const other = await s.request(ReferralTreeDocument, { memberId: boris.id, depth: 2 }, annaToken);
