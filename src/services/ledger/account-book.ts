@@ -8,6 +8,7 @@ import { pgArray, type MemberRef } from '../shared';
 import { accrualRows, forgiveAcross, planAccrual, type NewAccrual, type PlannedAccrual } from './accruals';
 import * as store from './book-store';
 import { planCoverReturns } from './cover-returns';
+import { takeSpendable } from './spendable';
 import { ACTIVATION, EXPIRY } from './sweep-store';
 import { repayDebts, sweepLots, type SweepOutcome } from './sweeps';
 import {
@@ -153,13 +154,13 @@ export class AccountBook {
 
   /** Spends available points for good, nearest-expiry lots first. */
   async redeem(points: number, cause: Cause, kind: EntryKind = EntryKind.REDEMPTION) {
-    const taken = await this.takeSpendable(points);
+    const taken = await takeSpendable(this.tx, this.state, this.now, points);
     return this.post({ kind, available: -points, cause, lotChanges: taken, redeemed: points });
   }
 
   /** Moves points from available to reserved, holding them in their lots for the authorization. */
   async hold(points: number, authorizationId: string, cause: Cause) {
-    const taken = await this.takeSpendable(points);
+    const taken = await takeSpendable(this.tx, this.state, this.now, points);
     return this.post({
       kind: EntryKind.AUTHORIZATION,
       available: -points,
@@ -370,31 +371,6 @@ export class AccountBook {
     return given;
   }
 
-  /** Spendable lots, nearest expiry first, until `points` are covered; never an expired or pending lot. */
-  private async takeSpendable(points: number, excludeLotIds: readonly number[] = []): Promise<LotChange[]> {
-    let taken: LotChange[] = [];
-    if (points <= this.state.available) {
-      // Most spends are covered by the first few lots: walk the index that far, and the rest only when needed.
-      const lots = store.spendableLots;
-      const { id } = this.state;
-      // A take-back spares the entry's own lots; other spends exclude nothing (no array to build).
-      const read = (all: boolean) =>
-        excludeLotIds.length > 0
-          ? this.tx.run(all ? lots.allExcept : lots.firstExcept, [points, id, this.now, pgArray(excludeLotIds), points])
-          : this.tx.run(all ? lots.all : lots.first, [points, id, this.now, points]);
-      const first = await read(false);
-      const rows = first.length < store.FIRST_LOTS || covers(first) >= points ? first : await read(true);
-      taken = rows.map((r) => ({ lotId: Number(r.id), amount: -Number(r.take) }));
-    }
-    if (taken.reduce((s, c) => s - c.amount, 0) < points) {
-      throw new PatronError(ErrorCode.INSUFFICIENT_POINTS, `Not enough points: ${points} asked, ${this.state.available} available`, {
-        requested: points,
-        available: this.state.available,
-      });
-    }
-    return taken;
-  }
-
   /** Keeps the entries for the caller and emits each one: the domain hooks see it now, subscribers after commit. */
   private async record(entries: readonly EntryRecord[]): Promise<void> {
     for (const entry of entries) {
@@ -471,7 +447,7 @@ export class AccountBook {
     const forgiven = shortfall === 'forgive' ? missing : 0;
     forgiveAcross(own.lots, forgiven, changes);
     // The entry's own lots are left out: their remainders are already taken above.
-    const others = covered > 0 ? await this.takeSpendable(covered, own.lots.map((l) => l.id)) : [];
+    const others = covered > 0 ? await takeSpendable(this.tx, this.state, this.now, covered, own.lots.map((l) => l.id)) : [];
     return {
       available: -fromLotsAvailable - covered,
       pending: -(fromLots - fromLotsAvailable),
@@ -527,8 +503,6 @@ export class AccountBook {
     return entry;
   }
 }
-
-const covers = (rows: ReadonlyArray<{ take: number }>) => rows.reduce((sum, r) => sum + Number(r.take), 0);
 
 /** A guard, far above any real chain of take-backs covering for each other: a loop would be a bug. */
 const MAX_SETTLE_ROUNDS = 100;
