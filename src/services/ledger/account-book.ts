@@ -5,10 +5,11 @@ import { MemberStatus } from '../../entities/member';
 import { ErrorCode, PatronError, apiEntryId, notFound } from '../../errors';
 import { memberLookup } from '../members';
 import { pgArray, type MemberRef } from '../shared';
-import { accrualRows, forgiveAcross, planAccrual, type NewAccrual, type PlannedAccrual } from './accruals';
+import { accrualRows, planAccrual, type NewAccrual, type PlannedAccrual } from './accruals';
 import * as store from './book-store';
 import { planCoverReturns } from './cover-returns';
 import { takeSpendable } from './spendable';
+import { takeBackAccrual } from './take-back';
 import { ACTIVATION, EXPIRY } from './sweep-store';
 import { repayDebts, sweepLots, type SweepOutcome } from './sweeps';
 import {
@@ -207,7 +208,7 @@ export class AccountBook {
       const lots = await this.accrualLot(entry);
       // What expired from its lots unused is not taken again: it stays earned, and expired.
       const points = entry.amount - lots.expired;
-      const taken = await this.takeBackAccrual(entry, lots, points, opts.shortfall ?? 'refuse');
+      const taken = await takeBackAccrual(this.tx, this.state, this.now, entry, lots, points, opts.shortfall ?? 'refuse');
       reversal = await this.post({ ...base, ...taken, cause: withForgiven(cause, taken.forgiven), earned: -points });
     } else if (entry.amount < 0 && (entry.kind === EntryKind.REDEMPTION || entry.kind === EntryKind.ADJUSTMENT)) {
       restored = await this.allocationsOf([entry.id]);
@@ -243,7 +244,7 @@ export class AccountBook {
     let reversal: EntryRecord;
     let restored: LotChange[] = [];
     if (isCredit(entry)) {
-      const taken = await this.takeBackAccrual(entry, await this.accrualLot(entry), points, opts.shortfall ?? 'refuse');
+      const taken = await takeBackAccrual(this.tx, this.state, this.now, entry, await this.accrualLot(entry), points, opts.shortfall ?? 'refuse');
       reversal = await this.post({ ...base, ...taken, cause: withForgiven(cause, taken.forgiven), earned: -points });
     } else if (entry.kind === EntryKind.CAPTURE && entry.authorizationId) {
       restored = takeInOrder(await this.heldByAuthorization(entry.authorizationId), points);
@@ -345,7 +346,7 @@ export class AccountBook {
 
   /**
    * A take-back whose points were spent or held covered them from the member's other lots, or
-   * booked them as debt (see {@link takeBackAccrual}). When those points come back to the
+   * booked them as debt (see take-back.ts). When those points come back to the
    * accrual's lot (the order they paid for is cancelled too), they are the member's again: they
    * repay that debt and go back to the lots the cover came from, with those lots' lifetimes —
    * rather than staying in a lot whose accrual was taken back, to expire with it. One entry per
@@ -407,54 +408,6 @@ export class AccountBook {
   private async allocationsOf(entryIds: number[]): Promise<LotChange[]> {
     const rows = await this.tx.run(store.allocationsOf, [pgArray(entryIds)]);
     return rows.map((r) => ({ lotId: Number(r.lot_id), amount: Number(r.amount) }));
-  }
-
-  /**
-   * Taking back `points` of an accrual: what its lots still hold leaves first (nearest expiry
-   * first); the rest was spent, is held by an authorization, or repaid a debt, and comes from the
-   * account's other available points. What those do not cover is the shortfall: refused, owed
-   * as debt, or forgiven. Forgiven points are noted on the lots others took them from: should
-   * they come back to a lot (a released hold, a reversed capture), {@link reclaimForgiven} takes
-   * them.
-   */
-  private async takeBackAccrual(
-    entry: EntryRecord,
-    own: AccrualLots,
-    points: number,
-    shortfall: Shortfall,
-  ): Promise<Pick<Posting, 'available' | 'pending' | 'debt' | 'lotChanges'> & { forgiven: number }> {
-    const changes = new Map<number, LotChange>(own.lots.map((l) => [l.id, { lotId: l.id, amount: 0, forgiven: 0 }]));
-    let fromLots = 0;
-    let fromLotsAvailable = 0;
-    for (const lot of own.lots) {
-      const take = Math.min(points - fromLots, lot.remaining);
-      if (take <= 0) continue;
-      changes.get(lot.id)!.amount = -take;
-      fromLots += take;
-      if (lot.active) fromLotsAvailable += take;
-    }
-    const rest = points - fromLots;
-    const othersAvailable = this.state.available - fromLotsAvailable;
-    const covered = Math.min(rest, othersAvailable);
-    const missing = rest - covered;
-    if (missing > 0 && shortfall === 'refuse') {
-      throw new PatronError(
-        ErrorCode.INSUFFICIENT_POINTS,
-        `${rest} of the ${entry.amount} points were already spent or are reserved, and only ${othersAvailable} are available to take back`,
-        { entryId: apiEntryId(entry.id), requested: rest, available: othersAvailable },
-      );
-    }
-    const forgiven = shortfall === 'forgive' ? missing : 0;
-    forgiveAcross(own.lots, forgiven, changes);
-    // The entry's own lots are left out: their remainders are already taken above.
-    const others = covered > 0 ? await takeSpendable(this.tx, this.state, this.now, covered, own.lots.map((l) => l.id)) : [];
-    return {
-      available: -fromLotsAvailable - covered,
-      pending: -(fromLots - fromLotsAvailable),
-      debt: shortfall === 'debt' ? missing : 0,
-      forgiven,
-      lotChanges: [...changes.values(), ...others],
-    };
   }
 
   private async post(p: Posting): Promise<EntryRecord> {
