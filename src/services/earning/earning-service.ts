@@ -104,7 +104,6 @@ export class EarningService implements Earning {
   }
 
   async withdraw(tx: UnitOfWork, parts: WithdrawnPart[]): Promise<void> {
-    if (parts.length === 0) return;
     const given = parts.filter((p) => p.points > 0).map((p) => ({ entry_id: p.entryId, rule_version_id: p.ruleVersionId, points: p.points }));
     if (given.length === 0) return;
     const changed = (await tx.run(store.withdrawAwards, [JSON.stringify(given)])).filter((r) => r.budgeted);

@@ -117,8 +117,9 @@ export interface CapUsageRow {
 
 /**
  * Points each (rule, beneficiary) pair has been awarded in the current day, week and month of
- * the program's time zone, and ever, less what cancelled orders and returned lines withdrew. Pairs are given as two arrays of the same length; sums are
- * cast back to bigint (read as numbers: points are bounded far below 2^53).
+ * the program's time zone, and ever, less what cancelled orders and returned lines withdrew.
+ * Pairs are given as two arrays of the same length; sums are cast back to bigint (read as
+ * numbers: points are bounded far below 2^53).
  */
 export const capUsage = statement<[timeZone: string, now: Date, ruleIds: string[], memberIds: string[]], CapUsageRow>(
   'earning.cap_usage',

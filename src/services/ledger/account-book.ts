@@ -307,7 +307,8 @@ export class AccountBook {
    */
   private async settle(returned: LotChange[], cause: Cause): Promise<void> {
     // Cover given back lands in other lots, which may owe in turn (forgiven points, a cover of
-    // their own): follow the points until nothing moves. Each round pays debts down, so it ends.
+    // their own): follow the points until nothing moves. Each round gives back cover still owed,
+    // which only shrinks, so it ends.
     let moving = returned;
     for (let round = 0; moving.length > 0; round++) {
       if (round === MAX_SETTLE_ROUNDS) throw new Error(`settle: points still moving after ${MAX_SETTLE_ROUNDS} rounds`);
@@ -346,9 +347,8 @@ export class AccountBook {
 
   /**
    * A take-back whose points were spent or held covered them from the member's other lots, or
-   * booked them as debt (see take-back.ts). When those points come back to the
-   * accrual's lot (the order they paid for is cancelled too), they are the member's again: they
-   * repay that debt and go back to the lots the cover came from, with those lots' lifetimes —
+   * booked them as debt (see take-back.ts). When those points come back to the accrual's lot
+   * (the order they paid for is cancelled too), they are the member's again: they repay that debt and go back to the lots the cover came from, with those lots' lifetimes —
    * rather than staying in a lot whose accrual was taken back, to expire with it. One entry per
    * take-back, partly reversing it. Returns what it gave to other lots. (Debt repaid meanwhile
    * from other points is not owed any more: what came back for it stays in the lot.)

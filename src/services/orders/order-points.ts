@@ -136,12 +136,13 @@ export async function returnPart(
     if (reversed) continue; // an operator reversed it already
     const awardBook = await books.open({ id: award.memberId });
     const lots = await awardBook.accrualLot(entry);
-    const target = Math.min(shareToTakeBack(award, totals), award.points - lots.expired);
+    const shares = award.breakdown.map((part) => awardTakenBack(part.points, totals));
+    const target = Math.min(shareToTakeBack(award, shares, totals), award.points - lots.expired);
     const take = target - award.takenBack;
     if (take <= 0) continue;
     const reversal = await awardBook.reversePart(entry, take, cause, { shortfall: shortfallUnder(awardBook.policy.negativeBalancePolicy) });
     takenBack.push({ entryId: award.entryId, takenBack: target });
-    withdrawn.push(...withdrawnParts(award, award.breakdown.map((part) => awardTakenBack(part.points, totals)), -reversal.amount));
+    withdrawn.push(...withdrawnParts(award, shares, -reversal.amount));
     if (award.memberId === row.member_id) memberTakenBack += take;
   }
   await recordTakenBack(tx, row.id, takenBack);
@@ -164,9 +165,9 @@ function withdrawnParts(award: AwardToTakeBack, shares: number[], recovered: num
 }
 
 /** An award's points to have taken back so far: its rules' parts' shares (an award without a breakdown: its own). */
-function shareToTakeBack(award: OrderAwardRecord, totals: RefundTotals): number {
+function shareToTakeBack(award: OrderAwardRecord, partShares: readonly number[], totals: RefundTotals): number {
   if (award.breakdown.length === 0) return awardTakenBack(award.points, totals);
-  return award.breakdown.reduce((sum, part) => sum + awardTakenBack(part.points, totals), 0);
+  return partShares.reduce((sum, share) => sum + share, 0);
 }
 
 /** An award of the order as a take-back needs it. */
