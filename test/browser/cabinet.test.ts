@@ -233,6 +233,44 @@ test('a purchase and a redemption made elsewhere change the page without a reloa
   await page.close();
 });
 
+test('a change that lands while the page is still reading the last one is read again: the page ends on the newest balance and history', async () => {
+  const { member, token } = await memberWithHistory();
+  const page = await context.newPage();
+  await page.goto(`${cabinet.origin}/#token=${token}`);
+  await page.getByTestId('available').waitFor();
+  await untilLive(page, member.id);
+
+  // The next read of the cabinet is answered as of its arrival but handed to the page only when
+  // the test says: a slow network, with another change arriving in between.
+  let held!: () => void;
+  const arrived = new Promise<void>((resolve) => (held = resolve));
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  let holding = true;
+  await page.route(s.url, async (route) => {
+    const body = route.request().postData() ?? '';
+    if (!holding || route.request().method() !== 'POST' || !body.includes('query Cabinet')) return route.continue();
+    holding = false;
+    const response = await route.fetch();
+    held();
+    await released;
+    await route.fulfill({ response });
+  });
+
+  const first = (await accrue(s, p.serverKey, member.id, 10)).account.available;
+  await arrived; // the first event's read of the cabinet, answered with `first`, is held
+  const second = ok(await s.request(AccrueDocument, { input: { member: { id: member.id }, points: 20, reason: 'Second change', delayDays: 0, idempotencyKey: uniqueKey('second') } }, p.serverKey)).accrue;
+  expect(second.account.available).toBe(first + 20);
+  await untilAvailable(page, second.account.available); // the event itself carries the account
+  release();
+
+  // The held answer is older than the second change: the page reads again and shows the newest.
+  await page.waitForFunction((id) => document.querySelector('[data-testid="entry"]')?.getAttribute('data-entry-id') === id, second.entry.publicId, { timeout: 10_000 });
+  await untilAvailable(page, second.account.available);
+  await expectText(page.getByTestId('history'), 'Second change');
+  await page.close();
+});
+
 test('a purchase that lifts the member to Gold changes the tier card through myTier, without a reload', async () => {
   const { member, token } = await memberWithHistory();
   await buy(member.id, 120_000);

@@ -1,7 +1,8 @@
 import type { ApolloClient } from '@apollo/client';
 import { CabinetDocument, MyBalanceChangesDocument, MyTierChangesDocument, MyTierStatusDocument, type CabinetQuery } from '../../../client/index';
 import { describeEntry, formatDate, formatDateTime, formatMoney, formatPoints, signed } from './format';
-import { useSubscription, useWatchedQuery, type LiveStatus } from './live';
+import { useMemo } from 'preact/hooks';
+import { readAfterEveryChange, useSubscription, useWatchedQuery, type LiveStatus } from './live';
 import { ReferralCard } from './referrals';
 import { TierCard } from './tier';
 
@@ -21,7 +22,8 @@ const SOON_DAYS = 30;
 export function Cabinet(props: { client: ApolloClient; liveStatus: () => LiveStatus }) {
   const { data, error, loading, refetch } = useWatchedQuery(props.client, CabinetDocument, { historyFirst: 20 });
   useSubscription(props.client, MyBalanceChangesDocument, () => refetch());
-  useSubscription(props.client, MyTierChangesDocument, () => void props.client.query({ query: MyTierStatusDocument, fetchPolicy: 'network-only' }).catch(() => undefined));
+  const readTier = useMemo(() => readAfterEveryChange(() => props.client.query({ query: MyTierStatusDocument, fetchPolicy: 'network-only' })), [props.client]);
+  useSubscription(props.client, MyTierChangesDocument, readTier);
   const live = props.liveStatus();
 
   if (error && !data) return <Notice title="We could not load your points" text={messageOf(error)} />;

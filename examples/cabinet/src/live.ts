@@ -15,7 +15,7 @@ export function useWatchedQuery<T, V extends OperationVariables>(client: ApolloC
   const [state, setState] = useState<Watched<T> & { refetch: () => void }>({ loading: true, refetch: () => undefined });
   useEffect(() => {
     const observable = client.watchQuery<T, V>({ query, variables: variables as V, fetchPolicy: 'cache-and-network' } as never);
-    const refetch = () => void observable.refetch().catch(() => undefined);
+    const refetch = readAfterEveryChange(() => observable.refetch());
     const subscription = observable.subscribe({
       next: (result) =>
         setState({
@@ -29,6 +29,33 @@ export function useWatchedQuery<T, V extends OperationVariables>(client: ApolloC
     return () => subscription.unsubscribe();
   }, [client, query]);
   return state;
+}
+
+/**
+ * A read to run after each change, never two at once. A read asked for while one is on the wire
+ * would get that one's answer (Apollo shares an identical request in flight), which may predate
+ * the change that asked: so it waits, and one more read follows for all changes meanwhile.
+ */
+export function readAfterEveryChange(read: () => Promise<unknown>): () => void {
+  let reading = false;
+  let changedSince = false;
+  const run = () => {
+    if (reading) {
+      changedSince = true;
+      return;
+    }
+    reading = true;
+    read()
+      .catch(() => undefined)
+      .finally(() => {
+        reading = false;
+        if (changedSince) {
+          changedSince = false;
+          run();
+        }
+      });
+  };
+  return run;
 }
 
 export type LiveStatus = 'connecting' | 'live' | 'offline';
