@@ -141,7 +141,9 @@ export class LedgerResolver {
   }
 
   @Authorized(...KEYS)
-  @Mutation(() => LedgerResult, { description: 'Undoes an accrual, redemption, adjustment or capture with a reversing entry.' })
+  @Mutation(() => LedgerResult, { description:
+      "Undoes an accrual, redemption, adjustment or capture with a reversing entry. A rule's award reversed stops counting against the rule's caps, once-only limit and budget, for what the reversal took back. An order's entries are undone through the order (cancelOrder, refundOrderLines).",
+  })
   async reverseEntry(@Arg('input') input: ReverseEntryInput, @Ctx() ctx: Context) {
     const actor = writerContext(ctx);
     // Not an id the ledger could have given: no such entry, named as it was sent.

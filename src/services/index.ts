@@ -51,10 +51,12 @@ export function createServices(
   const members = new MemberService(db, clock);
   // Domain hooks run inside the transaction that raised the event, in this order: a registration
   // opens the member's account, binds its referrer (refused ones are recorded), then raises its
-  // event and welcome bonus, so the rules see the tree; the order lifecycle feeds tier qualification.
+  // event and welcome bonus, so the rules see the tree; the order lifecycle feeds tier qualification;
+  // an award reversed through the ledger gives its rules' limits back.
   const ledger = new LedgerService(db, clock);
   const hooks = new DomainHooks();
   ledger.subscribe(hooks);
+  earning.subscribe(hooks);
   referrals.subscribe(hooks);
   tracked.subscribe(hooks);
   tiers.subscribe(hooks);

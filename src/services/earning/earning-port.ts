@@ -51,6 +51,29 @@ export interface WithdrawnPart {
   points: number;
 }
 
+/** One rule's part of an award as a take-back sees it. */
+export interface AwardPartToWithdraw {
+  ruleVersionId: string;
+  /** What the part may have withdrawn after this take-back: all its points, or its share of what was returned. */
+  upTo: number;
+  /** What it had withdrawn before. */
+  withdrawn: number;
+}
+
+/**
+ * What a take-back of an award withdraws from its rule parts: each part up to `upTo`, in order,
+ * and no more in all than the take-back recovered (`recovered`: points taken, or owed as debt).
+ * Points it forgave or that expired unused stay counted by caps, once-only rules and budgets.
+ */
+export function withdrawal(entryId: number, parts: readonly AwardPartToWithdraw[], recovered: number): WithdrawnPart[] {
+  let left = recovered;
+  return parts.map((part) => {
+    const points = Math.max(0, Math.min(part.upTo - part.withdrawn, left));
+    left -= points;
+    return { entryId, ruleVersionId: part.ruleVersionId, points };
+  });
+}
+
 /**
  * Applies the program's active rules to one event inside the caller's transaction, with the
  * member's account already locked in `book`. Implemented by EarningService; the order
@@ -67,9 +90,9 @@ export interface Earning {
   /** Money of a paid order that was cancelled or returned leaves the cumulative spend of the member locked in `book`. */
   returnSpend(tx: UnitOfWork, book: AccountBook, minor: number): Promise<void>;
   /**
-   * Points of awards' rule parts that an order's cancellation or returned lines took back: caps
-   * and once-only rules stop counting them and total budgets get them back. Called once per
-   * take-back, in its transaction, with the beneficiaries' accounts locked.
+   * Points of awards' rule parts that an order's cancellation or returned lines took back (see
+   * `withdrawal`): caps and once-only rules stop counting them and total budgets get them back.
+   * Called once per take-back, in its transaction, with the beneficiaries' accounts locked.
    */
   withdraw(tx: UnitOfWork, parts: WithdrawnPart[]): Promise<void>;
   /** What `earn` would credit the member for this request now: read without locks, nothing written. */

@@ -17,10 +17,10 @@ import {
   type CapWindow,
   type PlannedAward,
 } from './award-planner';
-import type { Earning, EarningRequest, WithdrawnPart } from './earning-port';
+import { withdrawal, type Earning, type EarningRequest, type WithdrawnPart } from './earning-port';
 import * as store from './earning-store';
 import type { AwardPart, DetailedEarningOutcome, RuleAwardRecord, Simulation, SimulationRequest } from './earning-types';
-import { pgArray } from '../shared';
+import { pgArray, type DomainHooks } from '../shared';
 import { lockReferrerAccounts, type ReferrerResolver } from './referrers';
 
 /** What earning needs of the member's tier: its code (the memberTier condition) and its earn multiplier. */
@@ -101,6 +101,16 @@ export class EarningService implements Earning {
     if (!Number.isSafeInteger(minor) || minor < 0) throw new RangeError(`returnSpend: ${minor} is not a whole amount of minor units`);
     if (minor === 0) return;
     await tx.run(store.returnSpend, [minor, book.now, book.state.memberId]);
+  }
+
+  /** An award reversed with reverseEntry gives its rules back what the reversal took, as a cancelled order's does. */
+  subscribe(hooks: DomainHooks): void {
+    hooks.on('ledger.accrual_reversed', async (tx, e) => {
+      const parts = await tx.run(store.awardPartsOf, [e.payload.entryId]);
+      if (parts.length === 0) return;
+      const toWithdraw = parts.map((p) => ({ ruleVersionId: p.rule_version_id, upTo: Number(p.points), withdrawn: Number(p.withdrawn) }));
+      await this.withdraw(tx, withdrawal(e.payload.entryId, toWithdraw, e.payload.recovered));
+    });
   }
 
   async withdraw(tx: UnitOfWork, parts: WithdrawnPart[]): Promise<void> {

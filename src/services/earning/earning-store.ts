@@ -166,6 +166,12 @@ export const withdrawAwards = statement<[parts: string], { rule_id: string; poin
      coalesce((select (v.definition -> 'caps' ->> 'totalBudget')::numeric > 0 from rule_version v where v.id = a.rule_version_id), false) as budgeted`,
 );
 
+/** One entry's rule parts with what each withdrew so far, in award order. */
+export const awardPartsOf = statement<[entryId: number], { rule_version_id: string; points: number; withdrawn: number }>(
+  'earning.award_parts_of',
+  'select rule_version_id, points, withdrawn from rule_award where entry_id = ? order by id',
+);
+
 /** The rules' parts of the given entries (a PostgreSQL array literal of ids), in the program, in award order. */
 export const entryAwards = statement<
   [entryIds: string, programId: string],

@@ -4,8 +4,12 @@ import type { Balances, EntryRecord } from './entries';
 /** The outbox topic of balance changes; subscriptions route them by member id. */
 export const BALANCE_CHANGED = 'BALANCE_CHANGED';
 
+/** The outbox topic of reversed accruals (for webhooks; no subscription reads it). */
+export const ACCRUAL_REVERSED = 'ACCRUAL_REVERSED';
+
 export const LedgerEvent = {
   ENTRY_POSTED: 'ledger.entry_posted',
+  ACCRUAL_REVERSED: 'ledger.accrual_reversed',
 } as const;
 
 /** One posted entry with the balances right after it: what balance subscribers receive. */
@@ -15,9 +19,20 @@ export interface BalanceChangedEvent {
   entry: EntryRecord;
 }
 
+/**
+ * An accrual undone by reverseEntry: `recovered` is what the reversal took back (what expired
+ * unused is not). Earning hooks it to give the points back to the rules' limits.
+ */
+export interface AccrualReversed {
+  entryId: number;
+  reversalEntryId: number;
+  recovered: number;
+}
+
 declare module '../shared/hooks' {
   interface DomainEvents {
     'ledger.entry_posted': BalanceChangedEvent;
+    'ledger.accrual_reversed': AccrualReversed;
   }
 }
 

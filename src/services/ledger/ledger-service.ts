@@ -4,14 +4,14 @@ import { AuthorizationStatus } from '../../entities/authorization';
 import { CauseType, EntryKind } from '../../entities/ledger-entry';
 import { ErrorCode, PatronError, apiEntryId, apiEnum, badInput, notFound } from '../../errors';
 import { AccountBook } from './account-book';
-import { toEntryRecord, type Cause, type EntryRecord } from './entries';
-import type { Actor, DomainHooks, MemberRef, RequestContext } from '../shared';
+import { isCredit, toEntryRecord, type Cause, type EntryRecord } from './entries';
+import { raise, type Actor, type DomainHooks, type MemberRef, type RequestContext } from '../shared';
 import { Clock, DAY_MS } from '../shared';
 import { once, checkClientKey } from '../shared';
 import * as authStore from './authorization-store';
 import { openAccount } from './book-store';
 import { closeAuthorization, recordAuthorization, toAuthorization, type AuthorizationRecord } from './authorizations';
-import { LedgerEvent } from './ledger-events';
+import { ACCRUAL_REVERSED, LedgerEvent } from './ledger-events';
 import { writeInOneStatement, type OneStatementWrite } from './write-functions';
 import { checkLotDates, checkReason, isUuid } from '../shared';
 
@@ -200,7 +200,7 @@ export class LedgerService {
   async reverseEntry(ctx: RequestContext, input: { entryId: number; reason?: string | null; idempotencyKey: string }) {
     checkReason(input.reason);
     const original = await this.findEntry(ctx.programId, input.entryId);
-    return this.write(ctx, 'reverseEntry', input, { id: original.memberId }, async (book) => {
+    return this.write(ctx, 'reverseEntry', input, { id: original.memberId }, async (book, tx) => {
       if (original.ownerType === 'order') {
         throw new PatronError(
           ErrorCode.INVALID_STATE,
@@ -208,7 +208,12 @@ export class LedgerService {
           { entryId: apiEntryId(original.id), orderId: original.ownerId },
         );
       }
-      return book.reverse(original, this.cause(ctx, input));
+      const reversal = await book.reverse(original, this.cause(ctx, input));
+      if (isCredit(original)) {
+        const payload = { entryId: original.id, reversalEntryId: reversal.id, recovered: -reversal.amount };
+        await raise(tx, LedgerEvent.ACCRUAL_REVERSED, ACCRUAL_REVERSED, book.state, payload);
+      }
+      return reversal;
     });
   }
 

@@ -3,7 +3,7 @@ import type { UnitOfWork } from '../../db/database';
 import { AuthorizationStatus } from '../../entities/authorization';
 import { CauseType } from '../../entities/ledger-entry';
 import { ErrorCode, PatronError } from '../../errors';
-import type { WithdrawnPart } from '../earning';
+import { withdrawal, type WithdrawnPart } from '../earning';
 import { AccountBook, Cause, EntryRecord, closeAuthorization, recordAuthorization, shortfallUnder, toEntryRecord } from '../ledger';
 import { pgArray } from '../shared';
 import type { Books } from './order-books';
@@ -149,19 +149,10 @@ export async function returnPart(
   return { memberTakenBack, withdrawn };
 }
 
-/**
- * What a take-back withdrew from an award's rule parts: each part up to its share of what is
- * returned so far (`shares`, in `breakdown`'s order), in order, and no more in all than the
- * take-back recovered (`recovered`: points taken, or owed as debt). Points it forgave — the
- * member had spent them and keeps them — stay counted by caps, once-only rules and budgets.
- */
+/** What a take-back withdrew from an award's rule parts, each up to its share of what is returned so far (`shares`, in `breakdown`'s order). */
 function withdrawnParts(award: AwardToTakeBack, shares: number[], recovered: number): WithdrawnPart[] {
-  let left = recovered;
-  return award.breakdown.map((part, i) => {
-    const points = Math.max(0, Math.min(shares[i]! - award.partsWithdrawn[i]!, left));
-    left -= points;
-    return { entryId: award.entryId, ruleVersionId: part.ruleVersionId, points };
-  });
+  const parts = award.breakdown.map((part, i) => ({ ruleVersionId: part.ruleVersionId, upTo: shares[i]!, withdrawn: award.partsWithdrawn[i]! }));
+  return withdrawal(award.entryId, parts, recovered);
 }
 
 /** An award's points to have taken back so far: its rules' parts' shares (an award without a breakdown: its own). */
