@@ -57,13 +57,16 @@ export class TierResolver {
   }
 
   @Authorized(...KEYS)
-  @Mutation(() => TierStatus, { description: 'Puts a member in a tier until a date (VIP). Afterwards they hold what they earned.' })
+  @Mutation(() => TierStatus, { description: 'Puts a member in a tier until a date (VIP), replacing any running paid or assigned membership. Afterwards they hold what they earned.' })
   async assignTier(@Arg('input') input: AssignTierInput, @Ctx() ctx: Context): Promise<TierStatus> {
     return (await ctx.services.tiers.assignTier(actorOf(ctx), { ...input, member: toMemberRef(input.member) })) as TierStatus;
   }
 
   @Authorized(...KEYS)
-  @Mutation(() => TierMembership, { description: 'A paid membership of a tier for some months (renewed from its end when bought again); idempotent.' })
+  @Mutation(() => TierMembership, {
+    description:
+      'A paid membership of a tier for some months; idempotent. The same tier bought again renews from its end; a higher tier replaces a running membership from now. A tier below a running paid or assigned one is refused (INVALID_STATE: it would end that one), and so is the base tier every member has (BAD_USER_INPUT).',
+  })
   purchaseTierMembership(@Arg('input') input: PurchaseTierMembershipInput, @Ctx() ctx: Context): Promise<TierMembership> {
     return ctx.services.tiers.purchaseTierMembership(actorOf(ctx), { ...input, member: toMemberRef(input.member) });
   }

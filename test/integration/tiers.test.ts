@@ -209,6 +209,38 @@ describe('the requalify-tiers job', () => {
     expect(await s.tier(ivan)).toBe('standard');
     expect((await s.history(ivan)).map((c) => c.reason)).toEqual(['membership_lapsed', 'purchased', 'purchased']);
   });
+
+  it('refuses to sell a lower tier over a running grant, or the base tier; a higher one replaces the grant from now', async () => {
+    const s = await shop();
+    const jo = await s.member();
+    const buy = (tierCode: string, months: number, idempotencyKey = `jo-${tierCode}-${months}-${h.clock.now().getTime()}`) =>
+      h.services.tiers.purchaseTierMembership(s.server, { member: { id: jo }, tierCode, months, idempotencyKey });
+    const gold = await buy('gold', 12);
+
+    // Silver would throw away eleven paid months of Gold: refused, and nothing changes.
+    const refused = buy('silver', 1, 'jo-silver');
+    await expect(refused).rejects.toMatchObject({ code: 'INVALID_STATE', details: { field: 'tierCode', tierCode: 'gold', validUntil: gold.validUntil.toISOString() } });
+    await expect(refused).rejects.toThrow(/Gold membership runs until/);
+    expect(await s.status(jo)).toMatchObject({ tier: { code: 'gold' }, source: 'paid', validUntil: gold.validUntil });
+    await expect(buy('standard', 1)).rejects.toMatchObject({ code: 'BAD_USER_INPUT', details: { field: 'tierCode' } });
+
+    // A VIP assignment is a running grant too.
+    const lena = await s.member();
+    await h.services.tiers.assignTier(s.admin, { member: { id: lena }, tierCode: 'gold', until: new Date(START.getTime() + 30 * DAY_MS) });
+    await expect(h.services.tiers.purchaseTierMembership(s.server, { member: { id: lena }, tierCode: 'silver', months: 1, idempotencyKey: 'lena-silver' }))
+      .rejects.toMatchObject({ code: 'INVALID_STATE' });
+
+    // Upwards: Silver bought, then Gold replaces it from now.
+    const max = await s.member();
+    await h.services.tiers.purchaseTierMembership(s.server, { member: { id: max }, tierCode: 'silver', months: 3, idempotencyKey: 'max-silver' });
+    const upgraded = await h.services.tiers.purchaseTierMembership(s.server, { member: { id: max }, tierCode: 'gold', months: 1, idempotencyKey: 'max-gold' });
+    expect(upgraded).toMatchObject({ tierCode: 'gold', renewed: false });
+    expect(await s.status(max)).toMatchObject({ tier: { code: 'gold' }, source: 'paid', validUntil: upgraded.validUntil });
+
+    // The refusal kept nothing under its key: once Gold has lapsed, the same key buys Silver.
+    h.clock.set(new Date(gold.validUntil.getTime() + 1));
+    expect(await buy('silver', 1, 'jo-silver')).toMatchObject({ tierCode: 'silver', renewed: false });
+  });
 });
 
 describe('preview and save of a structure', () => {

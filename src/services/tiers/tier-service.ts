@@ -193,8 +193,9 @@ export class TierService {
 
   /**
    * A paid membership of `tierCode` for `months` (T5). Buying the tier of a running paid
-   * membership renews it from its end; another tier starts now. When it ends, the requalify job
-   * puts the member back in the tier they earned. Idempotent by `idempotencyKey`.
+   * membership renews it from its end; a higher tier replaces a running grant from now; a lower
+   * one is refused (see checkPurchasable). When it ends, the requalify job puts the member back
+   * in the tier they earned. Idempotent by `idempotencyKey`.
    */
   async purchaseTierMembership(
     actor: Actor,
@@ -209,9 +210,10 @@ export class TierService {
       once(tx, { programId: actor.programId, key: idempotencyKey, operation: 'purchaseTierMembership', input: rest, revive: reviveMembership }, async () => {
         const memberId = await lockMember(tx, actor.programId, input.member);
         const { structure, timeZone } = await this.requireStructure(tx, actor.programId);
-        levelByCode(structure, input.tierCode, 'tierCode');
+        const level = levelByCode(structure, input.tierCode, 'tierCode');
         const now = this.clock.now();
         const state = await readMemberTier(tx, memberId, true);
+        checkPurchasable(structure, level, state, now);
         const renewed = state?.grantKind === 'paid' && state.grantCode === input.tierCode && state.grantUntil! > now;
         const until = addMonths(renewed ? state!.grantUntil! : now, input.months, timeZone);
         const detail = `${renewed ? 'Renewed' : 'Bought'} for ${input.months} month(s), until ${until.toISOString()}`;
@@ -354,6 +356,26 @@ function levelByCode(structure: TierStructure, code: string, field: string): Tie
   const level = structure.levels.find((l) => l.code === code);
   if (!level) throw badInput(`No tier '${code}' in the program's structure; tiers: ${structure.levels.map((l) => l.code).join(', ')}`, { field, value: code });
   return level;
+}
+
+/**
+ * A member holds one grant at a time, so a purchase replaces the running one: refused when that
+ * would take away a higher tier already paid for or assigned. The base tier is everyone's.
+ */
+function checkPurchasable(structure: TierStructure, level: TierLevel, state: MemberTierState | null, now: Date): void {
+  if (baseLevel(structure)?.code === level.code) {
+    throw badInput(`${level.name} is every member's tier: there is no membership of it to buy`, { field: 'tierCode', value: level.code });
+  }
+  const running = state?.grantCode && state.grantUntil && state.grantUntil > now ? structure.levels.find((l) => l.code === state.grantCode) : null;
+  if (running && running.rank > level.rank) {
+    const validUntil = state!.grantUntil!.toISOString();
+    const held = state!.grantKind === 'paid' ? `A paid ${running.name} membership` : `An assigned ${running.name} membership`;
+    throw new PatronError(ErrorCode.INVALID_STATE, `${held} runs until ${validUntil}: buying ${level.name}, a lower tier, would end it`, {
+      field: 'tierCode',
+      tierCode: running.code,
+      validUntil,
+    });
+  }
 }
 
 function blankState(memberId: string, structure: TierStructure): MemberTierState {
