@@ -1,7 +1,7 @@
 import type { AuthChecker } from 'type-graphql';
 import { ErrorCode, PatronError } from '../errors';
 import type { AccessService } from '../services/access';
-import { Context, Identity, rolesOf } from './context';
+import { Context, Identity, Role, rolesOf } from './context';
 
 /** Reads `Authorization: Bearer <secret>` (or a bare value): an API key, else a customer token. */
 export async function identify(access: AccessService, header: unknown): Promise<Identity> {
@@ -19,13 +19,40 @@ export async function identify(access: AccessService, header: unknown): Promise<
 }
 
 /** Every resolver names the roles that may call it; nobody else gets through. */
-export const authChecker: AuthChecker<Context> = ({ context }, roles) => checkRoles(context, roles);
+export const authChecker: AuthChecker<Context> = ({ context, info }, roles) => checkRoles(context, roles, info.fieldName);
 
-export function checkRoles(context: Context, roles: readonly string[]): true {
+const ROLE_NAMES: Record<Role, string> = {
+  [Role.OPERATOR]: 'the operator key',
+  [Role.ADMIN]: 'admin keys',
+  [Role.SERVER]: 'server keys',
+  [Role.CUSTOMER]: 'customer tokens',
+};
+
+/** Operations a customer token and an API key each have in their own form: a refusal names the caller's. */
+const COUNTERPARTS: Record<string, string> = {
+  balanceChanged: 'a customer token has myBalance',
+  myBalance: 'a key has balanceChanged',
+  tierChanged: 'a customer token has myTier',
+  myTier: 'a key has tierChanged',
+  me: 'a key has member',
+};
+
+function caller(identity: Context['identity']): string {
+  if (identity.kind === 'customer') return 'A customer token';
+  if (identity.kind !== 'key') return 'This request';
+  return identity.role === 'server' ? 'A server key' : 'An admin key';
+}
+
+/** Refuses whoever holds none of `roles`, naming the operation (`field`) and who may use it. */
+export function checkRoles(context: Context, roles: readonly string[], field?: string): true {
   const mine = rolesOf(context.identity);
   if (mine.length === 0) throw new PatronError(ErrorCode.UNAUTHENTICATED, 'Send an API key or customer token: Authorization: Bearer …');
   if (roles.length > 0 && !roles.some((r) => mine.includes(r as never))) {
-    throw new PatronError(ErrorCode.FORBIDDEN, 'Your key or token may not do this');
+    if (!field) throw new PatronError(ErrorCode.FORBIDDEN, 'Your key or token may not do this');
+    const allowed = roles.map((r) => ROLE_NAMES[r as Role] ?? r);
+    const who = allowed.length > 1 && allowed.every((a) => a.endsWith(' keys')) ? `${allowed.map((a) => a.slice(0, -5)).join(' or ')} keys` : allowed.join(' or ');
+    const hint = COUNTERPARTS[field] ? `: ${COUNTERPARTS[field]}` : '';
+    throw new PatronError(ErrorCode.FORBIDDEN, `${caller(context.identity)} may not use ${field}, which is for ${who}${hint}`);
   }
   return true;
 }

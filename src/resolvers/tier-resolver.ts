@@ -27,7 +27,7 @@ const toChange = (e: TierChangedEvent): TierChange => ({ ...e, changedAt: new Da
 /** Checked when the subscription starts: a refused subscription never opens. */
 async function subscribeToTier(data: SubscribeResolverData<unknown, { memberId?: string }, Context>, roles: Role[]) {
   const ctx = data.context;
-  checkRoles(ctx, roles);
+  checkRoles(ctx, roles, data.info.fieldName);
   const memberId = ctx.identity.kind === 'customer' ? ctx.identity.memberId : String(data.args.memberId);
   const member = await ctx.services.members.find(requestContext(ctx), { id: memberId });
   if (!member) throw new PatronError(ErrorCode.NOT_FOUND, 'Member not found', { memberId });

@@ -160,6 +160,10 @@ describe('roles', () => {
     };
     const codes = Object.fromEntries(Object.entries(attempts).map(([k, r]) => [k, codesOf(r)]));
     expect(codes).toEqual(Object.fromEntries(Object.keys(attempts).map((k) => [k, ['FORBIDDEN']])));
+    // Each refusal names the operation and who may use it.
+    expect(attempts.adjust.errors![0]!.message).toBe('A server key may not use adjust, which is for admin keys');
+    expect(attempts.createProgram.errors![0]!.message).toBe('A server key may not use createProgram, which is for the operator key');
+    expect(attempts.me.errors![0]!.message).toBe('A server key may not use me, which is for customer tokens: a key has member');
     expect(await snapshotOfB()).toEqual(before);
     expect(ok(await s.request(ProgramDocument, {}, B.adminKey)).program.pointValueMinor).toBe(100);
   });
@@ -294,6 +298,8 @@ describe('customer tokens', () => {
     };
     const codes = Object.fromEntries(Object.entries(attempts).map(([k, r]) => [k, codesOf(r)]));
     expect(codes).toEqual(Object.fromEntries(Object.keys(attempts).map((k) => [k, ['FORBIDDEN']])));
+    expect(attempts.adjust.errors![0]!.message).toBe('A customer token may not use adjust, which is for admin keys');
+    expect(attempts.accrue.errors![0]!.message).toBe('A customer token may not use accrue, which is for admin or server keys');
     expect(await snapshotOfB()).toEqual(before);
     expect(ok(await s.request(MemberDocument, { externalId: 'from-a-token' }, B.adminKey)).member).toBeNull();
   });
@@ -363,6 +369,8 @@ describe('WebSocket', () => {
     const self = record(client, BalanceChangedDocument, { memberId: member.id });
     await self.settled();
     expect(self.errors.map((e) => e.extensions?.code)).toEqual(['FORBIDDEN']);
+    // The refusal says which subscription is the customer's.
+    expect(self.errors[0]!.message).toBe('A customer token may not use balanceChanged, which is for admin or server keys: a customer token has myBalance');
   });
 
   test('a key of program A cannot subscribe to program B\'s member', async () => {
@@ -376,5 +384,6 @@ describe('WebSocket', () => {
     const keyMine = record(s.ws(A.serverKey), MyBalanceDocument, {});
     await keyMine.settled();
     expect(keyMine.errors.map((e) => e.extensions?.code)).toEqual(['FORBIDDEN']);
+    expect(keyMine.errors[0]!.message).toBe('A server key may not use myBalance, which is for customer tokens: a key has balanceChanged');
   });
 });
