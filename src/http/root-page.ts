@@ -13,7 +13,7 @@ export function rootPage(options: { graphiql: boolean; graphqlPath: string; heal
 </head>
 <body>
 <h1>Patron</h1>
-<p>A headless loyalty engine: points, tiers, coupons and referrals behind one GraphQL API.</p>
+<p>A headless loyalty engine: points, rules, tiers and referrals behind one GraphQL API.</p>
 <ul>
 ${graphiql}
 <li>GraphQL over HTTP: <code>POST ${graphqlPath}</code> with <code>Authorization: Bearer &lt;key or customer token&gt;</code></li>

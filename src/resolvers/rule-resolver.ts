@@ -8,8 +8,8 @@ import {
   AwardPart, CreateRuleInput, Rule, RuleActionType, RuleConditionType, RuleConnection, RuleDefinition, RuleDefinitionInput, RuleFilter,
   RuleRef, RuleVersion, UpdateRuleInput,
 } from '../graphql/types/rules';
-import { listActions, listConditions } from '../rules';
-import { ruleCursor, type RuleDefinitionInput as ServiceDefinitionInput, type RuleRecord, type RuleVersionRecord, type StoredDefinition } from '../services/earning';
+import { listConditions } from '../rules';
+import { ruleCursor, usableActions, type RuleDefinitionInput as ServiceDefinitionInput, type RuleRecord, type RuleVersionRecord, type StoredDefinition } from '../services/earning';
 import { toAwardPart, toConnection } from './mappers';
 import { requestContext, writerContext } from './scope';
 
@@ -110,9 +110,9 @@ export class RuleResolver {
   }
 
   @Authorized(Role.ADMIN)
-  @Query(() => [RuleActionType], { description: 'The actions rules can use, with their typed arguments.' })
+  @Query(() => [RuleActionType], { description: 'The actions rules can use, with their typed arguments (issueCoupon joins them when coupons exist).' })
   ruleActions(): RuleActionType[] {
-    return listActions();
+    return usableActions();
   }
 }
 

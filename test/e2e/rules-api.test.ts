@@ -40,6 +40,8 @@ test('the catalogue lists conditions and actions with their typed arguments', as
   const percent = data.ruleActions.find((a) => a.code === 'percentOfAmount')!;
   expect(percent).toMatchObject({ stage: 'award', args: expect.arrayContaining([expect.objectContaining({ name: 'percent', type: 'decimal', min: 0, max: 100 })]) });
   expect(data.ruleActions.find((a) => a.code === 'perProductPoints')!.args[0].columns!.map((c) => c.name)).toEqual(['sku', 'points']);
+  // Coupons are not issued yet: the action a rule could not use is not offered.
+  expect(data.ruleActions.map((a) => a.code)).not.toContain('issueCoupon');
 
   const asServer = await s.request(RuleCatalogueDocument, {}, P.serverKey);
   expect(codesOf(asServer)).toEqual(['FORBIDDEN']);

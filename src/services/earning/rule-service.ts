@@ -3,7 +3,7 @@ import type { Database, Sql } from '../../db/database';
 import { configEntities, inConfigTransaction, storeChanges } from '../../db/config-writes';
 import { Rule as RuleEntity, RuleStatus, RuleVersion, checkStatus } from '../../entities/rule';
 import { badInput, notFound } from '../../errors';
-import { validateRule, type Rule, type RuleCaps, type RuleDefinition, type ValidationError } from '../../rules';
+import { listActions, validateRule, type Rule, type RuleCaps, type RuleDefinition, type ValidationError } from '../../rules';
 import type { Clock, Page, RequestContext } from '../shared';
 import { canonicalJson, idCursor, isUuid, pageOf, pageSize, readIdCursor } from '../shared';
 import {
@@ -152,6 +152,9 @@ function normalize(input: RuleDefinitionInput): StoredDefinition {
 
 /** Catalogue actions whose side effects no service carries out yet. */
 const NOT_YET_EXECUTABLE = new Set(['issueCoupon']);
+
+/** The actions a rule may use now: the catalogue's, less those nothing carries out yet. */
+export const usableActions = () => listActions().filter((action) => !NOT_YET_EXECUTABLE.has(action.code));
 
 /** The engine's checks plus the bounds the service needs to turn days into dates safely. */
 function definitionErrors(definition: StoredDefinition, status: RuleStatus): ValidationError[] {
