@@ -56,6 +56,8 @@ test('staff preview a structure, save it, and only admins may', async () => {
   const bad = await s.request(SaveTierStructureDocument, { input: { ...STRUCTURE, windowMonths: null } }, P.adminKey);
   expect(codesOf(bad)).toEqual(['BAD_USER_INPUT']);
   expect(bad.errors![0].extensions).toMatchObject({ field: 'windowMonths' });
+  const months = await s.request(SaveTierStructureDocument, { input: { ...STRUCTURE, window: 'LIFETIME' } }, P.adminKey);
+  expect(months.errors![0]).toMatchObject({ message: 'windowMonths is only for a ROLLING_MONTHS window', extensions: { code: 'BAD_USER_INPUT', field: 'windowMonths' } });
   expect(ok(await s.request(TierStructureDocument, {}, P.serverKey)).tierStructure).toBeNull();
 
   const saved = ok(await s.request(SaveTierStructureDocument, { input: STRUCTURE }, P.adminKey)).saveTierStructure;

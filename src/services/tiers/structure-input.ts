@@ -1,5 +1,5 @@
 /** Checks a tier structure as staff send it; every refusal is BAD_USER_INPUT naming the field. */
-import { badInput } from '../../errors';
+import { apiEnum, badInput } from '../../errors';
 import type { DowngradePolicy, TierLevel, TierMetric, TierStructureInput, TierWindowKind } from './types';
 
 export const MAX_LEVELS = 20;
@@ -19,7 +19,7 @@ export interface CheckedStructure {
 const hasDecimals = (value: number, places: number) => Math.abs(Math.round(value * 10 ** places) - value * 10 ** places) > 1e-6;
 
 function oneOf<T extends string>(value: unknown, options: readonly T[], field: string): T {
-  if (!options.includes(value as T)) throw badInput(`${field} must be one of ${options.join(', ')}`, { field, value });
+  if (!options.includes(value as T)) throw badInput(`${field} must be one of ${options.map(apiEnum).join(', ')}`, { field, value });
   return value as T;
 }
 
@@ -47,7 +47,7 @@ export function checkStructure(input: TierStructureInput): CheckedStructure {
   const kind = oneOf(input.window, WINDOWS, 'window');
   let months: number | null = null;
   if (kind === 'rolling_months') months = wholeNumber(input.windowMonths, 'windowMonths', 1, 120);
-  else if (input.windowMonths != null) throw badInput('windowMonths is only for a rolling_months window', { field: 'windowMonths' });
+  else if (input.windowMonths != null) throw badInput(`windowMonths is only for a ${apiEnum('rolling_months')} window`, { field: 'windowMonths' });
   const downgradePolicy = oneOf(input.downgradePolicy, POLICIES, 'downgradePolicy');
   const graceDays = wholeNumber(input.graceDays ?? 0, 'graceDays', 0, 3660);
   if (!Array.isArray(input.levels) || input.levels.length === 0 || input.levels.length > MAX_LEVELS) {
