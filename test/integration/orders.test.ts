@@ -566,6 +566,14 @@ describe('idempotency and impossible transitions', () => {
     });
     await expect(refund(s, input.orderId, [{ sku: 'NOPE', quantity: 1 }])).rejects.toMatchObject({ code: 'BAD_USER_INPUT' });
     await expect(refund(s, input.orderId, [{ lineIndex: 7, quantity: 1 }])).rejects.toMatchObject({ code: 'BAD_USER_INPUT' });
+    // A line that does not exist is named as such, even with a SKU; a SKU that is not the line's names both.
+    await expect(refund(s, input.orderId, [{ lineIndex: 7, sku: 'NOPE', quantity: 1 }])).rejects.toMatchObject({
+      message: 'lines[0]: the order has no line 7', details: { field: 'lines[0].lineIndex' },
+    });
+    const lineZero = (await h.services.orders.getOrder(s.server, input.orderId))!.lines[0]!.sku;
+    await expect(refund(s, input.orderId, [{ lineIndex: 0, sku: 'NOPE', quantity: 1 }])).rejects.toMatchObject({
+      message: `lines[0]: line 0 is SKU ${lineZero}, not NOPE`, details: { field: 'lines[0].sku' },
+    });
     await refund(s, input.orderId, [{ lineIndex: 1, quantity: 1 }]);
     await expect(cancel(s, input.orderId)).rejects.toMatchObject({ code: 'INVALID_STATE', message: expect.stringContaining('refundOrderLines') });
     await expect(refund(s, input.orderId, [{ lineIndex: 1, quantity: 3 }])).rejects.toMatchObject({ code: 'BAD_USER_INPUT' });

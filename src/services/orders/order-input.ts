@@ -210,10 +210,9 @@ function returnedLine(order: OrderRecord, r: RefundLineInput, field: string): nu
     throw badInput(`${field}.quantity must be a whole number of at least 1`, { field: `${field}.quantity` });
   }
   if (r.lineIndex != null) {
-    if (r.sku != null && order.lines[r.lineIndex]?.sku !== r.sku) {
-      throw badInput(`${field}: line ${r.lineIndex} is not SKU ${r.sku}`, { field });
-    }
-    if (!order.lines[r.lineIndex]) throw badInput(`${field}: the order has no line ${r.lineIndex}`, { field: `${field}.lineIndex` });
+    const line = order.lines[r.lineIndex];
+    if (!line) throw badInput(`${field}: the order has no line ${r.lineIndex}`, { field: `${field}.lineIndex` });
+    if (r.sku != null && line.sku !== r.sku) throw badInput(`${field}: line ${r.lineIndex} is SKU ${line.sku}, not ${r.sku}`, { field: `${field}.sku` });
     return r.lineIndex;
   }
   if (r.sku != null) {
