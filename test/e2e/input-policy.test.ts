@@ -86,6 +86,11 @@ describe('everything else is stored exactly', () => {
     const created = ok(await s.request<any, unknown>(UPSERT, { input: { externalId: uniqueKey('c'), tags } }));
     expect(created.upsertMember.member.tags).toEqual(tags);
   });
+
+  it('keeps a tag given twice once, in the order first given', async () => {
+    const created = ok(await s.request<any, unknown>(UPSERT, { input: { externalId: uniqueKey('c'), tags: ['vip', 'new', 'vip', 'VIP'] } }));
+    expect(created.upsertMember.member.tags).toEqual(['vip', 'new', 'VIP']);
+  });
 });
 
 describe('JSON depth is bounded at the edge', () => {

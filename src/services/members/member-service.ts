@@ -220,7 +220,8 @@ export class MemberService {
     const now = this.clock.now();
     const birthday = input.birthday ? checkBirthday(input.birthday, now) : null;
     const registeredAt = input.registeredAt == null ? now : checkPastDate(input.registeredAt, 'registeredAt', now, EARLIEST_MEMBER_DATE);
-    const tags = input.tags ?? null;
+    // A tag is there or not: one given twice is kept once, in the order first given.
+    const tags = input.tags ? [...new Set(input.tags)] : null;
     if (tags && (tags.length > 50 || tags.some((t) => !t || t.length > 50))) {
       throw badInput('tags: at most 50 tags of 1 to 50 characters', { field: 'tags' });
     }
