@@ -1,7 +1,7 @@
 import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import type { Context } from '../graphql/context';
 import { Role } from '../graphql/context';
-import { notFound } from '../errors';
+import { ErrorCode, PatronError } from '../errors';
 import { MemberRefInput, Money, toMemberRef } from '../graphql/types/common';
 import {
   Account, AccrueInput, LedgerEntry, AdjustInput, AuthorizationResult, AuthorizeRedemptionInput, CaptureRedemptionInput,
@@ -141,13 +141,18 @@ export class LedgerResolver {
   }
 
   @Authorized(...KEYS)
-  @Mutation(() => LedgerResult, { description:
+  @Mutation(() => LedgerResult, {
+    description:
       "Undoes an accrual, redemption, adjustment or capture with a reversing entry. A rule's award reversed stops counting against the rule's caps, once-only limit and budget, for what the reversal took back. An order's entries are undone through the order (cancelOrder, refundOrderLines).",
   })
   async reverseEntry(@Arg('input') input: ReverseEntryInput, @Ctx() ctx: Context) {
     const actor = writerContext(ctx);
     // Not an id the ledger could have given: no such entry, named as it was sent.
-    if (!/^\d{1,15}$/.test(input.entryId)) throw notFound('Ledger entry', { entryId: input.entryId });
+    if (!/^\d{1,15}$/.test(input.entryId)) {
+      throw new PatronError(ErrorCode.NOT_FOUND, 'Ledger entry not found: entryId takes LedgerEntry.id as API keys read it (digits), not publicId', {
+        entryId: input.entryId,
+      });
+    }
     const entryId = Number(input.entryId);
     return toResult(await ctx.services.ledger.reverseEntry(actor, { ...input, entryId }), actor.programId);
   }

@@ -356,6 +356,9 @@ describe('members and the ledger', () => {
     expect(ofReversal.errors![0].extensions).toMatchObject({ entryId: undoAccrual.entry.id });
     expect(missing.errors![0].extensions).toMatchObject({ entryId: '999999999' });
     expect(garbage.errors![0].extensions).toMatchObject({ entryId: 'abc' });
+    // A customer's id for the entry is not what reverseEntry takes, and the refusal says so.
+    const byPublicId = await s.request(ReverseEntryDocument, { input: { entryId: first.entry.publicId, idempotencyKey: uniqueKey() } }, P.serverKey);
+    expect(byPublicId.errors![0]).toMatchObject({ message: expect.stringContaining('not publicId'), extensions: { code: 'NOT_FOUND', entryId: first.entry.publicId } });
     expect(await entriesOf(member.id)).toEqual(before);
   });
 

@@ -218,7 +218,7 @@ export class ReleaseRedemptionInput {
 
 @InputType()
 export class ReverseEntryInput {
-  @Field(() => ID) @Length(1, 20) entryId!: string;
+  @Field(() => ID, { description: 'LedgerEntry.id as API keys read it (digits); not publicId, the id customers see.' }) @Length(1, 200) entryId!: string;
   @Field({ nullable: true }) @IsOptional() @Length(1, 500) reason?: string;
   @Field() @Length(1, 200) idempotencyKey!: string;
 }

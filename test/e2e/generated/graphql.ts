@@ -400,6 +400,7 @@ export type ReturnedLineInput = {
 };
 
 export type ReverseEntryInput = {
+  /** LedgerEntry.id as API keys read it (digits); not publicId, the id customers see. */
   entryId: string | number;
   idempotencyKey: string;
   reason?: string | null | undefined;
