@@ -362,6 +362,21 @@ describe('members and the ledger', () => {
     expect(await entriesOf(member.id)).toEqual(before);
   });
 
+  test('reverseEntry of spent points refuses by default; ifSpent DEBT books what cannot be taken as debt', async () => {
+    const member = await createMember(s, P.serverKey);
+    const earned = await accrue(s, P.serverKey, member.id, 100);
+    ok(await s.request(RedeemDocument, { input: { member: { id: member.id }, points: 70, idempotencyKey: uniqueKey() } }, P.serverKey));
+    const refused = await s.request(ReverseEntryDocument, { input: { entryId: earned.entry.id, idempotencyKey: uniqueKey() } }, P.serverKey);
+    expect(codesOf(refused)).toEqual(['INSUFFICIENT_POINTS']);
+    const input = { entryId: earned.entry.id, ifSpent: 'DEBT' as const, reason: 'Fraudulent accrual', idempotencyKey: uniqueKey() };
+    const booked = ok(await s.request(ReverseEntryDocument, { input }, P.serverKey)).reverseEntry;
+    expect(booked.entry).toMatchObject({ kind: 'REVERSAL', amount: -100, reversesEntryId: earned.entry.id });
+    expect(booked.account).toMatchObject({ available: 0, debt: 70 });
+    // The same key with another choice is another request.
+    expect(codesOf(await s.request(ReverseEntryDocument, { input: { ...input, ifSpent: 'FORGIVE' } }, P.serverKey))).toEqual(['IDEMPOTENCY_CONFLICT']);
+    expect(ok(await s.request(ReverseEntryDocument, { input }, P.serverKey)).reverseEntry).toEqual(booked);
+  });
+
   test('ledgerEntries pages with cursors and filters by kind and period', async () => {
     const member = await createMember(s, P.serverKey);
     const t0 = clock.now();

@@ -4,8 +4,8 @@ import { rulesSuite } from '../support/rules-harness';
 /**
  * An event's award undone with reverseEntry stops counting against its rules' limits, as a
  * cancelled order's does: a once-only rule rewards the event again, a cap and a total budget get
- * back what the reversal took. A reward the member spent cannot be reversed this way, so it
- * stays counted.
+ * back what the reversal took. A reward the member spent is refused unless `ifSpent` says to
+ * forgive (the forgiven points stay counted: no farming) or to book debt (all of it withdrawn).
  */
 
 const suite = rulesSuite(new Date('2026-05-04T09:00:00Z'));
@@ -68,7 +68,7 @@ test('a cap and a total budget get back what the reversal took; a replayed rever
   await verify();
 });
 
-test('a reward partly spent cannot be reversed, and stays counted', async () => {
+test('a reward partly spent is refused by default, and stays counted', async () => {
   const m = await suite.h.member(key('spent'));
   await suite.h.rule('Survey', fixed('survey_once', 100, { oncePerMember: true }));
   const first = await track(m, 'survey_once');
@@ -77,6 +77,33 @@ test('a reward partly spent cannot be reversed, and stays counted', async () => 
   await expect(reverse(first.entryId!)).rejects.toMatchObject({ code: 'INSUFFICIENT_POINTS' });
   expect(await withdrawn(first.entryId!)).toBe(0);
   expect((await track(m, 'survey_once')).points).toBe(0);
+  await verify();
+});
+
+test('ifSpent FORGIVE takes what is left and withdraws only that; DEBT books the rest and withdraws all', async () => {
+  const [m, n] = [await suite.h.member(key('forgive')), await suite.h.member(key('debt'))];
+  await suite.h.rule('Quiz', fixed('quiz_once', 100, { oncePerMember: true }));
+  const spend = (memberId: string) => suite.h.services.ledger.redeem(suite.h.server, { member: { id: memberId }, points: 70, idempotencyKey: key('spend') });
+  const reverseSpent = (entryId: number, ifSpent: 'forgive' | 'debt') =>
+    suite.h.services.ledger.reverseEntry(suite.h.admin, { entryId, ifSpent, idempotencyKey: key('reverse') });
+
+  const forgiven = await track(m, 'quiz_once');
+  await spend(m);
+  const taken = await reverseSpent(forgiven.entryId!, 'forgive');
+  expect(taken.entry.amount).toBe(-30);
+  expect(taken.account).toMatchObject({ available: 0, debt: 0 });
+  expect(await withdrawn(forgiven.entryId!)).toBe(30);
+  expect((await track(m, 'quiz_once')).points).toBe(0); // 70 forgiven stay given: no farming
+
+  const owed = await track(n, 'quiz_once');
+  await spend(n);
+  const booked = await reverseSpent(owed.entryId!, 'debt');
+  expect(booked.entry.amount).toBe(-100);
+  expect(booked.account).toMatchObject({ available: 0, debt: 70 });
+  expect(await withdrawn(owed.entryId!)).toBe(100);
+  // The milestone pays again, and repays the debt first.
+  expect((await track(n, 'quiz_once')).points).toBe(100);
+  expect(await suite.h.balance(n)).toMatchObject({ available: 30 });
   await verify();
 });
 

@@ -216,11 +216,32 @@ export class ReleaseRedemptionInput {
   @Field() @Length(1, 200) idempotencyKey!: string;
 }
 
+/** What reverseEntry does with points of an accrual the member already spent (its values are the ledger's Shortfall). */
+export enum IfSpent {
+  REFUSE = 'refuse',
+  FORGIVE = 'forgive',
+  DEBT = 'debt',
+}
+registerEnumType(IfSpent, {
+  name: 'IfSpent',
+  description: 'What reversing an accrual does when the member already spent some of its points and their other available points do not cover them.',
+  valuesConfig: {
+    REFUSE: { description: 'Nothing is reversed: INSUFFICIENT_POINTS.' },
+    FORGIVE: { description: 'What is left is taken and the rest forgiven; the reversal\'s reason says how many.' },
+    DEBT: { description: 'The rest is owed as debt, which points that become available repay first.' },
+  },
+});
+
 @InputType()
 export class ReverseEntryInput {
   @Field(() => ID, { description: 'LedgerEntry.id as API keys read it (digits); not publicId, the id customers see.' }) @Length(1, 200) entryId!: string;
   @Field({ nullable: true }) @IsOptional() @Length(1, 500) reason?: string;
   @Field() @Length(1, 200) idempotencyKey!: string;
+  @Field(() => IfSpent, {
+    defaultValue: IfSpent.REFUSE,
+    description: 'For an accrual whose points were spent: refuse (the default), forgive what cannot be taken, or book it as debt — whatever the program\'s negativeBalancePolicy says for orders.',
+  })
+  ifSpent!: IfSpent;
 }
 
 @InputType()

@@ -4,7 +4,7 @@ import { AuthorizationStatus } from '../../entities/authorization';
 import { CauseType, EntryKind } from '../../entities/ledger-entry';
 import { ErrorCode, PatronError, apiEntryId, apiEnum, badInput, notFound } from '../../errors';
 import { AccountBook } from './account-book';
-import { isCredit, toEntryRecord, type Cause, type EntryRecord } from './entries';
+import { isCredit, toEntryRecord, type Cause, type EntryRecord, type Shortfall } from './entries';
 import { raise, type Actor, type DomainHooks, type MemberRef, type RequestContext } from '../shared';
 import { Clock, DAY_MS } from '../shared';
 import { once, checkClientKey } from '../shared';
@@ -197,10 +197,14 @@ export class LedgerService {
   }
 
   /** Undoes an entry; an order's capture and awards are undone through the order (cancelOrder, refundOrderLines). */
-  async reverseEntry(ctx: RequestContext, input: { entryId: number; reason?: string | null; idempotencyKey: string }) {
+  /** `ifSpent`: what to do when an accrual's points were spent and cannot all be taken back; refuse when absent. */
+  async reverseEntry(ctx: RequestContext, input: { entryId: number; reason?: string | null; idempotencyKey: string; ifSpent?: Shortfall }) {
     checkReason(input.reason);
     const original = await this.findEntry(ctx.programId, input.entryId);
-    return this.write(ctx, 'reverseEntry', input, { id: original.memberId }, async (book, tx) => {
+    // Refusing is what a reversal always did: a key that says so replays the ones before it.
+    const { ifSpent, ...asked } = input;
+    const request = ifSpent && ifSpent !== 'refuse' ? input : asked;
+    return this.write(ctx, 'reverseEntry', request, { id: original.memberId }, async (book, tx) => {
       if (original.ownerType === 'order') {
         throw new PatronError(
           ErrorCode.INVALID_STATE,
@@ -208,7 +212,7 @@ export class LedgerService {
           { entryId: apiEntryId(original.id), orderId: original.ownerId },
         );
       }
-      const reversal = await book.reverse(original, this.cause(ctx, input));
+      const reversal = await book.reverse(original, this.cause(ctx, input), { shortfall: ifSpent ?? 'refuse' });
       if (isCredit(original)) {
         const payload = { entryId: original.id, reversalEntryId: reversal.id, recovered: -reversal.amount };
         await raise(tx, LedgerEvent.ACCRUAL_REVERSED, ACCRUAL_REVERSED, book.state, payload);
