@@ -20,6 +20,7 @@ const toTrackEventResult = (r: TrackEventRecord): TrackEventResult => ({
     points: a.points,
     entry: toLedgerEntry(a.entry),
   })),
+  limited: r.limited.map((a) => ({ ...a, rule: toRuleRef(a), limitedBy: a.limitedBy as AwardLimit })),
 });
 
 const toSimulation = (s: Simulation): EventSimulation => ({

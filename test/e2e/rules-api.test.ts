@@ -68,7 +68,15 @@ test('an admin creates and edits a rule; a storefront tracks events; the history
 
   const updated = ok(await s.request(UpdateRuleDocument, { input: { id: created.id, definition: reviewRule(70) } }, P.adminKey)).updateRule;
   expect(updated.version).toBe(2);
-  expect(ok(await track({ sku: 'NET', rating: 4 })).trackEvent.memberPoints).toBe(60); // 40 + 60 = the daily cap of 100
+  const capped = ok(await track({ sku: 'NET', rating: 4 })).trackEvent;
+  expect(capped.memberPoints).toBe(60); // 40 + 60 = the daily cap of 100
+  // The answer says which limit cut the award, and what the rule asked for.
+  expect(capped.limited).toEqual([
+    { rule: { id: created.id, version: 2 }, memberId: member.id, referrerLevel: null, requestedPoints: 70, points: 60, limitedBy: 'PER_MEMBER_PER_DAY' },
+  ]);
+  const nothing = ok(await track({ sku: 'GLOVE', rating: 5 })).trackEvent;
+  expect([nothing.memberPoints, nothing.awards, nothing.limited.map((l) => [l.points, l.limitedBy])]).toEqual([0, [], [[0, 'PER_MEMBER_PER_DAY']]]);
+  expect(first.limited).toEqual([]);
 
   const withVersions = ok(await s.request(RuleWithVersionsDocument, { id: created.id }, P.adminKey)).rule;
   expect(withVersions.versions.map((v) => [v.version, v.definition.actions[0].args])).toEqual([

@@ -301,9 +301,21 @@ export class RuleAward {
   @Field(() => LedgerEntry) entry!: LedgerEntry;
 }
 
+@ObjectType({ description: 'An award a rule\'s limits cut below what the rule asked for, to nothing included.' })
+export class LimitedAward {
+  @Field(() => RuleRef) rule!: RuleRef;
+  @Field(() => ID, { nullable: true, description: 'Who would have received them; null when there is no referrer at that level.' }) memberId!: string | null;
+  @Field(() => Int, { nullable: true, description: 'null: the member; N: their referrer N levels up.' }) referrerLevel!: number | null;
+  @Field(() => SafeIntResolver, { description: 'What the rule asked for.' }) requestedPoints!: number;
+  @Field(() => SafeIntResolver, { description: 'What was credited.' }) points!: number;
+  @Field(() => AwardLimit) limitedBy!: AwardLimit;
+}
+
 @ObjectType()
 export class TrackEventResult {
   @Field(() => TrackedEvent) event!: TrackedEvent;
   @Field(() => [RuleAward]) awards!: RuleAward[];
   @Field(() => SafeIntResolver, { description: 'Points credited to the member.' }) memberPoints!: number;
+  @Field(() => [LimitedAward], { description: 'Awards a cap, a once-only rule or a total budget cut (or a missing referrer): why an event earned less than its rules say.' })
+  limited!: LimitedAward[];
 }

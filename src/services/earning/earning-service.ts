@@ -19,7 +19,7 @@ import {
 } from './award-planner';
 import { withdrawal, type Earning, type EarningRequest, type WithdrawnPart } from './earning-port';
 import * as store from './earning-store';
-import type { AwardPart, DetailedEarningOutcome, RuleAwardRecord, Simulation, SimulationRequest } from './earning-types';
+import type { AwardPart, DetailedEarningOutcome, LimitedAward, RuleAwardRecord, Simulation, SimulationRequest } from './earning-types';
 import { pgArray, type DomainHooks } from '../shared';
 import { lockReferrerAccounts, type ReferrerResolver } from './referrers';
 
@@ -40,7 +40,12 @@ type Spend = { beforeMinor: number; afterMinor: number };
 type EventFacts = Pick<EarningRequest, 'trigger' | 'occurredAt' | 'payload' | 'order'>;
 
 /** Nothing credited; a paid order's money may still have been added to the spend. */
-const nothingEarned = (spendAddedMinor: number): DetailedEarningOutcome => ({ entries: [], memberPoints: 0, awards: [], spendAddedMinor });
+const nothingEarned = (spendAddedMinor: number): DetailedEarningOutcome => ({ entries: [], memberPoints: 0, awards: [], limited: [], spendAddedMinor });
+
+/** The awards a limit cut, as the caller reports them. */
+const limitedOf = (awards: readonly PlannedAward[]): LimitedAward[] =>
+  awards.flatMap(({ ruleId, ruleVersionId, version, ruleName, referrerLevel, memberId, requestedPoints, points, limitedBy }) =>
+    limitedBy ? [{ ruleId, ruleVersionId, version, ruleName, referrerLevel, memberId, requestedPoints, points, limitedBy }] : []);
 
 /**
  * The Earning port: puts one event or paid order through the program's active rules inside the
@@ -88,6 +93,7 @@ export class EarningService implements Earning {
       entries,
       memberPoints: written.filter((a) => a.referrerLevel === null).reduce((sum, a) => sum + a.points, 0),
       awards: written,
+      limited: limitedOf(awards),
       spendAddedMinor,
     };
   }

@@ -15,8 +15,14 @@ export interface AwardPart {
   points: number;
 }
 
+/** An award a rule's limits cut below what it asked for (to nothing included). */
+export type LimitedAward = Pick<PlannedAward, 'ruleId' | 'ruleVersionId' | 'version' | 'ruleName' | 'referrerLevel' | 'memberId' | 'requestedPoints' | 'points'> & {
+  limitedBy: NonNullable<PlannedAward['limitedBy']>;
+};
+
 export interface DetailedEarningOutcome extends EarningOutcome {
   awards: RuleAwardRecord[];
+  limited: LimitedAward[];
 }
 
 /** A dry run's answer for one rule. */

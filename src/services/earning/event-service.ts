@@ -43,6 +43,8 @@ function reviveResult(json: any): TrackEventResult {
     event: { ...json.event, occurredAt: new Date(json.event.occurredAt), createdAt: new Date(json.event.createdAt) },
     awards: json.awards.map((a: any) => ({ ...a, entry: { ...a.entry, createdAt: new Date(a.entry.createdAt) } })),
     memberPoints: json.memberPoints,
+    // Answers stored before limits were reported carry none.
+    limited: json.limited ?? [],
   };
 }
 
@@ -188,6 +190,6 @@ export class EventService {
       payload: event.payload,
       source: { type: 'event', id: row!.id },
     });
-    return { event: toEvent(row!), awards: outcome.awards, memberPoints: outcome.memberPoints };
+    return { event: toEvent(row!), awards: outcome.awards, memberPoints: outcome.memberPoints, limited: outcome.limited };
   }
 }

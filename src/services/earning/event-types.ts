@@ -1,6 +1,6 @@
 import type { RuleContext } from '../../rules';
 import type { MemberRef } from '../shared';
-import type { RuleAwardRecord } from './earning-types';
+import type { LimitedAward, RuleAwardRecord } from './earning-types';
 
 export interface TrackEventInput {
   type: string;
@@ -37,6 +37,8 @@ export interface TrackEventResult {
   awards: RuleAwardRecord[];
   /** Points credited to the member (referrers' awards are in `awards`). */
   memberPoints: number;
+  /** Awards the rules' limits cut, and which limit. */
+  limited: LimitedAward[];
 }
 
 /** What a birthday run did: programs visited, birthdays raised, their points, failures. */
