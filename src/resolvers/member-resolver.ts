@@ -40,8 +40,12 @@ export class MemberResolver {
 
   @Authorized(Role.ADMIN, Role.SERVER)
   @Mutation(() => UpsertMemberResult, { description: 'Registers a member, or updates the one with this externalId.' })
-  upsertMember(@Arg('input') input: UpsertMemberInput, @Ctx() ctx: Context): Promise<UpsertMemberResult> {
-    return ctx.services.members.upsert(writerContext(ctx), input);
+  async upsertMember(@Arg('input') input: UpsertMemberInput, @Ctx() ctx: Context): Promise<UpsertMemberResult> {
+    const rc = writerContext(ctx);
+    const result = await ctx.services.members.upsert(rc, input);
+    // Only a registration binds a referrer: read what its attempt came to (one indexed row).
+    const referral = result.created && input.referrerExternalId ? await ctx.services.referrals.attribution.atRegistration(rc.programId, result.member.id) : null;
+    return { ...result, referral: referral as UpsertMemberResult['referral'] };
   }
 
   @Authorized(Role.ADMIN)

@@ -6,6 +6,7 @@ import {
   CancelOrderInput, CheckoutQuote, Order, OrderInput, OrderResult, PayOrderInput, PlaceOrderInput, RefundOrderLinesInput,
   RefundOrderLinesResult,
 } from '../graphql/types/orders';
+import type { AttributionResult } from '../graphql/types/referrals';
 import type { OrderRecord, OrderResult as OrderResultRecord } from '../services/orders';
 import { toAccount, toAwardPart } from './mappers';
 import { requestContext, writerContext } from './scope';
@@ -21,7 +22,11 @@ const toOrder = (o: OrderRecord): Order => ({
   })),
 });
 
-const toResult = (r: OrderResultRecord, programId: string) => ({ order: toOrder(r.order), account: toAccount(r.account, programId) });
+const toResult = (r: OrderResultRecord, programId: string) => ({
+  order: toOrder(r.order),
+  account: toAccount(r.account, programId),
+  referral: (r.referral ?? null) as AttributionResult | null,
+});
 
 @Resolver()
 export class OrderResolver {

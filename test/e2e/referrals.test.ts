@@ -100,6 +100,38 @@ test('a customer sees their code, link, figures and tree on `me`; the code at ch
   expect(byKey.referrals.nodes).toMatchObject([{ memberId: gleb.id, externalId: gleb.externalId, level: 2, referrerId: boris.id }]);
 });
 
+test('upsertMember and placeOrder answer what the referral they carried came to', async () => {
+  const anna = await createMember(s, shop.serverKey, { email: 'anna.r@gmail.com' });
+  const { referralCode } = ok(await s.request<any, any>('query($id: ID!) { member(id: $id) { referralCode } }', { id: anna.id }, shop.serverKey)).member;
+  const outcome = 'referral { accepted reason memberId referrerId via attemptId }';
+  const upsert = (input: object) =>
+    s.request<any, any>(`mutation($input: UpsertMemberInput!) { upsertMember(input: $input) { created member { id referrerId } ${outcome} } }`, { input }, shop.serverKey);
+
+  // Refused at registration: the member is registered, unbound, and the answer says why.
+  const alias = ok(await upsert({ externalId: uniqueKey('alias'), email: 'AnnaR+x@googlemail.com', referrerExternalId: anna.externalId })).upsertMember;
+  expect(alias).toMatchObject({ created: true, member: { referrerId: null } });
+  expect(alias.referral).toEqual({ accepted: false, reason: 'SAME_EMAIL', memberId: alias.member.id, referrerId: anna.id, via: 'REGISTRATION', attemptId: expect.any(String) });
+  const friendInput = { externalId: uniqueKey('friend'), referrerExternalId: anna.externalId };
+  const friend = ok(await upsert(friendInput)).upsertMember;
+  expect(friend.referral).toMatchObject({ accepted: true, reason: null, referrerId: anna.id, via: 'REGISTRATION' });
+  expect(friend.member.referrerId).toBe(anna.id);
+  // An upsert of a member registered before, or naming no referrer, carried no referral.
+  expect(ok(await upsert(friendInput)).upsertMember).toMatchObject({ created: false, referral: null });
+  expect(ok(await upsert({ externalId: uniqueKey('alone') })).upsertMember.referral).toBeNull();
+
+  // At checkout: her own code is refused, the order is placed, and a replay answers the same.
+  const place = (extra: object, idempotencyKey = uniqueKey()) => s.request<any, any>(
+    `mutation($input: PlaceOrderInput!) { placeOrder(input: $input) { order { status } ${outcome} } }`,
+    { input: { orderId: uniqueKey('order'), member: { id: anna.id }, lines: [{ sku: 'POLES', unitPriceMinor: 10_000, quantity: 1 }], idempotencyKey, ...extra } },
+    shop.serverKey,
+  );
+  const [key, orderId] = [uniqueKey(), uniqueKey('order')];
+  const own = ok(await place({ orderId, referralCode }, key)).placeOrder;
+  expect(own).toEqual({ order: { status: 'PLACED' }, referral: { accepted: false, reason: 'SELF_REFERRAL', memberId: anna.id, referrerId: anna.id, via: 'CHECKOUT', attemptId: expect.any(String) } });
+  expect(ok(await place({ orderId, referralCode }, key)).placeOrder).toEqual(own);
+  expect(ok(await place({})).placeOrder.referral).toBeNull();
+});
+
 test('refusals are answers, recorded for admins; bad input is an error and changes nothing', async () => {
   const anna = await createMember(s, shop.serverKey, { email: 'anna.k@gmail.com' });
   const alias = await createMember(s, shop.serverKey, { email: 'AnnaK+2@googlemail.com' });

@@ -3,6 +3,7 @@ import { ArrayMaxSize, IsOptional, Length, Matches, MaxLength } from 'class-vali
 import { JSONResolver } from 'graphql-scalars';
 import { MemberStatus } from '../../entities/member';
 import { MemberRefInput } from './common';
+import { AttributionResult } from './referrals';
 
 registerEnumType(MemberStatus, { name: 'MemberStatus', description: 'A frozen member cannot spend points.' });
 
@@ -47,6 +48,11 @@ export class UpsertMemberInput {
 export class UpsertMemberResult {
   @Field(() => Member) member!: Member;
   @Field({ description: 'True when this call registered the member.' }) created!: boolean;
+  @Field(() => AttributionResult, {
+    nullable: true,
+    description: 'What referrerExternalId came to when this call registered the member: bound, or refused and why (the member is registered either way); null when it registered no one or named no referrer.',
+  })
+  referral?: AttributionResult | null;
 }
 
 @ObjectType()

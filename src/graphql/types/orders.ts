@@ -5,6 +5,7 @@ import { OrderBenefit, OrderStatus } from '../../entities/order';
 import { MAX_POINTS } from '../../services/ledger';
 import { MemberRefInput } from './common';
 import { Account } from './ledger';
+import { AttributionResult } from './referrals';
 import { AwardPart } from './rules';
 
 registerEnumType(OrderStatus, {
@@ -292,6 +293,11 @@ export class Order {
 export class OrderResult {
   @Field(() => Order) order!: Order;
   @Field(() => Account) account!: Account;
+  @Field(() => AttributionResult, {
+    nullable: true,
+    description: 'placeOrder with a referralCode: whether it bound the buyer, or why not (the order is placed either way); null otherwise.',
+  })
+  referral?: AttributionResult | null;
 }
 
 @ObjectType()

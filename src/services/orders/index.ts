@@ -8,6 +8,6 @@ export type { CheckoutQuoteRecord, CheckoutTier, CheckoutTiers, QuoteLineRecord,
 export type {
   CheckoutQuoteInput, OrderActionInput, OrderInput, OrderLineInput, PlaceOrderInput, RefundLineInput, RefundOrderLinesInput,
 } from './order-input';
-export type { OrderAwardRecord, OrderLineRecord, OrderRecord, OrderRefundRecord, OrderResult, RefundResult } from './order-records';
+export type { CheckoutAttribution, OrderAwardRecord, OrderLineRecord, OrderRecord, OrderRefundRecord, OrderResult, RefundResult } from './order-records';
 export { ORDER_AUTHORIZATION_TTL_SECONDS } from './order-points';
 export { ORDER_TRANSITIONS, canTransition } from './order-state';

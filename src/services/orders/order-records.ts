@@ -94,6 +94,18 @@ export interface OrderResult {
   order: OrderRecord;
   /** The member's account right after the write. */
   account: AccountSnapshot;
+  /** placeOrder with a referral code: what it came to (the order is placed either way). */
+  referral?: CheckoutAttribution | null;
+}
+
+/** What a referral code given at checkout came to (the referrals module's attribution result). */
+export interface CheckoutAttribution {
+  accepted: boolean;
+  reason: string | null;
+  memberId: string;
+  referrerId: string;
+  via: string;
+  attemptId: string | null;
 }
 
 export interface RefundResult extends OrderResult {
@@ -304,7 +316,7 @@ const date = (v: string | null) => (v ? new Date(v) : null);
 
 /** An order result stored as JSON by the idempotency record, with its dates back. */
 export function reviveOrderResult(json: any): OrderResult {
-  return { order: reviveOrder(json.order), account: json.account };
+  return { order: reviveOrder(json.order), account: json.account, referral: json.referral ?? null };
 }
 
 export function reviveRefundResult(json: any): RefundResult {

@@ -19,7 +19,7 @@ import {
 import { refundTotals, spendReturned } from './order-math';
 import { capturePoints, holdPoints, orderCause, releasePlaced, returnPart, reversePaid } from './order-points';
 import {
-  type OrderRecord, type OrderResult, type PaidAward, type RefundResult, asPaid, duplicateOrder, insertOrder, loadOrder, markPaid,
+  type CheckoutAttribution, type OrderRecord, type OrderResult, type PaidAward, type RefundResult, asPaid, duplicateOrder, insertOrder, loadOrder, markPaid,
   orderFromRow, paidAwards, reviveOrderResult, reviveRefundResult,
 } from './order-records';
 import { orderPaidEvent, quotedOrderView } from './order-rules';
@@ -29,7 +29,7 @@ import * as store from './order-store';
 /** Referrals at checkout (implemented by services/referrals' ReferralAttribution). */
 export interface CheckoutReferrals {
   ownerOf(db: Sql, programId: string, code: string, field: string): Promise<string>;
-  atCheckout(tx: Sql, programId: string, member: MemberRef, code: string): Promise<unknown>;
+  atCheckout(tx: Sql, programId: string, member: MemberRef, code: string): Promise<CheckoutAttribution>;
 }
 
 /**
@@ -95,7 +95,7 @@ export class OrderService {
     const keyed = { ...input, benefit: benefit === OrderBenefit.POINTS ? undefined : benefit };
     return this.run(ctx, 'placeOrder', keyed, reviveOrderResult, async (tx, books) => {
       // Referrals: the code binds the buyer (or records why not) before any account is locked.
-      if (input.referralCode != null) await this.referrals?.atCheckout(tx, ctx.programId, order.member, input.referralCode);
+      const referral = input.referralCode != null && this.referrals ? await this.referrals.atCheckout(tx, ctx.programId, order.member, input.referralCode) : null;
       const book = await books.open({ ...order.member });
       const tier = await this.tierOf(tx, ctx.programId, book.state.memberId, book.now);
       const program = await checkoutProgram(tx, ctx.programId, order, tier);
@@ -115,7 +115,7 @@ export class OrderService {
         id, programId: ctx.programId, book, order, currency: program.currency, pointValueMinor: program.pointValueMinor, quote,
         authorizationId, tierDiscount,
       });
-      return { order: await loadOrder(tx, ctx.programId, { id }), account: snapshot(book) };
+      return { order: await loadOrder(tx, ctx.programId, { id }), account: snapshot(book), referral };
     });
   }
 

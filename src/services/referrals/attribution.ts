@@ -123,6 +123,15 @@ export class ReferralAttribution {
     return { accepted: !reason, reason, memberId, referrerId, via, attemptId: attempt.id };
   }
 
+  /** What the referrer named at the member's registration came to; null when none was named. */
+  async atRegistration(programId: string, memberId: string): Promise<AttributionResult | null> {
+    const [row] = await this.db.run(store.registrationAttempt, [programId, memberId]);
+    if (!row || !row.referrer_id) return null;
+    return {
+      accepted: row.accepted, reason: row.reason as ReferralRefusal | null, memberId, referrerId: row.referrer_id, via: row.via, attemptId: row.id,
+    };
+  }
+
   async memberId(db: Sql, programId: string, ref: MemberRef, field: string): Promise<string> {
     const [column, value] = await memberLookup(db, programId, ref);
     const row = await store.memberFacts(db, programId, column, value);

@@ -243,6 +243,12 @@ const selectAttempts = statement<
    order by created_at desc, id desc limit $6`,
 );
 
+/** The attempt a member's registration made (a member registers once). */
+export const registrationAttempt = statement<[programId: string, memberId: string], AttemptRow>(
+  'referrals.registration_attempt',
+  `select * from referral_attempt where program_id = $1 and member_id = $2 and via = 'registration' order by created_at desc, id desc limit 1`,
+);
+
 const upsertSiteStmt = statement<
   [id: string, programId: string, memberId: string, origin: string, host: string, token: string, now: Date],
   SiteRow
