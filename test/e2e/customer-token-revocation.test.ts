@@ -81,7 +81,8 @@ test('another instance refuses the revoked tokens once its cache (5 s) lapses, a
   try {
     const member = await createMember(s, shop.serverKey);
     const old = await tokenFor(member.id);
-    // The other instance has seen the member's tokens before the revocation.
+    // The other instance has seen the member's tokens before the revocation: its cache (5 s) starts here.
+    const cachedAt = Date.now();
     expect(ok(await other.request(AccountDocument, {}, old)).account.memberId).toBe(member.id);
     ok(await s.request(RevokeCustomerTokensDocument, { member: { id: member.id } }, shop.serverKey));
     const fresh = await tokenFor(member.id);
@@ -96,7 +97,8 @@ test('another instance refuses the revoked tokens once its cache (5 s) lapses, a
       await new Promise((r) => setTimeout(r, 200));
     }
     expect(refusedAfter).not.toBeNull();
-    expect(refusedAfter!).toBeLessThanOrEqual(5500);
+    // Within the cache's 5 s of when it was filled, give or take one poll and a loaded machine's request.
+    expect(revokedAt + refusedAfter! - cachedAt).toBeLessThanOrEqual(6500);
   } finally {
     await other.app.close({ closeIdle: true });
   }

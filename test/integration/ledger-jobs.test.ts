@@ -247,21 +247,29 @@ test('two runners on one database: a job runs once, nothing expires twice', asyn
 
 test('a run is skipped while another instance holds the job lock', async () => {
   let executions = 0;
+  // The first run holds the lock until the test lets it go: no race with a fixed sleep.
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  let started!: () => void;
+  const running = new Promise<void>((resolve) => (started = resolve));
   const slowJob = {
     name: 'slow',
     schedule: '* * * * *',
     run: async () => {
       executions++;
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      started();
+      await released;
       return { done: 1 };
     },
   };
   const runners = [new JobRunner(h.database, { clock: h.clock }).register(slowJob), new JobRunner(h.database, { clock: h.clock }).register(slowJob)];
-  const outcomes = await Promise.all(runners.map((r) => r.runJob('slow')));
+  const first = runners[0].runJob('slow');
+  await running;
+  const second = await runners[1].runJob('slow');
+  release();
+  expect(second).toMatchObject({ skipped: true, result: {} });
+  expect(await first).toMatchObject({ skipped: false, result: { done: 1 } });
   expect(executions).toBe(1);
-  expect(outcomes.map((o) => o.skipped).sort()).toEqual([false, true]);
-  expect(outcomes.find((o) => !o.skipped)!.result).toEqual({ done: 1 });
-  expect(outcomes.find((o) => o.skipped)!.result).toEqual({});
 
   // A lock held by any session (another instance) also skips the run; once freed it runs again.
   const holder = new Client({ connectionString: h.db.url });

@@ -23,6 +23,7 @@ export default async function globalSetup(): Promise<void> {
     const settings = ['shared_preload_libraries=pg_stat_statements', 'pg_stat_statements.track=none'];
     const db = await startEmbeddedPostgres({ dataDir, port, persistent: false, settings });
     (globalThis as any).__patronEmbedded = db;
+    (globalThis as any).__patronEmbeddedDir = dataDir;
     serverUrl = db.url;
   }
   process.env.PATRON_TEST_SERVER_URL = serverUrl;
