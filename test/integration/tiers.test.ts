@@ -219,7 +219,7 @@ describe('the requalify-tiers job', () => {
 
     // Silver would throw away eleven paid months of Gold: refused, and nothing changes.
     const refused = buy('silver', 1, 'jo-silver');
-    await expect(refused).rejects.toMatchObject({ code: 'INVALID_STATE', details: { field: 'tierCode', tierCode: 'gold', validUntil: gold.validUntil.toISOString() } });
+    await expect(refused).rejects.toMatchObject({ code: 'INVALID_STATE', details: { field: 'tierCode', runningTierCode: 'gold', validUntil: gold.validUntil.toISOString() } });
     await expect(refused).rejects.toThrow(/Gold membership runs until/);
     expect(await s.status(jo)).toMatchObject({ tier: { code: 'gold' }, source: 'paid', validUntil: gold.validUntil });
     await expect(buy('standard', 1)).rejects.toMatchObject({ code: 'BAD_USER_INPUT', details: { field: 'tierCode' } });
@@ -229,6 +229,9 @@ describe('the requalify-tiers job', () => {
     await h.services.tiers.assignTier(s.admin, { member: { id: lena }, tierCode: 'gold', until: new Date(START.getTime() + 30 * DAY_MS) });
     await expect(h.services.tiers.purchaseTierMembership(s.server, { member: { id: lena }, tierCode: 'silver', months: 1, idempotencyKey: 'lena-silver' }))
       .rejects.toMatchObject({ code: 'INVALID_STATE' });
+    // Buying the assigned tier itself runs on from the assignment's end.
+    const bought = await h.services.tiers.purchaseTierMembership(s.server, { member: { id: lena }, tierCode: 'gold', months: 1, idempotencyKey: 'lena-gold' });
+    expect(bought).toMatchObject({ renewed: true, validUntil: new Date('2026-06-01T09:00:00Z') }); // the assignment ends 1 May
 
     // Upwards: Silver bought, then Gold replaces it from now.
     const max = await s.member();

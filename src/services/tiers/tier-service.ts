@@ -192,8 +192,8 @@ export class TierService {
   }
 
   /**
-   * A paid membership of `tierCode` for `months` (T5). Buying the tier of a running paid
-   * membership renews it from its end; a higher tier replaces a running grant from now; a lower
+   * A paid membership of `tierCode` for `months` (T5). Buying the tier of a running grant (paid
+   * or assigned) renews it from its end; a higher tier replaces a running grant from now; a lower
    * one is refused (see checkPurchasable). When it ends, the requalify job puts the member back
    * in the tier they earned. Idempotent by `idempotencyKey`.
    */
@@ -214,7 +214,8 @@ export class TierService {
         const now = this.clock.now();
         const state = await readMemberTier(tx, memberId, true);
         checkPurchasable(structure, level, state, now);
-        const renewed = state?.grantKind === 'paid' && state.grantCode === input.tierCode && state.grantUntil! > now;
+        // The tier of a running grant, paid or assigned, is bought on from its end: no day of it is lost.
+        const renewed = state?.grantCode === input.tierCode && state.grantUntil! > now;
         const until = addMonths(renewed ? state!.grantUntil! : now, input.months, timeZone);
         const detail = `${renewed ? 'Renewed' : 'Bought'} for ${input.months} month(s), until ${until.toISOString()}`;
         const changes = await this.grant(tx, structure, memberId, { code: input.tierCode, kind: 'paid', until }, 'purchased', detail, now, true);
@@ -372,7 +373,7 @@ function checkPurchasable(structure: TierStructure, level: TierLevel, state: Mem
     const held = state!.grantKind === 'paid' ? `A paid ${running.name} membership` : `An assigned ${running.name} membership`;
     throw new PatronError(ErrorCode.INVALID_STATE, `${held} runs until ${validUntil}: buying ${level.name}, a lower tier, would end it`, {
       field: 'tierCode',
-      tierCode: running.code,
+      runningTierCode: running.code,
       validUntil,
     });
   }
