@@ -38,7 +38,6 @@ const COUNTERPARTS: Record<string, string> = {
 };
 
 function caller(identity: Context['identity']): string {
-  if (identity.kind === 'customer') return 'A customer token';
   if (identity.kind !== 'key') return 'This request';
   return identity.role === 'server' ? 'A server key' : 'An admin key';
 }
@@ -49,9 +48,11 @@ export function checkRoles(context: Context, roles: readonly string[], field?: s
   if (mine.length === 0) throw new PatronError(ErrorCode.UNAUTHENTICATED, 'Send an API key or customer token: Authorization: Bearer …');
   if (roles.length > 0 && !roles.some((r) => mine.includes(r as never))) {
     if (!field) throw new PatronError(ErrorCode.FORBIDDEN, 'Your key or token may not do this');
+    const hint = COUNTERPARTS[field] ? `: ${COUNTERPARTS[field]}` : '';
+    // Customers' apps are not told which keys exist, only where their own form of an operation is.
+    if (context.identity.kind === 'customer') throw new PatronError(ErrorCode.FORBIDDEN, `A customer token may not use ${field}${hint}`);
     const allowed = roles.map((r) => ROLE_NAMES[r as Role] ?? r);
     const who = allowed.length > 1 && allowed.every((a) => a.endsWith(' keys')) ? `${allowed.map((a) => a.slice(0, -5)).join(' or ')} keys` : allowed.join(' or ');
-    const hint = COUNTERPARTS[field] ? `: ${COUNTERPARTS[field]}` : '';
     throw new PatronError(ErrorCode.FORBIDDEN, `${caller(context.identity)} may not use ${field}, which is for ${who}${hint}`);
   }
   return true;
