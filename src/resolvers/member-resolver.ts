@@ -43,8 +43,9 @@ export class MemberResolver {
   async upsertMember(@Arg('input') input: UpsertMemberInput, @Ctx() ctx: Context): Promise<UpsertMemberResult> {
     const rc = writerContext(ctx);
     const result = await ctx.services.members.upsert(rc, input);
-    // Only a registration binds a referrer: read what its attempt came to (one indexed row).
-    const referral = result.created && input.referrerExternalId ? await ctx.services.referrals.attribution.atRegistration(rc.programId, result.member.id) : null;
+    // Only a registration binds a referrer: what its attempt came to (one indexed row), also for
+    // a retry of that registration, which finds the member registered.
+    const referral = input.referrerExternalId ? await ctx.services.referrals.attribution.atRegistration(rc.programId, result.member.id) : null;
     return { ...result, referral: referral as UpsertMemberResult['referral'] };
   }
 

@@ -115,9 +115,12 @@ test('upsertMember and placeOrder answer what the referral they carried came to'
   const friend = ok(await upsert(friendInput)).upsertMember;
   expect(friend.referral).toMatchObject({ accepted: true, reason: null, referrerId: anna.id, via: 'REGISTRATION' });
   expect(friend.member.referrerId).toBe(anna.id);
-  // An upsert of a member registered before, or naming no referrer, carried no referral.
-  expect(ok(await upsert(friendInput)).upsertMember).toMatchObject({ created: false, referral: null });
-  expect(ok(await upsert({ externalId: uniqueKey('alone') })).upsertMember.referral).toBeNull();
+  // A retried registration answers the same; an upsert naming no referrer, or of a member who
+  // registered without one, carries none.
+  expect(ok(await upsert(friendInput)).upsertMember).toEqual({ ...friend, created: false });
+  const alone = { externalId: uniqueKey('alone') };
+  expect(ok(await upsert(alone)).upsertMember.referral).toBeNull();
+  expect(ok(await upsert({ ...alone, referrerExternalId: anna.externalId })).upsertMember).toMatchObject({ created: false, referral: null });
 
   // At checkout: her own code is refused, the order is placed, and a replay answers the same.
   const place = (extra: object, idempotencyKey = uniqueKey()) => s.request<any, any>(

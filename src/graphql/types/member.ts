@@ -50,7 +50,7 @@ export class UpsertMemberResult {
   @Field({ description: 'True when this call registered the member.' }) created!: boolean;
   @Field(() => AttributionResult, {
     nullable: true,
-    description: 'What referrerExternalId came to when this call registered the member: bound, or refused and why (the member is registered either way); null when it registered no one or named no referrer.',
+    description: 'When the call names referrerExternalId: what the referrer named at the member\'s registration came to (bound, or refused and why; the member is registered either way), so a retried registration answers the same. null when the call names none or the member registered without one.',
   })
   referral?: AttributionResult | null;
 }

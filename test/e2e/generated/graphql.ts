@@ -146,7 +146,7 @@ export type EntryKind =
   | 'RELEASE'
   | 'REVERSAL';
 
-/** What reversing an accrual does when the member already spent some of its points and their other available points do not cover them. */
+/** What reversing an accrual does when the member already spent some of its points (or a checkout holds them) and their other available points do not cover them. */
 export type IfSpent =
   /** The rest is owed as debt, which points that become available repay first. */
   | 'DEBT'
