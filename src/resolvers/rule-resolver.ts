@@ -110,7 +110,7 @@ export class RuleResolver {
   }
 
   @Authorized(Role.ADMIN)
-  @Query(() => [RuleActionType], { description: 'The actions rules can use, with their typed arguments (issueCoupon joins them when coupons exist).' })
+  @Query(() => [RuleActionType], { description: 'The actions rules can use, with their typed arguments.' })
   ruleActions(): RuleActionType[] {
     return usableActions();
   }

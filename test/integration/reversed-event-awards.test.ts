@@ -112,7 +112,10 @@ test('reversing an entry no rule wrote, or a redemption, withdraws nothing and s
   const accrued = await suite.h.services.ledger.accrue(suite.h.server, { member: { id: m }, points: 50, idempotencyKey: key('accrue') });
   const spent = await suite.h.services.ledger.redeem(suite.h.server, { member: { id: m }, points: 20, idempotencyKey: key('spend') });
   await reverse(spent.entry.id);
-  await reverse(accrued.entry.id);
+  const idempotencyKey = key('reverse');
+  const reversed = await reverse(accrued.entry.id, idempotencyKey);
   expect(await suite.h.balance(m)).toMatchObject({ available: 0 });
+  // Refusing is what a reversal did before ifSpent existed: saying so replays the same key.
+  expect(await suite.h.services.ledger.reverseEntry(suite.h.admin, { entryId: accrued.entry.id, ifSpent: 'refuse', idempotencyKey })).toEqual(reversed);
   await verify();
 });

@@ -224,7 +224,7 @@ export enum IfSpent {
 }
 registerEnumType(IfSpent, {
   name: 'IfSpent',
-  description: 'What reversing an accrual does when the member already spent some of its points and their other available points do not cover them.',
+  description: 'What reversing an accrual does when the member already spent some of its points (or a checkout holds them) and their other available points do not cover them.',
   valuesConfig: {
     REFUSE: { description: 'Nothing is reversed: INSUFFICIENT_POINTS.' },
     FORGIVE: { description: 'What is left is taken and the rest forgiven; the reversal\'s reason says how many.' },

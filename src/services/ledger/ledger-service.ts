@@ -196,8 +196,11 @@ export class LedgerService {
     });
   }
 
-  /** Undoes an entry; an order's capture and awards are undone through the order (cancelOrder, refundOrderLines). */
-  /** `ifSpent`: what to do when an accrual's points were spent and cannot all be taken back; refuse when absent. */
+  /**
+   * Undoes an entry; an order's capture and awards are undone through the order (cancelOrder,
+   * refundOrderLines). `ifSpent`: what to do when an accrual's points were spent or are held and
+   * the account's other points do not cover them; refuse when absent.
+   */
   async reverseEntry(ctx: RequestContext, input: { entryId: number; reason?: string | null; idempotencyKey: string; ifSpent?: Shortfall }) {
     checkReason(input.reason);
     const original = await this.findEntry(ctx.programId, input.entryId);
