@@ -53,6 +53,8 @@ export function findAction(code: string): EarnAction | undefined {
 export interface CatalogueEntry {
   code: string;
   description: string;
+  /** Only rules with trigger order_paid may use it (an action may read the order only with some arguments). */
+  readsOrder: boolean;
   args: ArgDescription[];
 }
 

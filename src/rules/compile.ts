@@ -9,6 +9,7 @@ import type { ActionStage, BoundAction } from './earn-action';
 import {
   CAP_KEYS,
   RULE_STATUSES,
+  KnownTrigger,
   RuleCaps,
   RuleContext,
   RuleDefinition,
@@ -89,8 +90,15 @@ export function compileRule(definition: unknown): CompileResult {
   const activeTo = optionalDate(definition.activeTo, 'activeTo', error);
   if (activeFrom && activeTo && activeFrom >= activeTo) error('activeTo', 'must be after activeFrom');
 
-  const condition = definition.condition == null ? null : compileCondition(definition.condition, 'condition', errors, { depth: 1, nodes: { count: 0 } });
-  const actions = compileActions(definition.actions, errors);
+  const orderReaders: OrderReader[] = [];
+  const condition = definition.condition == null
+    ? null
+    : compileCondition(definition.condition, 'condition', errors, { depth: 1, nodes: { count: 0 } }, orderReaders);
+  const actions = compileActions(definition.actions, errors, orderReaders);
+  // Only order_paid events carry an order: elsewhere these could never match, or never pay.
+  if (trigger !== ORDER_TRIGGER) {
+    for (const { path, what } of orderReaders) error(path, `${what} reads the paid order: only rules with trigger ${ORDER_TRIGGER} have one`);
+  }
 
   if (errors.length > 0) return { errors };
   return {
@@ -113,6 +121,15 @@ export function compileRule(definition: unknown): CompileResult {
 }
 
 type ReportError = (path: string, message: string) => void;
+
+/** The one trigger whose events carry the paid order (`context.order`). */
+const ORDER_TRIGGER: KnownTrigger = 'order_paid';
+
+/** A condition or action of the rule that reads the paid order, where it sits and what it is. */
+interface OrderReader {
+  path: string;
+  what: string;
+}
 
 function optionalInt(value: unknown, min: number, path: string, error: ReportError): number | null {
   if (value === undefined || value === null) return null;
@@ -165,7 +182,7 @@ interface TreeSize {
   nodes: { count: number };
 }
 
-function compileCondition(node: unknown, path: string, errors: ValidationError[], size: TreeSize): CompiledCondition {
+function compileCondition(node: unknown, path: string, errors: ValidationError[], size: TreeSize, orderReaders: OrderReader[]): CompiledCondition {
   const never: CompiledCondition = () => ({ path, message: 'invalid' });
   const fail = (at: string, message: string) => {
     errors.push({ path: at, message });
@@ -189,7 +206,7 @@ function compileCondition(node: unknown, path: string, errors: ValidationError[]
   }
 
   if (kind === 'not') {
-    const inner = compileCondition(node.not, `${path}.not`, errors, below);
+    const inner = compileCondition(node.not, `${path}.not`, errors, below, orderReaders);
     return (context) =>
       inner(context) === true ? { path: `${path}.not`, message: 'not: the negated condition matched' } : true;
   }
@@ -199,7 +216,7 @@ function compileCondition(node: unknown, path: string, errors: ValidationError[]
     if (!Array.isArray(list) || list.length === 0) return fail(listPath, 'must be a non-empty list of conditions');
     const children: CompiledCondition[] = [];
     for (let index = 0; index < list.length && size.nodes.count <= MAX_CONDITION_NODES; index++) {
-      children.push(compileCondition(list[index], `${listPath}[${index}]`, errors, below));
+      children.push(compileCondition(list[index], `${listPath}[${index}]`, errors, below, orderReaders));
     }
     return kind === 'all' ? allOf(children) : anyOf(children, listPath);
   }
@@ -213,6 +230,7 @@ function compileCondition(node: unknown, path: string, errors: ValidationError[]
     return never;
   }
   const { test } = binding;
+  if (binding.readsOrder) orderReaders.push({ path, what: condition.code });
   return (context) => {
     const outcome = test(context);
     if (outcome === true) return true;
@@ -244,7 +262,7 @@ function anyOf(children: CompiledCondition[], path: string): CompiledCondition {
   };
 }
 
-function compileActions(value: unknown, errors: ValidationError[]): CompiledAction[] {
+function compileActions(value: unknown, errors: ValidationError[], orderReaders: OrderReader[]): CompiledAction[] {
   if (!Array.isArray(value) || value.length === 0) {
     errors.push({ path: 'actions', message: 'must be a non-empty list of actions' });
     return [];
@@ -267,8 +285,12 @@ function compileActions(value: unknown, errors: ValidationError[]): CompiledActi
       continue;
     }
     const binding = action.bind(spec.args, `${path}.args`);
-    if ('run' in binding) actions.push({ code: action.code, stage: action.stage, run: binding.run });
-    else errors.push(...binding.errors);
+    if ('run' in binding) {
+      actions.push({ code: action.code, stage: action.stage, run: binding.run });
+      if (binding.readsOrder) orderReaders.push({ path, what: binding.readsOrder });
+    } else {
+      errors.push(...binding.errors);
+    }
   }
   return actions;
 }

@@ -50,12 +50,21 @@ export interface EarnActionConfig<A extends ArgDefs> {
   execute: (input: ActionInput, args: ArgValues<A>) => ActionOutput;
   /** Optional checks across arguments; issues become validation errors. */
   validate?: (args: ArgValues<A>) => ArgIssue[];
+  /**
+   * Reads the paid order (`context.order`), which only order_paid events carry: other triggers are
+   * refused it. A function decides by the arguments, naming the ones that read it ('with percent'),
+   * or null.
+   */
+  readsOrder?: boolean | ((args: ArgValues<A>) => string | null);
 }
 
 export type BoundAction = (input: ActionInput) => ActionOutput;
 
-/** Arguments parsed and bound, or why they could not be. */
-export type ActionBinding = { run: BoundAction; errors: [] } | { errors: ValidationError[] };
+/**
+ * Arguments parsed and bound, or why they could not be. `readsOrder` names what of it reads the
+ * paid order ('percentOfAmount', 'rewardReferrer with percent'), or is null.
+ */
+export type ActionBinding = { run: BoundAction; readsOrder: string | null; errors: [] } | { errors: ValidationError[] };
 
 /**
  * An action of the rule catalogue: what a matched rule does — award points to the member or a
@@ -80,6 +89,8 @@ export class EarnAction<const A extends ArgDefs = ArgDefs> {
   readonly description: string;
   readonly args: A;
   readonly stage: ActionStage;
+  /** Whatever its arguments, it reads the paid order (see {@link EarnActionConfig.readsOrder}). */
+  readonly readsOrder: boolean;
   // Closes over the typed config, so the class stays assignable to EarnAction<ArgDefs>.
   private readonly bindArgs: (rawArgs: unknown, path: string) => ActionBinding;
 
@@ -88,11 +99,18 @@ export class EarnAction<const A extends ArgDefs = ArgDefs> {
     this.description = config.description;
     this.args = config.args;
     this.stage = config.stage ?? 'award';
+    const { readsOrder = false } = config;
+    this.readsOrder = readsOrder === true;
     this.bindArgs = (rawArgs, path) => {
       const parsed = parseArgs(config.args, rawArgs, path, config.validate);
       if (!parsed.values) return { errors: parsed.errors };
       const values = parsed.values;
-      return { run: (input) => config.execute(input, values), errors: [] };
+      const reading = typeof readsOrder === 'function' ? readsOrder(values) : readsOrder ? '' : null;
+      return {
+        run: (input) => config.execute(input, values),
+        readsOrder: reading === null ? null : reading ? `${config.code} ${reading}` : config.code,
+        errors: [],
+      };
     };
   }
 
@@ -101,7 +119,7 @@ export class EarnAction<const A extends ArgDefs = ArgDefs> {
     return this.bindArgs(rawArgs, path);
   }
 
-  describe(): { code: string; description: string; stage: ActionStage; args: ArgDescription[] } {
-    return { code: this.code, description: this.description, stage: this.stage, args: describeArgs(this.args) };
+  describe(): { code: string; description: string; stage: ActionStage; readsOrder: boolean; args: ArgDescription[] } {
+    return { code: this.code, description: this.description, stage: this.stage, readsOrder: this.readsOrder, args: describeArgs(this.args) };
   }
 }

@@ -34,13 +34,15 @@ export interface EarnConditionConfig<A extends ArgDefs> {
    * of two lists). Runs after every argument has parsed; issues become validation errors.
    */
   validate?: (args: ArgValues<A>) => ArgIssue[];
+  /** Tests the paid order (`context.order`), which only order_paid events carry: other triggers are refused it. */
+  readsOrder?: boolean;
 }
 
 /** A condition with its arguments parsed, ready to test contexts. */
 export type BoundCondition = (context: RuleContext) => ConditionOutcome;
 
 /** Arguments parsed and bound, or why they could not be. */
-export type ConditionBinding = { test: BoundCondition; errors: [] } | { errors: ValidationError[] };
+export type ConditionBinding = { test: BoundCondition; readsOrder: boolean; errors: [] } | { errors: ValidationError[] };
 
 /**
  * A condition of the rule catalogue: a named, typed predicate over the {@link RuleContext}.
@@ -66,6 +68,7 @@ export class EarnCondition<const A extends ArgDefs = ArgDefs> {
   readonly code: string;
   readonly description: string;
   readonly args: A;
+  readonly readsOrder: boolean;
   // Closes over the typed config, so the class stays assignable to EarnCondition<ArgDefs>.
   private readonly bindArgs: (rawArgs: unknown, path: string) => ConditionBinding;
 
@@ -73,11 +76,12 @@ export class EarnCondition<const A extends ArgDefs = ArgDefs> {
     this.code = config.code;
     this.description = config.description;
     this.args = config.args;
+    this.readsOrder = config.readsOrder ?? false;
     this.bindArgs = (rawArgs, path) => {
       const parsed = parseArgs(config.args, rawArgs, path, config.validate);
       if (!parsed.values) return { errors: parsed.errors };
       const values = parsed.values;
-      return { test: (context) => config.check(context, values), errors: [] };
+      return { test: (context) => config.check(context, values), readsOrder: this.readsOrder, errors: [] };
     };
   }
 
@@ -89,7 +93,7 @@ export class EarnCondition<const A extends ArgDefs = ArgDefs> {
     return this.bindArgs(rawArgs, path);
   }
 
-  describe(): { code: string; description: string; args: ArgDescription[] } {
-    return { code: this.code, description: this.description, args: describeArgs(this.args) };
+  describe(): { code: string; description: string; readsOrder: boolean; args: ArgDescription[] } {
+    return { code: this.code, description: this.description, readsOrder: this.readsOrder, args: describeArgs(this.args) };
   }
 }

@@ -40,6 +40,9 @@ test('the catalogue lists conditions and actions with their typed arguments', as
   const percent = data.ruleActions.find((a) => a.code === 'percentOfAmount')!;
   expect(percent).toMatchObject({ stage: 'award', args: expect.arrayContaining([expect.objectContaining({ name: 'percent', type: 'decimal', min: 0, max: 100 })]) });
   expect(data.ruleActions.find((a) => a.code === 'perProductPoints')!.args[0].columns!.map((c) => c.name)).toEqual(['sku', 'points']);
+  // What reads the paid order is marked: only order_paid rules may use it.
+  expect(data.ruleConditions.filter((c) => c.readsOrder).map((c) => c.code).sort()).toEqual(['channel', 'orderHasLine', 'orderTotal', 'paymentMethod']);
+  expect(data.ruleActions.filter((a) => a.readsOrder).map((a) => a.code).sort()).toEqual(['perProductPoints', 'percentOfAmount']);
   // Coupons are not issued yet: the action a rule could not use is not offered.
   expect(data.ruleActions.map((a) => a.code)).not.toContain('issueCoupon');
 
@@ -122,6 +125,24 @@ test('an invalid definition is BAD_USER_INPUT naming the node, and nothing is sa
     { path: 'actions[0].args.percent', message: '250 is above the maximum 100' },
   ]);
   expect(ok(await s.request(RulesDocument, {}, P.adminKey)).rules.length).toBe(before);
+});
+
+test('a rule reading the paid order is refused on another trigger, and nothing is saved', async () => {
+  const before = ok(await s.request(RulesDocument, {}, P.adminKey)).rules.length;
+  const definition = {
+    trigger: 'product_review',
+    condition: { condition: 'orderTotal', args: { min: 10 } },
+    actions: [{ code: 'percentOfAmount', args: { percent: 5 } }],
+  };
+  const res = await s.request(CreateRuleDocument, { input: { name: 'Cashback on reviews', definition } }, P.adminKey);
+  expect(codesOf(res)).toEqual(['BAD_USER_INPUT']);
+  expect(res.errors![0].extensions!.errors).toEqual([
+    { path: 'condition', message: 'orderTotal reads the paid order: only rules with trigger order_paid have one' },
+    { path: 'actions[0]', message: 'percentOfAmount reads the paid order: only rules with trigger order_paid have one' },
+  ]);
+  expect(ok(await s.request(RulesDocument, {}, P.adminKey)).rules.length).toBe(before);
+  // The same rule on order_paid is saved.
+  ok(await s.request(CreateRuleDocument, { input: { name: 'Cashback on orders (draft)', definition: { ...definition, trigger: 'order_paid' } } }, P.adminKey));
 });
 
 test('trackEvent is for keys; bad payloads and system event types are refused', async () => {

@@ -28,8 +28,13 @@ describe('validateRule', () => {
     });
     expect(
       validateRule({
-        ...valid,
         trigger: 'my_custom_event',
+        status: 'active',
+        condition: { all: [{ condition: 'memberTags', args: { tags: ['vip'] } }] },
+        actions: [
+          { code: 'fixedPoints', args: { points: 50 } },
+          { code: 'rewardReferrer', args: { points: 10 } },
+        ],
         caps: { perMemberPerDay: 1000, totalBudget: 1_000_000 },
         priority: -5,
         exclusive: true,
@@ -38,6 +43,34 @@ describe('validateRule', () => {
         activeTo: new Date('2024-11-30T00:00:00Z'),
       }),
     ).toEqual({ ok: true });
+  });
+
+  it('refuses what reads the paid order on a trigger whose events carry none', () => {
+    // Only order_paid events carry an order: elsewhere these could never match or never pay.
+    const onRegistration = {
+      trigger: 'registration',
+      status: 'active',
+      condition: { any: [{ condition: 'memberTags', args: { tags: ['vip'] } }, { not: { condition: 'channel', args: { channels: ['pos'] } } }] },
+      actions: [
+        { code: 'percentOfAmount', args: { percent: 5 } },
+        { code: 'rewardReferrer', args: { percent: 1 } },
+        { code: 'rewardReferrer', args: { points: 100 } },
+        { code: 'perProductPoints', args: { table: [{ sku: 'A', points: 1 }] } },
+      ],
+    };
+    const readsTheOrder = (code: string) => `${code} reads the paid order: only rules with trigger order_paid have one`;
+    expect(errorsOf(onRegistration)).toEqual([
+      { path: 'condition.any[1].not', message: readsTheOrder('channel') },
+      { path: 'actions[0]', message: readsTheOrder('percentOfAmount') },
+      { path: 'actions[1]', message: readsTheOrder('rewardReferrer with percent') },
+      { path: 'actions[3]', message: readsTheOrder('perProductPoints') },
+    ]);
+    expect(errorsOf({ ...onRegistration, trigger: 'order_paid' })).toEqual([]);
+    for (const condition of ['orderTotal', 'orderHasLine', 'paymentMethod', 'channel']) {
+      const args = { orderTotal: { min: 1 }, orderHasLine: { skus: ['A'] }, paymentMethod: { methods: ['card'] }, channel: { channels: ['web'] } }[condition];
+      expect(errorsOf({ ...valid, trigger: 'product_review', condition: { condition, args }, actions: [{ code: 'fixedPoints', args: { points: 1 } }] }))
+        .toEqual([{ path: 'condition', message: readsTheOrder(condition) }]);
+    }
   });
 
   it('names the offending argument deep in the tree', () => {

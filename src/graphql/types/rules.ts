@@ -195,6 +195,7 @@ export class RuleArgument {
 export class RuleConditionType {
   @Field() code!: string;
   @Field() description!: string;
+  @Field({ description: 'Tests the paid order: only rules with trigger order_paid may use it.' }) readsOrder!: boolean;
   @Field(() => [RuleArgument]) args!: RuleArgument[];
 }
 
@@ -203,6 +204,8 @@ export class RuleActionType {
   @Field() code!: string;
   @Field() description!: string;
   @Field({ description: 'award: with its rule; multiply: after every other matched rule, over what they awarded.' }) stage!: string;
+  @Field({ description: 'Reads the paid order: only rules with trigger order_paid may use it. rewardReferrer reads it only with percent (false here).' })
+  readsOrder!: boolean;
   @Field(() => [RuleArgument]) args!: RuleArgument[];
 }
 

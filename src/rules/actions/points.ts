@@ -19,6 +19,7 @@ export const percentOfAmount = new EarnAction({
     categories: { type: 'string[]', description: 'Only lines in these categories (or the SKUs above)' },
     excludeOnSale: { type: 'boolean', default: true, description: 'Skip lines that are on sale' },
   },
+  readsOrder: true,
   execute: ({ context }, { percent, skus, categories, excludeOnSale }) => {
     const filtered = Boolean(skus?.length || categories?.length);
     const lines = (context.order?.lines ?? []).filter(
@@ -48,6 +49,7 @@ export const perProductPoints = new EarnAction({
       },
     },
   },
+  readsOrder: true,
   validate: ({ table }) => {
     const seen = new Set<string>();
     return table.flatMap(({ sku }, index) => {

@@ -7,10 +7,11 @@ export const rewardReferrer = new EarnAction({
   args: {
     level: { type: 'int', min: 1, max: 10, default: 1, description: '1 = the direct referrer, 2 = their referrer …' },
     points: { type: 'int', min: 1, description: 'Fixed points' },
-    percent: { type: 'decimal', min: 0, max: 100, description: 'Percent of the money paid for all order lines' },
+    percent: { type: 'decimal', min: 0, max: 100, description: 'Percent of the money paid for all order lines (trigger order_paid only)' },
   },
   validate: ({ points, percent }) =>
     (points === undefined) === (percent === undefined) ? [{ message: 'needs exactly one of points, percent' }] : [],
+  readsOrder: ({ percent }) => (percent === undefined ? null : 'with percent'),
   execute: ({ context }, { level, points, percent }) => {
     const beneficiary = { referrerLevel: level };
     if (points !== undefined) return { points, beneficiary };

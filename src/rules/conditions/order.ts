@@ -12,6 +12,7 @@ export const orderTotal = new EarnCondition({
     max: { type: 'int', min: 0, description: 'Largest total' },
   },
   validate: ({ min, max }) => rangeIssues(min, max),
+  readsOrder: true,
   check: ({ order }, { min, max }) => (order ? inRange(order.totalMinor, min, max) : NO_ORDER),
 });
 
@@ -25,6 +26,7 @@ export const orderHasLine = new EarnCondition({
   },
   validate: ({ skus, categories }) =>
     skus?.length || categories?.length ? [] : [{ message: 'needs skus, categories or both' }],
+  readsOrder: true,
   check: ({ order }, { skus, categories, minQuantity }) => {
     if (!order) return NO_ORDER;
     const quantity = order.lines
@@ -43,6 +45,7 @@ export const paymentMethod = new EarnCondition({
   code: 'paymentMethod',
   description: 'The order was paid with one of the methods',
   args: { methods: { type: 'string[]', required: true, description: "Payment method codes, e.g. 'card_online'" } },
+  readsOrder: true,
   check: ({ order }, { methods }) => {
     if (!order) return NO_ORDER;
     const method = order.paymentMethod ?? null;
@@ -54,6 +57,7 @@ export const channel = new EarnCondition({
   code: 'channel',
   description: 'The order came through one of the sales channels',
   args: { channels: { type: 'string[]', required: true, description: "Channel codes, e.g. 'web', 'pos'" } },
+  readsOrder: true,
   check: ({ order }, { channels }) => {
     if (!order) return NO_ORDER;
     const name = order.channel ?? null;
