@@ -1,6 +1,6 @@
 import { Client } from 'pg';
 import { startTestServer, type TestServer } from '../support/server';
-import { UpsertMemberDocument } from './generated/graphql';
+import { MemberDocument, UpsertMemberDocument } from './generated/graphql';
 import { codesOf, createMember, createProgram, ok, uniqueKey, type ProgramFixture } from './helpers';
 
 /**
@@ -81,4 +81,42 @@ test('a change refused (another member has the e-mail) records nothing', async (
   expect(codesOf(await s.request(UpsertMemberDocument, { input: { externalId, email: taken.email! } }, shop.serverKey))).toEqual(['CONFLICT']);
   expect(await changesOf(member.id)).toEqual([]);
   expect(await eventsOf(member.id)).toEqual([]);
+});
+
+test('clear empties the fields it names on an existing member; a cleared e-mail or phone is recorded as a change', async () => {
+  const externalId = uniqueKey('customer');
+  const member = await createMember(s, shop.serverKey, { externalId, email: 'gone@example.com', phone: '+79120000105', name: 'Vera' });
+  ok(await s.request(UpsertMemberDocument, { input: { externalId, birthday: '1990-05-06' } }, shop.serverKey));
+
+  const cleared = ok(await s.request(UpsertMemberDocument, { input: { externalId, clear: ['EMAIL', 'BIRTHDAY'] } }, shop.serverKey));
+  expect(cleared.upsertMember.member).toMatchObject({ id: member.id, email: null, phone: '+79120000105', name: 'Vera' });
+  const [row] = await asOwner<{ email: string | null; birthday: string | null }>('select email, birthday::text from member where id = $1', [member.id]);
+  expect(row).toEqual({ email: null, birthday: null });
+  expect(await changesOf(member.id)).toEqual([{
+    old_email: 'gone@example.com', new_email: null, old_phone: null, new_phone: null, actor_kind: 'server', actor_id: shop.serverKeyId,
+  }]);
+  const [event] = await eventsOf(member.id);
+  expect(event.payload).toMatchObject({ previous: { email: 'gone@example.com' }, current: { email: null }, changed: ['email'] });
+
+  // The cleared e-mail no longer finds the member, and another member may take it.
+  expect(ok(await s.request(MemberDocument, { email: 'gone@example.com' }, shop.serverKey)).member).toBeNull();
+  await createMember(s, shop.serverKey, { email: 'gone@example.com' });
+
+  // The e-mail cleared again records nothing more, the phone cleared a change of its own; a new member's clear is a no-op.
+  ok(await s.request(UpsertMemberDocument, { input: { externalId, clear: ['EMAIL', 'NAME', 'PHONE'] } }, shop.serverKey));
+  expect(ok(await s.request(MemberDocument, { id: member.id }, shop.serverKey)).member).toMatchObject({ email: null, phone: null, name: null });
+  expect((await changesOf(member.id)).map((c) => [c.old_phone, c.new_phone])).toEqual([[null, null], ['+79120000105', null]]);
+  const fresh = ok(await s.request(UpsertMemberDocument, { input: { externalId: uniqueKey('customer'), clear: ['EMAIL'] } }, shop.serverKey));
+  expect(fresh.upsertMember).toMatchObject({ created: true, member: { email: null } });
+});
+
+test('a field given a value and cleared at once is refused, and nothing changes', async () => {
+  const externalId = uniqueKey('customer');
+  const member = await createMember(s, shop.serverKey, { externalId, email: 'kept@example.com', name: 'Kept' });
+  const res = await s.request(UpsertMemberDocument, { input: { externalId, name: 'New name', email: 'other@example.com', clear: ['EMAIL'] } }, shop.serverKey);
+  expect(codesOf(res)).toEqual(['BAD_USER_INPUT']);
+  expect(res.errors![0].extensions).toMatchObject({ field: 'clear' });
+  expect(res.errors![0].message).toBe('clear names email, which the input also gives a value: give it, or clear it');
+  expect(ok(await s.request(MemberDocument, { id: member.id }, shop.serverKey)).member).toMatchObject({ email: 'kept@example.com', name: 'Kept' });
+  expect(await changesOf(member.id)).toEqual([]);
 });

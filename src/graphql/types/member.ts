@@ -2,10 +2,12 @@ import { Field, ID, InputType, Int, ObjectType, registerEnumType } from 'type-gr
 import { ArrayMaxSize, IsOptional, Length, Matches, MaxLength } from 'class-validator';
 import { JSONResolver } from 'graphql-scalars';
 import { MemberStatus } from '../../entities/member';
+import { MemberField } from '../../services/members';
 import { MemberRefInput } from './common';
 import { AttributionResult } from './referrals';
 
 registerEnumType(MemberStatus, { name: 'MemberStatus', description: 'A frozen member cannot spend points.' });
+registerEnumType(MemberField, { name: 'MemberField', description: 'A member\'s field upsertMember can empty (`clear`).' });
 
 @ObjectType({ description: 'A customer of the shop in the program.' })
 export class Member {
@@ -42,6 +44,14 @@ export class UpsertMemberInput {
   @Field(() => JSONResolver, { nullable: true, description: 'A JSON object; replaces the member\'s attributes when given.' })
   @IsOptional()
   attributes?: Record<string, unknown>;
+  @Field(() => [MemberField], {
+    nullable: true,
+    description:
+      'Fields to empty on an existing member (a new one starts without them). A field left out, or null, keeps what it holds; one both given a value and cleared is refused. Tags and attributes are emptied with [] and {}.',
+  })
+  @IsOptional()
+  @ArrayMaxSize(4)
+  clear?: MemberField[];
 }
 
 @ObjectType()

@@ -29,14 +29,14 @@ export interface ContactChangedEvent {
 }
 
 /**
- * Before an upsert that may change a member's contact: the member's e-mail and phone as they are,
- * the row locked so the comparison after the write is with what it replaced. Nothing is read
- * when the input changes neither (or the member is new).
+ * Before an upsert that may change a member's contact (gives or clears an e-mail or phone): the
+ * member's e-mail and phone as they are, the row locked so the comparison after the write is with
+ * what it replaced. Nothing is read when the input touches neither (or the member is new).
  */
 export async function contactBeforeUpsert(
-  tx: UnitOfWork, programId: string, externalId: string, input: Contact,
+  tx: UnitOfWork, programId: string, externalId: string, touchesContact: boolean,
 ): Promise<(Contact & { id: string }) | null> {
-  if (input.email == null && input.phone == null) return null;
+  if (!touchesContact) return null;
   const [row] = await tx.run(lockContact, [programId, externalId]);
   return row ?? null;
 }

@@ -5,7 +5,7 @@ import type { Queryable } from '../../db/statement';
 import { MemberStatus } from '../../entities/member';
 import { ErrorCode, PatronError, badInput, notFound } from '../../errors';
 import type { Clock, MemberRef, RequestContext } from '../shared';
-import { checkPastDate, isUuid, raise } from '../shared';
+import { checkPastDate, isUuid, pgArray, raise } from '../shared';
 import { MEMBER_TOPIC, MemberEvent } from './member-events';
 import { contactBeforeUpsert, recordContactChange } from './contact-changes';
 import { findMember, programPhoneRegion, setMemberStatus, upsertMember, type MemberKey, type MemberRow } from './member-store';
@@ -39,6 +39,16 @@ export interface UpsertMemberInput {
   referrerExternalId?: string | null;
   /** Replaces the member's attributes (facts rule conditions may compare) when given. */
   attributes?: Record<string, unknown> | null;
+  /** Fields to empty on an existing member: a field left out (or null) keeps what it holds. */
+  clear?: MemberField[] | null;
+}
+
+/** The member's fields upsertMember can empty (tags and attributes are emptied by giving none). */
+export enum MemberField {
+  EMAIL = 'email',
+  PHONE = 'phone',
+  NAME = 'name',
+  BIRTHDAY = 'birthday',
 }
 
 /**
@@ -204,6 +214,14 @@ export async function memberLookup(sql: Queryable, programId: string, ref: Membe
   return memberRefColumn(ref);
 }
 
+/** What `clear` names, each once; a field both given a value and cleared is refused. */
+function fieldsToClear(input: UpsertMemberInput): MemberField[] {
+  const clear = [...new Set(input.clear ?? [])];
+  const given = clear.find((field) => input[field] != null);
+  if (given) throw badInput(`clear names ${given}, which the input also gives a value: give it, or clear it`, { field: 'clear' });
+  return clear;
+}
+
 /** Members and their accounts: registration (idempotent by the shop's id), lookup, freezing. */
 export class MemberService {
   constructor(
@@ -230,13 +248,15 @@ export class MemberService {
     if (input.referrerExternalId != null && input.referrerExternalId === input.externalId) {
       throw badInput('A member cannot refer themselves', { field: 'referrerExternalId' });
     }
+    const clear = fieldsToClear(input);
     const result = await this.db.transaction(async (tx) => {
       const referrerId = input.referrerExternalId ? await this.referrerId(tx, programId, input.referrerExternalId) : null;
-      const contactBefore = await contactBeforeUpsert(tx, programId, input.externalId, { email, phone });
+      const touchesContact = email != null || phone != null || clear.includes(MemberField.EMAIL) || clear.includes(MemberField.PHONE);
+      const contactBefore = await contactBeforeUpsert(tx, programId, input.externalId, touchesContact);
       let row: MemberRow & { created: boolean };
       try {
         [row] = await tx.run(upsertMember, [randomUUID(), programId, input.externalId, email, phone, input.name ?? null, birthday,
-          tags, registeredAt, now, referrerId, attributes]);
+          tags, registeredAt, now, referrerId, attributes, pgArray(clear)]);
       } catch (error) {
         if ((error as { code?: string }).code === '23505') {
           throw new PatronError(ErrorCode.CONFLICT, 'Another member already has this e-mail or phone', {

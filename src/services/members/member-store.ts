@@ -39,7 +39,7 @@ const MEMBER_COLUMNS = `id, program_id, external_id, email, phone, name, birthda
 export const upsertMember = statement<
   [id: string, programId: string, externalId: string, email: string | null, phone: string | null, name: string | null,
     birthday: string | null, tags: string[] | null, registeredAt: Date, now: Date, referrerId: string | null,
-    attributes: string | null],
+    attributes: string | null, clear: string],
   MemberRow & { created: boolean }
 >(
   'members.upsert',
@@ -47,8 +47,10 @@ export const upsertMember = statement<
      referrer_id, attributes)
    values ($1, $2, $3, $4, $5, $6, $7::date, coalesce($8::text[], '{}'), $9, $10, $11, coalesce($12::jsonb, '{}'))
    on conflict (program_id, external_id) do update set
-     email = coalesce(excluded.email, m.email), phone = coalesce(excluded.phone, m.phone),
-     name = coalesce(excluded.name, m.name), birthday = coalesce(excluded.birthday, m.birthday),
+     email = case when 'email' = any($13::text[]) then null else coalesce(excluded.email, m.email) end,
+     phone = case when 'phone' = any($13::text[]) then null else coalesce(excluded.phone, m.phone) end,
+     name = case when 'name' = any($13::text[]) then null else coalesce(excluded.name, m.name) end,
+     birthday = case when 'birthday' = any($13::text[]) then null else coalesce(excluded.birthday, m.birthday) end,
      tags = case when $8::text[] is null then m.tags else excluded.tags end,
      attributes = case when $12::jsonb is null then m.attributes else excluded.attributes end,
      updated_at = excluded.updated_at

@@ -182,6 +182,13 @@ export type LotStatus =
   | 'PENDING'
   | 'SPENT';
 
+/** A member's field upsertMember can empty (`clear`). */
+export type MemberField =
+  | 'BIRTHDAY'
+  | 'EMAIL'
+  | 'NAME'
+  | 'PHONE';
+
 /** One way to name a member: our id, the shop's customer id, e-mail or phone. Give exactly one. */
 export type MemberRefInput = {
   email?: string | null | undefined;
@@ -585,6 +592,8 @@ export type UpsertMemberInput = {
   attributes?: unknown;
   /** YYYY-MM-DD */
   birthday?: string | null | undefined;
+  /** Fields to empty on an existing member (a new one starts without them). A field left out, or null, keeps what it holds; one both given a value and cleared is refused. Tags and attributes are emptied with [] and {}. */
+  clear?: Array<MemberField> | null | undefined;
   email?: string | null | undefined;
   /** The shop's own customer id; upserting the same id again updates the member. */
   externalId: string;
