@@ -15,8 +15,8 @@ export interface AccountReadRow extends Pick<AccountRow, 'member_id' | 'availabl
  * open-lots index per account), so a member never sees points they cannot spend. `now` is sent
  * as ISO text: pg's own Date formatting (local time, field by field) costs microseconds a read.
  */
-const ACCOUNT_WITH_OVERDUE = `
-  select a.member_id, a.available, a.pending, a.reserved, a.debt, a.lifetime_earned, a.lifetime_redeemed, a.lifetime_expired,
+const accountWithOverdue = (ref: string) => `
+  select ${ref} as ref, a.member_id, a.available, a.pending, a.reserved, a.debt, a.lifetime_earned, a.lifetime_redeemed, a.lifetime_expired,
          overdue.available as overdue_available, overdue.pending as overdue_pending
   from account a cross join lateral (
     select coalesce(sum(l.remaining) filter (where l.activated_at is not null), 0) as available,
@@ -24,29 +24,36 @@ const ACCOUNT_WITH_OVERDUE = `
     from lot l where l.account_id = a.id and l.remaining > 0 and l.expires_at <= ?
   ) overdue`;
 
-export const accountsOfMembers = statement<[now: string, programId: string, memberIds: string], AccountReadRow>(
-  'ledger.accounts_of_members',
-  `${ACCOUNT_WITH_OVERDUE} where a.program_id = ? and a.member_id = any(?::uuid[])`,
-);
+/** An account read with the reference it was found by (`ref`: the member's id, or the member column's value). */
+export interface AccountByRefRow extends AccountReadRow {
+  ref: string;
+}
 
-const accountBy = (column: string) =>
-  statement<[now: string, programId: string, value: string], AccountReadRow>(
-    `ledger.account_by_${column}`,
-    `${ACCOUNT_WITH_OVERDUE} join member m on m.id = a.member_id where m.program_id = ? and m.${column} = ?`,
-  );
+type ManyParams = [now: string, programId: string, values: string[]];
+type OneParams = [now: string, programId: string, value: string];
 
 /** By the member's id, the account's own key: no member row to read. */
-const accountByMemberId = statement<[now: string, programId: string, memberId: string], AccountReadRow>(
-  'ledger.account_by_member_id',
-  `${ACCOUNT_WITH_OVERDUE} where a.program_id = ? and a.member_id = ?`,
-);
+const byMemberId = <P extends ManyParams | OneParams>(name: string, compare: string) =>
+  statement<P, AccountByRefRow>(name, `${accountWithOverdue('a.member_id::text')} where a.program_id = ? and a.member_id = ${compare}`);
 
-/** By the member column a reference names (see memberRefColumn). */
-export const accountByMember: Readonly<Record<string, ReturnType<typeof accountBy>>> = {
-  id: accountByMemberId,
-  external_id: accountBy('external_id'),
-  email: accountBy('email'),
-  phone: accountBy('phone'),
+const byMemberColumn = <P extends ManyParams | OneParams>(name: string, column: string, compare: string) =>
+  statement<P, AccountByRefRow>(
+    name,
+    `${accountWithOverdue(`m.${column}`)} join member m on m.id = a.member_id where m.program_id = ? and m.${column} = ${compare}`,
+  );
+
+const COLUMNS = ['external_id', 'email', 'phone'] as const;
+
+/** Accounts of several members of one program, by the member column their references name (see memberRefColumn). */
+export const accountsByMember: Readonly<Record<string, ReturnType<typeof byMemberId<ManyParams>>>> = {
+  id: byMemberId<ManyParams>('ledger.accounts_by_member_id', 'any(?::uuid[])'),
+  ...Object.fromEntries(COLUMNS.map((column) => [column, byMemberColumn<ManyParams>(`ledger.accounts_by_${column}`, column, 'any(?::text[])')])),
+};
+
+/** One member's account: `=` costs PostgreSQL less than `= any` of a one-element array. */
+export const accountByMember: Readonly<Record<string, ReturnType<typeof byMemberId<OneParams>>>> = {
+  id: byMemberId<OneParams>('ledger.account_by_member_id', '?::uuid'),
+  ...Object.fromEntries(COLUMNS.map((column) => [column, byMemberColumn<OneParams>(`ledger.account_by_${column}`, column, '?')])),
 };
 
 type MemberEntriesParams = [programId: string, memberId: string, beforeId: number | null, kinds: string | null, from: Date | null, to: Date | null];

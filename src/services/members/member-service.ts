@@ -10,6 +10,8 @@ import { MEMBER_TOPIC, MemberEvent } from './member-events';
 import { contactBeforeUpsert, recordContactChange } from './contact-changes';
 import { findMember, programPhoneRegion, setMemberStatus, upsertMember, type MemberKey, type MemberRow } from './member-store';
 
+export type { MemberKey } from './member-store';
+
 export interface MemberRecord {
   id: string;
   programId: string;
