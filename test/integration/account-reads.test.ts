@@ -75,15 +75,41 @@ it('a read alone is answered as before, and sees what was written before it was 
   const id = await memberWith(h.server, 'alone', 5);
   await expect(outcome(queries.account(h.server, { id }))).resolves.toBe(`${id}:5`);
   await h.services.ledger.accrue(h.server, { member: { id }, points: 7, idempotencyKey: 'alone-more' });
+  await expect(outcome(queries.account(h.server, { id }))).resolves.toBe(`${id}:12`);
   await expect(outcome(queries.account(h.server, { externalId: 'alone' }))).resolves.toBe(`${id}:12`);
-  expect(ran.filter((name) => name.startsWith('ledger.account'))).toEqual(['ledger.account_by_member_id', 'ledger.account_by_external_id']);
+  expect(ran.filter((name) => name.startsWith('ledger.account'))).toEqual([
+    'ledger.account_by_member_id', 'ledger.account_by_member_id', 'ledger.account_by_external_id',
+  ]);
+});
+
+it('the same member asked twice at once gets one answer each; a reference no member can have fails no other read', async () => {
+  const id = await memberWith(h.server, 'twice', 6);
+  const answers = await Promise.all([
+    outcome(queries.account(h.server, { externalId: 'twice' })),
+    outcome(queries.account(h.server, { externalId: 'twi\u0000ce' })),
+    outcome(queries.account(h.server, { externalId: 'twice' })),
+  ]);
+  expect(answers).toEqual([`${id}:6`, 'NOT_FOUND', `${id}:6`]);
+  expect(ran.filter((name) => name.startsWith('ledger.account'))).toEqual(['ledger.accounts_by_external_id']);
+});
+
+it('an id in upper case names the same member, alone or beside other reads', async () => {
+  const id = await memberWith(h.server, 'shouting', 3);
+  const other = await memberWith(h.server, 'quiet', 4);
+  await expect(outcome(queries.account(h.server, { id: id.toUpperCase() }))).resolves.toBe(`${id}:3`);
+  const together = await Promise.all([queries.account(h.server, { id: id.toUpperCase() }), queries.account(h.server, { id }), queries.account(h.server, { id: other })]);
+  expect(together.map((a) => `${a.memberId}:${a.available}`)).toEqual([`${id}:3`, `${id}:3`, `${other}:4`]);
 });
 
 it('points past expiry are left out of a shared read too', async () => {
   const id = await memberWith(h.server, 'expiring', 0);
+  const neighbour = await memberWith(h.server, 'neighbour', 1);
   await h.services.ledger.accrue(h.server, { member: { id }, points: 40, idempotencyKey: 'expiring-1', expiresAt: new Date(h.clock.now().getTime() + 60_000) });
   await h.services.ledger.accrue(h.server, { member: { id }, points: 2, idempotencyKey: 'expiring-2' });
   h.clock.advance(120_000);
-  const [byId, byExternal] = await Promise.all([queries.account(h.server, { id }), queries.account(h.server, { externalId: 'expiring' })]);
-  expect([byId.available, byId.lifetimeExpired, byExternal.available]).toEqual([2, 40, 2]);
+  ran = [];
+  const [alone] = await Promise.all([queries.account(h.server, { externalId: 'expiring' })]);
+  const [byId, byNeighbour] = await Promise.all([queries.account(h.server, { id }), queries.account(h.server, { id: neighbour })]);
+  expect([alone.available, alone.lifetimeExpired, byId.available, byId.lifetimeExpired, byNeighbour.available]).toEqual([2, 40, 2, 40, 1]);
+  expect(ran.filter((name) => name.startsWith('ledger.account'))).toEqual(['ledger.account_by_external_id', 'ledger.accounts_by_member_id']);
 });

@@ -88,7 +88,10 @@ export class LedgerQueries {
    * could show points a debt is about to take.
    */
   async accountsOf(programId: string, memberIds: string[]): Promise<Array<AccountSnapshot | null>> {
-    return this.accountReader(programId, 'id').loadMany(memberIds) as Promise<Array<AccountSnapshot | null>>;
+    const accounts = await this.accountReader(programId, 'id').loadMany(memberIds);
+    const failed = accounts.find((account): account is Error => account instanceof Error);
+    if (failed) throw failed;
+    return accounts as Array<AccountSnapshot | null>;
   }
 
   /** One member's balances, however the member is named. */
@@ -112,14 +115,16 @@ export class LedgerQueries {
     let reader = this.accountReaders.get(key);
     if (!reader) {
       reader = new DataLoader(async (values) => {
-        // An id that is no uuid names no member (and would fail the whole statement).
-        const wanted = column === 'id' ? values.filter(isUuid) : [...values];
+        // What no member can have (an id that is no uuid, a text with NUL, which PostgreSQL refuses)
+        // names no member, and must not fail the statement the other reads share.
+        const wanted = values.filter(column === 'id' ? isUuid : (value) => !value.includes('\u0000'));
         const now = this.clock.now().toISOString();
         const rows = wanted.length === 0 ? []
           : wanted.length === 1 ? await this.db.run(store.accountByMember[column], [now, programId, wanted[0]])
           : await this.db.run(store.accountsByMember[column], [now, programId, wanted]);
         const byRef = new Map(rows.map((r) => [r.ref, toSnapshot(r)]));
-        return values.map((value) => byRef.get(value) ?? null);
+        // A uuid may be sent in upper case; PostgreSQL answers with its own (lower-case) text.
+        return values.map((value) => byRef.get(column === 'id' ? value.toLowerCase() : value) ?? null);
       }, { cache: false, batchScheduleFn: setImmediate, maxBatchSize: MAX_SHARED_READS });
       this.accountReaders.set(key, reader);
     }
