@@ -63,13 +63,26 @@ const DEFINITION_KEYS = new Set<string>([
   'status',
 ] satisfies (keyof RuleDefinition)[]);
 
-/** Checks a definition before it is saved; error paths name the offending node. */
+/**
+ * Checks a definition before it is saved; error paths name the offending node. Beyond what
+ * compiling needs, a condition or action that reads the paid order is refused on another trigger:
+ * only order_paid events carry one, so elsewhere it tests nothing (a rule stored before this check
+ * still compiles and runs as it did).
+ */
 export function validateRule(definition: unknown): ValidationResult {
-  const { errors } = compileRule(definition);
+  const orderReaders: OrderReader[] = [];
+  const errors: ValidationError[] = [...compileRule(definition, orderReaders).errors];
+  const trigger = isPlainObject(definition) ? definition.trigger : undefined;
+  if (typeof trigger === 'string' && trigger !== ORDER_TRIGGER) {
+    for (const { path, what } of orderReaders) {
+      errors.push({ path, message: `${what} reads the paid order, which only ${ORDER_TRIGGER} events carry` });
+    }
+  }
   return errors.length === 0 ? { ok: true } : { ok: false, errors };
 }
 
-export function compileRule(definition: unknown): CompileResult {
+/** Compiles a definition; `orderReaders`, when given, collects what in it reads the paid order. */
+export function compileRule(definition: unknown, orderReaders: OrderReader[] = []): CompileResult {
   const errors: ValidationError[] = [];
   const error = (path: string, message: string) => errors.push({ path, message });
   if (!isPlainObject(definition)) return { errors: [{ path: '', message: 'must be an object' }] };
@@ -90,15 +103,10 @@ export function compileRule(definition: unknown): CompileResult {
   const activeTo = optionalDate(definition.activeTo, 'activeTo', error);
   if (activeFrom && activeTo && activeFrom >= activeTo) error('activeTo', 'must be after activeFrom');
 
-  const orderReaders: OrderReader[] = [];
   const condition = definition.condition == null
     ? null
     : compileCondition(definition.condition, 'condition', errors, { depth: 1, nodes: { count: 0 } }, orderReaders);
   const actions = compileActions(definition.actions, errors, orderReaders);
-  // Only order_paid events carry an order: elsewhere these could never match, or never pay.
-  if (trigger !== ORDER_TRIGGER) {
-    for (const { path, what } of orderReaders) error(path, `${what} reads the paid order: only rules with trigger ${ORDER_TRIGGER} have one`);
-  }
 
   if (errors.length > 0) return { errors };
   return {
@@ -126,7 +134,7 @@ type ReportError = (path: string, message: string) => void;
 const ORDER_TRIGGER: KnownTrigger = 'order_paid';
 
 /** A condition or action of the rule that reads the paid order, where it sits and what it is. */
-interface OrderReader {
+export interface OrderReader {
   path: string;
   what: string;
 }

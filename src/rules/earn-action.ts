@@ -52,8 +52,8 @@ export interface EarnActionConfig<A extends ArgDefs> {
   validate?: (args: ArgValues<A>) => ArgIssue[];
   /**
    * Reads the paid order (`context.order`), which only order_paid events carry: other triggers are
-   * refused it. A function decides by the arguments, naming the ones that read it ('with percent'),
-   * or null.
+   * refused it when a rule is saved. A function decides by the arguments, naming the ones that read
+   * it ('with percent'), or null.
    */
   readsOrder?: boolean | ((args: ArgValues<A>) => string | null);
 }

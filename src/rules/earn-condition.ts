@@ -34,7 +34,7 @@ export interface EarnConditionConfig<A extends ArgDefs> {
    * of two lists). Runs after every argument has parsed; issues become validation errors.
    */
   validate?: (args: ArgValues<A>) => ArgIssue[];
-  /** Tests the paid order (`context.order`), which only order_paid events carry: other triggers are refused it. */
+  /** Tests the paid order (or what it adds to the member), which only order_paid events carry: other triggers are refused it when a rule is saved. */
   readsOrder?: boolean;
 }
 

@@ -41,7 +41,7 @@ test('the catalogue lists conditions and actions with their typed arguments', as
   expect(percent).toMatchObject({ stage: 'award', args: expect.arrayContaining([expect.objectContaining({ name: 'percent', type: 'decimal', min: 0, max: 100 })]) });
   expect(data.ruleActions.find((a) => a.code === 'perProductPoints')!.args[0].columns!.map((c) => c.name)).toEqual(['sku', 'points']);
   // What reads the paid order is marked: only order_paid rules may use it.
-  expect(data.ruleConditions.filter((c) => c.readsOrder).map((c) => c.code).sort()).toEqual(['channel', 'orderHasLine', 'orderTotal', 'paymentMethod']);
+  expect(data.ruleConditions.filter((c) => c.readsOrder).map((c) => c.code).sort()).toEqual(['channel', 'cumulativeSpendCrosses', 'orderHasLine', 'orderTotal', 'paymentMethod']);
   expect(data.ruleActions.filter((a) => a.readsOrder).map((a) => a.code).sort()).toEqual(['perProductPoints', 'percentOfAmount']);
   // Coupons are not issued yet: the action a rule could not use is not offered.
   expect(data.ruleActions.map((a) => a.code)).not.toContain('issueCoupon');
@@ -137,8 +137,8 @@ test('a rule reading the paid order is refused on another trigger, and nothing i
   const res = await s.request(CreateRuleDocument, { input: { name: 'Cashback on reviews', definition } }, P.adminKey);
   expect(codesOf(res)).toEqual(['BAD_USER_INPUT']);
   expect(res.errors![0].extensions!.errors).toEqual([
-    { path: 'condition', message: 'orderTotal reads the paid order: only rules with trigger order_paid have one' },
-    { path: 'actions[0]', message: 'percentOfAmount reads the paid order: only rules with trigger order_paid have one' },
+    { path: 'condition', message: 'orderTotal reads the paid order, which only order_paid events carry' },
+    { path: 'actions[0]', message: 'percentOfAmount reads the paid order, which only order_paid events carry' },
   ]);
   expect(ok(await s.request(RulesDocument, {}, P.adminKey)).rules.length).toBe(before);
   // The same rule on order_paid is saved.

@@ -1,5 +1,6 @@
 import { RuleStatus } from '../../src/entities/rule';
 import { MAX_ACCOUNT_POINTS } from '../../src/entities/account';
+import { MemberField } from '../../src/services/members';
 import { rulesHarness, type RulesHarness } from '../support/rules-harness';
 
 /**
@@ -19,6 +20,17 @@ const entriesOf = (memberId: string) =>
   h.count('select count(*) from ledger_entry e join account a on a.id = e.account_id where a.member_id = ?', [memberId]);
 
 describe('services refuse what the edge refuses', () => {
+  it('a field upsertMember cannot clear; an empty text beside clear is no value', async () => {
+    const { member } = await h.services.members.upsert(h.server, { externalId: 'clears', email: 'clears@example.com', name: 'Clara' });
+    for (const clear of [['tags'], ['email}', 'name'], ['EMAIL']]) {
+      await expect(h.services.members.upsert(h.server, { externalId: 'clears', clear: clear as MemberField[] }))
+        .rejects.toMatchObject({ code: 'BAD_USER_INPUT', details: { field: 'clear' } });
+    }
+    expect(await h.services.members.get(h.server, { id: member.id })).toMatchObject({ email: 'clears@example.com', name: 'Clara' });
+    const { member: cleared } = await h.services.members.upsert(h.server, { externalId: 'clears', email: '', clear: [MemberField.EMAIL] });
+    expect(cleared).toMatchObject({ email: null, name: 'Clara' });
+  });
+
   it('a blank idempotency key', async () => {
     const memberId = await h.member('blank-key');
     for (const idempotencyKey of ['', ' ', ' \t\n ']) {

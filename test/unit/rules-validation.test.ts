@@ -1,4 +1,5 @@
-import { validateRule } from '../../src/rules/compile';
+import { compileRule, validateRule } from '../../src/rules/compile';
+import { makeContext } from '../support/rule-context';
 import type { RuleDefinition } from '../../src/rules/types';
 
 const valid: RuleDefinition = {
@@ -58,7 +59,7 @@ describe('validateRule', () => {
         { code: 'perProductPoints', args: { table: [{ sku: 'A', points: 1 }] } },
       ],
     };
-    const readsTheOrder = (code: string) => `${code} reads the paid order: only rules with trigger order_paid have one`;
+    const readsTheOrder = (code: string) => `${code} reads the paid order, which only order_paid events carry`;
     expect(errorsOf(onRegistration)).toEqual([
       { path: 'condition.any[1].not', message: readsTheOrder('channel') },
       { path: 'actions[0]', message: readsTheOrder('percentOfAmount') },
@@ -66,8 +67,16 @@ describe('validateRule', () => {
       { path: 'actions[3]', message: readsTheOrder('perProductPoints') },
     ]);
     expect(errorsOf({ ...onRegistration, trigger: 'order_paid' })).toEqual([]);
-    for (const condition of ['orderTotal', 'orderHasLine', 'paymentMethod', 'channel']) {
-      const args = { orderTotal: { min: 1 }, orderHasLine: { skus: ['A'] }, paymentMethod: { methods: ['card'] }, channel: { channels: ['web'] } }[condition];
+    // Without a trigger, that is the one error.
+    expect(errorsOf({ ...onRegistration, trigger: undefined })).toEqual([{ path: 'trigger', message: 'is required: an event type' }]);
+    // A rule stored before the check still compiles, and runs as it did: `not channel` matches.
+    const stored = compileRule(onRegistration);
+    expect(stored.errors).toEqual([]);
+    expect(stored.rule!.condition!(makeContext({ event: { type: 'registration' } }))).toBe(true);
+    for (const condition of ['orderTotal', 'orderHasLine', 'paymentMethod', 'channel', 'cumulativeSpendCrosses']) {
+      const args = {
+        orderTotal: { min: 1 }, orderHasLine: { skus: ['A'] }, paymentMethod: { methods: ['card'] }, channel: { channels: ['web'] }, cumulativeSpendCrosses: { threshold: 100 },
+      }[condition];
       expect(errorsOf({ ...valid, trigger: 'product_review', condition: { condition, args }, actions: [{ code: 'fixedPoints', args: { points: 1 } }] }))
         .toEqual([{ path: 'condition', message: readsTheOrder(condition) }]);
     }

@@ -62,6 +62,7 @@ export const cumulativeSpendCrosses = new EarnCondition({
   description:
     "A paid order brings the member's cumulative paid amount to the threshold or past it (minor units); pair with oncePerMember for an achievement",
   args: { threshold: { type: 'int', required: true, min: 1, description: 'Cumulative spend, e.g. 2000000 for 20 000.00' } },
+  readsOrder: true,
   check: ({ member }, { threshold }) => {
     const spend = member.cumulativeSpend;
     if (!spend) return 'the event is not a paid order';

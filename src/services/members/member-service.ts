@@ -216,10 +216,15 @@ export async function memberLookup(sql: Queryable, programId: string, ref: Membe
   return memberRefColumn(ref);
 }
 
+const MEMBER_FIELDS: readonly string[] = Object.values(MemberField);
+
 /** What `clear` names, each once; a field both given a value and cleared is refused. */
 function fieldsToClear(input: UpsertMemberInput): MemberField[] {
   const clear = [...new Set(input.clear ?? [])];
-  const given = clear.find((field) => input[field] != null);
+  const unknown = clear.find((field) => !MEMBER_FIELDS.includes(field));
+  if (unknown !== undefined) throw badInput(`clear takes ${MEMBER_FIELDS.join(', ')}, not ${JSON.stringify(unknown)}`, { field: 'clear' });
+  // An empty text gives no value (as everywhere in this input), so it may be cleared.
+  const given = clear.find((field) => input[field] != null && input[field] !== '');
   if (given) throw badInput(`clear names ${given}, which the input also gives a value: give it, or clear it`, { field: 'clear' });
   return clear;
 }
