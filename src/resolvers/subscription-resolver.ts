@@ -18,7 +18,8 @@ async function subscribeToMember(data: SubscribeResolverData<unknown, { memberId
   const memberId = ctx.identity.kind === 'customer' ? ctx.identity.memberId : String(data.args.memberId);
   const member = await ctx.services.members.find(requestContext(ctx), { id: memberId });
   if (!member) throw new PatronError(ErrorCode.NOT_FOUND, 'Member not found', { memberId });
-  return ctx.pubsub.subscribe(BALANCE_CHANGED, memberId);
+  // Events are published under the member's id as stored (lower case); the id may be sent in any case.
+  return ctx.pubsub.subscribe(BALANCE_CHANGED, member.id);
 }
 
 /** Events travel as JSON between instances: dates arrive as strings. */

@@ -31,7 +31,8 @@ async function subscribeToTier(data: SubscribeResolverData<unknown, { memberId?:
   const memberId = ctx.identity.kind === 'customer' ? ctx.identity.memberId : String(data.args.memberId);
   const member = await ctx.services.members.find(requestContext(ctx), { id: memberId });
   if (!member) throw new PatronError(ErrorCode.NOT_FOUND, 'Member not found', { memberId });
-  return ctx.pubsub.subscribe(TIER_CHANGED, memberId);
+  // Events are published under the member's id as stored (lower case); the id may be sent in any case.
+  return ctx.pubsub.subscribe(TIER_CHANGED, member.id);
 }
 
 @Resolver()

@@ -149,3 +149,11 @@ test('a subscriber for member X sees nothing of member Y', async () => {
   expect(changes(X.sub).every((c) => c.memberId === x.id)).toBe(true);
   expect(changes(X.sub).filter((c) => !X.probes.has(c.entry.id)).map((c) => c.entry.id)).toEqual([marker.entry.id]);
 });
+
+test('a subscription naming the member by an upper-case id gets its events, as the other operations read that id', async () => {
+  const member = await createMember(s1, P.serverKey);
+  const { sub } = await subscribed(s2, member.id.toUpperCase());
+  const accrued = await accrue(s1, P.serverKey, member.id, 25, uniqueKey('upper'));
+  expect(await byEntry(sub, accrued.entry.id)).toMatchObject({ memberId: member.id, entry: { amount: 25 } });
+  sub.dispose();
+});

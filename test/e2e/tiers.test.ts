@@ -69,7 +69,8 @@ test('staff preview a structure, save it, and only admins may', async () => {
 
 test('tierChanged tells the shop and myTier the customer when paying lifts a member and cancelling takes it back', async () => {
   const member = await createMember(s, P.serverKey);
-  const shop = record(s.ws(P.serverKey), TierChangedDocument, { memberId: member.id });
+  // The shop names the member by its id in upper case: the same member, as everywhere else.
+  const shop = record(s.ws(P.serverKey), TierChangedDocument, { memberId: member.id.toUpperCase() });
   const token = ok(await s.request(IssueCustomerTokenDocument, { input: { member: { id: member.id } } }, P.serverKey)).issueCustomerToken.token;
   const app = record(s.ws(token), MyTierDocument);
   // graphql-ws does not acknowledge a subscription: assign Silver and back (each is an event) until both saw one.
