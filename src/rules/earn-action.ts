@@ -8,6 +8,12 @@ import type { Beneficiary, RuleContext, SideEffectRequest, ValidationError } fro
  */
 export type ActionStage = 'award' | 'multiply';
 
+/**
+ * The most points an action's argument may name: what one ledger write may add (the ledger's
+ * MAX_POINTS, which a unit test holds it to). A rule naming more could never pay.
+ */
+export const MAX_AWARD_POINTS = 1_000_000_000;
+
 export interface ActionInput {
   context: RuleContext;
   /**

@@ -1,4 +1,6 @@
 import { compileRule, validateRule } from '../../src/rules/compile';
+import { MAX_AWARD_POINTS } from '../../src/rules/earn-action';
+import { MAX_POINTS } from '../../src/services/ledger';
 import { makeContext } from '../support/rule-context';
 import type { RuleDefinition } from '../../src/rules/types';
 
@@ -80,6 +82,27 @@ describe('validateRule', () => {
       expect(errorsOf({ ...valid, trigger: 'product_review', condition: { condition, args }, actions: [{ code: 'fixedPoints', args: { points: 1 } }] }))
         .toEqual([{ path: 'condition', message: readsTheOrder(condition) }]);
     }
+  });
+
+  it('refuses points above what one write may add (the ledger\'s MAX_POINTS)', () => {
+    expect(MAX_AWARD_POINTS).toBe(MAX_POINTS);
+    const over = MAX_POINTS + 1;
+    const definition = {
+      trigger: 'order_paid',
+      status: 'active',
+      actions: [
+        { code: 'fixedPoints', args: { points: over } },
+        { code: 'rewardReferrer', args: { points: over } },
+        { code: 'perProductPoints', args: { table: [{ sku: 'A', points: over }] } },
+        { code: 'fixedPoints', args: { points: MAX_POINTS } },
+      ],
+    };
+    const above = `${over} is above the maximum ${MAX_POINTS}`;
+    expect(errorsOf(definition)).toEqual([
+      { path: 'actions[0].args.points', message: above },
+      { path: 'actions[1].args.points', message: above },
+      { path: 'actions[2].args.table[0].points', message: above },
+    ]);
   });
 
   it('names the offending argument deep in the tree', () => {

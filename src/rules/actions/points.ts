@@ -1,12 +1,12 @@
 import { Decimal, mulDivFloor } from '../decimal';
-import { EarnAction } from '../earn-action';
+import { EarnAction, MAX_AWARD_POINTS } from '../earn-action';
 import { lineMatches } from '../conditions/order';
 import type { RuleContext } from '../types';
 
 export const fixedPoints = new EarnAction({
   code: 'fixedPoints',
   description: 'Awards a fixed number of points',
-  args: { points: { type: 'int', required: true, min: 1, description: 'Points to award' } },
+  args: { points: { type: 'int', required: true, min: 1, max: MAX_AWARD_POINTS, description: 'Points to award' } },
   execute: (_input, { points }) => ({ points }),
 });
 
@@ -45,7 +45,7 @@ export const perProductPoints = new EarnAction({
       description: 'Points per unit, by SKU',
       columns: {
         sku: { type: 'string', required: true, description: 'SKU' },
-        points: { type: 'int', required: true, min: 1, description: 'Points per unit' },
+        points: { type: 'int', required: true, min: 1, max: MAX_AWARD_POINTS, description: 'Points per unit' },
       },
     },
   },

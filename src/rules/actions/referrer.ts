@@ -1,4 +1,4 @@
-import { EarnAction } from '../earn-action';
+import { EarnAction, MAX_AWARD_POINTS } from '../earn-action';
 import { percentToPoints } from './points';
 
 export const rewardReferrer = new EarnAction({
@@ -6,7 +6,7 @@ export const rewardReferrer = new EarnAction({
   description: "Awards the member's referrer N levels up: fixed points, or a percent of the money paid for the order",
   args: {
     level: { type: 'int', min: 1, max: 10, default: 1, description: '1 = the direct referrer, 2 = their referrer …' },
-    points: { type: 'int', min: 1, description: 'Fixed points' },
+    points: { type: 'int', min: 1, max: MAX_AWARD_POINTS, description: 'Fixed points' },
     percent: { type: 'decimal', min: 0, max: 100, description: 'Percent of the money paid for all order lines (trigger order_paid only)' },
   },
   validate: ({ points, percent }) =>
