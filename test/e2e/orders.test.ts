@@ -173,3 +173,21 @@ test('an order rewarded by several rules: one entry per member, its breakdown na
   const lots = ok(await s.request<any, any>('query($member: MemberRefInput) { lots(member: $member, first: 10) { nodes { id amount } } }', { member: { id: member.id } }, two.adminKey)).lots.nodes;
   expect(lots.map((l: any) => l.amount).sort((a: number, b: number) => a - b)).toEqual([100, 350]);
 });
+
+test('the currency cannot change once the program has orders; before that it can', async () => {
+  const fresh = await createProgram(s);
+  const changed = ok(await s.request(UpdateProgramSettingsDocument, { input: { currency: 'USD' } }, fresh.adminKey)).updateProgramSettings;
+  expect(changed.currency).toBe('USD');
+  const member = await createMember(s, fresh.serverKey);
+  const orderId = uniqueKey('order');
+  ok(await s.request(PlaceOrderDocument, { input: { orderId, member: { id: member.id }, lines, idempotencyKey: uniqueKey() } }, fresh.serverKey));
+
+  const refused = await s.request(UpdateProgramSettingsDocument, { input: { currency: 'EUR', name: 'Renamed' } }, fresh.adminKey);
+  expect(codesOf(refused)).toEqual(['INVALID_STATE']);
+  expect(refused.errors![0].message).toBe('The currency cannot change once the program has orders: their money is in USD');
+  expect(refused.errors![0].extensions).toMatchObject({ field: 'currency', currency: 'USD' });
+  // Nothing of the refused change was stored; the same currency, or other settings, may still be set.
+  const after = ok(await s.request(UpdateProgramSettingsDocument, { input: { currency: 'USD', maxRedeemPercent: 40 } }, fresh.adminKey)).updateProgramSettings;
+  expect(after).toMatchObject({ currency: 'USD', maxRedeemPercent: 40, name: changed.name });
+  expect(ok(await s.request(OrderDocument, { orderId }, fresh.serverKey)).order!.currency).toBe('USD');
+});

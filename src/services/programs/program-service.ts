@@ -1,7 +1,7 @@
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import { configEntities, inConfigTransaction, storeChanges } from '../../db/config-writes';
 import { Program, type ProgramSettings } from '../../entities/program';
-import { notFound } from '../../errors';
+import { ErrorCode, PatronError, notFound } from '../../errors';
 import type { Clock, RequestContext } from '../shared';
 import { isUuid } from '../shared';
 
@@ -72,9 +72,27 @@ export class ProgramService<Created = unknown> {
     const em = configEntities(this.orm);
     const program = await em.findOne(Program, { id: ctx.programId });
     if (!program) throw notFound('Program', { programId: ctx.programId });
+    const currency = program.currency;
     // Only the settings this change set: a concurrent change of others keeps its values.
     const applied = program.change(input);
-    if (applied.length > 0) await storeChanges(em, program, applied);
+    if (applied.length === 0) return toProgram(program);
+    if (program.currency === currency) {
+      await storeChanges(em, program, applied);
+      return toProgram(program);
+    }
+    // Orders, spend and tier thresholds count money in the program's currency. The program row is
+    // locked first: an order being placed holds a key-share lock on it until it commits.
+    await inConfigTransaction(this.orm, async (tx) => {
+      await tx.execute('select 1 from program where id = ? for update', [program.id]);
+      const [{ orders }] = await tx.execute('select exists (select 1 from shop_order where program_id = ?) as orders', [program.id]);
+      if (orders) {
+        throw new PatronError(ErrorCode.INVALID_STATE, `The currency cannot change once the program has orders: their money is in ${currency}`, {
+          field: 'currency',
+          currency,
+        });
+      }
+      await storeChanges(tx, program, applied);
+    });
     return toProgram(program);
   }
 
