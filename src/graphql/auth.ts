@@ -30,11 +30,11 @@ const ROLE_NAMES: Record<Role, string> = {
 
 /** Operations a customer token and an API key each have in their own form: a refusal names the caller's. */
 const COUNTERPARTS: Record<string, string> = {
-  balanceChanged: 'a customer token has myBalance',
-  myBalance: 'a key has balanceChanged',
-  tierChanged: 'a customer token has myTier',
-  myTier: 'a key has tierChanged',
-  me: 'a key has member',
+  balanceChanged: 'myBalance',
+  myBalance: 'balanceChanged',
+  tierChanged: 'myTier',
+  myTier: 'tierChanged',
+  me: 'member',
 };
 
 function caller(identity: Context['identity']): string {
@@ -48,7 +48,7 @@ export function checkRoles(context: Context, roles: readonly string[], field?: s
   if (mine.length === 0) throw new PatronError(ErrorCode.UNAUTHENTICATED, 'Send an API key or customer token: Authorization: Bearer …');
   if (roles.length > 0 && !roles.some((r) => mine.includes(r as never))) {
     if (!field) throw new PatronError(ErrorCode.FORBIDDEN, 'Your key or token may not do this');
-    const hint = COUNTERPARTS[field] ? `: ${COUNTERPARTS[field]}` : '';
+    const hint = COUNTERPARTS[field] ? `; use ${COUNTERPARTS[field]} instead` : '';
     // Customers' apps are not told which keys exist, only where their own form of an operation is.
     if (context.identity.kind === 'customer') throw new PatronError(ErrorCode.FORBIDDEN, `A customer token may not use ${field}${hint}`);
     const allowed = roles.map((r) => ROLE_NAMES[r as Role] ?? r);

@@ -163,7 +163,7 @@ describe('roles', () => {
     // Each refusal names the operation and who may use it.
     expect(attempts.adjust.errors![0]!.message).toBe('A server key may not use adjust, which is for admin keys');
     expect(attempts.createProgram.errors![0]!.message).toBe('A server key may not use createProgram, which is for the operator key');
-    expect(attempts.me.errors![0]!.message).toBe('A server key may not use me, which is for customer tokens: a key has member');
+    expect(attempts.me.errors![0]!.message).toBe('A server key may not use me, which is for customer tokens; use member instead');
     expect(await snapshotOfB()).toEqual(before);
     expect(ok(await s.request(ProgramDocument, {}, B.adminKey)).program.pointValueMinor).toBe(100);
   });
@@ -371,7 +371,7 @@ describe('WebSocket', () => {
     await self.settled();
     expect(self.errors.map((e) => e.extensions?.code)).toEqual(['FORBIDDEN']);
     // The refusal says which subscription is the customer's.
-    expect(self.errors[0]!.message).toBe('A customer token may not use balanceChanged: a customer token has myBalance');
+    expect(self.errors[0]!.message).toBe('A customer token may not use balanceChanged; use myBalance instead');
   });
 
   test('a key of program A cannot subscribe to program B\'s member', async () => {
@@ -385,6 +385,6 @@ describe('WebSocket', () => {
     const keyMine = record(s.ws(A.serverKey), MyBalanceDocument, {});
     await keyMine.settled();
     expect(keyMine.errors.map((e) => e.extensions?.code)).toEqual(['FORBIDDEN']);
-    expect(keyMine.errors[0]!.message).toBe('A server key may not use myBalance, which is for customer tokens: a key has balanceChanged');
+    expect(keyMine.errors[0]!.message).toBe('A server key may not use myBalance, which is for customer tokens; use balanceChanged instead');
   });
 });
