@@ -22,6 +22,12 @@ export enum ErrorCode {
 }
 
 export class PatronError extends Error {
+  /**
+   * Only `http`: the status an HTTP answer carrying this error gets (graphql-js copies an original
+   * error's extensions to the error it reports, and Apollo takes the status from there).
+   */
+  extensions?: { http: { status: number } };
+
   constructor(
     readonly code: ErrorCode,
     message: string,
@@ -29,6 +35,12 @@ export class PatronError extends Error {
   ) {
     super(message);
     this.name = 'PatronError';
+  }
+
+  /** This error, answered over HTTP with `status`. */
+  withHttpStatus(status: number): this {
+    this.extensions = { http: { status } };
+    return this;
   }
 }
 

@@ -45,7 +45,8 @@ function caller(identity: Context['identity']): string {
 /** Refuses whoever holds none of `roles`, naming the operation (`field`) and who may use it. */
 export function checkRoles(context: Context, roles: readonly string[], field?: string): true {
   const mine = rolesOf(context.identity);
-  if (mine.length === 0) throw new PatronError(ErrorCode.UNAUTHENTICATED, 'Send an API key or customer token: Authorization: Bearer …');
+  // 401, as for a key that is not one: an operation needing a credential was sent none.
+  if (mine.length === 0) throw new PatronError(ErrorCode.UNAUTHENTICATED, 'Send an API key or customer token: Authorization: Bearer …').withHttpStatus(401);
   if (roles.length > 0 && !roles.some((r) => mine.includes(r as never))) {
     if (!field) throw new PatronError(ErrorCode.FORBIDDEN, 'Your key or token may not do this');
     const hint = COUNTERPARTS[field] ? `; use ${COUNTERPARTS[field]} instead` : '';

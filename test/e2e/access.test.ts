@@ -178,6 +178,10 @@ describe('roles', () => {
     const anonymous = await s.request(ProgramDocument, {}, null);
     expect(codesOf(anonymous)).toEqual(['UNAUTHENTICATED']);
     expect(anonymous.data ?? null).toBeNull();
+    // The same HTTP status as a key that is not one; what needs no credential still answers 200.
+    expect(anonymous.status).toBe(401);
+    const open = await s.request<{ __typename: string }, Record<string, never>>('{ __typename }', {}, null);
+    expect({ status: open.status, data: open.data }).toEqual({ status: 200, data: { __typename: 'Query' } });
 
     for (const bad of ['ptn_srv_doesnotexist000000000000000000', 'not-a-key', 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl']) {
       const res = await s.request(ProgramDocument, {}, bad);
