@@ -2,6 +2,7 @@ import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import { configEntities, inConfigTransaction, storeChanges } from '../../db/config-writes';
 import { Program, type ProgramSettings } from '../../entities/program';
 import { ErrorCode, PatronError, notFound } from '../../errors';
+import { lockProgram, programHasOrders } from './program-store';
 import type { Clock, RequestContext } from '../shared';
 import { isUuid } from '../shared';
 
@@ -80,12 +81,11 @@ export class ProgramService<Created = unknown> {
       await storeChanges(em, program, applied);
       return toProgram(program);
     }
-    // Orders, spend and tier thresholds count money in the program's currency. The program row is
-    // locked first: an order being placed holds a key-share lock on it until it commits.
+    // Orders, spend and tier thresholds count money in the program's currency; the program's row
+    // is locked first, against orders being placed.
     await inConfigTransaction(this.orm, async (tx) => {
-      await tx.execute('select 1 from program where id = ? for update', [program.id]);
-      const [{ orders }] = await tx.execute('select exists (select 1 from shop_order where program_id = ?) as orders', [program.id]);
-      if (orders) {
+      await lockProgram(tx, program.id);
+      if (await programHasOrders(tx, program.id)) {
         throw new PatronError(ErrorCode.INVALID_STATE, `The currency cannot change once the program has orders: their money is in ${currency}`, {
           field: 'currency',
           currency,
