@@ -9,8 +9,10 @@ import type { Beneficiary, RuleContext, SideEffectRequest, ValidationError } fro
 export type ActionStage = 'award' | 'multiply';
 
 /**
- * The most points an action's argument may name: what one ledger write may add (the ledger's
- * MAX_POINTS, which a unit test holds it to). A rule naming more could never pay.
+ * The most points an action's argument may name: as many as one accrue may add (the ledger's
+ * MAX_POINTS, which a unit test holds it to). Rule awards are bounded only by what an account may
+ * hold (9 000 000 000): a few awards of more would fill it, and every later event the rule matched
+ * would be refused whole. A rule stored with more is reported `invalid` and the others still run.
  */
 export const MAX_AWARD_POINTS = 1_000_000_000;
 

@@ -178,10 +178,13 @@ describe('roles', () => {
     const anonymous = await s.request(ProgramDocument, {}, null);
     expect(codesOf(anonymous)).toEqual(['UNAUTHENTICATED']);
     expect(anonymous.data ?? null).toBeNull();
-    // The same HTTP status as a key that is not one; what needs no credential still answers 200.
+    // The same HTTP status as a key that is not one; what needs no credential still answers 200,
+    // and beside what needs one it is answered in a 401.
     expect(anonymous.status).toBe(401);
     const open = await s.request<{ __typename: string }, Record<string, never>>('{ __typename }', {}, null);
     expect({ status: open.status, data: open.data }).toEqual({ status: 200, data: { __typename: 'Query' } });
+    const mixed = await s.request<any, Record<string, never>>('{ __typename program { id } }', {}, null);
+    expect({ status: mixed.status, data: mixed.data, codes: codesOf(mixed) }).toEqual({ status: 401, data: null, codes: ['UNAUTHENTICATED'] }); // program is non-null: its error nulls the whole answer
 
     for (const bad of ['ptn_srv_doesnotexist000000000000000000', 'not-a-key', 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl']) {
       const res = await s.request(ProgramDocument, {}, bad);

@@ -129,13 +129,16 @@ export const spendableOf = (spender: Spender): number => (spender.frozen ? 0 : s
  * (their tier's) instead of the program's when they have one. An order in another currency
  * than the program's is BAD_USER_INPUT.
  */
-export async function checkoutProgram(db: Sql, programId: string, order: CheckedOrder, tier: CheckoutTier | null): Promise<CheckoutProgram> {
-  const program = await loadProgram(db, programId, order);
+export async function checkoutProgram(
+  db: Sql, programId: string, order: CheckedOrder, tier: CheckoutTier | null, { placing = false } = {},
+): Promise<CheckoutProgram> {
+  const program = await loadProgram(db, programId, order, placing);
   return withTierCap(program, tier?.maxRedeemPercent);
 }
 
-async function loadProgram(db: Queryable, programId: string, order: CheckedOrder): Promise<CheckoutProgram> {
-  const [p] = await db.run(store.readProgram, [programId]);
+/** `placing`: inside placeOrder's transaction, the program's terms held until it commits (see readProgramForOrder). */
+async function loadProgram(db: Queryable, programId: string, order: CheckedOrder, placing: boolean): Promise<CheckoutProgram> {
+  const [p] = await db.run(placing ? store.readProgramForOrder : store.readProgram, [programId]);
   if (order.currency && order.currency !== p.currency) {
     throw badInput(`The program's currency is ${p.currency}, the order's is ${order.currency}`, { field: 'currency' });
   }

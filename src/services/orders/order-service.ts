@@ -98,7 +98,7 @@ export class OrderService {
       const referral = input.referralCode != null && this.referrals ? await this.referrals.atCheckout(tx, ctx.programId, order.member, input.referralCode) : null;
       const book = await books.open({ ...order.member });
       const tier = await this.tierOf(tx, ctx.programId, book.state.memberId, book.now);
-      const program = await checkoutProgram(tx, ctx.programId, order, tier);
+      const program = await checkoutProgram(tx, ctx.programId, order, tier, { placing: true });
       const [taken] = await tx.run(store.findOrderStatus, [ctx.programId, orderId]);
       if (taken) throw duplicateOrder(orderId, taken.status);
       const quote = quoteFor(spenderOf(book), program, order, points);

@@ -288,11 +288,19 @@ export interface CheckoutProgramRow {
   earn_on_points_paid_part: boolean;
 }
 
-export const readProgram = statement<[programId: string], CheckoutProgramRow>(
-  'orders.read_program',
-  `select currency, point_value_minor, max_redeem_percent, exclude_on_sale, exclude_gift_cards, delivery_eligible,
+const PROGRAM_TERMS = `select currency, point_value_minor, max_redeem_percent, exclude_on_sale, exclude_gift_cards, delivery_eligible,
      earn_on_points_paid_part
-   from program where id = ?`,
+   from program where id = ?`;
+
+export const readProgram = statement<[programId: string], CheckoutProgramRow>('orders.read_program', PROGRAM_TERMS);
+
+/**
+ * The terms an order is placed on, with the program's row key-share locked until the order
+ * commits: a currency change (which locks the row for update) waits for it, then sees the order.
+ */
+export const readProgramForOrder = statement<[programId: string], CheckoutProgramRow>(
+  'orders.read_program_for_order',
+  `${PROGRAM_TERMS} for key share`,
 );
 
 /** The member and what their lots hold now, read without a lock (see readSpender in order-checkout.ts). */
