@@ -113,12 +113,12 @@ export class EarnAction<const A extends ArgDefs = ArgDefs> {
       const parsed = parseArgs(config.args, rawArgs, path, config.validate);
       if (!parsed.values) return { errors: parsed.errors };
       const values = parsed.values;
-      const reading = typeof readsOrder === 'function' ? readsOrder(values) : readsOrder ? '' : null;
-      return {
-        run: (input) => config.execute(input, values),
-        readsOrder: reading === null ? null : reading ? `${config.code} ${reading}` : config.code,
-        errors: [],
-      };
+      let reader = readsOrder === true ? config.code : null;
+      if (typeof readsOrder === 'function') {
+        const readingArgs = readsOrder(values);
+        if (readingArgs !== null) reader = `${config.code} ${readingArgs}`;
+      }
+      return { run: (input) => config.execute(input, values), readsOrder: reader, errors: [] };
     };
   }
 

@@ -256,9 +256,9 @@ export class MemberService {
       throw badInput('A member cannot refer themselves', { field: 'referrerExternalId' });
     }
     const clear = fieldsToClear(input);
+    const touchesContact = email != null || phone != null || clear.includes(MemberField.EMAIL) || clear.includes(MemberField.PHONE);
     const result = await this.db.transaction(async (tx) => {
       const referrerId = input.referrerExternalId ? await this.referrerId(tx, programId, input.referrerExternalId) : null;
-      const touchesContact = email != null || phone != null || clear.includes(MemberField.EMAIL) || clear.includes(MemberField.PHONE);
       const contactBefore = await contactBeforeUpsert(tx, programId, input.externalId, touchesContact);
       let row: MemberRow & { created: boolean };
       try {
