@@ -23,10 +23,10 @@ export enum ErrorCode {
 
 export class PatronError extends Error {
   /**
-   * Only `http`: the status an HTTP answer carrying this error gets (graphql-js copies an original
-   * error's extensions to the error it reports, and Apollo takes the status from there).
+   * Only `http`: the status and headers an HTTP answer carrying this error gets (graphql-js copies
+   * an original error's extensions to the error it reports, and Apollo takes them from there).
    */
-  extensions?: { http: { status: number } };
+  extensions?: { http: { status: number; headers?: Map<string, string> } };
 
   constructor(
     readonly code: ErrorCode,
@@ -37,9 +37,9 @@ export class PatronError extends Error {
     this.name = 'PatronError';
   }
 
-  /** This error, answered over HTTP with `status`. */
-  withHttpStatus(status: number): this {
-    this.extensions = { http: { status } };
+  /** This error, answered over HTTP with `status` (and `headers`). */
+  withHttpStatus(status: number, headers?: Record<string, string>): this {
+    this.extensions = { http: { status, ...(headers && { headers: new Map(Object.entries(headers)) }) } };
     return this;
   }
 }

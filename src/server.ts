@@ -14,7 +14,7 @@ import { classifyDatabaseError } from './db/failures';
 import { ErrorCode, PatronError } from './errors';
 import type { Logger } from './logger';
 import type { Services } from './services';
-import { identify } from './graphql/auth';
+import { INVALID_TOKEN_CHALLENGE, identify } from './graphql/auth';
 import { RequestScope, type ClientInfo, type Context, type Identity } from './graphql/context';
 import { createErrorFormatter } from './graphql/errors';
 import { operationLog } from './graphql/operation-log';
@@ -272,5 +272,7 @@ function throwTooManyRequests(error: unknown): never {
 
 /** Credentials are checked before execution: Apollo answers 401 with the code. */
 function unauthenticated(error: PatronError) {
-  return new GraphQLError(error.message, { extensions: { code: error.code, http: { status: 401 } } });
+  return new GraphQLError(error.message, {
+    extensions: { code: error.code, http: { status: 401, headers: new Map([['www-authenticate', INVALID_TOKEN_CHALLENGE]]) } },
+  });
 }

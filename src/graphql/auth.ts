@@ -3,6 +3,13 @@ import { ErrorCode, PatronError } from '../errors';
 import type { AccessService } from '../services/access';
 import { Context, Identity, Role, rolesOf } from './context';
 
+/**
+ * What a 401 answers in `WWW-Authenticate` (RFC 6750): the scheme to use, and for a credential
+ * that is not one, that it is not.
+ */
+export const BEARER_CHALLENGE = 'Bearer realm="patron"';
+export const INVALID_TOKEN_CHALLENGE = `${BEARER_CHALLENGE}, error="invalid_token"`;
+
 /** Reads `Authorization: Bearer <secret>` (or a bare value): an API key, else a customer token. */
 export async function identify(access: AccessService, header: unknown): Promise<Identity> {
   if (typeof header !== 'string' || !header.trim()) return { kind: 'anonymous' };
@@ -46,7 +53,9 @@ function caller(identity: Context['identity']): string {
 export function checkRoles(context: Context, roles: readonly string[], field?: string): true {
   const mine = rolesOf(context.identity);
   // 401, as for a key that is not one: an operation needing a credential was sent none.
-  if (mine.length === 0) throw new PatronError(ErrorCode.UNAUTHENTICATED, 'Send an API key or customer token: Authorization: Bearer …').withHttpStatus(401);
+  if (mine.length === 0) throw new PatronError(ErrorCode.UNAUTHENTICATED, 'Send an API key or customer token: Authorization: Bearer …').withHttpStatus(401, {
+      'www-authenticate': BEARER_CHALLENGE,
+    });
   if (roles.length > 0 && !roles.some((r) => mine.includes(r as never))) {
     if (!field) throw new PatronError(ErrorCode.FORBIDDEN, 'Your key or token may not do this');
     const hint = COUNTERPARTS[field] ? `; use ${COUNTERPARTS[field]} instead` : '';

@@ -192,6 +192,31 @@ describe('roles', () => {
     }
   });
 
+  test('every 401 says how to authenticate (WWW-Authenticate: Bearer), a 200 does not', async () => {
+    const post = (query: string, auth?: string) =>
+      fetch(s.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...(auth ? { authorization: `Bearer ${auth}` } : {}) },
+        body: JSON.stringify({ query }),
+      });
+    const challenges: Array<{ case: string; status: number; challenge: string | null }> = [];
+    for (const [name, query, auth] of [
+      ['no credential', '{ program { id } }', undefined],
+      ['an unknown key', '{ program { id } }', 'ptn_srv_doesnotexist000000000000000000'],
+      ['a forged token', '{ program { id } }', 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl'],
+      ['no credential, nothing protected asked', '{ __typename }', undefined],
+    ] as const) {
+      const res = await post(query, auth);
+      challenges.push({ case: name, status: res.status, challenge: res.headers.get('www-authenticate') });
+    }
+    expect(challenges).toEqual([
+      { case: 'no credential', status: 401, challenge: 'Bearer realm="patron"' },
+      { case: 'an unknown key', status: 401, challenge: 'Bearer realm="patron", error="invalid_token"' },
+      { case: 'a forged token', status: 401, challenge: 'Bearer realm="patron", error="invalid_token"' },
+      { case: 'no credential, nothing protected asked', status: 200, challenge: null },
+    ]);
+  });
+
   test('a revoked key is refused at once by the instance that revoked it', async () => {
     const created = ok(await s.request(CreateApiKeyDocument, { input: { name: 'soon revoked', role: 'SERVER' } }, B.adminKey)).createApiKey;
     expect(ok(await s.request(ProgramDocument, {}, created.secret)).program.id).toBe(B.programId);
