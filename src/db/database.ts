@@ -1,13 +1,15 @@
 import { createHash, randomUUID } from 'node:crypto';
 import pg from 'pg';
-import { flushOutbox, type OutboxEvent } from './outbox-store';
+import { writeOutbox, type OutboxEvent } from './outbox-store';
 import type { Queryable, Statement } from './statement';
 import { backoffMs, isConflict, refusedInput } from './failures';
+import { PipelinedUnitOfWork, type UnitOfWork } from './unit-of-work';
 
 // Points and money are bounded far below 2^53, so int8 columns read as plain numbers.
 pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
 
 export type { OutboxEvent } from './outbox-store';
+export type { UnitOfWork } from './unit-of-work';
 
 /**
  * What stores run their SQL on: declared statements (`run`), and — only for statements whose
@@ -15,19 +17,6 @@ export type { OutboxEvent } from './outbox-store';
  */
 export interface Sql extends Queryable {
   execute<T = any>(sql: string, params?: readonly unknown[]): Promise<T[]>;
-}
-
-/**
- * One transaction. Besides SQL it offers the two ways work leaves a transaction:
- * - `emit(event)`: a domain event. Handlers registered for it run now, inside the transaction
- *   (the domain hooks); the event is written to the outbox with the transaction, so it is
- *   published if and only if the transaction commits, even if the process dies right after.
- * - `afterCommit(fn)`: in-process work once committed (cache invalidation, waking the relay).
- * A deadlock retry starts with a fresh unit of work: nothing queued by a failed attempt survives.
- */
-export interface UnitOfWork extends Sql {
-  emit(event: OutboxEvent): Promise<void>;
-  afterCommit(fn: () => void): void;
 }
 
 /** Runs inside the transaction for every emitted event (the domain hooks). */
@@ -78,6 +67,8 @@ export class Database implements Sql {
     this.pool = new pg.Pool({
       connectionString,
       max,
+      // A unit of work sends statements without waiting for the answers to earlier ones (see PipelinedUnitOfWork).
+      pipeline: true,
       options: '-c TimeZone=UTC',
       // A runaway statement or a transaction left open cannot hold locks for long.
       statement_timeout: limits.statementTimeoutMs ?? 30_000,
@@ -138,13 +129,13 @@ export class Database implements Sql {
       .join(' ');
     return this.retryingConflicts(attempts, async () => {
       const client = await this.pool.connect();
+      const connection = new PipelinedUnitOfWork(client, (sql) => this.adHocText(sql));
       const outbox: OutboxEvent[] = [];
       const committed: Array<() => void> = [];
       const tx: UnitOfWork = {
-        run: async <P extends readonly unknown[], R>(statement: Statement<P, R>, params: P) =>
-          (await client.query({ name: statement.name, text: statement.text, values: params as unknown as unknown[] })).rows as R[],
-        execute: async <R>(sql: string, params: readonly unknown[] = []) =>
-          (await client.query({ ...this.adHocText(sql), values: params as unknown[] })).rows as R[],
+        run: (statement, params) => connection.run(statement, params),
+        execute: (sql, params) => connection.execute(sql, params),
+        write: (statement, params) => connection.write(statement, params),
         emit: async (event) => {
           outbox.push(event);
           await this.dispatcher(tx, event);
@@ -152,18 +143,18 @@ export class Database implements Sql {
         afterCommit: (fn) => committed.push(fn),
       };
       try {
-        await client.query(begin);
+        connection.begin(begin);
         const result = await work(tx);
-        if (outbox.length > 0) await flushOutbox(tx, outbox);
-        await client.query('commit');
+        // The events and the commit go out together: one round trip.
+        if (outbox.length > 0) writeOutbox(tx, outbox);
+        await connection.commit();
         client.release();
         for (const fn of committed) this.runCommitted(fn);
         if (outbox.length > 0) this.outboxCommitted();
         return result;
       } catch (error) {
         // A connection that cannot roll back is broken: the pool must not hand it out again.
-        const broken = await client.query('rollback').then(() => false, () => true);
-        client.release(broken);
+        client.release(!(await connection.rollback()));
         throw error;
       }
     });

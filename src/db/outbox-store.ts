@@ -1,4 +1,4 @@
-import type { Queryable } from './statement';
+import type { UnitOfWork } from './unit-of-work';
 import { statement } from './statement';
 
 /**
@@ -57,7 +57,8 @@ const insertEvents = statement<
    returning id`,
 );
 
-export async function flushOutbox(tx: Queryable, events: readonly OutboxEvent[]): Promise<void> {
+/** Queues the events' write: it goes out with the transaction's COMMIT. */
+export function writeOutbox(tx: UnitOfWork, events: readonly OutboxEvent[]): void {
   // Per (member, topic): how many events, and for each event how many of its kind come after it.
   const counters = new Map<string, { memberId: string; topic: string; count: number }>();
   for (const e of events) {
@@ -76,7 +77,7 @@ export async function flushOutbox(tx: Queryable, events: readonly OutboxEvent[])
     return counters.get(key)!.count - before - 1;
   });
   const list = [...counters.values()];
-  await tx.run(insertEvents, [
+  tx.write(insertEvents, [
     list.map((c) => c.memberId), list.map((c) => c.topic), list.map((c) => c.count),
     events.map((e) => e.type), events.map((e) => e.topic), events.map((e) => e.programId), events.map((e) => e.memberId),
     fromEnd, events.map((e) => JSON.stringify(e.payload)),

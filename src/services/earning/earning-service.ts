@@ -106,7 +106,7 @@ export class EarningService implements Earning {
   async returnSpend(tx: UnitOfWork, book: AccountBook, minor: number): Promise<void> {
     if (!Number.isSafeInteger(minor) || minor < 0) throw new RangeError(`returnSpend: ${minor} is not a whole amount of minor units`);
     if (minor === 0) return;
-    await tx.run(store.returnSpend, [minor, book.now, book.state.memberId]);
+    tx.write(store.returnSpend, [minor, book.now, book.state.memberId]);
   }
 
   /** An award reversed with reverseEntry gives its rules back what the reversal took, as a cancelled order's does. */
@@ -126,7 +126,7 @@ export class EarningService implements Earning {
     if (changed.length === 0) return;
     // Budget rows are locked in id order, after every account lock, as when the points were awarded.
     await tx.run(store.lockBudgets, [[...new Set(changed.map((r) => r.rule_id))]]);
-    await tx.run(store.addBudgetUsed, [changed.map((r) => r.rule_id), changed.map((r) => -Number(r.points))]);
+    tx.write(store.addBudgetUsed, [changed.map((r) => r.rule_id), changed.map((r) => -Number(r.points))]);
   }
 
   async preview(programId: string, memberId: string, request: Omit<EarningRequest, 'source'>, now: Date): Promise<{ memberPoints: number }> {

@@ -103,7 +103,7 @@ export async function reversePaid(tx: UnitOfWork, books: Books, book: AccountBoo
     takenBack.push({ entryId: award.entryId, takenBack: award.points });
     withdrawn.push(...withdrawnParts(award, award.breakdown.map((part) => part.points), -reversal.amount));
   }
-  await recordTakenBack(tx, row.id, takenBack);
+  recordTakenBack(tx, row.id, takenBack);
   return withdrawn;
 }
 
@@ -145,7 +145,7 @@ export async function returnPart(
     withdrawn.push(...withdrawnParts(award, shares, -reversal.amount));
     if (award.memberId === row.member_id) memberTakenBack += take;
   }
-  await recordTakenBack(tx, row.id, takenBack);
+  recordTakenBack(tx, row.id, takenBack);
   return { memberTakenBack, withdrawn };
 }
 
@@ -203,8 +203,8 @@ interface TakenBack {
   takenBack: number;
 }
 
-async function recordTakenBack(tx: UnitOfWork, orderId: string, awards: TakenBack[]): Promise<void> {
+function recordTakenBack(tx: UnitOfWork, orderId: string, awards: TakenBack[]): void {
   if (awards.length === 0) return;
   const rows = awards.map((a) => ({ entry_id: a.entryId, taken_back: a.takenBack }));
-  await tx.run(store.setTakenBack, [JSON.stringify(rows), orderId]);
+  tx.write(store.setTakenBack, [JSON.stringify(rows), orderId]);
 }

@@ -1,4 +1,5 @@
 import type { Queryable } from '../../db/statement';
+import type { UnitOfWork } from '../../db/unit-of-work';
 import { OrderBenefit, OrderStatus } from '../../entities/order';
 import { ErrorCode, PatronError, apiEnum, notFound } from '../../errors';
 import type { AwardPart, EarnedAward } from '../earning';
@@ -257,7 +258,7 @@ export function duplicateOrder(orderId: string, status: OrderStatus | null): Pat
  * rules nothing (earn base 0).
  */
 export async function insertOrder(
-  tx: Queryable,
+  tx: UnitOfWork,
   o: {
     id: string; programId: string; book: AccountBook; order: CheckedOrder; currency: string; pointValueMinor: number;
     quote: CheckoutQuote; authorizationId: string | null; tierDiscount: TierDiscount | null;
@@ -295,19 +296,19 @@ export async function insertOrder(
       earn_base_minor: tierSplit ? 0 : quote.earningBase.lines[i].eligibleMoneyMinor,
     };
   });
-  await tx.run(store.insertLines, [o.id, JSON.stringify(lines)]);
+  tx.write(store.insertLines, [o.id, JSON.stringify(lines)]);
 }
 
 /** The order paid: its capture, the money it added to the spend and what the rules gave for it, in one statement. */
-export async function markPaid(
-  tx: Queryable,
+export function markPaid(
+  tx: UnitOfWork,
   orderId: string,
   paid: { now: Date; captureEntryId: number | null; spendAddedMinor: number; awards: readonly PaidAward[] },
-): Promise<void> {
+): void {
   const rows: store.NewAward[] = paid.awards.map((a) => ({
     entry_id: a.entryId, account_id: a.accountId, member_id: a.memberId, points: a.points, referrer_level: a.referrerLevel,
   }));
-  await tx.run(store.markPaid, [orderId, paid.now, paid.captureEntryId, paid.spendAddedMinor, JSON.stringify(rows)]);
+  tx.write(store.markPaid, [orderId, paid.now, paid.captureEntryId, paid.spendAddedMinor, JSON.stringify(rows)]);
 }
 
 // ── Idempotent replays ───────────────────────────────────────────────────────

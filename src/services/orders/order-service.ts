@@ -142,7 +142,7 @@ export class OrderService {
         awards = paidAwards(outcome.awards);
         spendAddedMinor = outcome.spendAddedMinor;
       }
-      await markPaid(tx, row.id, { now: book.now, captureEntryId, spendAddedMinor, awards });
+      markPaid(tx, row.id, { now: book.now, captureEntryId, spendAddedMinor, awards });
       await raise(tx, OrderEvent.PAID, ORDER_TOPIC, book.state, { id: row.id, orderId: row.order_id, occurredAt: book.now });
       return { order: asPaid(order, awards, book.now), account: snapshot(book) };
     });
@@ -168,7 +168,7 @@ export class OrderService {
         await this.earning.returnSpend(tx, book, Number(row.spend_added_minor));
         pointsReturned = Number(row.points_redeemed);
       }
-      await tx.run(store.markCancelled, [pointsReturned, book.now, book.now, row.id]);
+      tx.write(store.markCancelled, [pointsReturned, book.now, book.now, row.id]);
       await raise(tx, OrderEvent.CANCELLED, ORDER_TOPIC, book.state, { id: row.id, orderId: row.order_id, occurredAt: book.now });
       return { order: await loadOrder(tx, ctx.programId, { id: row.id }), account: snapshot(book) };
     });
@@ -197,13 +197,13 @@ export class OrderService {
       await this.earning.returnSpend(tx, book, spendReturned(lines, spendAdded) - spendReturned(order.lines, spendAdded));
 
       const quantities = lines.map((l) => ({ line_index: l.index, refunded_quantity: l.refundedQuantity }));
-      await tx.run(store.setRefundedQuantities, [JSON.stringify(quantities), row.id]);
+      tx.write(store.setRefundedQuantities, [JSON.stringify(quantities), row.id]);
       const status = totals.complete ? OrderStatus.REFUNDED : OrderStatus.PARTIALLY_REFUNDED;
-      await tx.run(store.markRefunded, [status, totals.pointsReturned, book.now, book.now, row.id]);
+      tx.write(store.markRefunded, [status, totals.pointsReturned, book.now, book.now, row.id]);
       await raise(tx, OrderEvent.LINES_REFUNDED, ORDER_TOPIC, book.state, { id: row.id, orderId: row.order_id, occurredAt: book.now });
       const refundLines = [...returned].map(([lineIndex, quantity]) => ({ lineIndex, sku: order.lines[lineIndex].sku, quantity }));
       const refundId = randomUUID();
-      await tx.run(store.insertRefund, [
+      tx.write(store.insertRefund, [
         refundId, row.id, JSON.stringify(refundLines), Math.max(pointsBack, 0), memberTakenBack, input.reason ?? null, book.now,
       ]);
       const updated = await loadOrder(tx, ctx.programId, { id: row.id });

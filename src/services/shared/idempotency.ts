@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Queryable } from '../../db/statement';
+import type { UnitOfWork } from '../../db/unit-of-work';
 import { storeAnswer, takeTurn } from './idempotency-store';
 import { ErrorCode, PatronError, badInput } from '../../errors';
 
@@ -37,7 +37,7 @@ export interface IdempotentCall<T> {
  * under the same key is an IDEMPOTENCY_CONFLICT. The key is written once, with the result, as
  * the call's last write; if the work fails, the transaction rolls back and the key stays free.
  */
-export async function once<T>(tx: Queryable, call: IdempotentCall<T>, work: () => Promise<T>): Promise<T> {
+export async function once<T>(tx: UnitOfWork, call: IdempotentCall<T>, work: () => Promise<T>): Promise<T> {
   checkIdempotencyKey(call.key);
   const hash = requestHash(call.operation, call.input);
   const [first] = await tx.run(takeTurn, [call.programId, call.key]);
@@ -48,7 +48,8 @@ export async function once<T>(tx: Queryable, call: IdempotentCall<T>, work: () =
   const result = await work();
   // Serialized once: the stored text, and (parsed back) the first answer, so both are equal.
   const stored = JSON.stringify(result);
-  await tx.run(storeAnswer, [call.programId, call.key, call.operation, hash, stored]);
+  // Nothing reads it back in this transaction: it goes out with the commit.
+  tx.write(storeAnswer, [call.programId, call.key, call.operation, hash, stored]);
   return call.revive(JSON.parse(stored));
 }
 

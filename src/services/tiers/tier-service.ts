@@ -11,7 +11,7 @@ import { applyRequalification, previewCounts, runRequalify } from './requalify-s
 import { checkStructure } from './structure-input';
 import {
   findMemberId, insertHistory, insertStructure, latestVersion, loadContributions, loadHistory, loadStructure, lockMemberAccount, lockProgram,
-  orderQualification, programTimeZone, readMemberTier, syncOrderQualification, tieredPrograms, windowAmount, writeMemberTier,
+  orderQualification, programTimeZone, readMemberTier, syncOrderQualification, tieredPrograms, windowAmount, writeMemberTier, writeOrderQualification,
 } from './tier-store';
 import type {
   GrantKind, MemberTierState, TierChange, TierChangeReason, TierHistoryRecord, TierLevel, TierStatusRecord, TierStructure,
@@ -61,7 +61,7 @@ export class TierService {
   /** Follows the order lifecycle: qualification on pay, take-back on cancel and returns. */
   subscribe(hooks: DomainHooks): void {
     hooks
-      .on('order.paid', (tx, e) => this.onOrderPaid(tx, e.payload.id, new Date(e.payload.occurredAt)))
+      .on('order.paid', (tx, e) => this.onOrderPaid(tx, e.programId, e.payload.id, new Date(e.payload.occurredAt)))
       .on('order.cancelled', (tx, e) => this.onOrderReversed(tx, e.payload.id, new Date(e.payload.occurredAt)))
       .on('order.lines_refunded', (tx, e) => this.onOrderReversed(tx, e.payload.id, new Date(e.payload.occurredAt)));
   }
@@ -228,11 +228,15 @@ export class TierService {
   // ---- order hooks (called inside the order's transaction, the member's account locked) --------
 
   /** An order was paid: it counts for qualification from now, and lifts the member at once if it reaches a higher tier. */
-  async onOrderPaid(tx: UnitOfWork, orderId: string, now: Date): Promise<void> {
+  async onOrderPaid(tx: UnitOfWork, programId: string, orderId: string, now: Date): Promise<void> {
+    const { structure, timeZone } = await this.programTiers(tx, programId);
+    if (!structure) {
+      // No tier to lift: the order is only counted, for a structure saved later; nothing here reads it back.
+      writeOrderQualification(tx, orderId, now);
+      return;
+    }
     const row = await syncOrderQualification(tx, orderId, now);
     if (!row) return;
-    const { structure, timeZone } = await this.programTiers(tx, row.programId);
-    if (!structure) return;
     // Most payments lift no one: decide on a plain read, and lock the member's tier row only to
     // write it (the decision is taken again under the lock). A member at the top level needs no sum.
     const top = structure.levels[structure.levels.length - 1]?.rank ?? -1;

@@ -5,6 +5,7 @@
  * differ by the metric's column or the way a member is named are one statement per variant.
  */
 import type { Queryable } from '../../db/statement';
+import type { UnitOfWork } from '../../db/unit-of-work';
 import { statement, type Statement } from '../../db/statement';
 import type { Contribution } from './qualification';
 import type {
@@ -268,6 +269,11 @@ const windowAmountStatement = perMetric<[memberId: string, to: Date, from: Date 
  * and the member's own awards less what was taken back; nothing once it is cancelled or
  * refunded. Delivery does not count. Returns the member and the row, or null for an unpaid order.
  */
+/** {@link syncOrderQualification} when nothing reads the row back: it goes out with the next statement or the commit. */
+export function writeOrderQualification(tx: UnitOfWork, orderId: string, now: Date): void {
+  tx.write(syncOrderQualificationStatement, [now, orderId]);
+}
+
 export async function syncOrderQualification(
   tx: Queryable,
   orderId: string,

@@ -1,0 +1,199 @@
+import net from 'node:net';
+import { Database } from '../../src/db/database';
+import { statement } from '../../src/db/statement';
+import { createTestDatabase, type TestDatabase } from '../support/database';
+
+/**
+ * A unit of work runs on a pipelined connection: BEGIN goes out with the first statement, and
+ * writes queued with `tx.write` go out with the next statement the work waits for, or with
+ * COMMIT. These tests hold it to a plain transaction's guarantees: order, all or nothing, the
+ * failure that says what went wrong, retries of conflicts, and a connection left healthy.
+ */
+
+let db: TestDatabase;
+let database: Database;
+
+const insertNote = statement<[id: number, text: string], never>('uow_test.insert_note', 'insert into uow_note (id, text) values (?, ?)');
+const failWith = statement<[sqlstate: string], never>('uow_test.fail_with', 'select uow_fail(?)');
+const notes = statement<[], { id: number; text: string }>('uow_test.notes', 'select id, text from uow_note order by id');
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  database = new Database(db.url, 2);
+  await database.execute(`create table uow_note (id int primary key, text text not null)`);
+  await database.execute(`create function uow_fail(sqlstate text) returns void language plpgsql as $$
+    begin raise exception 'failed on purpose' using errcode = sqlstate; end $$`);
+});
+afterAll(async () => {
+  await database.close();
+  await db.drop();
+});
+beforeEach(() => database.execute('truncate uow_note'));
+
+const committedNotes = async () => (await database.run(notes, [])).map((n) => `${n.id}:${n.text}`);
+
+test('queued writes run in order before the next statement, which sees them; COMMIT takes them all', async () => {
+  const seen = await database.transaction(async (tx) => {
+    tx.write(insertNote, [1, 'first']);
+    tx.write(insertNote, [2, 'second']);
+    const inside = (await tx.run(notes, [])).map((n) => n.text);
+    tx.write(insertNote, [3, 'with the commit']);
+    return inside;
+  });
+  expect(seen).toEqual(['first', 'second']);
+  expect(await committedNotes()).toEqual(['1:first', '2:second', '3:with the commit']);
+});
+
+/**
+ * A TCP relay to PostgreSQL that counts round trips: each time the client speaks after the
+ * database answered. In the same process as the client, so what the client writes in one turn of
+ * the event loop is all in the relay's socket before the relay reads it.
+ */
+async function roundTripCounter(target: URL): Promise<{ url: string; roundTrips: () => number; reset: () => void; close: () => Promise<void> }> {
+  let roundTrips = 0;
+  let answered = true;
+  const sockets = new Set<net.Socket>();
+  const relay = net.createServer((client) => {
+    const server = net.connect(Number(target.port || 5432), target.hostname);
+    for (const s of [client, server]) {
+      sockets.add(s);
+      s.on('error', () => undefined);
+      s.on('close', () => (client.destroy(), server.destroy()));
+    }
+    client.on('data', (chunk) => {
+      if (answered) roundTrips++;
+      answered = false;
+      server.write(chunk);
+    });
+    server.on('data', (chunk) => {
+      answered = true;
+      client.write(chunk);
+    });
+  });
+  await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
+  const url = new URL(target.href);
+  url.hostname = '127.0.0.1';
+  url.port = String((relay.address() as net.AddressInfo).port);
+  return {
+    url: url.href,
+    roundTrips: () => roundTrips,
+    reset: () => (roundTrips = 0),
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise((resolve) => relay.close(resolve));
+    },
+  };
+}
+
+test('BEGIN travels with the first statement and queued writes with the next statement or COMMIT: two round trips, not six', async () => {
+  const counter = await roundTripCounter(new URL(db.url));
+  const counted = new Database(counter.url, 1);
+  try {
+    const unitOfWork = () =>
+      counted.transaction(async (tx) => {
+        tx.write(insertNote, [1, 'first']);
+        tx.write(insertNote, [2, 'second']);
+        const seen = await tx.run(notes, []);
+        tx.write(insertNote, [3, `after seeing ${seen.length}`]);
+      });
+    // Connected, and every statement prepared on the connection, before counting.
+    await unitOfWork();
+    await counted.execute('truncate uow_note');
+    counter.reset();
+    await unitOfWork();
+    expect({ roundTrips: counter.roundTrips(), notes: await committedNotes() }).toEqual({
+      roundTrips: 2,
+      notes: ['1:first', '2:second', '3:after seeing 2'],
+    });
+    // The same statements, each waited for: one round trip each, and COMMIT's.
+    counter.reset();
+    await counted.transaction(async (tx) => {
+      for (const id of [4, 5]) await tx.run(insertNote, [id, 'waited for']);
+      await tx.run(notes, []);
+      await tx.run(insertNote, [6, 'waited for']);
+    });
+    expect(counter.roundTrips()).toBe(5);
+  } finally {
+    await counted.close();
+    await counter.close();
+  }
+});
+
+test('the first statement, sent with BEGIN, is inside the transaction: a failure later rolls it back', async () => {
+  await expect(
+    database.transaction(async (tx) => {
+      await tx.run(insertNote, [1, 'rolled back']);
+      throw new Error('the work changed its mind');
+    }),
+  ).rejects.toThrow('the work changed its mind');
+  expect(await committedNotes()).toEqual([]);
+});
+
+test('a queued write that fails fails the unit of work with its own error, at the next statement or at COMMIT', async () => {
+  await database.run(insertNote, [1, 'already there']);
+  const afterCommit: string[] = [];
+
+  // Found at the next statement: its error, not "current transaction is aborted".
+  const atNextStatement = await database
+    .transaction(async (tx) => {
+      tx.afterCommit(() => afterCommit.push('next'));
+      tx.write(insertNote, [2, 'lost with the rest']);
+      tx.write(insertNote, [1, 'duplicate']);
+      tx.write(insertNote, [3, 'never runs']);
+      await tx.run(notes, []);
+      return 'went on';
+    })
+    .catch((error: { code?: string; constraint?: string }) => ({ code: error.code, constraint: error.constraint }));
+  expect(atNextStatement).toEqual({ code: '23505', constraint: 'uow_note_pkey' });
+
+  // Found at COMMIT: the commit is refused, nothing is kept.
+  const atCommit = await database
+    .transaction(async (tx) => {
+      tx.afterCommit(() => afterCommit.push('commit'));
+      await tx.run(insertNote, [4, 'lost with the rest']);
+      tx.write(insertNote, [1, 'duplicate']);
+    })
+    .catch((error: { code?: string }) => ({ code: error.code }));
+  expect(atCommit).toEqual({ code: '23505' });
+
+  expect(afterCommit).toEqual([]);
+  expect(await committedNotes()).toEqual(['1:already there']);
+  // Both connections went back to the pool in a usable state.
+  for (let i = 0; i < 4; i++) await database.transaction(async (tx) => tx.write(insertNote, [10 + i, 'after']));
+  expect(await committedNotes()).toHaveLength(5);
+});
+
+test('a deadlock or serialization failure in a queued write is retried from the start; the failed attempt keeps nothing', async () => {
+  let attempt = 0;
+  await database.transaction(async (tx) => {
+    attempt++;
+    tx.write(insertNote, [attempt, `attempt ${attempt}`]);
+    if (attempt === 1) tx.write(failWith, ['40001']);
+    if (attempt === 2) tx.write(failWith, ['40P01']);
+  });
+  expect(attempt).toBe(3);
+  expect(await committedNotes()).toEqual(['3:attempt 3']);
+});
+
+test('a failure the work throws while writes are still queued drops them', async () => {
+  await expect(
+    database.transaction(async (tx) => {
+      tx.write(insertNote, [1, 'queued, never sent']);
+      throw new Error('refused before any statement');
+    }),
+  ).rejects.toThrow('refused before any statement');
+  expect(await committedNotes()).toEqual([]);
+});
+
+test('a unit of work refused by a queued write hands its connection back to the pool, idle', async () => {
+  const pool = database.pool;
+  const refused = await database
+    .transaction(async (tx) => {
+      tx.write(insertNote, [1, 'x'.repeat(10)]);
+      tx.write(failWith, ['22023']);
+    })
+    .catch((error: { code?: string }) => error.code);
+  expect(refused).toBe('22023');
+  expect(await committedNotes()).toEqual([]);
+  expect({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }).toEqual({ total: pool.totalCount, idle: pool.totalCount, waiting: 0 });
+});
