@@ -1,4 +1,4 @@
-import type pg from 'pg';
+import pg from 'pg';
 import type { Queryable, Statement } from './statement';
 import type { OutboxEvent } from './outbox-store';
 
@@ -44,6 +44,8 @@ export class PipelinedUnitOfWork {
   /** Statements sent without waiting; each settles (never rejects) once answered. */
   private readonly unanswered: Array<Promise<void>> = [];
   private firstFailure: { error: unknown } | null = null;
+  /** A statement failed in pg, not in PostgreSQL (a parameter it could not encode, a lost connection). */
+  private failedInClient = false;
 
   constructor(
     private readonly client: pg.PoolClient,
@@ -74,33 +76,44 @@ export class PipelinedUnitOfWork {
     if (result.command !== 'COMMIT') throw new Error(`The transaction did not commit (${result.command})`);
   }
 
-  /** Waits for everything sent, then rolls back; false when the connection could not (it is broken). */
+  /**
+   * Waits for everything sent, then rolls back; false when the connection must not be used again:
+   * it could not roll back, or pg failed a statement itself (its recovery from a parameter it
+   * cannot encode closes the prepared statement on the server while pg still counts it prepared).
+   */
   async rollback(): Promise<boolean> {
     this.queued.length = 0;
     await Promise.all(this.unanswered);
-    return this.client.query('rollback').then(
+    const rolledBack = await this.client.query('rollback').then(
       () => true,
       () => false,
     );
+    return rolledBack && !this.failedInClient;
   }
 
   /** Sends the queued statements and then `query`, without waiting in between; the first failure wins. */
   private async send(query: QueryText): Promise<pg.QueryResult> {
-    for (const queued of this.queued.splice(0)) {
-      this.unanswered.push(
-        this.client.query(queued).then(
-          () => undefined,
-          (error: unknown) => {
-            this.firstFailure ??= { error };
-          },
-        ),
-      );
+    if (this.queued.length > 0) {
+      for (const queued of this.queued.splice(0)) {
+        const answered = new Promise<void>((settled) =>
+          this.client.query(queued, (error) => {
+            if (error) this.failed(error);
+            settled();
+          }),
+        );
+        this.unanswered.push(answered);
+      }
+      // pg reports a statement it could not send by the next tick. Sending `query` (COMMIT above
+      // all) behind it would commit without it, so stop here: the caller rolls back.
+      await new Promise((resolve) => process.nextTick(resolve));
+      if (this.firstFailure) throw this.firstFailure.error;
     }
     let result: pg.QueryResult | undefined;
     let failure: unknown;
     try {
       result = await this.client.query(query);
     } catch (error) {
+      this.failed(error);
       failure = error;
     }
     // Answers come in order, so what was sent before has been answered: did any of it fail?
@@ -108,5 +121,10 @@ export class PipelinedUnitOfWork {
     if (this.firstFailure) throw this.firstFailure.error;
     if (!result) throw failure;
     return result;
+  }
+
+  private failed(error: unknown): void {
+    this.firstFailure ??= { error };
+    if (!(error instanceof pg.DatabaseError)) this.failedInClient = true;
   }
 }

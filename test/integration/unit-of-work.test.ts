@@ -14,6 +14,7 @@ let db: TestDatabase;
 let database: Database;
 
 const insertNote = statement<[id: number, text: string], never>('uow_test.insert_note', 'insert into uow_note (id, text) values (?, ?)');
+const insertOtherNote = statement<[id: number, text: string], never>('uow_test.insert_other_note', 'insert into uow_note (id, text) values (?, ?)');
 const failWith = statement<[sqlstate: string], never>('uow_test.fail_with', 'select uow_fail(?)');
 const notes = statement<[], { id: number; text: string }>('uow_test.notes', 'select id, text from uow_note order by id');
 
@@ -175,7 +176,7 @@ test('a deadlock or serialization failure in a queued write is retried from the 
   expect(await committedNotes()).toEqual(['3:attempt 3']);
 });
 
-test('a failure the work throws while writes are still queued drops them', async () => {
+test('writes still queued when the work throws are never committed', async () => {
   await expect(
     database.transaction(async (tx) => {
       tx.write(insertNote, [1, 'queued, never sent']);
@@ -185,15 +186,41 @@ test('a failure the work throws while writes are still queued drops them', async
   expect(await committedNotes()).toEqual([]);
 });
 
-test('a unit of work refused by a queued write hands its connection back to the pool, idle', async () => {
+const idleInTransaction = async () =>
+  Number(
+    (await database.execute(`select count(*) as n from pg_stat_activity where datname = current_database() and state like 'idle in transaction%'`))[0].n,
+  );
+
+test('a unit of work refused by a queued write leaves its connection in the pool, out of any transaction', async () => {
   const pool = database.pool;
+  await database.transaction(async (tx) => tx.run(notes, [])); // at least one connection is pooled
+  const pooled = pool.totalCount;
   const refused = await database
     .transaction(async (tx) => {
-      tx.write(insertNote, [1, 'x'.repeat(10)]);
+      tx.write(insertNote, [1, 'lost with the rest']);
       tx.write(failWith, ['22023']);
     })
     .catch((error: { code?: string }) => error.code);
   expect(refused).toBe('22023');
   expect(await committedNotes()).toEqual([]);
-  expect({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }).toEqual({ total: pool.totalCount, idle: pool.totalCount, waiting: 0 });
+  expect({ pooled: pool.totalCount, idleInTransaction: await idleInTransaction() }).toEqual({ pooled, idleInTransaction: 0 });
+});
+
+test('a queued write pg cannot send (a parameter it cannot encode) fails the unit of work whole: nothing commits', async () => {
+  const unencodable = { toPostgres: () => { throw new Error('this value cannot be sent'); } } as unknown as string;
+  const pool = database.pool;
+  const failed = await database
+    .transaction(async (tx) => {
+      await tx.run(insertNote, [1, 'before']);
+      tx.write(insertNote, [2, unencodable]);
+      tx.write(insertOtherNote, [3, 'after']);
+    })
+    .catch((error: Error) => error.message);
+  expect(failed).toBe('this value cannot be sent');
+  expect(await committedNotes()).toEqual([]);
+  // pg's own recovery from such a failure closes the statement on the server behind its back:
+  // the connection is not handed out again.
+  expect(await idleInTransaction()).toBe(0);
+  for (let i = 0; i < 2 * pool.options.max!; i++) await database.transaction(async (tx) => tx.run(insertNote, [10 + i, 'still works']));
+  expect(await committedNotes()).toHaveLength(2 * pool.options.max!);
 });

@@ -269,11 +269,6 @@ const windowAmountStatement = perMetric<[memberId: string, to: Date, from: Date 
  * and the member's own awards less what was taken back; nothing once it is cancelled or
  * refunded. Delivery does not count. Returns the member and the row, or null for an unpaid order.
  */
-/** {@link syncOrderQualification} when nothing reads the row back: it goes out with the next statement or the commit. */
-export function writeOrderQualification(tx: UnitOfWork, orderId: string, now: Date): void {
-  tx.write(syncOrderQualificationStatement, [now, orderId]);
-}
-
 export async function syncOrderQualification(
   tx: Queryable,
   orderId: string,
@@ -282,6 +277,11 @@ export async function syncOrderQualification(
   const [row] = await tx.run(syncOrderQualificationStatement, [now, orderId]);
   if (!row) return null;
   return { memberId: row.member_id, programId: row.program_id, qualifiedAt: new Date(row.qualified_at), moneyMinor: Number(row.money_minor), points: Number(row.points) };
+}
+
+/** {@link syncOrderQualification} when nothing reads the row back: it goes out with the next statement or the commit. */
+export function writeOrderQualification(tx: UnitOfWork, orderId: string, now: Date): void {
+  tx.write(syncOrderQualificationStatement, [now, orderId]);
 }
 
 /** What the order counts for as recorded (before a sync), or null when it never counted. */
