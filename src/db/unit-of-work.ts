@@ -71,6 +71,10 @@ export class PipelinedUnitOfWork {
 
   /** Sends what is queued and COMMIT; throws the first failure (the transaction then rolled back). */
   async commit(): Promise<void> {
+    this.sendQueued();
+    // pg refuses some statements without sending them (see sendQueued), by the next tick at the
+    // latest: COMMIT sent behind one would commit the transaction without it.
+    await new Promise((resolve) => process.nextTick(resolve));
     const result = await this.send({ text: 'commit' });
     // COMMIT of a transaction a statement aborted rolls it back instead (and says ROLLBACK).
     if (result.command !== 'COMMIT') throw new Error(`The transaction did not commit (${result.command})`);
@@ -91,23 +95,15 @@ export class PipelinedUnitOfWork {
     return rolledBack && !this.failedInClient;
   }
 
-  /** Sends the queued statements and then `query`, without waiting in between; the first failure wins. */
+  /**
+   * Sends the queued writes and then `query`, without waiting in between. It sends before its
+   * first await, so statements go out, and run, in the order the work asked for them. The first
+   * failure wins.
+   */
   private async send(query: QueryText): Promise<pg.QueryResult> {
-    if (this.queued.length > 0) {
-      for (const queued of this.queued.splice(0)) {
-        const answered = new Promise<void>((settled) =>
-          this.client.query(queued, (error) => {
-            if (error) this.failed(error);
-            settled();
-          }),
-        );
-        this.unanswered.push(answered);
-      }
-      // pg reports a statement it could not send by the next tick. Sending `query` (COMMIT above
-      // all) behind it would commit without it, so stop here: the caller rolls back.
-      await new Promise((resolve) => process.nextTick(resolve));
-      if (this.firstFailure) throw this.firstFailure.error;
-    }
+    this.sendQueued();
+    // Something failed already (a write pg could not encode was never sent): nothing more runs.
+    this.throwFirstFailure();
     let result: pg.QueryResult | undefined;
     let failure: unknown;
     try {
@@ -118,9 +114,30 @@ export class PipelinedUnitOfWork {
     }
     // Answers come in order, so what was sent before has been answered: did any of it fail?
     if (this.unanswered.length > 0) await Promise.all(this.unanswered.splice(0));
-    if (this.firstFailure) throw this.firstFailure.error;
+    this.throwFirstFailure();
     if (!result) throw failure;
     return result;
+  }
+
+  /**
+   * Sends the queued writes, each answered by a callback that records its failure: pg calls it
+   * at once for a parameter it cannot encode, on the next tick for a statement it refuses to
+   * send, and otherwise when PostgreSQL answers.
+   */
+  private sendQueued(): void {
+    for (const queued of this.queued.splice(0)) {
+      const answered = new Promise<void>((settled) =>
+        this.client.query(queued, (error) => {
+          if (error) this.failed(error);
+          settled();
+        }),
+      );
+      this.unanswered.push(answered);
+    }
+  }
+
+  private throwFirstFailure(): void {
+    if (this.firstFailure) throw this.firstFailure.error;
   }
 
   private failed(error: unknown): void {

@@ -114,6 +114,13 @@ test('BEGIN travels with the first statement and queued writes with the next sta
       await tx.run(insertNote, [6, 'waited for']);
     });
     expect(counter.roundTrips()).toBe(5);
+    // Statements asked for together go out together, and run in the order asked: the read sees the insert.
+    counter.reset();
+    const seen = await counted.transaction(async (tx) => {
+      const [, rows] = await Promise.all([tx.run(insertNote, [7, 'asked together']), tx.run(notes, [])]);
+      return rows.length;
+    });
+    expect({ roundTrips: counter.roundTrips(), seen }).toEqual({ roundTrips: 2, seen: 7 });
   } finally {
     await counted.close();
     await counter.close();

@@ -3,7 +3,7 @@ import { entryPosted } from './ledger-events';
 import { EntryKind } from '../../entities/ledger-entry';
 import { MemberStatus } from '../../entities/member';
 import { ErrorCode, PatronError, apiEntryId, notFound } from '../../errors';
-import { memberLookup } from '../members';
+import { memberLookup, memberRefColumn, type MemberKey } from '../members';
 import { pgArray, type MemberRef } from '../shared';
 import { accrualRows, planAccrual, type NewAccrual, type PlannedAccrual } from './accruals';
 import * as store from './book-store';
@@ -49,8 +49,15 @@ export class AccountBook {
    * Locks the member's account (SELECT … FOR UPDATE) and brings it up to date: lots past
    * their expiry are expired and pending lots whose time has come become available.
    */
-  static async open(tx: UnitOfWork, programId: string, member: MemberRef, now: Date): Promise<AccountBook> {
-    const [column, value] = await memberLookup(tx, programId, member);
+  static open(tx: UnitOfWork, programId: string, member: MemberRef, now: Date): Promise<AccountBook> {
+    // A phone is first read in the program's region; any other reference is locked before open
+    // first awaits, so a statement sent right after the call runs under the lock (see lockOrder).
+    if ('phone' in member) return memberLookup(tx, programId, member).then(([column, value]) => AccountBook.lock(tx, programId, member, column, value, now));
+    const [column, value] = memberRefColumn(member);
+    return AccountBook.lock(tx, programId, member, column, value, now);
+  }
+
+  private static async lock(tx: UnitOfWork, programId: string, member: MemberRef, column: MemberKey, value: string, now: Date): Promise<AccountBook> {
     const [row] = await tx.run(store.lockAccount[column], [now, now, value, programId]);
     if (!row) throw notFound('Member', { member });
     const book = new AccountBook(tx, {

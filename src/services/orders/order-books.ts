@@ -20,6 +20,7 @@ export class Books {
     private readonly now: Date,
   ) {}
 
+  /** Sends the lock before it first awaits (see AccountBook.open). */
   async open(member: MemberRef): Promise<AccountBook> {
     const known = 'id' in member ? this.byMember.get(member.id) : undefined;
     if (known) return known;
@@ -49,7 +50,8 @@ export async function lockOrder<R>(
 ): Promise<{ row: R; book: AccountBook }> {
   const [found] = await tx.run(store.findOrderMember, [programId, orderId]);
   if (!found) throw notFound('Order', { orderId });
-  const book = await books.open({ id: found.member_id });
-  const [row] = await tx.run(read, [programId, orderId]);
+  // One round trip: the lock is sent first and the read right behind it, and PostgreSQL runs
+  // them in that order, so the order is read under the lock.
+  const [book, [row]] = await Promise.all([books.open({ id: found.member_id }), tx.run(read, [programId, orderId])]);
   return { row, book };
 }
