@@ -61,7 +61,8 @@ export class TierService {
   /** Follows the order lifecycle: qualification on pay, take-back on cancel and returns. */
   subscribe(hooks: DomainHooks): void {
     hooks
-      .on('order.paid', (tx, e) => this.onOrderPaid(tx, e.programId, e.payload.id, new Date(e.payload.occurredAt)))
+      // An order's events always name its member (raised with the member's account).
+      .on('order.paid', (tx, e) => this.onOrderPaid(tx, e.programId, e.memberId!, e.payload.id, new Date(e.payload.occurredAt)))
       .on('order.cancelled', (tx, e) => this.onOrderReversed(tx, e.payload.id, new Date(e.payload.occurredAt)))
       .on('order.lines_refunded', (tx, e) => this.onOrderReversed(tx, e.payload.id, new Date(e.payload.occurredAt)));
   }
@@ -228,21 +229,26 @@ export class TierService {
   // ---- order hooks (called inside the order's transaction, the member's account locked) --------
 
   /** An order was paid: it counts for qualification from now, and lifts the member at once if it reaches a higher tier. */
-  async onOrderPaid(tx: UnitOfWork, programId: string, orderId: string, now: Date): Promise<void> {
+  async onOrderPaid(tx: UnitOfWork, programId: string, memberId: string, orderId: string, now: Date): Promise<void> {
     const { structure, timeZone } = await this.programTiers(tx, programId);
     if (!structure) {
       // No tier to lift: the order is only counted, for a structure saved later; nothing here reads it back.
       writeOrderQualification(tx, orderId, now);
       return;
     }
-    const row = await syncOrderQualification(tx, orderId, now);
+    // Most payments lift no one: decide on plain reads, and lock the member's tier row only to
+    // write it (the decision is taken again under the lock). The qualification, the member's tier
+    // and the window's sum go out together, in one round trip; PostgreSQL runs them in that order,
+    // so the sum counts this order.
+    const [row, tier, amount] = await Promise.all([
+      syncOrderQualification(tx, orderId, now),
+      readMemberTier(tx, memberId),
+      windowAmount(tx, memberId, structure.metric, windowStart(now, structure.window, timeZone), now),
+    ]);
     if (!row) return;
-    // Most payments lift no one: decide on a plain read, and lock the member's tier row only to
-    // write it (the decision is taken again under the lock). A member at the top level needs no sum.
     const top = structure.levels[structure.levels.length - 1]?.rank ?? -1;
-    const seen = inForce(await readMemberTier(tx, row.memberId), structure, now).earned?.rank ?? -1;
+    const seen = inForce(tier, structure, now).earned?.rank ?? -1;
     if (seen >= top) return;
-    const amount = await windowAmount(tx, row.memberId, structure.metric, windowStart(now, structure.window, timeZone), now);
     const qualified = rankFor(amount, structure.levels);
     if (qualified <= seen) return;
     const state = await readMemberTier(tx, row.memberId, true);
