@@ -104,19 +104,18 @@ export class PipelinedUnitOfWork {
     this.sendQueued();
     // Something failed already (a write pg could not encode was never sent): nothing more runs.
     this.throwFirstFailure();
-    let result: pg.QueryResult | undefined;
-    let failure: unknown;
-    try {
-      result = await this.client.query(query);
-    } catch (error) {
-      this.failed(error);
-      failure = error;
-    }
+    // Failures are recorded in pg's callback, as answers arrive, so the first one on the wire is
+    // the first recorded, whichever statement (queued or awaited, in whatever branch) it was.
+    const result = await new Promise<pg.QueryResult | null>((answered) =>
+      this.client.query(query, (error, res) => {
+        if (error) this.failed(error);
+        answered(error ? null : res);
+      }),
+    );
     // Answers come in order, so what was sent before has been answered: did any of it fail?
     if (this.unanswered.length > 0) await Promise.all(this.unanswered.splice(0));
     this.throwFirstFailure();
-    if (!result) throw failure;
-    return result;
+    return result!;
   }
 
   /**

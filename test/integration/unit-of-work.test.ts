@@ -183,6 +183,23 @@ test('a deadlock or serialization failure in a queued write is retried from the 
   expect(await committedNotes()).toEqual(['3:attempt 3']);
 });
 
+test('statements asked for together: the failure first on the wire is the one reported, whichever branch sent it', async () => {
+  let attempt = 0;
+  await database.transaction(async (tx) => {
+    attempt++;
+    await Promise.all([
+      attempt === 1 ? tx.run(failWith, ['40P01']) : tx.run(notes, []),
+      (async () => {
+        tx.write(insertNote, [attempt, `attempt ${attempt}`]);
+        return tx.run(notes, []);
+      })(),
+    ]);
+  });
+  // The deadlock, not the "transaction is aborted" of the branch behind it: retried once.
+  expect(attempt).toBe(2);
+  expect(await committedNotes()).toEqual(['2:attempt 2']);
+});
+
 test('writes still queued when the work throws are never committed', async () => {
   await expect(
     database.transaction(async (tx) => {

@@ -240,10 +240,11 @@ export class TierService {
     // write it (the decision is taken again under the lock). The qualification, the member's tier
     // and the window's sum go out together, in one round trip; PostgreSQL runs them in that order,
     // so the sum counts this order.
+    const from = windowStart(now, structure.window, timeZone);
     const [row, tier, amount] = await Promise.all([
       syncOrderQualification(tx, orderId, now),
       readMemberTier(tx, memberId),
-      windowAmount(tx, memberId, structure.metric, windowStart(now, structure.window, timeZone), now),
+      windowAmount(tx, memberId, structure.metric, from, now),
     ]);
     if (!row) return;
     const top = structure.levels[structure.levels.length - 1]?.rank ?? -1;
