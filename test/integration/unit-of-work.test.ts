@@ -1,7 +1,7 @@
-import net from 'node:net';
 import { Database } from '../../src/db/database';
 import { statement } from '../../src/db/statement';
 import { createTestDatabase, type TestDatabase } from '../support/database';
+import { startTcpProxy } from '../support/tcp-proxy';
 
 /**
  * A unit of work runs on a pipelined connection: BEGIN goes out with the first statement, and
@@ -45,49 +45,8 @@ test('queued writes run in order before the next statement, which sees them; COM
   expect(await committedNotes()).toEqual(['1:first', '2:second', '3:with the commit']);
 });
 
-/**
- * A TCP relay to PostgreSQL that counts round trips: each time the client speaks after the
- * database answered. In the same process as the client, so what the client writes in one turn of
- * the event loop is all in the relay's socket before the relay reads it.
- */
-async function roundTripCounter(target: URL): Promise<{ url: string; roundTrips: () => number; reset: () => void; close: () => Promise<void> }> {
-  let roundTrips = 0;
-  let answered = true;
-  const sockets = new Set<net.Socket>();
-  const relay = net.createServer((client) => {
-    const server = net.connect(Number(target.port || 5432), target.hostname);
-    for (const s of [client, server]) {
-      sockets.add(s);
-      s.on('error', () => undefined);
-      s.on('close', () => (client.destroy(), server.destroy()));
-    }
-    client.on('data', (chunk) => {
-      if (answered) roundTrips++;
-      answered = false;
-      server.write(chunk);
-    });
-    server.on('data', (chunk) => {
-      answered = true;
-      client.write(chunk);
-    });
-  });
-  await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
-  const url = new URL(target.href);
-  url.hostname = '127.0.0.1';
-  url.port = String((relay.address() as net.AddressInfo).port);
-  return {
-    url: url.href,
-    roundTrips: () => roundTrips,
-    reset: () => (roundTrips = 0),
-    close: async () => {
-      for (const s of sockets) s.destroy();
-      await new Promise((resolve) => relay.close(resolve));
-    },
-  };
-}
-
 test('BEGIN travels with the first statement and queued writes with the next statement or COMMIT: two round trips, not six', async () => {
-  const counter = await roundTripCounter(new URL(db.url));
+  const counter = await startTcpProxy(db.url);
   const counted = new Database(counter.url, 1);
   try {
     const unitOfWork = () =>
@@ -100,14 +59,14 @@ test('BEGIN travels with the first statement and queued writes with the next sta
     // Connected, and every statement prepared on the connection, before counting.
     await unitOfWork();
     await counted.execute('truncate uow_note');
-    counter.reset();
+    counter.resetRoundTrips();
     await unitOfWork();
     expect({ roundTrips: counter.roundTrips(), notes: await committedNotes() }).toEqual({
       roundTrips: 2,
       notes: ['1:first', '2:second', '3:after seeing 2'],
     });
     // The same statements, each waited for: one round trip each, and COMMIT's.
-    counter.reset();
+    counter.resetRoundTrips();
     await counted.transaction(async (tx) => {
       for (const id of [4, 5]) await tx.run(insertNote, [id, 'waited for']);
       await tx.run(notes, []);
@@ -115,7 +74,7 @@ test('BEGIN travels with the first statement and queued writes with the next sta
     });
     expect(counter.roundTrips()).toBe(5);
     // Statements asked for together go out together, and run in the order asked: the read sees the insert.
-    counter.reset();
+    counter.resetRoundTrips();
     const seen = await counted.transaction(async (tx) => {
       const [, rows] = await Promise.all([tx.run(insertNote, [7, 'asked together']), tx.run(notes, [])]);
       return rows.length;

@@ -3,7 +3,9 @@ import net from 'node:net';
 /**
  * A TCP proxy in front of the test PostgreSQL, so a test can take "the database" away the way
  * a network or a crashed server does: open sockets cut, new ones refused. `url` is the
- * database URL through the proxy.
+ * database URL through the proxy. It also counts round trips: each time a client speaks after
+ * the database answered it. (In the client's own process, what the client writes in one turn of
+ * the event loop is all in the proxy's socket before the proxy reads it.)
  */
 export interface TcpProxy {
   url: string;
@@ -12,11 +14,14 @@ export interface TcpProxy {
   /** Listens again on the same port. */
   up(): Promise<void>;
   close(): Promise<void>;
+  roundTrips(): number;
+  resetRoundTrips(): void;
 }
 
 export async function startTcpProxy(databaseUrl: string): Promise<TcpProxy> {
   const target = new URL(databaseUrl);
   const sockets = new Set<net.Socket>();
+  let roundTrips = 0;
   const server = net.createServer((client) => {
     const upstream = net.connect(Number(target.port || 5432), target.hostname);
     for (const s of [client, upstream]) {
@@ -28,6 +33,12 @@ export async function startTcpProxy(databaseUrl: string): Promise<TcpProxy> {
         upstream.destroy();
       });
     }
+    let answered = true;
+    client.on('data', () => {
+      if (answered) roundTrips++;
+      answered = false;
+    });
+    upstream.on('data', () => (answered = true));
     client.pipe(upstream).pipe(client);
   });
   const listen = (port: number) => new Promise<void>((resolve, reject) => {
@@ -55,5 +66,7 @@ export async function startTcpProxy(databaseUrl: string): Promise<TcpProxy> {
       listening = true;
     },
     close: down,
+    roundTrips: () => roundTrips,
+    resetRoundTrips: () => (roundTrips = 0),
   };
 }
