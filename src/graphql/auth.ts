@@ -53,9 +53,10 @@ function caller(identity: Context['identity']): string {
 export function checkRoles(context: Context, roles: readonly string[], field?: string): true {
   const mine = rolesOf(context.identity);
   // 401, as for a key that is not one: an operation needing a credential was sent none.
-  if (mine.length === 0) throw new PatronError(ErrorCode.UNAUTHENTICATED, 'Send an API key or customer token: Authorization: Bearer …').withHttpStatus(401, {
-      'www-authenticate': BEARER_CHALLENGE,
-    });
+  if (mine.length === 0) {
+    throw new PatronError(ErrorCode.UNAUTHENTICATED, 'Send an API key or customer token: Authorization: Bearer …')
+      .withHttpStatus(401, { 'www-authenticate': BEARER_CHALLENGE });
+  }
   if (roles.length > 0 && !roles.some((r) => mine.includes(r as never))) {
     if (!field) throw new PatronError(ErrorCode.FORBIDDEN, 'Your key or token may not do this');
     const hint = COUNTERPARTS[field] ? `; use ${COUNTERPARTS[field]} instead` : '';
