@@ -1,3 +1,4 @@
+import net from 'node:net';
 import { Database } from '../../src/db/database';
 import { statement } from '../../src/db/statement';
 import { createTestDatabase, type TestDatabase } from '../support/database';
@@ -84,6 +85,43 @@ test('BEGIN travels with the first statement and queued writes with the next sta
     await counted.close();
     await counter.close();
   }
+});
+
+test('what a unit of work sends in one turn of the event loop leaves in one socket write: a write per round trip', async () => {
+  const port = Number(new URL(db.url).port);
+  const counted = new Database(db.url, 1);
+  // Each _write or _writev of a socket is one system call (pg alone makes one per statement).
+  const socketWrites: string[] = [];
+  const prototype = net.Socket.prototype as unknown as Record<'_write' | '_writev', (...args: unknown[]) => unknown>;
+  const original = { _write: prototype._write, _writev: prototype._writev };
+  for (const method of ['_write', '_writev'] as const) {
+    prototype[method] = function (this: net.Socket, ...args: unknown[]) {
+      if (this.remotePort === port) socketWrites.push(method);
+      return original[method].apply(this, args);
+    };
+  }
+  const unitOfWork = () =>
+    counted.transaction(async (tx) => {
+      tx.write(insertNote, [1, 'first']);
+      tx.write(insertNote, [2, 'second']);
+      const [seen] = await Promise.all([tx.run(notes, []), tx.run(notes, [])]);
+      tx.write(insertNote, [3, `after seeing ${seen.length}`]);
+    });
+  try {
+    // Connected, and every statement prepared on the connection, before counting.
+    await unitOfWork();
+    await counted.execute('truncate uow_note');
+    socketWrites.length = 0;
+    await unitOfWork();
+  } finally {
+    Object.assign(prototype, original);
+    await counted.close();
+  }
+  // BEGIN, two writes and two reads in one; the last write with COMMIT, a tick apart, in another.
+  expect({ socketWrites: socketWrites.length, notes: await committedNotes() }).toEqual({
+    socketWrites: 2,
+    notes: ['1:first', '2:second', '3:after seeing 2'],
+  });
 });
 
 test('the first statement, sent with BEGIN, is inside the transaction: a failure later rolls it back', async () => {
