@@ -1,12 +1,14 @@
+import { Database } from '../../src/db/database';
 import { statement } from '../../src/db/statement';
 import { AccountBook } from '../../src/services/ledger';
 import { Books, lockOrder } from '../../src/services/orders/order-books';
 import { rulesHarness, type RulesHarness } from '../support/rules-harness';
+import { startTcpProxy } from '../support/tcp-proxy';
 
 /**
  * Order actions send an order's read right behind its member's account lock, in one round
- * trip, and rely on the lock going out first: AccountBook.open (and Books.open, and lockOrder
- * with it) must send the lock before it first awaits. A statement sent after the call therefore
+ * trip, and rely on the lock going out first: AccountBook.open and openFound (and Books, and
+ * lockOrder with them) must send the lock before they first await. A statement sent after the call therefore
  * runs holding the lock. (A row lock gives the transaction an id: that is what the probe reads.)
  */
 let h: RulesHarness;
@@ -54,4 +56,29 @@ test("lockOrder reads the order under its member's account lock, and an unknown 
     .transaction((tx) => lockOrder(tx, new Books(tx, h.programId, h.clock.now()), h.programId, 'no-such-order', lockProbe))
     .catch((error: { code?: string }) => error.code);
   expect(unknown).toBe('NOT_FOUND');
+});
+
+test("lockOrder finds the order's member inside the lock statement: BEGIN, the lock and the read are one round trip", async () => {
+  const memberId = await h.member(`lock-order-trips-${Math.random()}`);
+  const orderId = `lock-order-trips-${Math.random()}`;
+  await h.services.orders.placeOrder(h.server, {
+    orderId, member: { id: memberId }, lines: [{ sku: 'BALL', unitPriceMinor: 10_000, quantity: 1 }], idempotencyKey: `place-${orderId}`,
+  });
+  const counter = await startTcpProxy(h.db.url);
+  const counted = new Database(counter.url, 1);
+  const lockAndRead = () =>
+    counted.transaction(async (tx) => {
+      const { row, book } = await lockOrder(tx, new Books(tx, h.programId, h.clock.now()), h.programId, orderId, lockProbe);
+      return { locked: row.locked, member: book.state.memberId };
+    });
+  try {
+    await lockAndRead(); // connected, statements prepared
+    counter.resetRoundTrips();
+    const read = await lockAndRead();
+    // The second round trip is COMMIT's.
+    expect({ ...read, roundTrips: counter.roundTrips() }).toEqual({ locked: true, member: memberId, roundTrips: 2 });
+  } finally {
+    await counted.close();
+    await counter.close();
+  }
 });

@@ -29,6 +29,20 @@ import {
   type Shortfall,
 } from './entries';
 
+/** How another module finds the member whose account to lock, in the lock's own statement (see {@link accountLock}). */
+export interface AccountLock<K extends readonly unknown[]> {
+  readonly statement: ReturnType<typeof store.lockAccountOfMemberIn<K>>;
+}
+
+/**
+ * Declares a lock on the account of the member `memberIdSql` finds: SQL of the calling module
+ * selecting one member id from its `key` parameters (`?` placeholders), run inside the lock
+ * statement, so finding the member costs no round trip of its own.
+ */
+export function accountLock<K extends readonly unknown[]>(name: string, memberIdSql: string): AccountLock<K> {
+  return { statement: store.lockAccountOfMemberIn<K>(name, memberIdSql) };
+}
+
 /**
  * One member's account, locked for the rest of the caller's transaction. Every change is an
  * entry written together with its lot changes and the new cached balances in one statement,
@@ -52,14 +66,28 @@ export class AccountBook {
   static open(tx: UnitOfWork, programId: string, member: MemberRef, now: Date): Promise<AccountBook> {
     // A phone is first read in the program's region; any other reference is locked before open
     // first awaits, so a statement sent right after the call runs under the lock (see lockOrder).
-    if ('phone' in member) return memberLookup(tx, programId, member).then(([column, value]) => AccountBook.lock(tx, programId, member, column, value, now));
+    if ('phone' in member) return memberLookup(tx, programId, member).then(([column, value]) => AccountBook.lockByColumn(tx, programId, member, column, value, now));
     const [column, value] = memberRefColumn(member);
-    return AccountBook.lock(tx, programId, member, column, value, now);
+    return AccountBook.lockByColumn(tx, programId, member, column, value, now);
   }
 
-  private static async lock(tx: UnitOfWork, programId: string, member: MemberRef, column: MemberKey, value: string, now: Date): Promise<AccountBook> {
-    const [row] = await tx.run(store.lockAccount[column], [now, now, value, programId]);
-    if (!row) throw notFound('Member', { member });
+  /**
+   * As `open`, for the member another module's SQL finds (see {@link accountLock}); `missing`
+   * says what is not there when it finds none. The lock is sent before this first awaits.
+   */
+  static openFound<K extends readonly unknown[]>(
+    tx: UnitOfWork, programId: string, lock: AccountLock<K>, key: K, now: Date, missing: () => Error,
+  ): Promise<AccountBook> {
+    return AccountBook.lock(tx, tx.run(lock.statement, [now, now, ...key, programId]), now, missing);
+  }
+
+  private static lockByColumn(tx: UnitOfWork, programId: string, member: MemberRef, column: MemberKey, value: string, now: Date): Promise<AccountBook> {
+    return AccountBook.lock(tx, tx.run(store.lockAccount[column], [now, now, value, programId]), now, () => notFound('Member', { member }));
+  }
+
+  private static async lock(tx: UnitOfWork, locked: Promise<store.LockedAccountRow[]>, now: Date, missing: () => Error): Promise<AccountBook> {
+    const [row] = await locked;
+    if (!row) throw missing();
     const book = new AccountBook(tx, {
       id: row.id,
       programId: row.program_id,

@@ -65,19 +65,27 @@ export interface LockedAccountRow extends AccountRow {
 
 type LockParams = [now: Date, now: Date, member: string, programId: string];
 
-/** The account of a member found by one column, locked, with the program settings a write needs. */
+/** The account of the member `memberIs` finds, locked, with the program settings a write needs. */
+const lockAccountWhere = (memberIs: string) =>
+  `select a.*, m.status as member_status, p.default_lifetime_days, p.pending_days, p.authorization_ttl_seconds,
+     p.point_value_minor, p.currency, p.negative_balance_policy,
+     exists (select 1 from lot l where l.account_id = a.id and l.remaining > 0 and l.expires_at <= ?) as has_overdue,
+     exists (select 1 from lot l where l.account_id = a.id and l.remaining > 0
+               and l.activated_at is null and l.available_at <= ?) as has_due
+   from member m join account a on a.member_id = m.id join program p on p.id = m.program_id
+   where ${memberIs} and m.program_id = ?
+   for update of a`;
+
+/** The account of a member found by one column, locked. */
 const lockAccountBy = (name: string, column: string) =>
-  statement<LockParams, LockedAccountRow>(
-    `ledger.lock_account_by_${name}`,
-    `select a.*, m.status as member_status, p.default_lifetime_days, p.pending_days, p.authorization_ttl_seconds,
-       p.point_value_minor, p.currency, p.negative_balance_policy,
-       exists (select 1 from lot l where l.account_id = a.id and l.remaining > 0 and l.expires_at <= ?) as has_overdue,
-       exists (select 1 from lot l where l.account_id = a.id and l.remaining > 0
-                 and l.activated_at is null and l.available_at <= ?) as has_due
-     from member m join account a on a.member_id = m.id join program p on p.id = m.program_id
-     where m.${column} = ? and m.program_id = ?
-     for update of a`,
-  );
+  statement<LockParams, LockedAccountRow>(`ledger.lock_account_by_${name}`, lockAccountWhere(`m.${column} = ?`));
+
+/**
+ * The account of the member another module's SQL finds (`memberIdSql` selects one member id
+ * from `key`), locked: one round trip where a lookup and then the lock would be two.
+ */
+export const lockAccountOfMemberIn = <K extends readonly unknown[]>(name: string, memberIdSql: string) =>
+  statement<[now: Date, now: Date, ...key: K, programId: string], LockedAccountRow>(name, lockAccountWhere(`m.id = (${memberIdSql})`));
 
 /** By the member column a reference names (see memberRefColumn). */
 export const lockAccount: Readonly<Record<string, ReturnType<typeof lockAccountBy>>> = {

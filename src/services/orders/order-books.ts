@@ -24,7 +24,19 @@ export class Books {
   async open(member: MemberRef): Promise<AccountBook> {
     const known = 'id' in member ? this.byMember.get(member.id) : undefined;
     if (known) return known;
-    const book = await AccountBook.open(this.tx, this.programId, member, this.now);
+    return this.opened(await AccountBook.open(this.tx, this.programId, member, this.now));
+  }
+
+  /** The account of the order's member; sends the lock before it first awaits. */
+  async openOrderMember(orderId: string): Promise<AccountBook> {
+    const missing = () => notFound('Order', { orderId });
+    return this.opened(await AccountBook.openFound(this.tx, this.programId, store.lockAccountOfOrder, [this.programId, orderId], this.now, missing));
+  }
+
+  /** Keeps the book opened; a member whose account was open already keeps that book (locking again changed nothing). */
+  private opened(book: AccountBook): AccountBook {
+    const known = this.byMember.get(book.state.memberId);
+    if (known) return known;
     this.byMember.set(book.state.memberId, book);
     return book;
   }
@@ -38,8 +50,8 @@ export class Books {
 }
 
 /**
- * Finds the order, locks its member's account, then reads the order again under that lock with
- * `read`: `store.lockOrder` for the row, `store.lockOrderToPay` for the row with its hold and lines.
+ * Locks the order's member's account, then reads the order under that lock with `read`:
+ * `store.lockOrder` for the row, `store.lockOrderToPay` for the row with its hold and lines.
  */
 export async function lockOrder<R>(
   tx: UnitOfWork,
@@ -48,10 +60,8 @@ export async function lockOrder<R>(
   orderId: string,
   read: Statement<[programId: string, orderId: string], R>,
 ): Promise<{ row: R; book: AccountBook }> {
-  const [found] = await tx.run(store.findOrderMember, [programId, orderId]);
-  if (!found) throw notFound('Order', { orderId });
-  // One round trip: the lock is sent first and the read right behind it, and PostgreSQL runs
-  // them in that order, so the order is read under the lock.
-  const [book, [row]] = await Promise.all([books.open({ id: found.member_id }), tx.run(read, [programId, orderId])]);
+  // One round trip: the lock (which finds the order's member itself) is sent first and the read
+  // right behind it, and PostgreSQL runs them in that order, so the order is read under the lock.
+  const [book, [row]] = await Promise.all([books.openOrderMember(orderId), tx.run(read, [programId, orderId])]);
   return { row, book };
 }

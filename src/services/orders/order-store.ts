@@ -2,7 +2,7 @@ import { statement, type Statement } from '../../db/statement';
 import type { AuthorizationStatus } from '../../entities/authorization';
 import type { MemberStatus } from '../../entities/member';
 import type { OrderBenefit, OrderStatus } from '../../entities/order';
-import type { toEntryRecord } from '../ledger';
+import { accountLock, type toEntryRecord } from '../ledger';
 
 /**
  * The orders module's SQL. Tables written here: shop_order, shop_order_line, shop_order_award and
@@ -116,21 +116,24 @@ export const findOrderStatus = statement<ByShopId, { status: OrderStatus }>(
   'select status from shop_order where program_id = ? and order_id = ?',
 );
 
-/** Our id of an order, by the shop's id. */
 /** Which of the given shop order ids are the member's own orders. */
 export const ownOrderIds = statement<[programId: string, memberId: string, orderIds: string[]], { order_id: string }>(
   'orders.own_order_ids',
   'select order_id from shop_order where program_id = ? and member_id = ? and order_id = any(?::text[])',
 );
 
+/** Our id of an order, by the shop's id. */
 export const findOrderId = statement<ByShopId, { id: string }>(
   'orders.find_order_id',
   'select id from shop_order where program_id = ? and order_id = ?',
 );
 
-/** Whose order it is, read without a lock: their account is locked before the order is. */
-export const findOrderMember = statement<ByShopId, { member_id: string }>(
-  'orders.find_order_member',
+/**
+ * The account of the order's member, locked, found in the lock's own statement: the order is
+ * read without a lock there, as its member is fixed; it is locked after the account.
+ */
+export const lockAccountOfOrder = accountLock<ByShopId>(
+  'orders.lock_account_of_order',
   'select member_id from shop_order where program_id = ? and order_id = ?',
 );
 
