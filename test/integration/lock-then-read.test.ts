@@ -54,8 +54,8 @@ test("lockOrder reads the order under its member's account lock, and an unknown 
   expect(read).toEqual({ locked: true, orderId, member: memberId });
   const unknown = await h.database
     .transaction((tx) => lockOrder(tx, new Books(tx, h.programId, h.clock.now()), h.programId, 'no-such-order', lockProbe))
-    .catch((error: { code?: string }) => error.code);
-  expect(unknown).toBe('NOT_FOUND');
+    .catch((error: { code?: string; message?: string; details?: unknown }) => ({ code: error.code, message: error.message, details: error.details }));
+  expect(unknown).toEqual({ code: 'NOT_FOUND', message: 'Order not found', details: { orderId: 'no-such-order' } });
 });
 
 test("lockOrder finds the order's member inside the lock statement: BEGIN, the lock and the read are one round trip", async () => {

@@ -84,8 +84,8 @@ const lockAccountBy = (name: string, column: string) =>
  * The account of the member another module's SQL finds (`memberIdSql` selects one member id
  * from `key`), locked: one round trip where a lookup and then the lock would be two.
  */
-export const lockAccountOfMemberIn = <K extends readonly unknown[]>(name: string, memberIdSql: string) =>
-  statement<[now: Date, now: Date, ...key: K, programId: string], LockedAccountRow>(name, lockAccountWhere(`m.id = (${memberIdSql})`));
+export const lockAccountOfMemberIn = (name: string, memberIdSql: string) =>
+  statement<[now: Date, now: Date, ...key: unknown[], programId: string], LockedAccountRow>(name, lockAccountWhere(`m.id = (${memberIdSql})`));
 
 /** By the member column a reference names (see memberRefColumn). */
 export const lockAccount: Readonly<Record<string, ReturnType<typeof lockAccountBy>>> = {

@@ -2,9 +2,12 @@ import type { UnitOfWork } from '../../db/database';
 import type { Statement } from '../../db/statement';
 import { notFound } from '../../errors';
 import { lockReferrerAccounts } from '../earning';
-import { AccountBook } from '../ledger';
+import { AccountBook, accountLock } from '../ledger';
 import type { MemberRef } from '../shared';
 import * as store from './order-store';
+
+/** The order's member's account, locked in one statement that finds the member too. */
+const lockAccountOfOrder = accountLock<[programId: string, orderId: string]>('order', store.MEMBER_OF_ORDER);
 
 /**
  * The accounts one order write touches, each opened (locked) once. The lock order is written
@@ -24,19 +27,20 @@ export class Books {
   async open(member: MemberRef): Promise<AccountBook> {
     const known = 'id' in member ? this.byMember.get(member.id) : undefined;
     if (known) return known;
-    return this.opened(await AccountBook.open(this.tx, this.programId, member, this.now));
+    return this.keep(await AccountBook.open(this.tx, this.programId, member, this.now));
   }
 
-  /** The account of the order's member; sends the lock before it first awaits. */
+  /**
+   * The order's member's account: the first one an order write opens (the lock order above),
+   * so no book of it exists yet. Sends the lock before it first awaits.
+   */
   async openOrderMember(orderId: string): Promise<AccountBook> {
+    if (this.byMember.size > 0) throw new Error("The order's member's account is opened first: other accounts are open already");
     const missing = () => notFound('Order', { orderId });
-    return this.opened(await AccountBook.openFound(this.tx, this.programId, store.lockAccountOfOrder, [this.programId, orderId], this.now, missing));
+    return this.keep(await AccountBook.openFound(this.tx, this.programId, lockAccountOfOrder, [this.programId, orderId], this.now, missing));
   }
 
-  /** Keeps the book opened; a member whose account was open already keeps that book (locking again changed nothing). */
-  private opened(book: AccountBook): AccountBook {
-    const known = this.byMember.get(book.state.memberId);
-    if (known) return known;
+  private keep(book: AccountBook): AccountBook {
     this.byMember.set(book.state.memberId, book);
     return book;
   }

@@ -2,7 +2,7 @@ import { statement, type Statement } from '../../db/statement';
 import type { AuthorizationStatus } from '../../entities/authorization';
 import type { MemberStatus } from '../../entities/member';
 import type { OrderBenefit, OrderStatus } from '../../entities/order';
-import { accountLock, type toEntryRecord } from '../ledger';
+import type { toEntryRecord } from '../ledger';
 
 /**
  * The orders module's SQL. Tables written here: shop_order, shop_order_line, shop_order_award and
@@ -129,13 +129,10 @@ export const findOrderId = statement<ByShopId, { id: string }>(
 );
 
 /**
- * The account of the order's member, locked, found in the lock's own statement: the order is
- * read without a lock there, as its member is fixed; it is locked after the account.
+ * The order's member, as the account lock finds them (see order-books.ts): read without a lock,
+ * as an order's member never changes; the order itself is locked after the account.
  */
-export const lockAccountOfOrder = accountLock<ByShopId>(
-  'orders.lock_account_of_order',
-  'select member_id from shop_order where program_id = ? and order_id = ?',
-);
+export const MEMBER_OF_ORDER = 'select member_id from shop_order where program_id = ? and order_id = ?';
 
 /** The order, locked, once its member's account is. */
 export const lockOrder = statement<ByShopId, OrderRow>(
