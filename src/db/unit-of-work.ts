@@ -152,9 +152,9 @@ export class PipelinedUnitOfWork {
   /**
    * pg writes each statement to the socket by itself, and on loopback each write is a system
    * call that also wakes PostgreSQL, which then reads each by itself (a paid order made 11
-   * socket writes where one per round trip will do). Statements
-   * sent in one turn of the event loop (queued writes with the statement behind them, a lock
-   * with the read sent beside it) leave in one write at its end.
+   * socket writes where one per round trip will do). Statements sent in one turn of the event
+   * loop (queued writes with the statement behind them, a lock with the read sent beside it)
+   * leave in one write at its end.
    */
   private corkUntilTurnEnds(): void {
     if (this.corkedThisTurn) return;
