@@ -6,6 +6,7 @@ import { ErrorCode, PatronError, apiEntryId, notFound } from '../../errors';
 import { memberLookup, memberRefColumn, type MemberKey } from '../members';
 import { pgArray, type MemberRef } from '../shared';
 import { accrualRows, planAccrual, type NewAccrual, type PlannedAccrual } from './accruals';
+import { lockStatementOf, type AccountLock } from './account-locks';
 import * as store from './book-store';
 import { planCoverReturns } from './cover-returns';
 import { takeSpendable } from './spendable';
@@ -28,32 +29,6 @@ import {
   type ProgramPolicy,
   type Shortfall,
 } from './entries';
-
-/**
- * A lock on the account of the member another module's SQL finds (see {@link accountLock}).
- * Opaque: only `AccountBook.openFound` runs it, so no account is locked without being brought
- * up to date (expired and activated lots, debt repaid).
- */
-export interface AccountLock<K extends readonly unknown[]> {
-  readonly name: string;
-  /** Phantom: ties the key tuple to the lock. */
-  readonly __key?: K;
-}
-
-const lockStatements = new WeakMap<AccountLock<readonly unknown[]>, { statement: ReturnType<typeof store.lockAccountOfMemberIn>; keyLength: number }>();
-
-/**
- * Declares a lock on the account of the member `memberIdSql` finds: SQL of the calling module
- * selecting one member id from its `key` parameters (`?` placeholders), run inside the lock
- * statement, so finding the member costs no round trip of its own. The statement is the
- * ledger's, named `ledger.lock_account_by_<name>` beside the locks by a member column.
- */
-export function accountLock<K extends readonly unknown[]>(name: string, memberIdSql: string): AccountLock<K> {
-  const lock: AccountLock<K> = Object.freeze({ name: `ledger.lock_account_by_${name}` });
-  const keyLength = memberIdSql.split('?').length - 1;
-  lockStatements.set(lock, { statement: store.lockAccountOfMemberIn(lock.name, memberIdSql), keyLength });
-  return lock;
-}
 
 /**
  * One member's account, locked for the rest of the caller's transaction. Every change is an
@@ -90,9 +65,7 @@ export class AccountBook {
   static openFound<K extends readonly unknown[]>(
     tx: UnitOfWork, programId: string, lock: AccountLock<K>, key: K, now: Date, missing: () => Error,
   ): Promise<AccountBook> {
-    const declared = lockStatements.get(lock);
-    if (!declared || declared.keyLength !== key.length) throw new Error(`${lock.name}: ${key.length} key values for ${declared?.keyLength ?? 'no'} placeholders`);
-    return AccountBook.lock(tx, tx.run(declared.statement, [now, now, ...key, programId]), now, missing);
+    return AccountBook.lock(tx, tx.run(lockStatementOf(lock, key), [now, now, ...key, programId]), now, missing);
   }
 
   private static lockByColumn(tx: UnitOfWork, programId: string, member: MemberRef, column: MemberKey, value: string, now: Date): Promise<AccountBook> {

@@ -252,11 +252,11 @@ export class TierService {
     if (seen >= top) return;
     const qualified = rankFor(amount, structure.levels);
     if (qualified <= seen) return;
-    const state = await readMemberTier(tx, row.memberId, true);
+    const state = await readMemberTier(tx, memberId, true);
     const { earned } = inForce(state, structure, now);
     if (qualified <= (earned?.rank ?? -1)) return;
     const to = levelAt(structure, qualified)!;
-    const changes = await this.setEarned(tx, structure, row.memberId, state, to, 'qualified', `Qualified with ${amount} (${structure.metric})`, now);
+    const changes = await this.setEarned(tx, structure, memberId, state, to, 'qualified', `Qualified with ${amount} (${structure.metric})`, now);
     await emitTierChanges(tx, row.programId, changes);
   }
 
