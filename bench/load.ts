@@ -51,18 +51,28 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** One turn of the event loop: timers (the end of the window) get to run. */
 const nextTurn = () => new Promise<void>((r) => setImmediate(r));
 
-export async function measure(
-  label: { name: string; op: string; accounts: string },
-  clients: number,
-  operation: Operation,
-  opts: MeasureOptions,
-): Promise<Measurement> {
+/** One measured window of a closed loop: `measure` makes a row of one, `interleave` of several. */
+export interface Slice {
+  ops: number;
+  errors: number;
+  ms: number;
+  /** Latencies of the completed operations, ms. */
+  latencies: Float64Array;
+  cpu: CpuDelta | null;
+  firstError?: string;
+  /** The operation ran out of work (`Exhausted`): no further window of it can run. */
+  exhausted: boolean;
+}
+
+/** Runs `operation` on `clients` workers for a warm-up, then measures one window. */
+export async function runSlice(clients: number, operation: Operation, opts: MeasureOptions): Promise<Slice> {
   let phase: 'warmup' | 'window' | 'stopped' = 'warmup';
   let windowStart = 0;
   let windowEnd = 0;
   let ops = 0;
   let errors = 0;
   let firstError: string | undefined;
+  let exhausted = false;
   const latencies = new Float64Array(Math.min(opts.maxOps, 5_000_000));
   let stopEarly: () => void = () => undefined;
   const earlyStop = new Promise<void>((r) => (stopEarly = r));
@@ -77,6 +87,7 @@ export async function measure(
         failed = true;
         if (error instanceof Exhausted) {
           if (!firstError) firstError = error.message;
+          exhausted = true;
           stopEarly();
           return;
         }
@@ -106,27 +117,64 @@ export async function measure(
   windowEnd = performance.now();
   phase = 'stopped';
   const cpuEnd: CpuSnapshot | undefined = await opts.meter?.snapshot();
-  // In-flight operations finish (each has its own timeout); never wait more than 15 s.
-  await Promise.race([Promise.allSettled(running), sleep(15_000)]);
+  // In-flight operations finish (each has its own timeout); never wait more than 15 s, and leave
+  // no timer behind (a run of short slices would keep the process alive for it).
+  let drainTimer: NodeJS.Timeout | undefined;
+  await Promise.race([Promise.allSettled(running), new Promise((r) => (drainTimer = setTimeout(r, 15_000)))]);
+  clearTimeout(drainTimer);
+  return {
+    ops,
+    errors,
+    ms: windowEnd - windowStart,
+    latencies: latencies.slice(0, ops),
+    cpu: cpuStart && cpuEnd ? CpuMeter.delta(cpuStart, cpuEnd) : null,
+    exhausted,
+    ...(firstError ? { firstError } : {}),
+  };
+}
 
-  const seconds = (windowEnd - windowStart) / 1000;
-  const sorted = latencies.subarray(0, ops).sort();
-  const pct = (p: number) => (ops === 0 ? NaN : sorted[Math.min(ops - 1, Math.floor((p / 100) * ops))]);
-  const cpu = cpuStart && cpuEnd ? CpuMeter.delta(cpuStart, cpuEnd) : null;
-  const perOp = (ms: number | null | undefined) => (ms == null || ops === 0 ? null : round(ms / ops, 3));
+/** A row from its windows: operations, time and CPU summed, percentiles over every latency. */
+export function toMeasurement(label: { name: string; op: string; accounts: string }, clients: number, slices: Slice[]): Measurement {
+  const ops = slices.reduce((n, s) => n + s.ops, 0);
+  const ms = slices.reduce((n, s) => n + s.ms, 0);
+  const sorted = new Float64Array(ops);
+  let at = 0;
+  for (const s of slices) {
+    sorted.set(s.latencies, at);
+    at += s.latencies.length;
+  }
+  sorted.sort();
+  const pct = (p: number) => (ops === 0 ? NaN : sorted[Math.min(ops - 1, Math.floor((p / 100) * ops))]!);
+  // A party's CPU is known only when every window could read it.
+  const total = (f: (d: CpuDelta) => number | null): number | null =>
+    slices.every((s) => s.cpu && f(s.cpu) != null) ? slices.reduce((n, s) => n + f(s.cpu!)!, 0) : null;
+  const perOp = (v: number | null) => (v == null || ops === 0 ? null : round(v / ops, 3));
+  const otherCoreMs = total((d) => (d.otherCores == null ? null : d.otherCores * d.wallMs));
+  const wallMs = total((d) => d.wallMs);
+  const firstError = slices.find((s) => s.firstError)?.firstError;
   return {
     ...label,
     clients,
-    seconds: round(seconds, 2),
+    seconds: round(ms / 1000, 2),
     ops,
-    opsPerSec: round(ops / seconds, 1),
+    opsPerSec: round(ops / (ms / 1000), 1),
     p50Ms: round(pct(50), 2),
     p99Ms: round(pct(99), 2),
-    errors,
-    cpuMsPerOp: { server: perOp(cpu?.serverMs), postgres: perOp(cpu?.postgresMs), loadGenerator: perOp(cpu?.benchMs) ?? NaN },
-    otherCores: cpu?.otherCores == null ? null : round(cpu.otherCores, 2),
+    errors: slices.reduce((n, s) => n + s.errors, 0),
+    cpuMsPerOp: { server: perOp(total((d) => d.serverMs)), postgres: perOp(total((d) => d.postgresMs)), loadGenerator: perOp(total((d) => d.benchMs)) ?? NaN },
+    otherCores: otherCoreMs == null || !wallMs ? null : round(otherCoreMs / wallMs, 2),
     ...(firstError ? { firstError } : {}),
   };
+}
+
+/** One row: a warm-up, then one window. */
+export async function measure(
+  label: { name: string; op: string; accounts: string },
+  clients: number,
+  operation: Operation,
+  opts: MeasureOptions,
+): Promise<Measurement> {
+  return toMeasurement(label, clients, [await runSlice(clients, operation, opts)]);
 }
 
 export const round = (n: number, digits: number) => (Number.isFinite(n) ? Number(n.toFixed(digits)) : n);

@@ -6,8 +6,9 @@
  * Between them, the same rows a paid order writes, written with raw SQL (bench/raw-pay-order.ts).
  * A row that runs out of pre-placed orders ends there (`Exhausted`), it does not spin.
  */
+import { overGraphQL, type Contestant } from './interleave';
 import { Exhausted, GraphQLClient, measure, type Measurement, type MeasureOptions } from './load';
-import { rawPayOrders } from './raw-pay-order';
+import { rawPayOrder } from './raw-pay-order';
 
 export interface OrderRowsContext {
   url: string;
@@ -25,6 +26,9 @@ export interface OrderRowsContext {
   measureOptions: MeasureOptions;
   log: (msg: string) => void;
   run: (name: string, m: () => Promise<Measurement>) => Promise<void>;
+  runInTurns: (contestants: Contestant[]) => Promise<void>;
+  /** The raw accrual again, measured in turns with payOrder: the payOrder ratios divide by it. */
+  baselineBeside: Contestant;
   want: (name: string) => boolean;
   wantTiers: boolean;
   seedTiers: () => Promise<void>;
@@ -162,20 +166,13 @@ export async function orderRows(ctx: OrderRowsContext): Promise<void> {
     client.close();
     ctx.log(`warmed payOrder up: paid ${orderIds.length} orders in ${((Date.now() - t1) / 1000).toFixed(1)} s (not measured)`);
   };
-  const payOrders = async (name: string, op: string, orderIds: string[]): Promise<Measurement> => {
-    const client = new GraphQLClient(ctx.url, ctx.serverKey, 8);
+  const payOrders = (row: string, name: string, op: string, orderIds: string[]): Contestant => {
     let taken = 0;
-    try {
-      const m = await measure({ name, op, accounts: 'uniform' }, 8, async () => {
-        const orderId = orderIds[taken++];
-        if (!orderId) throw new Exhausted('ran out of pre-placed orders');
-        await client.request(PAY_ORDER, { input: { orderId, idempotencyKey: `bench-${ctx.runId}-pay-${orderId}` } });
-      }, ctx.measureOptions);
-      ctx.log(`  paid ${Math.min(taken, orderIds.length)} of ${orderIds.length} pre-placed orders (warm-up + window)`);
-      return m;
-    } finally {
-      client.close();
-    }
+    return overGraphQL(row, { name, op, accounts: 'uniform' }, 8, { url: ctx.url, apiKey: ctx.serverKey }, (client) => {
+      const orderId = orderIds[taken++];
+      if (!orderId) throw new Exhausted('ran out of pre-placed orders');
+      return client.request(PAY_ORDER, { input: { orderId, idempotencyKey: `bench-${ctx.runId}-pay-${orderId}` } });
+    });
   };
   // The past orders exist for both rows: with tiers off and on only the structure differs.
   if (ctx.wantTiers) await ctx.seedTiers();
@@ -189,16 +186,15 @@ export async function orderRows(ctx: OrderRowsContext): Promise<void> {
   const warmUpPlain = ctx.want('payOrder 8') || ctx.want('payOrder raw 8') ? await placeOrders('warm-up', WARM_UP_ORDERS) : [];
   const warmUpTiers = ctx.want('payOrder tiers 8') ? await placeOrders('warm-up-tiers', WARM_UP_ORDERS) : [];
 
-  // Each order row starts on vacuumed tables: what placing and the warm-up wrote stays out of its window.
-  const runOrderRow = async (name: string, m: () => Promise<Measurement>) => {
-    if (!ctx.want(name)) return;
-    await ctx.settleOrders();
-    await ctx.run(name, m);
-  };
-
+  // Each group of order rows starts on vacuumed tables: what placing and the warm-up wrote stays
+  // out of its window. payOrder, its rows written raw and the raw accrual are measured in turns.
   await warmUp(warmUpPlain);
-  await runOrderRow('payOrder 8', () => payOrders('payOrder (GraphQL) 10 rules, 5 match', 'payOrder', withoutTiers));
-  await runOrderRow('payOrder raw 8', () => rawPayOrders(ctx.databaseUrl, ctx.programId, forRawSql, ctx.runId, ctx.measureOptions, ctx.log));
+  if (['payOrder 8', 'payOrder raw 8', 'baseline beside orders 8'].some(ctx.want)) await ctx.settleOrders();
+  await ctx.runInTurns([
+    payOrders('payOrder 8', 'payOrder (GraphQL) 10 rules, 5 match', 'payOrder', withoutTiers),
+    rawPayOrder('payOrder raw 8', ctx.databaseUrl, ctx.programId, forRawSql, ctx.runId, ctx.log),
+    ctx.baselineBeside,
+  ]);
   await ctx.run('simulateEvent 1', () =>
     measure({ name: 'simulateEvent order_paid, 10 rules', op: 'simulate', accounts: '-' }, 1, async () => {
       await admin.request(SIMULATE, { input: simulateInput });
@@ -206,6 +202,7 @@ export async function orderRows(ctx: OrderRowsContext): Promise<void> {
   );
   if (ctx.wantTiers) await ctx.setUpTiers();
   await warmUp(warmUpTiers);
-  await runOrderRow('payOrder tiers 8', () => payOrders('payOrder (GraphQL) 10 rules, 3 tiers', 'payOrderTiers', withTiers));
+  if (ctx.want('payOrder tiers 8')) await ctx.settleOrders();
+  await ctx.runInTurns([payOrders('payOrder tiers 8', 'payOrder (GraphQL) 10 rules, 3 tiers', 'payOrderTiers', withTiers)]);
   admin.close();
 }

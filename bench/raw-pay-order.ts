@@ -9,8 +9,9 @@
  */
 import { createHash } from 'node:crypto';
 import type { Client } from 'pg';
-import { Exhausted, measure, type Measurement, type MeasureOptions } from './load';
-import { inTransaction, withConnections } from './raw-pg';
+import type { Contestant } from './interleave';
+import { Exhausted } from './load';
+import { inTransaction, openConnections } from './raw-pg';
 
 /** What one paid order wrote, read back from an order Patron paid. */
 interface PaidOrderTemplate {
@@ -74,104 +75,108 @@ async function readTemplate(db: Client, programId: string, runId: string): Promi
   };
 }
 
-export async function rawPayOrders(
-  databaseUrl: string,
-  programId: string,
-  orderIds: string[],
-  runId: string,
-  measureOptions: MeasureOptions,
-  log: (msg: string) => void,
-): Promise<Measurement> {
+/** The raw payOrder row; it reads its template when opened, after Patron has paid orders. */
+export function rawPayOrder(row: string, databaseUrl: string, programId: string, orderIds: string[], runId: string, log: (msg: string) => void): Contestant {
   const clients = 8;
-  return withConnections(databaseUrl, clients, 'patron-bench-raw-pay', async (conns) => {
-    const t = await readTemplate(conns[0]!, programId, runId);
-    log(`raw payOrder copies an order Patron paid: ${t.entry.amount} points in ${t.lots.length} lot(s), ${t.awards.points.length} rule awards, `
-      + `${t.events.length} events, a ${t.answer.length}-character answer`);
-    let taken = 0;
-    return measure({ name: 'payOrder (raw pg, the same rows)', op: 'payOrderRaw', accounts: 'uniform' }, clients, async (w) => {
-      const orderId = orderIds[taken++];
-      if (!orderId) throw new Exhausted('ran out of pre-placed orders');
-      const c = conns[w]!;
-      const now = new Date();
-      await inTransaction(c, async () => {
-        const { rows: [a] } = await c.query(
-          `select a.id, a.member_id, a.available, a.lifetime_earned, a.pending, a.reserved, a.debt from account a
-           where a.id = (select account_id from shop_order where program_id = $1 and order_id = $2) for update`,
-          [programId, orderId],
-        );
-        // An accrual to an account in debt pays the debt first: rows the template did not write.
-        if (Number(a.debt) !== 0) throw new Error(`the member of order ${orderId} is in debt: the raw row copies accruals that pay none`);
-        const { rows: [o] } = await c.query(
-          'select id, status from shop_order where program_id = $1 and order_id = $2 for update',
-          [programId, orderId],
-        );
-        if (o.status !== 'placed') throw new Error(`order ${orderId} is ${o.status}`);
-        const amount = t.entry.amount;
-        const available = Number(a.available) + amount;
-        const { rows: [e] } = await c.query(
-          `insert into ledger_entry (program_id, account_id, kind, amount, delta_available, delta_pending, delta_reserved,
-             available_after, pending_after, reserved_after, cause_type, cause_id, rule_version_id, reason, idempotency_key,
-             owner_type, owner_id, created_at)
-           values ($1, $2, $3, $4, $4, 0, 0, $5, $6, $7, $8, $9, $10, $11, null, $12, $13, $14) returning id`,
-          [programId, a.id, t.entry.kind, amount, available, a.pending, a.reserved, t.entry.cause_type, t.entry.cause_id,
-            t.entry.rule_version_id, t.entry.reason, t.entry.owner_type, t.ownerIs === 'id' ? o.id : t.ownerIs === 'order_id' ? orderId : null, now],
-        );
-        await c.query(
-          `insert into lot (program_id, account_id, source_entry_id, amount, remaining, available_at, activated_at, expires_at, created_at)
-           select $1, $2, $3, x, x, $5, $5, null, $5 from unnest($4::bigint[]) as x`,
-          [programId, a.id, e.id, t.lots, now],
-        );
-        await c.query(
-          `insert into rule_award (program_id, source_member_id, source_type, source_id, awarded_at, rule_id, rule_version_id,
-             member_id, account_id, points, one_off, entry_id)
-           select $1, $2, 'order', $3, $4, r.rule_id, r.rule_version_id, $2, $5, r.points, r.one_off, $6
-           from unnest($7::uuid[], $8::uuid[], $9::bigint[], $10::boolean[]) as r(rule_id, rule_version_id, points, one_off)`,
-          [programId, a.member_id, orderId, now, a.id, e.id, t.awards.rule_id, t.awards.rule_version_id, t.awards.points, t.awards.one_off],
-        );
-        await c.query(
-          'update account set available = $1, lifetime_earned = $2, entry_count = entry_count + 1, updated_at = $3 where id = $4',
-          [available, Number(a.lifetime_earned) + amount, now, a.id],
-        );
-        await c.query(
-          `update shop_order set status = 'paid', paid_at = $1, spend_added_minor = $2, updated_at = $1 where id = $3`,
-          [now, t.moneyMinor, o.id],
-        );
-        await c.query(
-          'insert into shop_order_award (order_id, entry_id, account_id, member_id, points) values ($1, $2, $3, $4, $5)',
-          [o.id, e.id, a.id, a.member_id, amount],
-        );
-        await c.query(
-          `insert into earned_source (program_id, source_type, source_id, member_id, created_at) values ($1, 'order', $2, $3, $4)`,
-          [programId, orderId, a.member_id, now],
-        );
-        await c.query(
-          `insert into member_spend (member_id, program_id, paid_minor, updated_at) values ($1, $2, $3, $4)
-           on conflict (member_id) do update set paid_minor = member_spend.paid_minor + excluded.paid_minor, updated_at = excluded.updated_at`,
-          [a.member_id, programId, t.moneyMinor, now],
-        );
-        await c.query(
-          `insert into tier_qualification (order_id, program_id, member_id, qualified_at, money_minor, points, updated_at)
-           values ($1, $2, $3, $4, $5, $6, $4)`,
-          [o.id, programId, a.member_id, now, t.moneyMinor, amount],
-        );
-        const { rows: sequences } = await c.query(
-          `insert into outbox_sequence as s (member_id, topic, last_sequence) select $1, topic, 1 from unnest($2::text[]) as topic
-           on conflict (member_id, topic) do update set last_sequence = s.last_sequence + 1 returning topic, last_sequence`,
-          [a.member_id, t.events.map((ev) => ev.topic)],
-        );
-        const sequenceOf = new Map(sequences.map((s) => [s.topic, s.last_sequence]));
-        await c.query(
-          `insert into outbox (event_id, type, topic, program_id, member_id, sequence, payload, created_at)
-           select gen_random_uuid(), x.type, x.topic, $1, $2, x.sequence, x.payload, clock_timestamp()
-           from unnest($3::text[], $4::text[], $5::bigint[], $6::jsonb[]) as x(type, topic, sequence, payload)`,
-          [programId, a.member_id, t.events.map((ev) => ev.type), t.events.map((ev) => ev.topic),
-            t.events.map((ev) => sequenceOf.get(ev.topic)), t.events.map((ev) => JSON.stringify(ev.payload))],
-        );
-        await c.query(
-          `insert into idempotency_record (program_id, key, operation, request_hash, response) values ($1, $2, 'payOrder', $3, $4)`,
-          [programId, `bench-${runId}-raw-pay-${orderId}`, createHash('sha256').update(orderId).digest('hex'), t.answer],
-        );
+  return {
+    row,
+    label: { name: 'payOrder (raw pg, the same rows)', op: 'payOrderRaw', accounts: 'uniform' },
+    clients,
+    open: async () => {
+      const { conns, close } = await openConnections(databaseUrl, clients, 'patron-bench-raw-pay');
+      const t = await readTemplate(conns[0]!, programId, runId).catch(async (error) => {
+        await close();
+        throw error;
       });
-    }, measureOptions);
+      log(`raw payOrder copies an order Patron paid: ${t.entry.amount} points in ${t.lots.length} lot(s), ${t.awards.points.length} rule awards, `
+        + `${t.events.length} events, a ${t.answer.length}-character answer`);
+      let taken = 0;
+      return { close, operation: (w) => payOne(conns[w]!, t, orderIds[taken++], programId, runId) };
+    },
+  };
+}
+
+/** Pays one order with the template's rows. */
+async function payOne(c: Client, t: PaidOrderTemplate, orderId: string | undefined, programId: string, runId: string): Promise<void> {
+  if (!orderId) throw new Exhausted('ran out of pre-placed orders');
+  const now = new Date();
+  await inTransaction(c, async () => {
+    const { rows: [a] } = await c.query(
+      `select a.id, a.member_id, a.available, a.lifetime_earned, a.pending, a.reserved, a.debt from account a
+       where a.id = (select account_id from shop_order where program_id = $1 and order_id = $2) for update`,
+      [programId, orderId],
+    );
+    // An accrual to an account in debt pays the debt first: rows the template did not write.
+    if (Number(a.debt) !== 0) throw new Error(`the member of order ${orderId} is in debt: the raw row copies accruals that pay none`);
+    const { rows: [o] } = await c.query(
+      'select id, status from shop_order where program_id = $1 and order_id = $2 for update',
+      [programId, orderId],
+    );
+    if (o.status !== 'placed') throw new Error(`order ${orderId} is ${o.status}`);
+    const amount = t.entry.amount;
+    const available = Number(a.available) + amount;
+    const { rows: [e] } = await c.query(
+      `insert into ledger_entry (program_id, account_id, kind, amount, delta_available, delta_pending, delta_reserved,
+         available_after, pending_after, reserved_after, cause_type, cause_id, rule_version_id, reason, idempotency_key,
+         owner_type, owner_id, created_at)
+       values ($1, $2, $3, $4, $4, 0, 0, $5, $6, $7, $8, $9, $10, $11, null, $12, $13, $14) returning id`,
+      [programId, a.id, t.entry.kind, amount, available, a.pending, a.reserved, t.entry.cause_type, t.entry.cause_id,
+        t.entry.rule_version_id, t.entry.reason, t.entry.owner_type, t.ownerIs === 'id' ? o.id : t.ownerIs === 'order_id' ? orderId : null, now],
+    );
+    await c.query(
+      `insert into lot (program_id, account_id, source_entry_id, amount, remaining, available_at, activated_at, expires_at, created_at)
+       select $1, $2, $3, x, x, $5, $5, null, $5 from unnest($4::bigint[]) as x`,
+      [programId, a.id, e.id, t.lots, now],
+    );
+    await c.query(
+      `insert into rule_award (program_id, source_member_id, source_type, source_id, awarded_at, rule_id, rule_version_id,
+         member_id, account_id, points, one_off, entry_id)
+       select $1, $2, 'order', $3, $4, r.rule_id, r.rule_version_id, $2, $5, r.points, r.one_off, $6
+       from unnest($7::uuid[], $8::uuid[], $9::bigint[], $10::boolean[]) as r(rule_id, rule_version_id, points, one_off)`,
+      [programId, a.member_id, orderId, now, a.id, e.id, t.awards.rule_id, t.awards.rule_version_id, t.awards.points, t.awards.one_off],
+    );
+    await c.query(
+      'update account set available = $1, lifetime_earned = $2, entry_count = entry_count + 1, updated_at = $3 where id = $4',
+      [available, Number(a.lifetime_earned) + amount, now, a.id],
+    );
+    await c.query(
+      `update shop_order set status = 'paid', paid_at = $1, spend_added_minor = $2, updated_at = $1 where id = $3`,
+      [now, t.moneyMinor, o.id],
+    );
+    await c.query(
+      'insert into shop_order_award (order_id, entry_id, account_id, member_id, points) values ($1, $2, $3, $4, $5)',
+      [o.id, e.id, a.id, a.member_id, amount],
+    );
+    await c.query(
+      `insert into earned_source (program_id, source_type, source_id, member_id, created_at) values ($1, 'order', $2, $3, $4)`,
+      [programId, orderId, a.member_id, now],
+    );
+    await c.query(
+      `insert into member_spend (member_id, program_id, paid_minor, updated_at) values ($1, $2, $3, $4)
+       on conflict (member_id) do update set paid_minor = member_spend.paid_minor + excluded.paid_minor, updated_at = excluded.updated_at`,
+      [a.member_id, programId, t.moneyMinor, now],
+    );
+    await c.query(
+      `insert into tier_qualification (order_id, program_id, member_id, qualified_at, money_minor, points, updated_at)
+       values ($1, $2, $3, $4, $5, $6, $4)`,
+      [o.id, programId, a.member_id, now, t.moneyMinor, amount],
+    );
+    const { rows: sequences } = await c.query(
+      `insert into outbox_sequence as s (member_id, topic, last_sequence) select $1, topic, 1 from unnest($2::text[]) as topic
+       on conflict (member_id, topic) do update set last_sequence = s.last_sequence + 1 returning topic, last_sequence`,
+      [a.member_id, t.events.map((ev) => ev.topic)],
+    );
+    const sequenceOf = new Map(sequences.map((s) => [s.topic, s.last_sequence]));
+    await c.query(
+      `insert into outbox (event_id, type, topic, program_id, member_id, sequence, payload, created_at)
+       select gen_random_uuid(), x.type, x.topic, $1, $2, x.sequence, x.payload, clock_timestamp()
+       from unnest($3::text[], $4::text[], $5::bigint[], $6::jsonb[]) as x(type, topic, sequence, payload)`,
+      [programId, a.member_id, t.events.map((ev) => ev.type), t.events.map((ev) => ev.topic),
+        t.events.map((ev) => sequenceOf.get(ev.topic)), t.events.map((ev) => JSON.stringify(ev.payload))],
+    );
+    await c.query(
+      `insert into idempotency_record (program_id, key, operation, request_hash, response) values ($1, $2, 'payOrder', $3, $4)`,
+      [programId, `bench-${runId}-raw-pay-${orderId}`, createHash('sha256').update(orderId).digest('hex'), t.answer],
+    );
   });
 }

@@ -1,8 +1,8 @@
 /** What the raw-SQL baselines share: their own connections, and a transaction on one of them. */
 import { Client } from 'pg';
 
-/** `count` raw `pg` connections (one per client of a row), ended when `work` settles. */
-export async function withConnections<T>(databaseUrl: string, count: number, applicationName: string, work: (conns: Client[]) => Promise<T>): Promise<T> {
+/** `count` raw `pg` connections (one per client of a row), and how to end them. */
+export async function openConnections(databaseUrl: string, count: number, applicationName: string): Promise<{ conns: Client[]; close: () => Promise<void> }> {
   const conns = await Promise.all(
     Array.from({ length: count }, async () => {
       const c = new Client({ connectionString: databaseUrl, application_name: applicationName });
@@ -10,11 +10,7 @@ export async function withConnections<T>(databaseUrl: string, count: number, app
       return c;
     }),
   );
-  try {
-    return await work(conns);
-  } finally {
-    await Promise.all(conns.map((c) => c.end().catch(() => undefined)));
-  }
+  return { conns, close: async () => void (await Promise.all(conns.map((c) => c.end().catch(() => undefined)))) };
 }
 
 /** `work` between BEGIN and COMMIT on `c`; rolled back when it throws. */

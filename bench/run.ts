@@ -34,6 +34,8 @@
  * generator's event loop. Environment:
  *   BENCH_SECONDS (5)         measured window of each row
  *   BENCH_WARMUP_SECONDS (1)  warm-up before each window
+ *   BENCH_ROUNDS (5)          rows a ratio compares are measured in turns (bench/interleave.ts):
+ *                             this many slices of warm-up and window each; 1 runs them one after the other
  *   BENCH_SERVER_WARMUP_SECONDS (4)  mixed requests before the first HTTP row (JIT warm-up)
  *   BENCH_ACCOUNTS (100000)   seeded members; 10 of them are the hot set
  *   BENCH_TREE_MEMBERS (5000) members of the referral tree below its root
@@ -72,6 +74,8 @@ import { expiryRows } from './expiry';
 import { patronFanOut, rawWsFanOut } from './fanout';
 import { orderRows } from './orders';
 import { baseline } from './baseline';
+import { interleave, type Contestant } from './interleave';
+import { apiRows } from './api-rows';
 import { autovacuumDuring, autovacuumPasses, printStatements, verifyLedger, waitForOutbox } from './observe';
 import { Database } from '../src/db/database';
 import { seedReferralTree } from '../test/support/referral-tree';
@@ -80,6 +84,7 @@ const env = process.env;
 const SECONDS = Number(env.BENCH_SECONDS ?? 5);
 const WARMUP_SECONDS = Number(env.BENCH_WARMUP_SECONDS ?? 1);
 const SERVER_WARMUP_SECONDS = Number(env.BENCH_SERVER_WARMUP_SECONDS ?? 4);
+const ROUNDS = Math.max(1, Math.floor(Number(env.BENCH_ROUNDS ?? 5)));
 const ACCOUNTS = Number(env.BENCH_ACCOUNTS ?? 100_000);
 const HOT = 10;
 const PG_PORT = Number(env.BENCH_PG_PORT ?? 54349);
@@ -104,17 +109,6 @@ const measureOptions: MeasureOptions = {
 };
 
 const log = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
-
-const pick = <T>(list: T[]) => list[Math.floor(Math.random() * list.length)]!;
-
-const ACCRUE = `mutation Accrue($input: AccrueInput!) {
-  accrue(input: $input) { entry { id amount balanceAfter } account { available pending } }
-}`;
-const REDEEM = `mutation Redeem($input: RedeemInput!) {
-  redeem(input: $input) { entry { id amount balanceAfter } account { available pending } }
-}`;
-const BALANCE = `query Balance($id: ID!) { account(member: { id: $id }) { available } }`;
-const TYPENAME = `{ __typename }`;
 
 async function main(): Promise<void> {
   const started = Date.now();
@@ -216,6 +210,10 @@ async function main(): Promise<void> {
         tier_qualification, idempotency_record, outbox, outbox_sequence, outbox_unpublished, ledger_entry, lot, account`);
     };
     const want = (name: string) => !ONLY || ONLY.test(name);
+    const record = (r: Measurement) => {
+      rows.push(r);
+      log(`  ${r.opsPerSec} ops/s, p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms, errors ${r.errors}`);
+    };
     const run = async (name: string, m: () => Promise<Measurement>) => {
       if (!want(name)) return;
       log(`measuring ${name}`);
@@ -223,96 +221,55 @@ async function main(): Promise<void> {
       const passesBefore = await autovacuumPasses(db);
       const r = await m();
       r.autovacuum = await autovacuumDuring(db, passesBefore);
-      rows.push(r);
-      log(`  ${r.opsPerSec} ops/s, p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms, errors ${r.errors}`);
+      record(r);
       if (r.autovacuum.length > 0) log(`  autovacuum during the row (its CPU counts as PostgreSQL's): ${r.autovacuum.join(', ')}`);
       if (PG_STATEMENTS) await printStatements(db, r, STATEMENTS_SHOWN, log);
     };
-
-    await run('baseline uniform 8', () => baseline(databaseUrl, 8, program.id, seeded.accountIds, 'uniform', measureOptions));
-    await run('baseline hot 8', () => baseline(databaseUrl, 8, program.id, hotAccounts, 'hot', measureOptions));
+    // Rows whose ratios compare them, measured in turns (bench/interleave.ts). pg_stat_statements
+    // cannot tell rows measured in turns apart: with BENCH_PG_STATEMENTS each row runs alone.
+    const runInTurns = async (contestants: Contestant[]) => {
+      const chosen = contestants.filter((c) => want(c.row));
+      if (chosen.length === 0) return;
+      if (PG_STATEMENTS || ROUNDS === 1 || chosen.length === 1) {
+        for (const c of chosen) await run(c.row, async () => (await interleave([c], measureOptions, 1))[0]!);
+        return;
+      }
+      log(`measuring in turns, ${ROUNDS} rounds: ${chosen.map((c) => c.row).join(', ')}`);
+      const passesBefore = await autovacuumPasses(db);
+      const measured = await interleave(chosen, measureOptions, ROUNDS);
+      const autovacuum = await autovacuumDuring(db, passesBefore);
+      for (const [i, r] of measured.entries()) {
+        log(`  ${chosen[i]!.row}:`);
+        record({ ...r, autovacuum });
+      }
+      if (autovacuum.length > 0) log(`  autovacuum during these rows (its CPU counts as PostgreSQL's): ${autovacuum.join(', ')}`);
+    };
 
     const runId = randomBytes(4).toString('hex');
-    let seq = 0;
-    // The server's code paths get JIT-compiled before the first measured row, so that the first
-    // row is not the one that pays for it: a few seconds of every request kind, not recorded.
+    const api = apiRows({
+      patron: { url: started2.url, apiKey: createApiKey.secret }, databaseUrl, programId: program.id,
+      memberIds: seeded.memberIds, accountIds: seeded.accountIds, hotMembers, hotAccounts, runId,
+    });
     if (SERVER_WARMUP_SECONDS > 0) {
       log(`warming the server up (${SERVER_WARMUP_SECONDS} s of mixed requests, not recorded)`);
-      const client = new GraphQLClient(started2.url, createApiKey.secret, 8);
-      const until = Date.now() + SERVER_WARMUP_SECONDS * 1000;
-      const kinds = [
-        () => client.request(ACCRUE, { input: { member: { id: pick(seeded.memberIds) }, points: 1, idempotencyKey: `warm-${runId}-${++seq}` } }),
-        () => client.request(REDEEM, { input: { member: { id: pick(seeded.memberIds) }, points: 1, idempotencyKey: `warm-${runId}-${++seq}` } }),
-        () => client.request(BALANCE, { id: pick(seeded.memberIds) }),
-        () => client.request(TYPENAME),
-      ];
-      await Promise.all(
-        Array.from({ length: 8 }, async (_, w) => {
-          for (let i = w; Date.now() < until; i++) await kinds[i % kinds.length]!().catch(() => undefined);
-        }),
-      );
-      client.close();
+      await api.warmUp(SERVER_WARMUP_SECONDS);
     }
-    const writeRow = (op: 'accrue' | 'redeem', label: { name: string; op: string }, accounts: string, members: string[], clients: number) => async () => {
-      const client = new GraphQLClient(started2.url, createApiKey.secret, clients);
-      try {
-        return await measure({ ...label, accounts }, clients, async () => {
-          const input = { member: { id: pick(members) }, points: 1, idempotencyKey: `bench-${runId}-${++seq}` };
-          await client.request(op === 'accrue' ? ACCRUE : REDEEM, { input });
-        }, measureOptions);
-      } finally {
-        client.close();
-      }
-    };
-    for (const op of ['accrue', 'redeem'] as const) {
-      for (const clients of [8, 32]) {
-        for (const [accounts, members] of [['uniform', seeded.memberIds], ['hot', hotMembers]] as const) {
-          await run(`${op} ${accounts} ${clients}`, writeRow(op, { name: `${op} (GraphQL) ${accounts}`, op }, accounts, members, clients));
-        }
-      }
-    }
+    await runInTurns(api.writes());
     // The balance query against a raw node:http + pg handler doing the same read (its own process).
     const rawRead = want('raw-read 8') || want('raw-read 32') ? await startRawRead(databaseUrl, program.id) : null;
-    for (const clients of [8, 32]) {
-      await run(`balance ${clients}`, async () => {
-        const client = new GraphQLClient(started2.url, createApiKey.secret, clients);
-        try {
-          return await measure({ name: 'balance query account{available}', op: 'balance', accounts: 'uniform' }, clients, async () => {
-            await client.request(BALANCE, { id: pick(seeded.memberIds) });
-          }, measureOptions);
-        } finally {
-          client.close();
-        }
-      });
-      await run(`raw-read ${clients}`, async () => {
-        const client = new GraphQLClient(`http://127.0.0.1:${rawRead!.port}/graphql`, 'none', clients);
-        try {
-          return await measure({ name: 'raw node:http + pg, same read', op: 'rawRead', accounts: 'uniform' }, clients, async () => {
-            await client.request(BALANCE, { id: pick(seeded.memberIds) });
-          }, { ...measureOptions, meter: new CpuMeter(rawRead!.child, postmasterPid) });
-        } finally {
-          client.close();
-        }
-      });
-      await run(`typename ${clients}`, async () => {
-        const client = new GraphQLClient(started2.url, createApiKey.secret, clients);
-        try {
-          return await measure({ name: 'query { __typename }', op: 'typename', accounts: '-' }, clients, () => client.request(TYPENAME), measureOptions);
-        } finally {
-          client.close();
-        }
-      });
-    }
+    const rawReadMeter = rawRead && { port: rawRead.port, meter: new CpuMeter(rawRead.child, postmasterPid) };
+    for (const clients of [8, 32]) await runInTurns(api.reads(clients, rawReadMeter));
     if (rawRead) await stopServer(rawRead.child);
 
     // payOrder and simulateEvent against 10 order_paid rules (5 match, 5 do not); payOrder again
     // with a tier structure on (same rules, same kind of orders); the requalify-tiers job.
     const wantTiers = want('payOrder tiers 8') || want('requalify-tiers 1') || want('requalify-tiers-sql 1');
-    if (want('payOrder 8') || want('payOrder raw 8') || want('simulateEvent 1') || want('payOrder tiers 8')) {
+    if (['payOrder 8', 'payOrder raw 8', 'baseline beside orders 8', 'simulateEvent 1', 'payOrder tiers 8'].some(want)) {
       await orderRows({
         url: started2.url, databaseUrl, programId: program.id, adminKey: ADMIN_KEY, serverKey: createApiKey.secret, memberIds: seeded.memberIds, simulateMemberId: seeded.memberIds[HOT]!,
         accrueRate: rows.find((r) => r.op === 'accrue' && r.accounts === 'uniform' && r.clients === 8)?.opsPerSec,
-        seconds: SECONDS, warmupSeconds: WARMUP_SECONDS, runId, measureOptions, log, run, want, wantTiers, seedTiers, setUpTiers, settleOrders,
+        seconds: SECONDS, warmupSeconds: WARMUP_SECONDS, runId, measureOptions, log, run, runInTurns, want, wantTiers, seedTiers, setUpTiers, settleOrders,
+        baselineBeside: baseline('baseline beside orders 8', databaseUrl, 8, program.id, seeded.accountIds, 'uniform', { op: 'baselineOrders', name: 'beside payOrder' }),
       });
     }
 
@@ -407,7 +364,7 @@ async function main(): Promise<void> {
           );
           return runJob.result;
         },
-        accrue: (label) => writeRow('accrue', label, 'uniform', seeded.memberIds, 8)(),
+        accrue: async (label) => (await interleave([api.accrue({ ...label, accounts: 'uniform' })], measureOptions, 1))[0]!,
         want, meter: measureOptions.meter, waitForOutbox: () => waitForOutbox(db, log), log,
       })));
       admin.close();
