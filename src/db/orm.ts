@@ -41,6 +41,7 @@ import { Migration20261205100000_idempotency_written_once } from '../migrations/
 import { Migration20261206100000_idempotency_turns } from '../migrations/Migration20261206100000_idempotency_turns';
 import { Migration20261206200000_ledger_write_spends } from '../migrations/Migration20261206200000_ledger_write_spends';
 import { Migration20261207100000_award_withdrawn } from '../migrations/Migration20261207100000_award_withdrawn';
+import { Migration20261208100000_hot_path_foreign_keys } from '../migrations/Migration20261208100000_hot_path_foreign_keys';
 import { CustomerTokenRevocation } from '../entities/customer-token-revocation';
 import { MemberContactChange } from '../entities/member-contact-change';
 
@@ -75,6 +76,7 @@ export const migrationsList = [
   { name: 'Migration20261206100000_idempotency_turns', class: Migration20261206100000_idempotency_turns },
   { name: 'Migration20261206200000_ledger_write_spends', class: Migration20261206200000_ledger_write_spends },
   { name: 'Migration20261207100000_award_withdrawn', class: Migration20261207100000_award_withdrawn },
+  { name: 'Migration20261208100000_hot_path_foreign_keys', class: Migration20261208100000_hot_path_foreign_keys },
 ];
 
 export function ormOptions(clientUrl: string, poolMax = 20, logger?: Logger): Options {

@@ -5,7 +5,8 @@ import { Program } from './program';
 /** An event or order that was put through the rules: each is earned on once, whatever the retries (typed SQL). */
 @Entity({ tableName: 'earned_source' })
 export class EarnedSource {
-  @ManyToOne(() => Program, { primary: true, deleteRule: 'cascade', ref: true })
+  // No foreign key: every write would lock the program's row to check it (see the hot-path keys migration).
+  @ManyToOne(() => Program, { primary: true, ref: true, createForeignKeyConstraint: false })
   program!: Ref<Program>;
 
   @PrimaryKey({ type: 'text' })

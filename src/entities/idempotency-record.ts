@@ -4,7 +4,8 @@ import { Program } from './program';
 /** A storefront write's key, the hash of its input and its first result, replayed on retry (typed SQL). */
 @Entity({ tableName: 'idempotency_record' })
 export class IdempotencyRecord {
-  @ManyToOne(() => Program, { primary: true, deleteRule: 'cascade', ref: true })
+  // No foreign key: every write would lock the program's row to check it (see the hot-path keys migration).
+  @ManyToOne(() => Program, { primary: true, ref: true, createForeignKeyConstraint: false })
   program!: Ref<Program>;
 
   @PrimaryKey({ type: 'text' })
