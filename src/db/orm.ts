@@ -42,6 +42,8 @@ import { Migration20261206100000_idempotency_turns } from '../migrations/Migrati
 import { Migration20261206200000_ledger_write_spends } from '../migrations/Migration20261206200000_ledger_write_spends';
 import { Migration20261207100000_award_withdrawn } from '../migrations/Migration20261207100000_award_withdrawn';
 import { Migration20261208100000_hot_path_foreign_keys } from '../migrations/Migration20261208100000_hot_path_foreign_keys';
+import { Migration20261208200000_tier_structure_hold } from '../migrations/Migration20261208200000_tier_structure_hold';
+import { Migration20261208300000_rule_version_no_truncate } from '../migrations/Migration20261208300000_rule_version_no_truncate';
 import { CustomerTokenRevocation } from '../entities/customer-token-revocation';
 import { MemberContactChange } from '../entities/member-contact-change';
 
@@ -77,6 +79,8 @@ export const migrationsList = [
   { name: 'Migration20261206200000_ledger_write_spends', class: Migration20261206200000_ledger_write_spends },
   { name: 'Migration20261207100000_award_withdrawn', class: Migration20261207100000_award_withdrawn },
   { name: 'Migration20261208100000_hot_path_foreign_keys', class: Migration20261208100000_hot_path_foreign_keys },
+  { name: 'Migration20261208200000_tier_structure_hold', class: Migration20261208200000_tier_structure_hold },
+  { name: 'Migration20261208300000_rule_version_no_truncate', class: Migration20261208300000_rule_version_no_truncate },
 ];
 
 export function ormOptions(clientUrl: string, poolMax = 20, logger?: Logger): Options {

@@ -11,11 +11,17 @@ import { Migration } from '@mikro-orm/migrations';
  *   transaction inserted, and entries are append-only (never deleted).
  * - rule_award.rule_version_id: rule versions are immutable already; now they cannot be deleted
  *   either (a trigger), which is what the key kept: every award names a version that exists.
- * - rule_award.source_member_id: the member the order or event belongs to, whose account the
- *   same transaction locked; members are not deleted (rule_award.member_id never had a key).
+ * - rule_award.source_member_id: the member whose order or event it was; members are not
+ *   deleted (rule_award.member_id lost its key in Migration20261204300000_award_entries).
  * - idempotency_record, earned_source, tier_qualification .program_id: the program of the
  *   request, and programs are not deleted (one with ledger entries cannot be: its entries'
  *   accounts would go, and entries are append-only).
+ *
+ * Nothing in Patron deletes a program, a member or a rule, and the application's role may not
+ * (src/db/app-role.ts). A tier-structure save had waited, through these keys, for the orders
+ * being paid; it takes a lock of its own now (Migration20261208200000_tier_structure_hold).
+ * Orders being placed still share the program's row, on purpose (a currency change waits for
+ * them), and so do events tracked (event.program_id).
  */
 export class Migration20261208100000_hot_path_foreign_keys extends Migration {
   override async up(): Promise<void> {

@@ -81,9 +81,11 @@ test("paying an order that earns by rules, and accruing, never wait for the prog
   expect(await h.balance(memberId)).toEqual({ available: 10 + 10 + 3, pending: 0 });
 });
 
-test('a rule version cannot be deleted: ledger entries and awards name it', async () => {
+test('a rule version cannot be deleted or truncated: ledger entries and awards name it', async () => {
   const rule = await h.rule('hot keys: kept', { trigger: 'order_paid', actions: [{ code: 'fixedPoints', args: { points: 1 } }] });
   const deleted = await locker.query('delete from rule_version where id = $1', [rule.versionId]).catch((error: Error & { code?: string }) => error);
   expect(deleted).toMatchObject({ code: '42501', message: 'rule versions are kept: ledger entries and rule awards name them' });
+  const truncated = await locker.query('truncate rule_version cascade').catch((error: Error & { code?: string }) => error);
+  expect(truncated).toMatchObject({ code: '42501', message: 'rule versions are kept: ledger entries and rule awards name them' });
   expect(await h.count('select count(*) from rule_version where id = ?', [rule.versionId])).toBe(1);
 });

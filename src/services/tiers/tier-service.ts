@@ -10,7 +10,7 @@ import {
 import { applyRequalification, previewCounts, runRequalify } from './requalify-store';
 import { checkStructure } from './structure-input';
 import {
-  findMemberId, insertHistory, insertStructure, latestVersion, loadContributions, loadHistory, loadStructure, lockMemberAccount, lockProgram,
+  findMemberId, holdStructureForPayment, holdStructureForSave, insertHistory, insertStructure, latestVersion, loadContributions, loadHistory, loadStructure, lockMemberAccount, lockProgram,
   orderQualification, programTimeZone, readMemberTier, syncOrderQualification, tieredPrograms, windowAmount, writeMemberTier, writeOrderQualification,
 } from './tier-store';
 import type {
@@ -159,6 +159,8 @@ export class TierService {
       // One save at a time per program: the version number and the requalification follow each other.
       const timeZone = await lockProgram(tx, actor.programId);
       if (timeZone === null) throw notFound('Program', { id: actor.programId });
+      // The orders being paid now commit first (the requalification below counts them) or wait.
+      await holdStructureForSave(tx, actor.programId);
       const current = await loadStructure(tx, actor.programId);
       const now = this.clock.now();
       const next: TierStructure = { ...checked, id: randomUUID(), programId: actor.programId, version: (await latestVersion(tx, actor.programId)) + 1, createdAt: now };
@@ -231,6 +233,9 @@ export class TierService {
   /** An order was paid: it counts for qualification from now, and lifts the member at once if it reaches a higher tier. */
   async onOrderPaid(tx: UnitOfWork, programId: string, memberId: string, orderId: string, now: Date): Promise<void> {
     const { structure, timeZone } = await this.programTiers(tx, programId);
+    // A structure save waits for this order, or this order for the save, and is then tried
+    // again (the structure read here is no longer the newest): neither misses the other.
+    holdStructureForPayment(tx, programId, structure?.version ?? 0);
     if (!structure) {
       // No tier to lift: the order is only counted, for a structure saved later; nothing here reads it back.
       writeOrderQualification(tx, orderId, now);
@@ -245,7 +250,11 @@ export class TierService {
       syncOrderQualification(tx, orderId, now),
       readMemberTier(tx, memberId),
       windowAmount(tx, memberId, structure.metric, from, now),
-    ]);
+    ]).catch((error: unknown) => {
+      // The structure may have changed (see holdStructureForPayment): the next try reads it afresh.
+      this.cache.delete(programId);
+      throw error;
+    });
     if (!row) return;
     const top = structure.levels[structure.levels.length - 1]?.rank ?? -1;
     const seen = inForce(tier, structure, now).earned?.rank ?? -1;

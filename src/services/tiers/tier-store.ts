@@ -118,6 +118,20 @@ const lockProgramStatement = statement<[programId: string], { time_zone: string 
   'select time_zone from program where id = ? for update',
 );
 
+/**
+ * The program's tier-structure lock (see Migration20261208200000_tier_structure_hold): a save
+ * takes it alone, an order being paid shares it and checks that the structure it read, by its
+ * version (0: none), is still the newest — else a serialization failure, and the order is tried again.
+ */
+const holdStructureForSaveStatement = statement<[programId: string]>(
+  'tiers.hold_structure_for_save',
+  'select pg_advisory_xact_lock(tier_structure_lock_key(?))',
+);
+const holdStructureStatement = statement<[programId: string, version: number]>(
+  'tiers.hold_structure',
+  'select hold_tier_structure(?, ?)',
+);
+
 /** Every program with a tier structure, with its time zone (the requalify job's list). */
 const tieredProgramsStatement = statement<[], { program_id: string; time_zone: string }>(
   'tiers.tiered_programs',
@@ -145,6 +159,19 @@ export async function programTimeZone(db: Queryable, programId: string): Promise
 export async function lockProgram(tx: Queryable, programId: string): Promise<string | null> {
   const [row] = await tx.run(lockProgramStatement, [programId]);
   return row?.time_zone ?? null;
+}
+
+/** A save holds the program's tier-structure lock alone: the orders being paid commit first, or wait. */
+export async function holdStructureForSave(tx: Queryable, programId: string): Promise<void> {
+  await tx.run(holdStructureForSaveStatement, [programId]);
+}
+
+/**
+ * An order being paid shares the program's tier-structure lock, holding the structure of
+ * `version` (0: none); it goes out before the next statement, which so runs holding it.
+ */
+export function holdStructureForPayment(tx: UnitOfWork, programId: string, version: number): void {
+  tx.write(holdStructureStatement, [programId, version]);
 }
 
 export async function tieredPrograms(db: Queryable): Promise<Array<{ programId: string; timeZone: string }>> {
