@@ -25,8 +25,9 @@ export interface Measurement {
   otherCores: number | null;
   firstError?: string;
   /**
-   * Autovacuum passes (vacuum or analyze, by table) that finished during the row, or were running
-   * when it ended: their CPU counts as PostgreSQL's, so a row they overlap reads dearer.
+   * Autovacuum passes (vacuum or analyze, by table) that finished during the row — or during the
+   * group of rows measured in turns with it — or were running when it ended: their CPU counts as
+   * PostgreSQL's, so a row they overlap reads dearer.
    */
   autovacuum?: string[];
 }

@@ -168,11 +168,24 @@ export async function orderRows(ctx: OrderRowsContext): Promise<void> {
   };
   const payOrders = (row: string, name: string, op: string, orderIds: string[]): Contestant => {
     let taken = 0;
-    return overGraphQL(row, { name, op, accounts: 'uniform' }, 8, { url: ctx.url, apiKey: ctx.serverKey }, (client) => {
+    const paying = overGraphQL(row, { name, op, accounts: 'uniform' }, 8, { url: ctx.url, apiKey: ctx.serverKey }, (client) => {
       const orderId = orderIds[taken++];
       if (!orderId) throw new Exhausted('ran out of pre-placed orders');
       return client.request(PAY_ORDER, { input: { orderId, idempotencyKey: `bench-${ctx.runId}-pay-${orderId}` } });
     });
+    return {
+      ...paying,
+      open: async () => {
+        const opened = await paying.open();
+        return {
+          ...opened,
+          close: () => {
+            ctx.log(`  ${row}: paid ${Math.min(taken, orderIds.length)} of ${orderIds.length} pre-placed orders (warm-ups + windows)`);
+            return opened.close();
+          },
+        };
+      },
+    };
   };
   // The past orders exist for both rows: with tiers off and on only the structure differs.
   if (ctx.wantTiers) await ctx.seedTiers();

@@ -225,20 +225,23 @@ async function main(): Promise<void> {
       if (r.autovacuum.length > 0) log(`  autovacuum during the row (its CPU counts as PostgreSQL's): ${r.autovacuum.join(', ')}`);
       if (PG_STATEMENTS) await printStatements(db, r, STATEMENTS_SHOWN, log);
     };
-    // Rows whose ratios compare them, measured in turns (bench/interleave.ts). pg_stat_statements
-    // cannot tell rows measured in turns apart: with BENCH_PG_STATEMENTS each row runs alone.
+    // Rows whose ratios compare them, measured in turns (bench/interleave.ts), the outbox emptied
+    // between slices. pg_stat_statements cannot tell rows measured in turns apart: with
+    // BENCH_PG_STATEMENTS (or BENCH_ROUNDS=1) each row runs alone, one after the other.
+    const settle = () => waitForOutbox(db, log);
     const runInTurns = async (contestants: Contestant[]) => {
       const chosen = contestants.filter((c) => want(c.row));
       if (chosen.length === 0) return;
       if (PG_STATEMENTS || ROUNDS === 1 || chosen.length === 1) {
-        for (const c of chosen) await run(c.row, async () => (await interleave([c], measureOptions, 1))[0]!);
+        for (const c of chosen) await run(c.row, async () => (await interleave([c], measureOptions, 1)).rows[0]!);
         return;
       }
       log(`measuring in turns, ${ROUNDS} rounds: ${chosen.map((c) => c.row).join(', ')}`);
       const passesBefore = await autovacuumPasses(db);
-      const measured = await interleave(chosen, measureOptions, ROUNDS);
+      const measured = await interleave(chosen, measureOptions, ROUNDS, settle);
+      if (measured.rounds < ROUNDS) log(`  ! a row ran out of work: the group stopped after ${measured.rounds} of ${ROUNDS} rounds`);
       const autovacuum = await autovacuumDuring(db, passesBefore);
-      for (const [i, r] of measured.entries()) {
+      for (const [i, r] of measured.rows.entries()) {
         log(`  ${chosen[i]!.row}:`);
         record({ ...r, autovacuum });
       }
@@ -364,7 +367,7 @@ async function main(): Promise<void> {
           );
           return runJob.result;
         },
-        accrue: async (label) => (await interleave([api.accrue({ ...label, accounts: 'uniform' })], measureOptions, 1))[0]!,
+        accrue: async (label) => (await interleave([api.accrue({ ...label, accounts: 'uniform' })], measureOptions, 1)).rows[0]!,
         want, meter: measureOptions.meter, waitForOutbox: () => waitForOutbox(db, log), log,
       })));
       admin.close();

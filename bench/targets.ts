@@ -59,11 +59,14 @@ export function ratios(rows: Measurement[]): Ratio[] {
     add(`balance ÷ raw node:http + pg read, ${clients} clients`, find('balance', 'uniform', clients), find('rawRead', 'uniform', clients), TARGETS.balanceVsRawRead);
     add(`balance ÷ { __typename }, ${clients} clients`, find('balance', 'uniform', clients), find('typename', '-', clients), null);
   }
-  // The raw accrual measured in turns with the order rows, where it was (else the first one).
-  const orderBaseline = find('baselineOrders', 'uniform', 8) ?? find('baseline', 'uniform', 8);
-  add('payOrder ÷ raw-SQL accrual (uniform, 8 clients)', find('payOrder', 'uniform', 8), orderBaseline, TARGETS.payOrderVsBaseline);
+  // The raw accrual measured in turns with the order rows, where it was (else the first one; the
+  // ratio's name says which).
+  const beside = find('baselineOrders', 'uniform', 8);
+  const orderBaseline = beside ?? find('baseline', 'uniform', 8);
+  const which = beside ? 'beside it' : 'of the write rows';
+  add(`payOrder ÷ raw-SQL accrual ${which} (uniform, 8 clients)`, find('payOrder', 'uniform', 8), orderBaseline, TARGETS.payOrderVsBaseline);
   // What a paid order's rows allow, whoever writes them: the ceiling of the ratio above.
-  add('raw-SQL payOrder (the same rows) ÷ raw-SQL accrual', find('payOrderRaw', 'uniform', 8), orderBaseline, null);
+  add(`raw-SQL payOrder (the same rows) ÷ raw-SQL accrual ${which}`, find('payOrderRaw', 'uniform', 8), orderBaseline, null);
   add('payOrder ÷ raw-SQL payOrder (the same rows)', find('payOrder', 'uniform', 8), find('payOrderRaw', 'uniform', 8), null);
   add('referralTree depth 10 ÷ raw level-by-level SQL, 1 client', find('referralTree', '-', 1), find('referralTreeSql', '-', 1), TARGETS.referralTreeVsRaw);
   add('payOrder with tiers ÷ without (same rules and orders, 8 clients)', find('payOrderTiers', 'uniform', 8), find('payOrder', 'uniform', 8), TARGETS.payOrderTiersVsWithout);
