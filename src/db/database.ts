@@ -109,7 +109,7 @@ export class Database implements Sql {
 
   /** After a {@link runAlone} write that committed outbox events: wakes their listeners (the relay). */
   outboxCommitted(): void {
-    for (const fn of this.committedListeners) this.runCommitted(fn);
+    for (const fn of this.committedListeners) this.runCallback(fn, 'after-commit');
   }
 
   async execute<T = any>(sql: string, params: readonly unknown[] = []): Promise<T[]> {
@@ -132,6 +132,7 @@ export class Database implements Sql {
       const connection = new PipelinedUnitOfWork(client, (sql) => this.adHocText(sql));
       const outbox: OutboxEvent[] = [];
       const committed: Array<() => void> = [];
+      const rolledBack: Array<() => void> = [];
       const tx: UnitOfWork = {
         run: (statement, params) => connection.run(statement, params),
         execute: (sql, params) => connection.execute(sql, params),
@@ -141,6 +142,7 @@ export class Database implements Sql {
           await this.dispatcher(tx, event);
         },
         afterCommit: (fn) => committed.push(fn),
+        afterRollback: (fn) => rolledBack.push(fn),
       };
       try {
         connection.begin(begin);
@@ -149,12 +151,13 @@ export class Database implements Sql {
         if (outbox.length > 0) writeOutbox(tx, outbox);
         await connection.commit();
         client.release();
-        for (const fn of committed) this.runCommitted(fn);
+        for (const fn of committed) this.runCallback(fn, 'after-commit');
         if (outbox.length > 0) this.outboxCommitted();
         return result;
       } catch (error) {
         // A connection that cannot roll back is broken: the pool must not hand it out again.
         client.release(!(await connection.rollback()));
+        for (const fn of rolledBack) this.runCallback(fn, 'after-rollback');
         throw error;
       }
     });
@@ -180,12 +183,12 @@ export class Database implements Sql {
     return this.pool.end();
   }
 
-  /** A failing after-commit callback must not turn a committed write into an error. */
-  private runCommitted(fn: () => void): void {
+  /** A failing callback must not turn a committed write into an error, nor hide why an attempt failed. */
+  private runCallback(fn: () => void, when: 'after-commit' | 'after-rollback'): void {
     try {
       fn();
     } catch (error) {
-      this.logger?.error({ err: error }, 'after-commit callback failed');
+      this.logger?.error({ err: error }, `${when} callback failed`);
     }
   }
 

@@ -9,18 +9,21 @@ import type { OutboxEvent } from './outbox-store';
  *   (the domain hooks); the event is written to the outbox with the transaction, so it is
  *   published if and only if the transaction commits, even if the process dies right after.
  * - `afterCommit(fn)`: in-process work once committed (cache invalidation, waking the relay).
+ * - `afterRollback(fn)`: in-process work when the attempt fails (a cache that may have misled it).
  * A deadlock retry starts with a fresh unit of work: nothing queued by a failed attempt survives.
  */
 export interface UnitOfWork extends Queryable {
   execute<T = any>(sql: string, params?: readonly unknown[]): Promise<T[]>;
   /**
-   * A write whose rows the work does not read (the stored answer, the outbox): it goes out with
-   * the next statement the work waits for, or with COMMIT, in the same round trip. If it fails,
+   * A statement whose result the work does not read (the stored answer, the outbox, a lock to
+   * hold from here on): it goes out with the next statement the work waits for, or with COMMIT,
+   * in the same round trip. If it fails,
    * the unit of work fails with its error, there or at commit, and rolls back.
    */
   write<P extends readonly unknown[]>(statement: Statement<P, unknown>, params: P): void;
   emit(event: OutboxEvent): Promise<void>;
   afterCommit(fn: () => void): void;
+  afterRollback(fn: () => void): void;
 }
 
 interface QueryText {

@@ -30,37 +30,68 @@ const levels = (silver: number): TierStructureInput['levels'] => [
 ];
 const structure = (silver: number): TierStructureInput => ({ metric: 'spend', window: 'lifetime', downgradePolicy: 'to_earned', graceDays: 30, levels: levels(silver) });
 
-/** A shop whose silver starts at 150 000, and a member with 60 000 paid and a 45 000 order placed. */
-async function shopWithPlacedOrder() {
+/**
+ * A shop (silver from `silver`, no structure when null) and a member with `paid` paid in one
+ * order and `placed` in an order placed.
+ */
+async function shopWithPlacedOrder(silver: number | null = 150_000, paid = 60_000, placed = 45_000) {
   const { program } = await h.services.programs.createProgram(h.admin, { name: key('shop'), timeZone: 'UTC' });
   const admin = testContext(program.id, 'admin', 'admin');
   const server = testContext(program.id, 'server', 'storefront');
-  await h.services.tiers.saveStructure(admin, structure(150_000));
+  if (silver !== null) await h.services.tiers.saveStructure(admin, structure(silver));
   const memberId = (await h.services.members.upsert(server, { externalId: key('member') })).member.id;
   const place = async (priceMinor: number) => {
     const orderId = key('order');
     await h.services.orders.placeOrder(server, { orderId, member: { id: memberId }, idempotencyKey: key(), lines: [{ sku: key('sku'), unitPriceMinor: priceMinor, quantity: 1 }] });
     return orderId;
   };
-  await h.services.orders.payOrder(server, { orderId: await place(60_000), idempotencyKey: key() });
-  const orderId = await place(45_000);
+  const paidOrderId = await place(paid);
+  await h.services.orders.payOrder(server, { orderId: paidOrderId, idempotencyKey: key() });
+  const orderId = await place(placed);
   return {
-    programId: program.id, admin, server, memberId, orderId,
+    programId: program.id, admin, server, memberId, orderId, paidOrderId,
     pay: () => h.services.orders.payOrder(server, { orderId, idempotencyKey: key() }),
     tier: async () => (await h.services.tiers.tierStatus(program.id, { id: memberId }))!.tier?.code ?? null,
   };
 }
 
-/** Resolves true as soon as a backend waits for an advisory lock, false once `done()` says the work ended first. */
-async function someoneWaitsForAdvisoryLock(done: () => boolean): Promise<boolean> {
+/**
+ * What the first backend of this database found waiting for a lock waits for ('advisory',
+ * 'tuple', …), as soon as there is one; null once `done()` says the work ended first.
+ */
+async function firstLockWait(done: () => boolean): Promise<string | null> {
   for (;;) {
-    const { rows } = await watcher.query<{ waiting: boolean }>(
-      `select exists (select 1 from pg_stat_activity where wait_event_type = 'Lock' and wait_event = 'advisory') as waiting`,
+    const { rows } = await watcher.query<{ wait_event: string }>(
+      `select wait_event from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' limit 1`,
     );
-    if (rows[0]!.waiting) return true;
-    if (done()) return false;
+    if (rows[0]) return rows[0].wait_event;
+    if (done()) return null;
     await new Promise((r) => setTimeout(r, 5));
   }
+}
+
+/**
+ * A save under way on its own connection: the program's tier-structure lock held alone, and the
+ * next version written (as saveStructure writes it) with silver from `silver`. Commit it to end.
+ */
+async function saveUnderWay(programId: string, silver: number): Promise<Client> {
+  const saver = new Client({ connectionString: h.db.url });
+  await saver.connect();
+  await saver.query('begin');
+  await saver.query('select pg_advisory_xact_lock(tier_structure_lock_key($1))', [programId]);
+  const { rows: [next] } = await saver.query<{ id: string }>(
+    `insert into tier_structure (id, program_id, version, metric, window_kind, window_months, downgrade_policy, grace_days, created_at)
+     values (gen_random_uuid(), $1, coalesce((select max(version) from tier_structure where program_id = $1), 0) + 1,
+       'spend', 'lifetime', null, 'to_earned', 30, now()) returning id`,
+    [programId],
+  );
+  await saver.query(
+    `insert into tier_level (id, structure_id, rank, code, name, threshold, earn_multiplier, max_redeem_percent, discount_percent, perks)
+     select gen_random_uuid(), $1, l.rank, l.code, l.name, l.threshold, 1, null, 0, '{}'
+     from (values (0, 'standard', 'Standard', 0::bigint), (1, 'silver', 'Silver', $2::bigint), (2, 'gold', 'Gold', 500000::bigint)) as l(rank, code, name, threshold)`,
+    [next!.id, silver],
+  );
+  return saver;
 }
 
 test('a save waits for an order being paid, and counts it: the member lifted by the new threshold', async () => {
@@ -82,10 +113,10 @@ test('a save waits for an order being paid, and counts it: the member lifted by 
     await reached;
     let saved = false;
     const saving = h.services.tiers.saveStructure(s.admin, structure(100_000)).finally(() => (saved = true));
-    const waited = await someoneWaitsForAdvisoryLock(() => saved);
+    const waited = await firstLockWait(() => saved);
     release();
     await Promise.all([paying, saving]);
-    expect({ waited, tier: await s.tier() }).toEqual({ waited: true, tier: 'silver' });
+    expect({ waited, tier: await s.tier() }).toEqual({ waited: 'advisory', tier: 'silver' });
   } finally {
     release();
     tiers.onOrderPaid = onOrderPaid;
@@ -94,32 +125,79 @@ test('a save waits for an order being paid, and counts it: the member lifted by 
 
 test('an order paid while a save is under way waits for it, then is tried again under the new structure', async () => {
   const s = await shopWithPlacedOrder();
-  // A save under way: the tier-structure lock held alone, a version with silver at 100 000 written.
-  const saver = new Client({ connectionString: h.db.url });
-  await saver.connect();
+  const saver = await saveUnderWay(s.programId, 100_000);
   try {
-    await saver.query('begin');
-    await saver.query('select pg_advisory_xact_lock(tier_structure_lock_key($1))', [s.programId]);
-    const { rows: [next] } = await saver.query<{ id: string }>(
-      `insert into tier_structure (id, program_id, version, metric, window_kind, window_months, downgrade_policy, grace_days, created_at)
-       select gen_random_uuid(), program_id, version + 1, metric, window_kind, window_months, downgrade_policy, grace_days, now()
-       from tier_structure where program_id = $1 order by version desc limit 1 returning id`,
-      [s.programId],
-    );
-    await saver.query(
-      `insert into tier_level (id, structure_id, rank, code, name, threshold, earn_multiplier, max_redeem_percent, discount_percent, perks)
-       select gen_random_uuid(), $1, l.rank, l.code, l.name, case when l.code = 'silver' then 100000 else l.threshold end,
-         l.earn_multiplier, l.max_redeem_percent, l.discount_percent, l.perks
-       from tier_level l where l.structure_id = (select id from tier_structure where program_id = $2 and version = 1)`,
-      [next!.id, s.programId],
-    );
     let paid = false;
     const paying = s.pay().finally(() => (paid = true));
-    const waited = await someoneWaitsForAdvisoryLock(() => paid);
+    const waited = await firstLockWait(() => paid);
     await saver.query('commit');
     await paying;
-    expect({ waited, tier: await s.tier() }).toEqual({ waited: true, tier: 'silver' });
+    expect({ waited, tier: await s.tier() }).toEqual({ waited: 'advisory', tier: 'silver' });
   } finally {
     await saver.end();
+  }
+});
+
+test("the same with the program's first structure: the order that saw none is tried again, and lifted", async () => {
+  // The 60 000 order was paid moments ago: this instance has "no structure" cached.
+  const s = await shopWithPlacedOrder(null);
+  const saver = await saveUnderWay(s.programId, 100_000);
+  try {
+    let paid = false;
+    const paying = s.pay().finally(() => (paid = true));
+    const waited = await firstLockWait(() => paid);
+    await saver.query('commit');
+    await paying;
+    expect({ waited, tier: await s.tier() }).toEqual({ waited: 'advisory', tier: 'silver' });
+  } finally {
+    await saver.end();
+  }
+});
+
+test('an order cancelled while a save is under way is judged under the new structure', async () => {
+  // 100 000 + 60 000 paid: silver from 150 000. Cancelling the 60 000 drops the member under the
+  // old structure, not under the one being saved (silver from 90 000).
+  const s = await shopWithPlacedOrder(150_000, 100_000, 60_000);
+  await s.pay();
+  expect(await s.tier()).toBe('silver');
+  const saver = await saveUnderWay(s.programId, 90_000);
+  try {
+    let cancelled = false;
+    const cancelling = h.services.orders.cancelOrder(s.server, { orderId: s.orderId, idempotencyKey: key() }).finally(() => (cancelled = true));
+    const waited = await firstLockWait(() => cancelled);
+    await saver.query('commit');
+    await cancelling;
+    expect({ waited, tier: await s.tier() }).toEqual({ waited: 'advisory', tier: 'silver' });
+  } finally {
+    await saver.end();
+  }
+});
+
+test('an order that lifts its member while a save waits for it does not deadlock with the save', async () => {
+  // An order being paid holds the shared lock and is about to write the member's new tier, whose
+  // row keys the program: the save waiting for it must not hold the program row meanwhile.
+  const s = await shopWithPlacedOrder();
+  const order = new Client({ connectionString: h.db.url });
+  await order.connect();
+  try {
+    await order.query('begin');
+    await order.query('select hold_tier_structure($1, 1)', [s.programId]);
+    let saved = false;
+    const saving = h.services.tiers.saveStructure(s.admin, structure(100_000)).finally(() => (saved = true));
+    expect(await firstLockWait(() => saved)).toBe('advisory');
+    const orderPid = (await order.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0]!.pid;
+    let shared = false;
+    const keyShare = order.query('select 1 from program where id = $1 for key share', [s.programId]).finally(() => (shared = true));
+    for (;;) {
+      if (shared) break;
+      const { rows } = await watcher.query<{ blocked: boolean }>('select cardinality(pg_blocking_pids($1)) > 0 as blocked', [orderPid]);
+      expect(rows[0]!.blocked).toBe(false);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    await keyShare;
+    await order.query('commit');
+    await saving;
+  } finally {
+    await order.end();
   }
 });

@@ -10,7 +10,7 @@ import {
 import { applyRequalification, previewCounts, runRequalify } from './requalify-store';
 import { checkStructure } from './structure-input';
 import {
-  findMemberId, holdStructureForPayment, holdStructureForSave, insertHistory, insertStructure, latestVersion, loadContributions, loadHistory, loadStructure, lockMemberAccount, lockProgram,
+  findMemberId, holdStructureForOrder, holdStructureForSave, insertHistory, insertStructure, latestVersion, loadContributions, loadHistory, loadStructure, lockMemberAccount, lockProgram,
   orderQualification, programTimeZone, readMemberTier, syncOrderQualification, tieredPrograms, windowAmount, writeMemberTier, writeOrderQualification,
 } from './tier-store';
 import type {
@@ -52,6 +52,8 @@ export interface TierMembershipRecord {
  */
 export class TierService {
   private readonly cache = new Map<string, ProgramTiers & { until: number }>();
+  /** Bumped by every save here: a load that began before one does not fill the cache. */
+  private changes = 0;
 
   constructor(
     private readonly db: Database,
@@ -63,8 +65,8 @@ export class TierService {
     hooks
       // An order's events always name its member (raised with the member's account).
       .on('order.paid', (tx, e) => this.onOrderPaid(tx, e.programId, e.memberId!, e.payload.id, new Date(e.payload.occurredAt)))
-      .on('order.cancelled', (tx, e) => this.onOrderReversed(tx, e.payload.id, new Date(e.payload.occurredAt)))
-      .on('order.lines_refunded', (tx, e) => this.onOrderReversed(tx, e.payload.id, new Date(e.payload.occurredAt)));
+      .on('order.cancelled', (tx, e) => this.onOrderReversed(tx, e.programId, e.payload.id, new Date(e.payload.occurredAt)))
+      .on('order.lines_refunded', (tx, e) => this.onOrderReversed(tx, e.programId, e.payload.id, new Date(e.payload.occurredAt)));
   }
 
   // ---- reading ------------------------------------------------------------------------------
@@ -157,10 +159,11 @@ export class TierService {
     const checked = checkStructure(input);
     const changes = await this.db.transaction(async (tx) => {
       // One save at a time per program: the version number and the requalification follow each other.
+      // The orders being paid or taken back now commit first (the requalification below counts
+      // them) or wait. Taken before the program row: an order holding it may still key-share the row.
+      await holdStructureForSave(tx, actor.programId);
       const timeZone = await lockProgram(tx, actor.programId);
       if (timeZone === null) throw notFound('Program', { id: actor.programId });
-      // The orders being paid now commit first (the requalification below counts them) or wait.
-      await holdStructureForSave(tx, actor.programId);
       const current = await loadStructure(tx, actor.programId);
       const now = this.clock.now();
       const next: TierStructure = { ...checked, id: randomUUID(), programId: actor.programId, version: (await latestVersion(tx, actor.programId)) + 1, createdAt: now };
@@ -169,6 +172,7 @@ export class TierService {
       await emitTierChanges(tx, actor.programId, changed);
       return changed;
     });
+    this.changes++;
     this.cache.delete(actor.programId);
     return { structure: (await this.structure(actor.programId))!, changed: changes.length };
   }
@@ -233,9 +237,7 @@ export class TierService {
   /** An order was paid: it counts for qualification from now, and lifts the member at once if it reaches a higher tier. */
   async onOrderPaid(tx: UnitOfWork, programId: string, memberId: string, orderId: string, now: Date): Promise<void> {
     const { structure, timeZone } = await this.programTiers(tx, programId);
-    // A structure save waits for this order, or this order for the save, and is then tried
-    // again (the structure read here is no longer the newest): neither misses the other.
-    holdStructureForPayment(tx, programId, structure?.version ?? 0);
+    this.holdStructure(tx, programId, structure);
     if (!structure) {
       // No tier to lift: the order is only counted, for a structure saved later; nothing here reads it back.
       writeOrderQualification(tx, orderId, now);
@@ -250,11 +252,7 @@ export class TierService {
       syncOrderQualification(tx, orderId, now),
       readMemberTier(tx, memberId),
       windowAmount(tx, memberId, structure.metric, from, now),
-    ]).catch((error: unknown) => {
-      // The structure may have changed (see holdStructureForPayment): the next try reads it afresh.
-      this.cache.delete(programId);
-      throw error;
-    });
+    ]);
     if (!row) return;
     const top = structure.levels[structure.levels.length - 1]?.rank ?? -1;
     const seen = inForce(tier, structure, now).earned?.rank ?? -1;
@@ -275,12 +273,12 @@ export class TierService {
    * lookback with the order, and without it they did not — they fall at once to what they
    * qualify for without it. A tier kept by grace or policy is not touched.
    */
-  async onOrderReversed(tx: UnitOfWork, orderId: string, now: Date): Promise<void> {
+  async onOrderReversed(tx: UnitOfWork, programId: string, orderId: string, now: Date): Promise<void> {
+    const { structure, timeZone } = await this.programTiers(tx, programId);
+    this.holdStructure(tx, programId, structure);
     const before = await orderQualification(tx, orderId);
     const row = await syncOrderQualification(tx, orderId, now);
-    if (!row || !before) return;
-    const { structure, timeZone } = await this.programTiers(tx, row.programId);
-    if (!structure) return;
+    if (!row || !before || !structure) return;
     const taken = structure.metric === 'spend' ? before.moneyMinor - row.moneyMinor : before.points - row.points;
     if (taken <= 0) return;
     const state = await readMemberTier(tx, row.memberId, true);
@@ -322,10 +320,23 @@ export class TierService {
   private async programTiers(db: Sql, programId: string, fresh = false): Promise<ProgramTiers> {
     const cached = this.cache.get(programId);
     if (!fresh && cached && cached.until > Date.now()) return cached;
+    const seen = this.changes;
     const timeZone = await programTimeZone(db, programId);
     const entry = { structure: await loadStructure(db, programId), timeZone: timeZone ?? 'UTC', until: Date.now() + STRUCTURE_TTL_MS };
-    this.cache.set(programId, entry);
+    // A load that began before a save here committed may hold the old structure: not cached.
+    if (this.changes === seen) this.cache.set(programId, entry);
     return entry;
+  }
+
+  /**
+   * An order's transaction shares the program's tier-structure lock from here on, holding the
+   * structure it read: a save waits for it, or it for the save and is then tried again (the
+   * structure it read is no longer the newest; the next try reads it afresh). So neither misses
+   * the other.
+   */
+  private holdStructure(tx: UnitOfWork, programId: string, structure: TierStructure | null): void {
+    holdStructureForOrder(tx, programId, structure?.version ?? 0);
+    tx.afterRollback(() => this.cache.delete(programId));
   }
 
   private async requireStructure(db: Sql, programId: string): Promise<{ structure: TierStructure; timeZone: string }> {

@@ -112,23 +112,28 @@ const programTimeZoneStatement = statement<[programId: string], { time_zone: str
   'select time_zone from program where id = ?',
 );
 
-/** Holds the program row for the transaction: one structure save at a time per program. */
+/**
+ * Holds the program row for the transaction: one structure save at a time per program, none
+ * beside a currency change. No key update: orders being placed and tier rows written meanwhile
+ * key-share the row (their keys), and must not wait for a save that waits for them.
+ */
 const lockProgramStatement = statement<[programId: string], { time_zone: string }>(
   'tiers.lock_program',
-  'select time_zone from program where id = ? for update',
+  'select time_zone from program where id = ? for no key update',
 );
 
 /**
  * The program's tier-structure lock (see Migration20261208200000_tier_structure_hold): a save
- * takes it alone, an order being paid shares it and checks that the structure it read, by its
- * version (0: none), is still the newest — else a serialization failure, and the order is tried again.
+ * takes it alone, an order being paid, cancelled or returned shares it and checks that the
+ * structure it read, by its version (0: none), is still the newest — else a serialization
+ * failure, and the order is tried again.
  */
 const holdStructureForSaveStatement = statement<[programId: string]>(
   'tiers.hold_structure_for_save',
   'select pg_advisory_xact_lock(tier_structure_lock_key(?))',
 );
-const holdStructureStatement = statement<[programId: string, version: number]>(
-  'tiers.hold_structure',
+const holdStructureForOrderStatement = statement<[programId: string, version: number]>(
+  'tiers.hold_structure_for_order',
   'select hold_tier_structure(?, ?)',
 );
 
@@ -161,17 +166,18 @@ export async function lockProgram(tx: Queryable, programId: string): Promise<str
   return row?.time_zone ?? null;
 }
 
-/** A save holds the program's tier-structure lock alone: the orders being paid commit first, or wait. */
+/** A save holds the program's tier-structure lock alone: the orders being paid or taken back commit first, or wait. */
 export async function holdStructureForSave(tx: Queryable, programId: string): Promise<void> {
   await tx.run(holdStructureForSaveStatement, [programId]);
 }
 
 /**
- * An order being paid shares the program's tier-structure lock, holding the structure of
- * `version` (0: none); it goes out before the next statement, which so runs holding it.
+ * An order being paid, cancelled or returned shares the program's tier-structure lock, holding
+ * the structure of `version` (0: none); it goes out before the next statement, which so runs
+ * holding it.
  */
-export function holdStructureForPayment(tx: UnitOfWork, programId: string, version: number): void {
-  tx.write(holdStructureStatement, [programId, version]);
+export function holdStructureForOrder(tx: UnitOfWork, programId: string, version: number): void {
+  tx.write(holdStructureForOrderStatement, [programId, version]);
 }
 
 export async function tieredPrograms(db: Queryable): Promise<Array<{ programId: string; timeZone: string }>> {
