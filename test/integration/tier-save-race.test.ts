@@ -123,35 +123,30 @@ test('a save waits for an order being paid, and counts it: the member lifted by 
   }
 });
 
-test('an order paid while a save is under way waits for it, then is tried again under the new structure', async () => {
-  const s = await shopWithPlacedOrder();
-  const saver = await saveUnderWay(s.programId, 100_000);
+/** Pays the shop's placed order while a save of silver from `silver` is under way, then ends the save. */
+async function payWhileSaveUnderWay(s: Awaited<ReturnType<typeof shopWithPlacedOrder>>, silver: number) {
+  const saver = await saveUnderWay(s.programId, silver);
   try {
     let paid = false;
     const paying = s.pay().finally(() => (paid = true));
     const waited = await firstLockWait(() => paid);
     await saver.query('commit');
     await paying;
-    expect({ waited, tier: await s.tier() }).toEqual({ waited: 'advisory', tier: 'silver' });
+    return { waited, tier: await s.tier() };
   } finally {
     await saver.end();
   }
+}
+
+test('an order paid while a save is under way waits for it, then is tried again under the new structure', async () => {
+  const s = await shopWithPlacedOrder();
+  expect(await payWhileSaveUnderWay(s, 100_000)).toEqual({ waited: 'advisory', tier: 'silver' });
 });
 
 test("the same with the program's first structure: the order that saw none is tried again, and lifted", async () => {
   // The 60 000 order was paid moments ago: this instance has "no structure" cached.
   const s = await shopWithPlacedOrder(null);
-  const saver = await saveUnderWay(s.programId, 100_000);
-  try {
-    let paid = false;
-    const paying = s.pay().finally(() => (paid = true));
-    const waited = await firstLockWait(() => paid);
-    await saver.query('commit');
-    await paying;
-    expect({ waited, tier: await s.tier() }).toEqual({ waited: 'advisory', tier: 'silver' });
-  } finally {
-    await saver.end();
-  }
+  expect(await payWhileSaveUnderWay(s, 100_000)).toEqual({ waited: 'advisory', tier: 'silver' });
 });
 
 test('an order cancelled while a save is under way is judged under the new structure', async () => {
