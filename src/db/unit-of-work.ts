@@ -17,8 +17,8 @@ export interface UnitOfWork extends Queryable {
   /**
    * A statement whose result the work does not read (the stored answer, the outbox, a lock to
    * hold from here on): it goes out with the next statement the work waits for, or with COMMIT,
-   * in the same round trip. If it fails,
-   * the unit of work fails with its error, there or at commit, and rolls back.
+   * in the same round trip. If it fails, the unit of work fails with its error, there or at
+   * commit, and rolls back.
    */
   write<P extends readonly unknown[]>(statement: Statement<P, unknown>, params: P): void;
   emit(event: OutboxEvent): Promise<void>;

@@ -4,9 +4,10 @@ import { testContext } from '../support/context';
 import { rulesHarness, type RulesHarness } from '../support/rules-harness';
 
 /**
- * A tier-structure save and an order paid at the same moment do not miss each other: the save
- * requalifies members from the orders it sees, the order lifts its member under the structure it
- * read. Whichever comes first, the member ends in the tier the new structure gives them.
+ * A tier-structure save and an order paid, cancelled or returned at the same moment do not miss
+ * each other: the save requalifies members from the orders it sees, the order lifts (or drops)
+ * its member under the structure it read. Whichever comes first, the member ends in the tier the
+ * new structure gives them; and nothing deadlocks on the way.
  */
 let h: RulesHarness;
 let watcher: Client;
@@ -23,12 +24,14 @@ afterAll(async () => {
   await h.close();
 });
 
-const levels = (silver: number): TierStructureInput['levels'] => [
+const levels = (silver: number, gold: number): TierStructureInput['levels'] => [
   { code: 'standard', name: 'Standard', threshold: 0 },
   { code: 'silver', name: 'Silver', threshold: silver },
-  { code: 'gold', name: 'Gold', threshold: 500_000 },
+  { code: 'gold', name: 'Gold', threshold: gold },
 ];
-const structure = (silver: number): TierStructureInput => ({ metric: 'spend', window: 'lifetime', downgradePolicy: 'to_earned', graceDays: 30, levels: levels(silver) });
+const structure = (silver: number, gold = 500_000): TierStructureInput => ({
+  metric: 'spend', window: 'lifetime', downgradePolicy: 'to_earned', graceDays: 30, levels: levels(silver, gold),
+});
 
 /**
  * A shop (silver from `silver`, no structure when null) and a member with `paid` paid in one
@@ -68,6 +71,19 @@ async function firstLockWait(done: () => boolean): Promise<string | null> {
     if (done()) return null;
     await new Promise((r) => setTimeout(r, 5));
   }
+}
+
+/** Runs `sql` on `client`, failing the test if the backend is ever seen blocked before it ends. */
+async function runsUnblocked(client: Client, sql: string, params: unknown[]): Promise<void> {
+  const pid = (await client.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0]!.pid;
+  let ended = false;
+  const running = client.query(sql, params).finally(() => (ended = true));
+  while (!ended) {
+    const { rows } = await watcher.query<{ blocked: boolean }>('select cardinality(pg_blocking_pids($1)) > 0 as blocked', [pid]);
+    expect(rows[0]!.blocked).toBe(false);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  await running;
 }
 
 /**
@@ -180,19 +196,35 @@ test('an order that lifts its member while a save waits for it does not deadlock
     let saved = false;
     const saving = h.services.tiers.saveStructure(s.admin, structure(100_000)).finally(() => (saved = true));
     expect(await firstLockWait(() => saved)).toBe('advisory');
-    const orderPid = (await order.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0]!.pid;
-    let shared = false;
-    const keyShare = order.query('select 1 from program where id = $1 for key share', [s.programId]).finally(() => (shared = true));
-    for (;;) {
-      if (shared) break;
-      const { rows } = await watcher.query<{ blocked: boolean }>('select cardinality(pg_blocking_pids($1)) > 0 as blocked', [orderPid]);
-      expect(rows[0]!.blocked).toBe(false);
-      await new Promise((r) => setTimeout(r, 5));
-    }
-    await keyShare;
+    // What writing the member's tier history does to the program's row (its key).
+    await runsUnblocked(order, 'select 1 from program where id = $1 for key share', [s.programId]);
     await order.query('commit');
     await saving;
   } finally {
     await order.end();
+  }
+});
+
+test("a grant holding its member's tier row, with a save waiting for that row, still writes the member's tier history", async () => {
+  // The save holds the program's row (no key update) while it requalifies; a grant or the job that
+  // holds a member's tier row key-shares the program's row to write that member's history.
+  // 160 000 paid: silver, with a tier row.
+  const s = await shopWithPlacedOrder(150_000, 160_000);
+  expect(await s.tier()).toBe('silver');
+  const grant = new Client({ connectionString: h.db.url });
+  await grant.connect();
+  try {
+    await grant.query('begin');
+    await grant.query('select 1 from member_tier where member_id = $1 for update', [s.memberId]);
+    let saved = false;
+    // Gold from 150 000 lifts the member: the save must update their tier row.
+    const saving = h.services.tiers.saveStructure(s.admin, structure(100_000, 150_000)).finally(() => (saved = true));
+    expect(await firstLockWait(() => saved)).toBe('transactionid');
+    await runsUnblocked(grant, 'select 1 from program where id = $1 for key share', [s.programId]);
+    await grant.query('commit');
+    await saving;
+    expect(await s.tier()).toBe('gold');
+  } finally {
+    await grant.end();
   }
 });

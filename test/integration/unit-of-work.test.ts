@@ -180,6 +180,34 @@ test('a deadlock or serialization failure in a queued write is retried from the 
   expect(await committedNotes()).toEqual(['3:attempt 3']);
 });
 
+test('afterRollback runs once for each failed attempt, at a statement or at COMMIT, never on success; a throwing one hides nothing', async () => {
+  const rolledBack: number[] = [];
+  let attempt = 0;
+  await database.transaction(async (tx) => {
+    attempt++;
+    const seen = attempt;
+    tx.afterRollback(() => rolledBack.push(seen));
+    tx.write(insertNote, [100 + attempt, `attempt ${attempt}`]);
+    // The first attempt fails at its next statement, the second at COMMIT.
+    if (attempt === 1) {
+      tx.write(failWith, ['40001']);
+      await tx.run(notes, []);
+    }
+    if (attempt === 2) tx.write(failWith, ['40P01']);
+  });
+  expect({ attempt, rolledBack }).toEqual({ attempt: 3, rolledBack: [1, 2] });
+
+  const failed = await database
+    .transaction(async (tx) => {
+      tx.afterRollback(() => {
+        throw new Error('the callback failed');
+      });
+      throw new Error('the work failed');
+    })
+    .catch((error: Error) => error.message);
+  expect(failed).toBe('the work failed');
+});
+
 test('statements asked for together: the failure first on the wire is the one reported, whichever branch sent it', async () => {
   let attempt = 0;
   await database.transaction(async (tx) => {

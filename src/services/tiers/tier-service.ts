@@ -10,7 +10,7 @@ import {
 import { applyRequalification, previewCounts, runRequalify } from './requalify-store';
 import { checkStructure } from './structure-input';
 import {
-  findMemberId, holdStructureForOrder, holdStructureForSave, insertHistory, insertStructure, latestVersion, loadContributions, loadHistory, loadStructure, lockMemberAccount, lockProgram,
+  findMemberId, holdStructureForSave, holdStructureShared, insertHistory, insertStructure, latestVersion, loadContributions, loadHistory, loadStructure, lockMemberAccount, lockProgram,
   orderQualification, programTimeZone, readMemberTier, syncOrderQualification, tieredPrograms, windowAmount, writeMemberTier, writeOrderQualification,
 } from './tier-store';
 import type {
@@ -52,7 +52,7 @@ export interface TierMembershipRecord {
  */
 export class TierService {
   private readonly cache = new Map<string, ProgramTiers & { until: number }>();
-  /** Bumped by every save here: a load that began before one does not fill the cache. */
+  /** Bumped by every save here and every attempt that failed holding a structure: a load that began before does not fill the cache. */
   private changes = 0;
 
   constructor(
@@ -159,8 +159,9 @@ export class TierService {
     const checked = checkStructure(input);
     const changes = await this.db.transaction(async (tx) => {
       // One save at a time per program: the version number and the requalification follow each other.
-      // The orders being paid or taken back now commit first (the requalification below counts
-      // them) or wait. Taken before the program row: an order holding it may still key-share the row.
+      // What shares the structure lock (orders, grants, the job) commits first — the
+      // requalification below counts it — or waits. Taken before the program row: a holder
+      // may still key-share the row.
       await holdStructureForSave(tx, actor.programId);
       const timeZone = await lockProgram(tx, actor.programId);
       if (timeZone === null) throw notFound('Program', { id: actor.programId });
@@ -189,6 +190,7 @@ export class TierService {
     const changes = await this.db.transaction(async (tx) => {
       const memberId = await lockMember(tx, actor.programId, input.member);
       const { structure } = await this.requireStructure(tx, actor.programId);
+      this.holdStructure(tx, actor.programId, structure);
       levelByCode(structure, input.tierCode, 'tierCode');
       const detail = `Assigned until ${input.until.toISOString()}${reason ? `: ${reason}` : ''}`;
       const changed = await this.grant(tx, structure, memberId, { code: input.tierCode, kind: 'manual', until: input.until }, 'assigned', detail, now);
@@ -217,6 +219,7 @@ export class TierService {
       once(tx, { programId: actor.programId, key: idempotencyKey, operation: 'purchaseTierMembership', input: rest, revive: reviveMembership }, async () => {
         const memberId = await lockMember(tx, actor.programId, input.member);
         const { structure, timeZone } = await this.requireStructure(tx, actor.programId);
+        this.holdStructure(tx, actor.programId, structure);
         const level = levelByCode(structure, input.tierCode, 'tierCode');
         const now = this.clock.now();
         const state = await readMemberTier(tx, memberId, true);
@@ -274,11 +277,17 @@ export class TierService {
    * qualify for without it. A tier kept by grace or policy is not touched.
    */
   async onOrderReversed(tx: UnitOfWork, programId: string, orderId: string, now: Date): Promise<void> {
+    // The order's own row, written only under its lock: read before the structure lock, so that
+    // an order that never counted (cancelled unpaid) waits for no save.
+    const before = await orderQualification(tx, orderId);
+    if (!before) {
+      await syncOrderQualification(tx, orderId, now);
+      return;
+    }
     const { structure, timeZone } = await this.programTiers(tx, programId);
     this.holdStructure(tx, programId, structure);
-    const before = await orderQualification(tx, orderId);
     const row = await syncOrderQualification(tx, orderId, now);
-    if (!row || !before || !structure) return;
+    if (!row || !structure) return;
     const taken = structure.metric === 'spend' ? before.moneyMinor - row.moneyMinor : before.points - row.points;
     if (taken <= 0) return;
     const state = await readMemberTier(tx, row.memberId, true);
@@ -304,6 +313,7 @@ export class TierService {
     for (const p of programs) {
       const changes = await this.db.transaction(async (tx) => {
         const structure = await loadStructure(tx, p.programId);
+        if (structure) this.holdStructure(tx, p.programId, structure);
         const changed = structure ? await runRequalify(tx, p.programId, structure, p.timeZone, asOf) : [];
         await emitTierChanges(tx, p.programId, changed);
         return changed;
@@ -329,14 +339,17 @@ export class TierService {
   }
 
   /**
-   * An order's transaction shares the program's tier-structure lock from here on, holding the
-   * structure it read: a save waits for it, or it for the save and is then tried again (the
-   * structure it read is no longer the newest; the next try reads it afresh). So neither misses
-   * the other.
+   * The transaction shares the program's tier-structure lock from here on, holding the structure
+   * it read: a save waits for it, or it for the save and is then tried again (the structure it
+   * read is no longer the newest; the next try reads it afresh). So neither misses the other.
    */
   private holdStructure(tx: UnitOfWork, programId: string, structure: TierStructure | null): void {
-    holdStructureForOrder(tx, programId, structure?.version ?? 0);
-    tx.afterRollback(() => this.cache.delete(programId));
+    holdStructureShared(tx, programId, structure?.version ?? 0);
+    tx.afterRollback(() => {
+      // A load under way may hold the structure the failure was about: it must not fill the cache.
+      this.changes++;
+      this.cache.delete(programId);
+    });
   }
 
   private async requireStructure(db: Sql, programId: string): Promise<{ structure: TierStructure; timeZone: string }> {

@@ -113,9 +113,10 @@ const programTimeZoneStatement = statement<[programId: string], { time_zone: str
 );
 
 /**
- * Holds the program row for the transaction: one structure save at a time per program, none
- * beside a currency change. No key update: orders being placed and tier rows written meanwhile
- * key-share the row (their keys), and must not wait for a save that waits for them.
+ * Holds the program row for the transaction: no structure save beside a currency change or a
+ * settings update (saves follow each other on the tier-structure lock already). No key update:
+ * tier rows written meanwhile (a grant, an order's lift) key-share the row through their keys,
+ * and must not wait for a save that waits for their member's tier row.
  */
 const lockProgramStatement = statement<[programId: string], { time_zone: string }>(
   'tiers.lock_program',
@@ -124,16 +125,16 @@ const lockProgramStatement = statement<[programId: string], { time_zone: string 
 
 /**
  * The program's tier-structure lock (see Migration20261208200000_tier_structure_hold): a save
- * takes it alone, an order being paid, cancelled or returned shares it and checks that the
- * structure it read, by its version (0: none), is still the newest — else a serialization
- * failure, and the order is tried again.
+ * takes it alone; what writes tiers under a structure it read (an order paid, cancelled or
+ * returned, a grant, the requalify job) shares it and checks that the structure, by its version
+ * (0: none), is still the newest — else a serialization failure, and the work is tried again.
  */
 const holdStructureForSaveStatement = statement<[programId: string]>(
   'tiers.hold_structure_for_save',
   'select pg_advisory_xact_lock(tier_structure_lock_key(?))',
 );
-const holdStructureForOrderStatement = statement<[programId: string, version: number]>(
-  'tiers.hold_structure_for_order',
+const holdStructureSharedStatement = statement<[programId: string, version: number]>(
+  'tiers.hold_structure_shared',
   'select hold_tier_structure(?, ?)',
 );
 
@@ -166,18 +167,17 @@ export async function lockProgram(tx: Queryable, programId: string): Promise<str
   return row?.time_zone ?? null;
 }
 
-/** A save holds the program's tier-structure lock alone: the orders being paid or taken back commit first, or wait. */
+/** A save holds the program's tier-structure lock alone: what shares it commits first, or waits. */
 export async function holdStructureForSave(tx: Queryable, programId: string): Promise<void> {
   await tx.run(holdStructureForSaveStatement, [programId]);
 }
 
 /**
- * An order being paid, cancelled or returned shares the program's tier-structure lock, holding
- * the structure of `version` (0: none); it goes out before the next statement, which so runs
- * holding it.
+ * Shares the program's tier-structure lock, holding the structure of `version` (0: none); it
+ * goes out before the next statement, which so runs holding it.
  */
-export function holdStructureForOrder(tx: UnitOfWork, programId: string, version: number): void {
-  tx.write(holdStructureForOrderStatement, [programId, version]);
+export function holdStructureShared(tx: UnitOfWork, programId: string, version: number): void {
+  tx.write(holdStructureSharedStatement, [programId, version]);
 }
 
 export async function tieredPrograms(db: Queryable): Promise<Array<{ programId: string; timeZone: string }>> {
