@@ -44,6 +44,7 @@ import { Migration20261207100000_award_withdrawn } from '../migrations/Migration
 import { Migration20261208100000_hot_path_foreign_keys } from '../migrations/Migration20261208100000_hot_path_foreign_keys';
 import { Migration20261208200000_tier_structure_hold } from '../migrations/Migration20261208200000_tier_structure_hold';
 import { Migration20261208300000_rule_version_no_truncate } from '../migrations/Migration20261208300000_rule_version_no_truncate';
+import { Migration20261208400000_event_program_key } from '../migrations/Migration20261208400000_event_program_key';
 import { CustomerTokenRevocation } from '../entities/customer-token-revocation';
 import { MemberContactChange } from '../entities/member-contact-change';
 
@@ -81,6 +82,7 @@ export const migrationsList = [
   { name: 'Migration20261208100000_hot_path_foreign_keys', class: Migration20261208100000_hot_path_foreign_keys },
   { name: 'Migration20261208200000_tier_structure_hold', class: Migration20261208200000_tier_structure_hold },
   { name: 'Migration20261208300000_rule_version_no_truncate', class: Migration20261208300000_rule_version_no_truncate },
+  { name: 'Migration20261208400000_event_program_key', class: Migration20261208400000_event_program_key },
 ];
 
 export function ormOptions(clientUrl: string, poolMax = 20, logger?: Logger): Options {

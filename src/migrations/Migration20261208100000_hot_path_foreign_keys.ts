@@ -21,7 +21,8 @@ import { Migration } from '@mikro-orm/migrations';
  * (src/db/app-role.ts). A tier-structure save had waited, through these keys, for the orders
  * being paid; it takes a lock of its own now (Migration20261208200000_tier_structure_hold).
  * Orders being placed still share the program's row, on purpose (a currency change waits for
- * them), and so do events tracked (event.program_id).
+ * them). (Events tracked shared it through event.program_id until
+ * Migration20261208400000_event_program_key.)
  */
 export class Migration20261208100000_hot_path_foreign_keys extends Migration {
   override async up(): Promise<void> {

@@ -2,10 +2,11 @@ import { Client } from 'pg';
 import { rulesHarness, type RulesHarness } from '../support/rules-harness';
 
 /**
- * Writes lock no row that every write shares. A foreign-key check locks the row it finds (FOR
- * KEY SHARE): checking the program's row, or a rule's version, made every concurrent write lock
- * the same row. Here another connection holds those rows FOR UPDATE, which a key-share lock
- * waits for: the writes must finish without ever waiting on it.
+ * Accruals, redemptions, paid orders and tracked events lock no row that all of them share. A
+ * foreign-key check locks the row it finds (FOR KEY SHARE): checking the program's row, or a
+ * rule's version, made every concurrent write lock the same row. Here another connection holds
+ * those rows FOR UPDATE, which a key-share lock waits for: the writes must finish without ever
+ * waiting on it.
  */
 let h: RulesHarness;
 let locker: Client;
@@ -79,6 +80,18 @@ test("paying an order that earns by rules, and accruing, never wait for the prog
   expect(awards).toBe(2);
   // 5 % of 200.00 and 10 points for the order, 3 accrued.
   expect(await h.balance(memberId)).toEqual({ available: 10 + 10 + 3, pending: 0 });
+});
+
+test("tracking an event that earns by a rule never waits for the program's row or the rule's version", async () => {
+  const memberId = await h.member(`hot-keys-event-${Math.random()}`);
+  const rule = await h.rule('hot keys: survey', { trigger: 'hot_keys_survey', actions: [{ code: 'fixedPoints', args: { points: 7 } }] });
+  await locker.query('begin');
+  await locker.query('select 1 from program where id = $1 for update', [h.programId]);
+  await locker.query('select 1 from rule_version where id = $1 for update', [rule.versionId]);
+  const tracked = await whileHeld(() =>
+    h.services.events.trackEvent(h.server, { type: 'hot_keys_survey', member: { id: memberId }, payload: { score: 9 }, idempotencyKey: `event-${memberId}` }),
+  );
+  expect({ tracked, balance: await h.balance(memberId) }).toEqual({ tracked: 'done', balance: { available: 7, pending: 0 } });
 });
 
 test('a rule version cannot be deleted or truncated: ledger entries and awards name it', async () => {
