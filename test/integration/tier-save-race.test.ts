@@ -184,25 +184,38 @@ test('an order cancelled while a save is under way is judged under the new struc
   }
 });
 
+/**
+ * A transaction that holds what `hold` takes, with a save of `input` waiting for it (on `waitsOn`),
+ * key-shares the program's row — as writing a member's tier history does, through its key — and
+ * must not be blocked; then it commits and the save ends.
+ */
+async function keyShareBesideWaitingSave(
+  s: Awaited<ReturnType<typeof shopWithPlacedOrder>>,
+  hold: [sql: string, params: unknown[]],
+  input: TierStructureInput,
+  waitsOn: string,
+): Promise<void> {
+  const holder = new Client({ connectionString: h.db.url });
+  await holder.connect();
+  try {
+    await holder.query('begin');
+    await holder.query(...hold);
+    let saved = false;
+    const saving = h.services.tiers.saveStructure(s.admin, input).finally(() => (saved = true));
+    expect(await firstLockWait(() => saved)).toBe(waitsOn);
+    await runsUnblocked(holder, 'select 1 from program where id = $1 for key share', [s.programId]);
+    await holder.query('commit');
+    await saving;
+  } finally {
+    await holder.end();
+  }
+}
+
 test('an order that lifts its member while a save waits for it does not deadlock with the save', async () => {
   // An order being paid holds the shared lock and is about to write the member's new tier, whose
   // row keys the program: the save waiting for it must not hold the program row meanwhile.
   const s = await shopWithPlacedOrder();
-  const order = new Client({ connectionString: h.db.url });
-  await order.connect();
-  try {
-    await order.query('begin');
-    await order.query('select hold_tier_structure($1, 1)', [s.programId]);
-    let saved = false;
-    const saving = h.services.tiers.saveStructure(s.admin, structure(100_000)).finally(() => (saved = true));
-    expect(await firstLockWait(() => saved)).toBe('advisory');
-    // What writing the member's tier history does to the program's row (its key).
-    await runsUnblocked(order, 'select 1 from program where id = $1 for key share', [s.programId]);
-    await order.query('commit');
-    await saving;
-  } finally {
-    await order.end();
-  }
+  await keyShareBesideWaitingSave(s, ['select hold_tier_structure($1, 1)', [s.programId]], structure(100_000), 'advisory');
 });
 
 test("a grant holding its member's tier row, with a save waiting for that row, still writes the member's tier history", async () => {
@@ -211,20 +224,9 @@ test("a grant holding its member's tier row, with a save waiting for that row, s
   // 160 000 paid: silver, with a tier row.
   const s = await shopWithPlacedOrder(150_000, 160_000);
   expect(await s.tier()).toBe('silver');
-  const grant = new Client({ connectionString: h.db.url });
-  await grant.connect();
-  try {
-    await grant.query('begin');
-    await grant.query('select 1 from member_tier where member_id = $1 for update', [s.memberId]);
-    let saved = false;
-    // Gold from 150 000 lifts the member: the save must update their tier row.
-    const saving = h.services.tiers.saveStructure(s.admin, structure(100_000, 150_000)).finally(() => (saved = true));
-    expect(await firstLockWait(() => saved)).toBe('transactionid');
-    await runsUnblocked(grant, 'select 1 from program where id = $1 for key share', [s.programId]);
-    await grant.query('commit');
-    await saving;
-    expect(await s.tier()).toBe('gold');
-  } finally {
-    await grant.end();
-  }
+  // Gold from 150 000 lifts the member: the save must update their tier row.
+  await keyShareBesideWaitingSave(
+    s, ['select 1 from member_tier where member_id = $1 for update', [s.memberId]], structure(100_000, 150_000), 'transactionid',
+  );
+  expect(await s.tier()).toBe('gold');
 });
