@@ -1,11 +1,13 @@
 /**
  * The order rows: payOrder of pre-placed 3-line orders (placement is set-up, not measured) against
- * 10 ACTIVE order_paid rules created over the API, 5 of which match; simulateEvent of the same
- * event (latency, 1 client); payOrder again with a tier structure on (same rules, same kind of
- * orders). Before each payOrder row a batch of orders is paid, not recorded, to compile its path.
- * Between them, the same rows a paid order writes, written with raw SQL (bench/raw-pay-order.ts).
- * A row that runs out of pre-placed orders ends there (`Exhausted`), it does not spin.
+ * 10 ACTIVE order_paid rules created over the API, 5 of which match; payOrder again with a tier
+ * structure on, in the twin program (bench/twin.ts: the same rules, members and kind of orders);
+ * the same rows a paid order writes, written with raw SQL (bench/raw-pay-order.ts); all of them in
+ * turns with the raw accrual. Then simulateEvent of the same event (latency, 1 client). Before the
+ * rows a batch of orders is paid in each program, not recorded, to compile their paths. A row that
+ * runs out of pre-placed orders ends there (`Exhausted`), it does not spin.
  */
+import type { TwinProgram } from './twin';
 import { overGraphQL, type Contestant } from './interleave';
 import { Exhausted, GraphQLClient, measure, type Measurement, type MeasureOptions } from './load';
 import { rawPayOrder } from './raw-pay-order';
@@ -30,7 +32,8 @@ export interface OrderRowsContext {
   /** The raw accrual again, measured in turns with payOrder: the payOrder ratios divide by it. */
   baselineBeside: Contestant;
   want: (name: string) => boolean;
-  wantTiers: boolean;
+  /** The program carrying the tier structure, when a tier row runs. */
+  twin: TwinProgram | null;
   seedTiers: () => Promise<void>;
   setUpTiers: () => Promise<void>;
   /** Vacuums what placing and paying orders wrote, before each measured order row. */
@@ -84,12 +87,23 @@ function benchRules(timeZone: string) {
   ];
 }
 
-export async function orderRows(ctx: OrderRowsContext): Promise<void> {
-  const admin = new GraphQLClient(ctx.url, ctx.adminKey, 1);
+/** Creates the bench rules in the program the admin key belongs to. */
+async function createBenchRules(admin: GraphQLClient, log: (msg: string) => void, which: string): Promise<void> {
   const { program: settings } = await admin.request<{ program: { timeZone: string } }>('{ program { timeZone } }');
   const rules = benchRules(settings.timeZone);
   for (const rule of rules) await admin.request(CREATE_RULE, { input: { ...rule, status: 'ACTIVE' } });
-  ctx.log(`created ${rules.length} ACTIVE order_paid rules (time zone ${settings.timeZone})`);
+  log(`created ${rules.length} ACTIVE order_paid rules in ${which} (time zone ${settings.timeZone})`);
+}
+
+export async function orderRows(ctx: OrderRowsContext): Promise<void> {
+  const admin = new GraphQLClient(ctx.url, ctx.adminKey, 1);
+  await createBenchRules(admin, ctx.log, 'the program');
+  const twin = ctx.want('payOrder tiers 8') ? ctx.twin : null;
+  if (twin) {
+    const twinAdmin = new GraphQLClient(ctx.url, twin.adminKey, 1);
+    await createBenchRules(twinAdmin, ctx.log, 'its twin');
+    twinAdmin.close();
+  }
   const simulateInput = {
     type: 'order_paid',
     member: { id: ctx.simulateMemberId },
@@ -115,8 +129,9 @@ export async function orderRows(ctx: OrderRowsContext): Promise<void> {
   // Both batches (tiers off, tiers on) are placed before either is paid: the same orders.
   const accrueRate = ctx.accrueRate;
   const count = accrueRate ? Math.max(2_000, Math.ceil(accrueRate * (ctx.seconds + ctx.warmupSeconds) * 1.5)) : 3_000;
-  const placeOrders = async (batch: string, howMany: number): Promise<string[]> => {
-    const placer = new GraphQLClient(ctx.url, ctx.serverKey, 16);
+  const main = { serverKey: ctx.serverKey, memberIds: ctx.memberIds };
+  const placeOrders = async (batch: string, howMany: number, program = main): Promise<string[]> => {
+    const placer = new GraphQLClient(ctx.url, program.serverKey, 16);
     const orderIds: string[] = [];
     const t1 = Date.now();
     let next = 0;
@@ -129,7 +144,7 @@ export async function orderRows(ctx: OrderRowsContext): Promise<void> {
             await placer.request(PLACE_ORDER, {
               input: {
                 orderId,
-                member: { id: pick(ctx.memberIds) },
+                member: { id: pick(program.memberIds) },
                 lines: ORDER_LINES,
                 points: 0,
                 channel: ORDER_CHANNEL,
@@ -151,9 +166,9 @@ export async function orderRows(ctx: OrderRowsContext): Promise<void> {
   // The server warm-up sends no orders: their code path (the general transaction, the rules, the
   // order's records) would still be compiling during the measured window, a seventh of the
   // server's CPU there (perf). Paying a batch first, not recorded, measures it compiled.
-  const warmUp = async (orderIds: string[]): Promise<void> => {
+  const warmUp = async (orderIds: string[], serverKey = ctx.serverKey): Promise<void> => {
     if (orderIds.length === 0) return;
-    const client = new GraphQLClient(ctx.url, ctx.serverKey, 8);
+    const client = new GraphQLClient(ctx.url, serverKey, 8);
     const t1 = Date.now();
     let next = 0;
     await Promise.all(
@@ -166,9 +181,9 @@ export async function orderRows(ctx: OrderRowsContext): Promise<void> {
     client.close();
     ctx.log(`warmed payOrder up: paid ${orderIds.length} orders in ${((Date.now() - t1) / 1000).toFixed(1)} s (not measured)`);
   };
-  const payOrders = (row: string, name: string, op: string, orderIds: string[]): Contestant => {
+  const payOrders = (row: string, name: string, op: string, orderIds: string[], serverKey = ctx.serverKey): Contestant => {
     let taken = 0;
-    const paying = overGraphQL(row, { name, op, accounts: 'uniform' }, 8, { url: ctx.url, apiKey: ctx.serverKey }, (client) => {
+    const paying = overGraphQL(row, { name, op, accounts: 'uniform' }, 8, { url: ctx.url, apiKey: serverKey }, (client) => {
       const orderId = orderIds[taken++];
       if (!orderId) throw new Exhausted('ran out of pre-placed orders');
       return client.request(PAY_ORDER, { input: { orderId, idempotencyKey: `bench-${ctx.runId}-pay-${orderId}` } });
@@ -187,35 +202,35 @@ export async function orderRows(ctx: OrderRowsContext): Promise<void> {
       },
     };
   };
-  // The past orders exist for both rows: with tiers off and on only the structure differs.
-  if (ctx.wantTiers) await ctx.seedTiers();
+  // The past orders exist in both programs: with tiers off and on only the structure differs.
+  if (twin) await ctx.seedTiers();
   const withoutTiers = ctx.want('payOrder 8') ? await placeOrders('plain', count) : [];
-  const withTiers = ctx.want('payOrder tiers 8') ? await placeOrders('tiers', count) : [];
+  const withTiers = twin ? await placeOrders('tiers', count, twin) : [];
   // The raw row pays about 1.5 times as fast as payOrder: it gets more orders, so it is not cut short.
   const forRawSql = ctx.want('payOrder raw 8') ? await placeOrders('raw', Math.ceil(count * 1.6)) : [];
   // A warm-up batch for each row: the tiers row runs code of its own (the member's tier, the
   // structure's evaluation) that the first batch, paid before the structure exists, never reaches.
   // The raw row copies the order Patron paid last (of this batch, or of the payOrder row after it).
   const warmUpPlain = ctx.want('payOrder 8') || ctx.want('payOrder raw 8') ? await placeOrders('warm-up', WARM_UP_ORDERS) : [];
-  const warmUpTiers = ctx.want('payOrder tiers 8') ? await placeOrders('warm-up-tiers', WARM_UP_ORDERS) : [];
+  const warmUpTiers = twin ? await placeOrders('warm-up-tiers', WARM_UP_ORDERS, twin) : [];
 
-  // Each group of order rows starts on vacuumed tables: what placing and the warm-up wrote stays
-  // out of its window. payOrder, its rows written raw and the raw accrual are measured in turns.
+  // The rows start on vacuumed tables: what placing and the warm-ups wrote stays out of their
+  // windows. payOrder without tiers and with them, its rows written raw and the raw accrual are
+  // measured in turns.
+  if (twin) await ctx.setUpTiers();
   await warmUp(warmUpPlain);
-  if (['payOrder 8', 'payOrder raw 8', 'baseline beside orders 8'].some(ctx.want)) await ctx.settleOrders();
+  if (twin) await warmUp(warmUpTiers, twin.serverKey);
+  if (['payOrder 8', 'payOrder raw 8', 'baseline beside orders 8', 'payOrder tiers 8'].some(ctx.want)) await ctx.settleOrders();
   await ctx.runInTurns([
     payOrders('payOrder 8', 'payOrder (GraphQL) 10 rules, 5 match', 'payOrder', withoutTiers),
     rawPayOrder('payOrder raw 8', ctx.databaseUrl, ctx.programId, forRawSql, ctx.runId, ctx.log),
     ctx.baselineBeside,
+    ...(twin ? [payOrders('payOrder tiers 8', 'payOrder (GraphQL) 10 rules, 3 tiers (twin program)', 'payOrderTiers', withTiers, twin.serverKey)] : []),
   ]);
   await ctx.run('simulateEvent 1', () =>
     measure({ name: 'simulateEvent order_paid, 10 rules', op: 'simulate', accounts: '-' }, 1, async () => {
       await admin.request(SIMULATE, { input: simulateInput });
     }, ctx.measureOptions),
   );
-  if (ctx.wantTiers) await ctx.setUpTiers();
-  await warmUp(warmUpTiers);
-  if (ctx.want('payOrder tiers 8')) await ctx.settleOrders();
-  await ctx.runInTurns([payOrders('payOrder tiers 8', 'payOrder (GraphQL) 10 rules, 3 tiers', 'payOrderTiers', withTiers)]);
   admin.close();
 }

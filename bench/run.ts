@@ -73,6 +73,7 @@ import { startRawRead } from './raw-read';
 import { expiryRows } from './expiry';
 import { patronFanOut, rawWsFanOut } from './fanout';
 import { orderRows } from './orders';
+import { createTwin, type TwinProgram } from './twin';
 import { baseline } from './baseline';
 import { interleave, type Contestant } from './interleave';
 import { apiRows } from './api-rows';
@@ -166,9 +167,14 @@ async function main(): Promise<void> {
 
     const rows: Measurement[] = [];
 
-    // Tiers, set up once for the rows that need them: two past orders per member, the structure
-    // saved over the API (which requalifies every member: timed, reported), then the tiers the
-    // members hold (bench/tiers.ts), so that the job has a fifth of them to move.
+    // Tiers live in a twin of the program (bench/twin.ts), made when a tier row runs, so that
+    // payOrder with tiers and without can run in turns. Set up once: two past orders per member
+    // in both programs, the twin's structure saved over the API (which requalifies every member:
+    // timed, reported), then the tiers its members hold (bench/tiers.ts), so that the job has a
+    // fifth of them to move.
+    // Assigned by twinProgram (a closure): typed so, TypeScript does not take it for null after.
+    let twin = null as TwinProgram | null;
+    const twinProgram = async () => (twin ??= await createTwin(started2.url, ADMIN_KEY, db, ACCOUNTS, log));
     let tiersReady = false;
     let tierVersion = 0;
     let requalifyChanges: number | null = null;
@@ -176,13 +182,16 @@ async function main(): Promise<void> {
     let tierOrders: number | null = null;
     const seedTiers = async () => {
       if (tierOrders !== null) return;
-      log('tiers: seeding two paid orders per member (set-based SQL)');
-      tierOrders = await seedTierOrders(db, program.id);
+      log('tiers: seeding two paid orders per member in the program and its twin (set-based SQL)');
+      await seedTierOrders(db, program.id);
+      tierOrders = await seedTierOrders(db, (await twinProgram()).programId);
     };
     // Long operations (a whole program requalified) get a client without the 10 s request timeout.
-    const slowAdmin = () => new GraphQLClient(started2.url, ADMIN_KEY, 1, 600_000);
+    const slowAdmin = (key = ADMIN_KEY) => new GraphQLClient(started2.url, key, 1, 600_000);
     const setUpTiers = async () => {
-      const admin = slowAdmin();
+      if (tiersReady) return;
+      const { programId: twinId, adminKey: twinKey } = await twinProgram();
+      const admin = slowAdmin(twinKey);
       await seedTiers();
       const orders = tierOrders!;
       const t0 = performance.now();
@@ -192,7 +201,7 @@ async function main(): Promise<void> {
       );
       tierSave = { seconds: round((performance.now() - t0) / 1000, 2), changed: saved.changed, orders };
       log(`  saveTierStructure over ${ACCOUNTS} members (${orders} orders): ${saved.changed} changes in ${tierSave.seconds} s`);
-      await holdTiers(db, program.id);
+      await holdTiers(db, twinId);
       await waitForOutbox(db, log);
       // What the save wrote (100 000 history rows and outbox events) is vacuumed now, not by
       // autovacuum inside the next measured window.
@@ -266,21 +275,22 @@ async function main(): Promise<void> {
 
     // payOrder and simulateEvent against 10 order_paid rules (5 match, 5 do not); payOrder again
     // with a tier structure on (same rules, same kind of orders); the requalify-tiers job.
-    const wantTiers = want('payOrder tiers 8') || want('requalify-tiers 1') || want('requalify-tiers-sql 1');
     if (['payOrder 8', 'payOrder raw 8', 'baseline beside orders 8', 'simulateEvent 1', 'payOrder tiers 8'].some(want)) {
       await orderRows({
         url: started2.url, databaseUrl, programId: program.id, adminKey: ADMIN_KEY, serverKey: createApiKey.secret, memberIds: seeded.memberIds, simulateMemberId: seeded.memberIds[HOT]!,
         accrueRate: rows.find((r) => r.op === 'accrue' && r.accounts === 'uniform' && r.clients === 8)?.opsPerSec,
-        seconds: SECONDS, warmupSeconds: WARMUP_SECONDS, runId, measureOptions, log, run, runInTurns, want, wantTiers, seedTiers, setUpTiers, settleOrders,
+        seconds: SECONDS, warmupSeconds: WARMUP_SECONDS, runId, measureOptions, log, run, runInTurns, want,
+        twin: want('payOrder tiers 8') ? await twinProgram() : null, seedTiers, setUpTiers, settleOrders,
         baselineBeside: baseline('baseline beside orders 8', databaseUrl, 8, program.id, seeded.accountIds, 'uniform', { op: 'baselineOrders', name: 'beside payOrder' }),
       });
     }
 
     // requalify-tiers over every member: the job (runJob over GraphQL) against its own statements run raw.
     if (want('requalify-tiers 1') || want('requalify-tiers-sql 1')) {
-      if (!tiersReady) await setUpTiers();
+      await setUpTiers();
+      const { programId: twinId, adminKey: twinKey } = await twinProgram();
       requalifyChanges = await requalifyRows({
-        db, databaseUrl, programId: program.id, admin: slowAdmin(), tierVersion, rounds: REQUALIFY_ROUNDS, members: ACCOUNTS,
+        db, databaseUrl, programId: twinId, admin: slowAdmin(twinKey), tierVersion, rounds: REQUALIFY_ROUNDS, members: ACCOUNTS,
         meter: measureOptions.meter, rows, want, log, waitForOutbox: () => waitForOutbox(db, log),
       });
     }
@@ -380,6 +390,7 @@ async function main(): Promise<void> {
     server = undefined;
     log('verifying the ledger (sum of entries = balances = lots)');
     const ledger = await verifyLedger(databaseUrl, program.id);
+    const twinLedger = twin ? await verifyLedger(databaseUrl, twin.programId) : null;
     const [{ entries }] = (await db.query('select count(*)::int as entries from ledger_entry')).rows;
     // Updates that could not be HOT leave index entries behind; hot rows pay for them until vacuum.
     const tables = (
@@ -418,7 +429,8 @@ async function main(): Promise<void> {
     console.log('');
     console.log(
       `Ledger after the run: ${entries} entries; verifyLedger ${ledger.ok ? 'OK' : 'FAILED'} ` +
-        `(${ledger.accountsChecked} accounts, ${ledger.discrepancies} discrepancies)`,
+        `(${ledger.accountsChecked} accounts, ${ledger.discrepancies} discrepancies)` +
+        (twinLedger ? `; the twin's ${twinLedger.ok ? 'OK' : 'FAILED'} (${twinLedger.accountsChecked} accounts, ${twinLedger.discrepancies} discrepancies)` : ''),
     );
     const results = {
       generatedAt: new Date().toISOString(),
@@ -438,7 +450,7 @@ async function main(): Promise<void> {
       targets: TARGETS,
       measurements: rows,
       ratios: computed,
-      ledger: { entries, ...ledger },
+      ledger: { entries, ...ledger, twin: twinLedger },
       tables,
       tiers: { save: tierSave, requalifyChanges },
       meanOtherCores: meanNoise == null ? null : round(meanNoise, 2),

@@ -69,7 +69,7 @@ export function ratios(rows: Measurement[]): Ratio[] {
   add(`raw-SQL payOrder (the same rows) ÷ raw-SQL accrual ${which}`, find('payOrderRaw', 'uniform', 8), orderBaseline, null);
   add('payOrder ÷ raw-SQL payOrder (the same rows)', find('payOrder', 'uniform', 8), find('payOrderRaw', 'uniform', 8), null);
   add('referralTree depth 10 ÷ raw level-by-level SQL, 1 client', find('referralTree', '-', 1), find('referralTreeSql', '-', 1), TARGETS.referralTreeVsRaw);
-  add('payOrder with tiers ÷ without (same rules and orders, 8 clients)', find('payOrderTiers', 'uniform', 8), find('payOrder', 'uniform', 8), TARGETS.payOrderTiersVsWithout);
+  add('payOrder with tiers (its twin program) ÷ without, in turns (8 clients)', find('payOrderTiers', 'uniform', 8), find('payOrder', 'uniform', 8), TARGETS.payOrderTiersVsWithout);
   add('requalify-tiers: raw SQL seconds ÷ the job\'s (median run)', find('requalify', '-', 1), find('requalifySql', '-', 1), TARGETS.requalifyVsRawSql);
   add('expire-lots job ÷ keyset raw SQL (lots per second)', find('expiry', '-'), find('expirySql', '-'), TARGETS.expiryVsRawSql);
   add('accruals while expire-lots runs ÷ without, 8 clients', find('accrueDuringExpiry', 'uniform', 8), find('accrueBeforeExpiry', 'uniform', 8), TARGETS.accrualsDuringExpiry);
