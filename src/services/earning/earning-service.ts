@@ -25,7 +25,13 @@ import { lockReferrerAccounts, type ReferrerResolver } from './referrers';
 
 /** What earning needs of the member's tier: its code (the memberTier condition) and its earn multiplier. */
 export interface TierLookup {
-  memberTier(db: Queryable, programId: string, memberId: string, now: Date): Promise<{ code: string; earnMultiplier: number } | null>;
+  memberTier(db: Queryable, programId: string, memberId: string, now: Date): Promise<MemberTier | null>;
+}
+
+/** The member's tier as the rules see it. */
+interface MemberTier {
+  code: string;
+  earnMultiplier: number;
 }
 import type { RuleService } from './rule-service';
 
@@ -71,14 +77,18 @@ export class EarningService implements Earning {
     const now = book.now;
     const paidMinor = request.order ? checkedSpend(request.order.totalMinor) : null;
     // One source is put through the rules once: a retried order or event finds its claim and stops.
-    const [claim] = await tx.run(store.claimForRules, [programId, request.source.type, request.source.id, memberId, now, paidMinor]);
+    // The member's tier, which the rules see, is read beside the claim: one round trip for both.
+    const [[claim], tier] = await Promise.all([
+      tx.run(store.claimForRules, [programId, request.source.type, request.source.id, memberId, now, paidMinor]),
+      this.tierOf(tx, programId, memberId, now),
+    ]);
     if (!claim!.claimed) return nothingEarned(0);
     const spend = paidMinor === null ? null : spendUpTo(Number(claim!.paid_minor), paidMinor);
     const spendAddedMinor = paidMinor ?? 0;
     const rules = (await this.rules.activeRules(programId, tx)).filter((rule) => rule.definition.trigger === request.trigger);
     if (rules.length === 0) return nothingEarned(spendAddedMinor);
 
-    const { awards, subject } = await this.plan(tx, { programId, memberId, now }, request, spend, rules, false, claim);
+    const { awards, subject } = await this.plan(tx, { programId, memberId, now }, request, spend, rules, false, { member: claim!, tier });
     if (awards.length === 0) return nothingEarned(spendAddedMinor);
     const books = await this.openBeneficiaries(tx, book, awards);
     applyLimits(awards, await this.usage(tx, subject, awards, true));
@@ -200,11 +210,14 @@ export class EarningService implements Earning {
     spend: Spend | null,
     rules: Rule[],
     dryRun: boolean,
-    member?: store.RuleSubjectRow,
+    /** The member and their tier, read already (by `earn`, with its claim). */
+    known?: { member: store.RuleSubjectRow; tier: MemberTier | null },
   ): Promise<{ evaluation: EvaluationResult; awards: PlannedAward[]; subject: Subject }> {
-    const context = await this.context(db, who.memberId, who.now, request, spend, member);
     // The rules see the member's tier (memberTier); its multiplier scales the member's awards.
-    const tier = this.tiers ? await this.tiers.memberTier(db, who.programId, who.memberId, who.now) : null;
+    const [context, tier] = await Promise.all([
+      this.context(db, who.memberId, who.now, request, spend, known?.member),
+      known ? known.tier : this.tierOf(db, who.programId, who.memberId, who.now),
+    ]);
     context.member.tierCode = tier?.code ?? null;
     let evaluation: EvaluationResult;
     try {
@@ -237,6 +250,10 @@ export class EarningService implements Earning {
     checkedSpend(paidMinor);
     const [row] = await tx.run(store.addSpend, [memberId, programId, paidMinor, now]);
     return spendUpTo(Number(row!.paid_minor), paidMinor);
+  }
+
+  private async tierOf(db: Queryable, programId: string, memberId: string, now: Date): Promise<MemberTier | null> {
+    return this.tiers ? this.tiers.memberTier(db, programId, memberId, now) : null;
   }
 
   private async context(
