@@ -133,6 +133,7 @@ export class Database implements Sql {
       const outbox: OutboxEvent[] = [];
       const committed: Array<() => void> = [];
       const rolledBack: Array<() => void> = [];
+      let discarded = false;
       const tx: UnitOfWork = {
         run: (statement, params) => connection.run(statement, params),
         execute: (sql, params) => connection.execute(sql, params),
@@ -143,10 +144,17 @@ export class Database implements Sql {
         },
         afterCommit: (fn) => committed.push(fn),
         afterRollback: (fn) => rolledBack.push(fn),
+        holdAnswersUntil: (proceed) => connection.holdAnswersUntil(proceed),
+        discard: () => (discarded = true),
       };
       try {
         connection.begin(begin);
         const result = await work(tx);
+        if (discarded) {
+          client.release(!(await connection.rollback()));
+          for (const fn of rolledBack) this.runCallback(fn, 'after-rollback');
+          return result;
+        }
         // The events and the commit go out together: one round trip.
         if (outbox.length > 0) writeOutbox(tx, outbox);
         await connection.commit();

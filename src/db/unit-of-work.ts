@@ -24,6 +24,15 @@ export interface UnitOfWork extends Queryable {
   emit(event: OutboxEvent): Promise<void>;
   afterCommit(fn: () => void): void;
   afterRollback(fn: () => void): void;
+  /**
+   * Answers to the statements sent from now on reach the work once `proceed` resolves true; if
+   * it resolves false they never do, and the work, left waiting, is abandoned. So work can go
+   * out in the round trip of the read that decides whether it runs at all (an idempotency key's
+   * turn), and never act on what it read when it must not run.
+   */
+  holdAnswersUntil(proceed: Promise<boolean>): void;
+  /** The transaction rolls back when the work returns, and what the work returns is returned. */
+  discard(): void;
 }
 
 interface QueryText {
@@ -52,6 +61,12 @@ export class PipelinedUnitOfWork {
   private failedInClient = false;
   /** The connection's socket holds what is written until the end of this turn of the event loop. */
   private corkedThisTurn = false;
+  /** Set by holdAnswersUntil: what the statements sent now wait for before their answers are given. */
+  private held: Promise<void> | null = null;
+  /** Committed or rolled back: the connection may already serve another unit of work. */
+  private ended = false;
+  /** The work was told never to go on (holdAnswersUntil): whatever it asks for from here is not sent, and never answered. */
+  private abandoned = false;
 
   constructor(
     private readonly client: pg.PoolClient,
@@ -72,7 +87,22 @@ export class PipelinedUnitOfWork {
   }
 
   write<P extends readonly unknown[]>(statement: Statement<P, unknown>, params: P): void {
+    if (this.abandoned) return;
+    this.refuseAfterEnd();
     this.queued.push({ name: statement.name, text: statement.text, values: params as unknown as unknown[] });
+  }
+
+  holdAnswersUntil(proceed: Promise<boolean>): void {
+    const held = proceed.then((go) => {
+      if (go) return undefined;
+      this.abandoned = true;
+      return new Promise<void>(() => undefined);
+    });
+    // Released, it holds nothing sent later; failed, the statements waiting on it fail with it.
+    held.then(() => {
+      if (this.held === held) this.held = null;
+    }, () => undefined);
+    this.held = held;
   }
 
   /** Sends what is queued and COMMIT; throws the first failure (the transaction then rolled back). */
@@ -87,6 +117,7 @@ export class PipelinedUnitOfWork {
       // latest: COMMIT sent behind one would commit the transaction without it.
       await new Promise((resolve) => process.nextTick(resolve));
       answered = this.send({ text: 'commit' });
+      this.ended = true;
     } finally {
       socket.uncork();
     }
@@ -101,6 +132,7 @@ export class PipelinedUnitOfWork {
    * cannot encode closes the prepared statement on the server while pg still counts it prepared).
    */
   async rollback(): Promise<boolean> {
+    this.ended = true;
     this.queued.length = 0;
     await Promise.all(this.unanswered);
     const rolledBack = await this.client.query('rollback').then(
@@ -116,6 +148,10 @@ export class PipelinedUnitOfWork {
    * failure wins.
    */
   private async send(query: QueryText): Promise<pg.QueryResult> {
+    // Abandoned work that wakes (it waited on something besides its statements) stays waiting.
+    if (this.abandoned) return new Promise<pg.QueryResult>(() => undefined);
+    this.refuseAfterEnd();
+    const held = this.held;
     this.sendQueued();
     // Something failed already (a write pg could not encode was never sent): nothing more runs.
     this.throwFirstFailure();
@@ -131,6 +167,7 @@ export class PipelinedUnitOfWork {
     // Answers come in order, so what was sent before has been answered: did any of it fail?
     if (this.unanswered.length > 0) await Promise.all(this.unanswered.splice(0));
     this.throwFirstFailure();
+    if (held) await held;
     return result!;
   }
 
@@ -173,6 +210,11 @@ export class PipelinedUnitOfWork {
   private socket(): Duplex {
     // pg's types give the connection to a Client only; a pooled client is one.
     return (this.client as unknown as pg.Client).connection.stream;
+  }
+
+  /** Nothing may be sent on a connection another unit of work may hold by now. */
+  private refuseAfterEnd(): void {
+    if (this.ended) throw new Error('This unit of work has ended: it committed or rolled back');
   }
 
   private throwFirstFailure(): void {

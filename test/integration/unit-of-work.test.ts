@@ -273,3 +273,61 @@ test('a queued write pg cannot send (a parameter it cannot encode) fails the uni
   for (let i = 0; i < 2 * pool.options.max!; i++) await database.transaction(async (tx) => tx.run(insertNote, [10 + i, 'still works']));
   expect(await committedNotes()).toHaveLength(2 * pool.options.max!);
 });
+
+test('holdAnswersUntil: a statement sent before it is answered at once, one sent after it once the decision says go', async () => {
+  const seen = await database.transaction(async (tx) => {
+    let decide!: (go: boolean) => void;
+    const order: string[] = [];
+    const before = tx.run(notes, []).then(() => order.push('before'));
+    tx.holdAnswersUntil(new Promise<boolean>((resolve) => (decide = resolve)));
+    tx.write(insertNote, [1, 'behind the decision']);
+    const after = tx.run(notes, []).then((rows) => {
+      order.push('after');
+      return rows.map((n) => n.text);
+    });
+    await before;
+    // Long enough for the second answer to have come back: it is held.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    order.push('go');
+    decide(true);
+    return { rows: await after, order };
+  });
+  expect(seen).toEqual({ rows: ['behind the decision'], order: ['before', 'go', 'after'] });
+  expect(await committedNotes()).toEqual(['1:behind the decision']);
+});
+
+test('held for good, the work is abandoned: discard rolls back what it sent and returns; woken, it sends nothing and waits for good', async () => {
+  const callbacks: string[] = [];
+  let wake!: () => void;
+  const woken = new Promise<void>((resolve) => (wake = resolve));
+  let readItsAnswer = false;
+  let abandoned: Promise<string> | undefined;
+  const returned = await database.transaction(async (tx) => {
+    tx.afterCommit(() => callbacks.push('committed'));
+    tx.afterRollback(() => callbacks.push('rolled back'));
+    tx.holdAnswersUntil(Promise.resolve(false));
+    void (async () => {
+      await tx.run(insertNote, [1, 'sent, never kept']);
+      readItsAnswer = true;
+    })();
+    // Work that waits on something outside the transaction before its next statement.
+    abandoned = (async () => {
+      await woken;
+      tx.write(insertNote, [2, 'queued after the end']);
+      await tx.run(insertNote, [3, 'sent after the end']);
+      return 'answered';
+    })();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    tx.discard();
+    return 'the answer';
+  });
+  wake();
+  const settled = await Promise.race([abandoned!, new Promise((resolve) => setTimeout(() => resolve('still waiting'), 100))]);
+  expect({ returned, readItsAnswer, callbacks, settled }).toEqual({
+    returned: 'the answer', readItsAnswer: false, callbacks: ['rolled back'], settled: 'still waiting',
+  });
+  // Its connection went back to the pool and serves the next unit of work alone.
+  await database.transaction(async (tx) => tx.run(insertNote, [4, 'the next unit of work']));
+  expect(await committedNotes()).toEqual(['4:the next unit of work']);
+  expect(await idleInTransaction()).toBe(0);
+});

@@ -164,9 +164,11 @@ export class EventService {
     let fresh = false;
     const result = await this.db.transaction((tx) => {
       fresh = false;
-      return once(tx, { programId, key, operation: 'birthday', input: { memberId, year }, revive: reviveResult }, () => {
+      return once(tx, { programId, key, operation: 'birthday', input: { memberId, year }, revive: reviveResult }, async () => {
+        const raised = await this.record(tx, programId, { id: memberId }, { type: 'birthday', payload, occurredAt: asOf, key }, this.clock.now());
+        // Set once the work is done: a replay starts it too, and abandons it at its first read.
         fresh = true;
-        return this.record(tx, programId, { id: memberId }, { type: 'birthday', payload, occurredAt: asOf, key }, this.clock.now());
+        return raised;
       });
     });
     return fresh ? result : null;
