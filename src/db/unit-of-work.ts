@@ -28,9 +28,13 @@ export interface UnitOfWork extends Queryable {
    * Answers to the statements sent from now on reach the work once `proceed` resolves true; if
    * it resolves false they never do, and the work, left waiting, is abandoned. So work can go
    * out in the round trip of the read that decides whether it runs at all (an idempotency key's
-   * turn), and never act on what it read when it must not run.
+   * turn), and never act on what it read, nor on how it failed, when it must not run. Abandoned
+   * work takes the rest of the transaction with it: use it only for work that is the whole
+   * transaction (see `untouched`), and `discard` the transaction when it must not run.
    */
   holdAnswersUntil(proceed: Promise<boolean>): void;
+  /** Nothing has been sent or queued yet but BEGIN: the work about to start is the transaction's first. */
+  untouched(): boolean;
   /** The transaction rolls back when the work returns, and what the work returns is returned. */
   discard(): void;
 }
@@ -56,7 +60,10 @@ export class PipelinedUnitOfWork {
   private readonly queued: QueryText[] = [];
   /** Statements sent without waiting; each settles (never rejects) once answered. */
   private readonly unanswered: Array<Promise<void>> = [];
-  private firstFailure: { error: unknown } | null = null;
+  /** The first failure, and the place on the wire of the statement that failed. */
+  private firstFailure: { error: unknown; at: number } | null = null;
+  /** Statements sent so far: each one's place on the wire. */
+  private sent = 0;
   /** A statement failed in pg, not in PostgreSQL (a parameter it could not encode, a lost connection). */
   private failedInClient = false;
   /** The connection's socket holds what is written until the end of this turn of the event loop. */
@@ -67,6 +74,8 @@ export class PipelinedUnitOfWork {
   private ended = false;
   /** The work was told never to go on (holdAnswersUntil): whatever it asks for from here is not sent, and never answered. */
   private abandoned = false;
+  /** A statement was sent or queued (BEGIN aside). */
+  private touched = false;
 
   constructor(
     private readonly client: pg.PoolClient,
@@ -89,7 +98,12 @@ export class PipelinedUnitOfWork {
   write<P extends readonly unknown[]>(statement: Statement<P, unknown>, params: P): void {
     if (this.abandoned) return;
     this.refuseAfterEnd();
+    this.touched = true;
     this.queued.push({ name: statement.name, text: statement.text, values: params as unknown as unknown[] });
+  }
+
+  untouched(): boolean {
+    return !this.touched;
   }
 
   holdAnswersUntil(proceed: Promise<boolean>): void {
@@ -151,6 +165,7 @@ export class PipelinedUnitOfWork {
     // Abandoned work that wakes (it waited on something besides its statements) stays waiting.
     if (this.abandoned) return new Promise<pg.QueryResult>(() => undefined);
     this.refuseAfterEnd();
+    this.touched = true;
     const held = this.held;
     this.sendQueued();
     // Something failed already (a write pg could not encode was never sent): nothing more runs.
@@ -158,16 +173,21 @@ export class PipelinedUnitOfWork {
     this.corkUntilTurnEnds();
     // Failures are recorded in pg's callback, as answers arrive, so the first one on the wire is
     // the first recorded, whichever statement (queued or awaited, in whatever branch) it was.
+    const at = ++this.sent;
     const result = await new Promise<pg.QueryResult | null>((answered) =>
       this.client.query(query, (error, res) => {
-        if (error) this.failed(error);
+        if (error) this.failed(error, at);
         answered(error ? null : res);
       }),
     );
     // Answers come in order, so what was sent before has been answered: did any of it fail?
     if (this.unanswered.length > 0) await Promise.all(this.unanswered.splice(0));
-    this.throwFirstFailure();
+    // Held, a failure is not given either: abandoned work must not act on how it failed.
     if (held) await held;
+    // A statement sent later may have failed already (its answer came in the same read): that is
+    // for whoever waits on it, or on COMMIT, and not this statement's answer, which may be the
+    // one deciding that work goes on (holdAnswersUntil).
+    this.throwFirstFailure(at);
     return result!;
   }
 
@@ -179,9 +199,10 @@ export class PipelinedUnitOfWork {
   private sendQueued(): void {
     if (this.queued.length > 0) this.corkUntilTurnEnds();
     for (const queued of this.queued.splice(0)) {
+      const at = ++this.sent;
       const answered = new Promise<void>((settled) =>
         this.client.query(queued, (error) => {
-          if (error) this.failed(error);
+          if (error) this.failed(error, at);
           settled();
         }),
       );
@@ -217,12 +238,13 @@ export class PipelinedUnitOfWork {
     if (this.ended) throw new Error('This unit of work has ended: it committed or rolled back');
   }
 
-  private throwFirstFailure(): void {
-    if (this.firstFailure) throw this.firstFailure.error;
+  /** Throws the first failure (of a statement up to place `upTo` on the wire, when given). */
+  private throwFirstFailure(upTo = Infinity): void {
+    if (this.firstFailure && this.firstFailure.at <= upTo) throw this.firstFailure.error;
   }
 
-  private failed(error: unknown): void {
-    this.firstFailure ??= { error };
+  private failed(error: unknown, at: number): void {
+    this.firstFailure ??= { error, at };
     if (!(error instanceof pg.DatabaseError)) this.failedInClient = true;
   }
 }

@@ -37,28 +37,35 @@ export interface IdempotentCall<T> {
  * under the same key is an IDEMPOTENCY_CONFLICT. The key is written once, with the result, as
  * the call's last write; if the work fails, the transaction rolls back and the key stays free.
  *
- * The turn and the work's first statements go out together, in one round trip: PostgreSQL runs
- * the work's behind the turn, and its answers reach the work only once the turn has found the
- * key new. A key used before leaves the work waiting for good (abandoned), and the transaction
- * rolls back whatever the work had sent. So the work starts before the turn is known: what it
- * does outside the transaction before its first answer (a flag set, a count) happens on a
- * replay too.
+ * When the call is the whole transaction (it starts it, and the transaction ends when it
+ * returns), the turn and the work's first statements go out together, in one round trip:
+ * PostgreSQL runs the work's behind the turn, and their answers reach the work only once the
+ * turn has found the key new. A key used before leaves the work waiting for good (abandoned),
+ * and the transaction rolls back whatever the work had sent. So the work starts before the turn
+ * is known: what it does outside the transaction before its first answer (a flag set, a count)
+ * happens on a replay too; and a replay runs the work's first statements, so it waits for the
+ * locks they take (a member's account) as a new write would. A call inside a transaction that
+ * did something before it waits for the turn first.
  */
 export async function once<T>(tx: UnitOfWork, call: IdempotentCall<T>, work: () => Promise<T>): Promise<T> {
   checkIdempotencyKey(call.key);
   const hash = requestHash(call.operation, call.input);
+  const pipelined = tx.untouched();
   const turn = tx.run(takeTurn, [call.programId, call.key]).then(([first]) => first ?? null);
-  tx.holdAnswersUntil(turn.then((first) => first === null));
-  const working = work();
-  // Abandoned on a replay: what it would throw then (the statements behind a failed turn) is not the answer.
-  working.catch(() => undefined);
+  let working: Promise<T> | null = null;
+  if (pipelined) {
+    tx.holdAnswersUntil(turn.then((first) => first === null));
+    working = work();
+    // Abandoned on a replay: what it would throw then (the statements behind a failed turn) is not the answer.
+    working.catch(() => undefined);
+  }
   const first = await turn;
   if (first) {
-    tx.discard();
+    if (pipelined) tx.discard();
     if (first.operation !== call.operation || first.request_hash !== hash) throw idempotencyConflict(call.key, first.operation);
     return call.revive(first.response);
   }
-  const result = await working;
+  const result = await (working ?? work());
   // Serialized once: the stored text, and (parsed back) the first answer, so both are equal.
   const stored = JSON.stringify(result);
   // Nothing reads it back in this transaction: it goes out with the commit.
