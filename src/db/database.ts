@@ -145,7 +145,6 @@ export class Database implements Sql {
         afterCommit: (fn) => committed.push(fn),
         afterRollback: (fn) => rolledBack.push(fn),
         holdAnswersUntil: (proceed) => connection.holdAnswersUntil(proceed),
-        untouched: () => connection.untouched(),
         discard: () => (discarded = true),
       };
       try {

@@ -30,11 +30,9 @@ export interface UnitOfWork extends Queryable {
    * out in the round trip of the read that decides whether it runs at all (an idempotency key's
    * turn), and never act on what it read, nor on how it failed, when it must not run. Abandoned
    * work takes the rest of the transaction with it: use it only for work that is the whole
-   * transaction (see `untouched`), and `discard` the transaction when it must not run.
+   * transaction (idempotentTransaction), and `discard` the transaction when it must not run.
    */
   holdAnswersUntil(proceed: Promise<boolean>): void;
-  /** Nothing has been sent or queued yet but BEGIN: the work about to start is the transaction's first. */
-  untouched(): boolean;
   /** The transaction rolls back when the work returns, and what the work returns is returned. */
   discard(): void;
 }
@@ -74,8 +72,6 @@ export class PipelinedUnitOfWork {
   private ended = false;
   /** The work was told never to go on (holdAnswersUntil): whatever it asks for from here is not sent, and never answered. */
   private abandoned = false;
-  /** A statement was sent or queued (BEGIN aside). */
-  private touched = false;
 
   constructor(
     private readonly client: pg.PoolClient,
@@ -98,12 +94,7 @@ export class PipelinedUnitOfWork {
   write<P extends readonly unknown[]>(statement: Statement<P, unknown>, params: P): void {
     if (this.abandoned) return;
     this.refuseAfterEnd();
-    this.touched = true;
     this.queued.push({ name: statement.name, text: statement.text, values: params as unknown as unknown[] });
-  }
-
-  untouched(): boolean {
-    return !this.touched;
   }
 
   holdAnswersUntil(proceed: Promise<boolean>): void {
@@ -165,14 +156,15 @@ export class PipelinedUnitOfWork {
     // Abandoned work that wakes (it waited on something besides its statements) stays waiting.
     if (this.abandoned) return new Promise<pg.QueryResult>(() => undefined);
     this.refuseAfterEnd();
-    this.touched = true;
     const held = this.held;
     this.sendQueued();
+    // The queued writes sent ahead of this statement; those queued behind it are another's to wait for.
+    const ahead = this.unanswered.splice(0);
     // Something failed already (a write pg could not encode was never sent): nothing more runs.
     this.throwFirstFailure();
     this.corkUntilTurnEnds();
-    // Failures are recorded in pg's callback, as answers arrive, so the first one on the wire is
-    // the first recorded, whichever statement (queued or awaited, in whatever branch) it was.
+    // Failures are recorded in pg's callback, as answers arrive; the one first on the wire is
+    // kept, whichever statement (queued or awaited, in whatever branch) it was.
     const at = ++this.sent;
     const result = await new Promise<pg.QueryResult | null>((answered) =>
       this.client.query(query, (error, res) => {
@@ -181,7 +173,7 @@ export class PipelinedUnitOfWork {
       }),
     );
     // Answers come in order, so what was sent before has been answered: did any of it fail?
-    if (this.unanswered.length > 0) await Promise.all(this.unanswered.splice(0));
+    if (ahead.length > 0) await Promise.all(ahead);
     // Held, a failure is not given either: abandoned work must not act on how it failed.
     if (held) await held;
     // A statement sent later may have failed already (its answer came in the same read): that is
@@ -243,8 +235,12 @@ export class PipelinedUnitOfWork {
     if (this.firstFailure && this.firstFailure.at <= upTo) throw this.firstFailure.error;
   }
 
+  /**
+   * Keeps the failure of the statement first on the wire: pg reports some failures of its own (a
+   * parameter it cannot encode) before PostgreSQL answers the statements sent ahead of them.
+   */
   private failed(error: unknown, at: number): void {
-    this.firstFailure ??= { error, at };
+    if (!this.firstFailure || at < this.firstFailure.at) this.firstFailure = { error, at };
     if (!(error instanceof pg.DatabaseError)) this.failedInClient = true;
   }
 }

@@ -1,14 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { Database } from '../../src/db/database';
 import { statement } from '../../src/db/statement';
-import { once } from '../../src/services/shared';
+import { idempotentTransaction, once } from '../../src/services/shared';
 import { createTestDatabase, type TestDatabase } from '../support/database';
 
 /**
- * `once` sends its work beside the key's turn when the call is the whole transaction. A replay
- * then abandons the work: it never acts on what its statements answered, nor on how they failed,
- * and nothing it sent is kept. Inside a transaction that did something first, `once` waits for
- * the turn, so a replay there leaves the rest of the transaction alone.
+ * `idempotentTransaction` sends its work beside the key's turn. A replay then abandons the work:
+ * it never acts on what its statements answered, nor on how they failed, and nothing it sent is
+ * kept. `once`, inside a transaction that does more, waits for the turn, so a replay there
+ * leaves the rest of the transaction alone.
  */
 let db: TestDatabase;
 let database: Database;
@@ -34,12 +34,12 @@ const kept = async () => (await database.run(notes, [])).map((n) => n.text);
 
 test('a replayed key abandons the work: a failure behind the turn is not given to it, and nothing it sent is kept', async () => {
   const key = `k-${randomUUID()}`;
-  await database.transaction((tx) => once(tx, call(key), async () => {
+  await idempotentTransaction(database, call(key), async (tx) => {
     await tx.run(insertNote, ['first']);
     return 'first answer';
-  }));
+  });
   const seen: string[] = [];
-  const replayed = await database.transaction((tx) => once(tx, call(key), async () => {
+  const replayed = await idempotentTransaction(database, call(key), async (tx) => {
     tx.write(insertNote, ['queued by the replay']);
     try {
       await tx.run(failing, []);
@@ -48,13 +48,13 @@ test('a replayed key abandons the work: a failure behind the turn is not given t
     }
     seen.push('went on');
     return 'second answer';
-  }));
+  });
   expect({ replayed, seen, kept: await kept() }).toEqual({ replayed: 'first answer', seen: [], kept: ['first'] });
 });
 
-test('inside a transaction that wrote first, a replayed key answers and the rest of the transaction goes on and commits', async () => {
+test('once inside a transaction that does more: a replayed key answers and the rest of the transaction goes on and commits', async () => {
   const key = `k-${randomUUID()}`;
-  await database.transaction((tx) => once(tx, call(key), async () => 'stored'));
+  await idempotentTransaction(database, call(key), async () => 'stored');
   let ran = false;
   const result = await database.transaction(async (tx) => {
     await tx.run(insertNote, ['before']);

@@ -331,3 +331,19 @@ test('held for good, the work is abandoned: discard rolls back what it sent and 
   expect(await committedNotes()).toEqual(['4:the next unit of work']);
   expect(await idleInTransaction()).toBe(0);
 });
+
+test("a statement's own failure is its answer, though pg failed a write sent behind it first: a deadlock there is retried", async () => {
+  const unencodable = { toPostgres: () => { throw new Error('this value cannot be sent'); } } as unknown as string;
+  let attempt = 0;
+  await database.transaction(async (tx) => {
+    attempt++;
+    if (attempt > 1) return tx.run(insertNote, [attempt, `attempt ${attempt}`]);
+    const deadlocked = tx.run(failWith, ['40P01']);
+    // pg refuses this write before PostgreSQL has answered the statement ahead of it.
+    tx.write(insertNote, [1, unencodable]);
+    tx.run(notes, []).catch(() => undefined);
+    return deadlocked;
+  });
+  expect(attempt).toBe(2);
+  expect(await committedNotes()).toEqual(['2:attempt 2']);
+});

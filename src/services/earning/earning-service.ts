@@ -22,6 +22,7 @@ import * as store from './earning-store';
 import type { AwardPart, DetailedEarningOutcome, LimitedAward, RuleAwardRecord, Simulation, SimulationRequest } from './earning-types';
 import { pgArray, type DomainHooks } from '../shared';
 import { lockReferrerAccounts, type ReferrerResolver } from './referrers';
+import type { RuleService } from './rule-service';
 
 /** What earning needs of the member's tier: its code (the memberTier condition) and its earn multiplier. */
 export interface TierLookup {
@@ -33,7 +34,6 @@ interface MemberTier {
   code: string;
   earnMultiplier: number;
 }
-import type { RuleService } from './rule-service';
 
 interface Subject {
   programId: string;

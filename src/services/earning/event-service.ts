@@ -4,7 +4,7 @@ import { notFound } from '../../errors';
 import { AccountBook } from '../ledger';
 import { memberLookup, type MemberRecord } from '../members';
 import type { Clock, DomainHooks, MemberRef, RequestContext } from '../shared';
-import { checkClientKey, isUuid, once, systemKey } from '../shared';
+import { checkClientKey, idempotentTransaction, isUuid, once, systemKey } from '../shared';
 import { birthdayCelebration, isoDate } from './birthday-calendar';
 import type { EarningService } from './earning-service';
 import type { Simulation } from './earning-types';
@@ -69,10 +69,8 @@ export class EventService {
     const now = this.clock.now();
     const occurredAt = checkOccurredAt(input.occurredAt, now);
     const { idempotencyKey, ...request } = input;
-    return this.db.transaction((tx) =>
-      once(tx, { programId: ctx.programId, key: idempotencyKey, operation: 'trackEvent', input: request, revive: reviveResult }, () =>
-        this.record(tx, ctx.programId, input.member, { type: input.type, payload, occurredAt, key: idempotencyKey }, now),
-      ),
+    return idempotentTransaction(this.db, { programId: ctx.programId, key: idempotencyKey, operation: 'trackEvent', input: request, revive: reviveResult }, (tx) =>
+      this.record(tx, ctx.programId, input.member, { type: input.type, payload, occurredAt, key: idempotencyKey }, now),
     );
   }
 
@@ -162,14 +160,12 @@ export class EventService {
   ): Promise<TrackEventResult | null> {
     const key = birthdayKey(memberId, year);
     let fresh = false;
-    const result = await this.db.transaction((tx) => {
+    const result = await idempotentTransaction(this.db, { programId, key, operation: 'birthday', input: { memberId, year }, revive: reviveResult }, async (tx) => {
       fresh = false;
-      return once(tx, { programId, key, operation: 'birthday', input: { memberId, year }, revive: reviveResult }, async () => {
-        const raised = await this.record(tx, programId, { id: memberId }, { type: 'birthday', payload, occurredAt: asOf, key }, this.clock.now());
-        // Set once the work is done: a replay starts it too, and abandons it at its first read.
-        fresh = true;
-        return raised;
-      });
+      const raised = await this.record(tx, programId, { id: memberId }, { type: 'birthday', payload, occurredAt: asOf, key }, this.clock.now());
+      // Set once the work is done: a replay starts it too, and abandons it at its first read.
+      fresh = true;
+      return raised;
     });
     return fresh ? result : null;
   }

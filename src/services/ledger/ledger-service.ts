@@ -7,7 +7,7 @@ import { AccountBook } from './account-book';
 import { isCredit, toEntryRecord, type Cause, type EntryRecord, type Shortfall } from './entries';
 import { raise, type Actor, type DomainHooks, type MemberRef, type RequestContext } from '../shared';
 import { Clock, DAY_MS } from '../shared';
-import { once, checkClientKey } from '../shared';
+import { checkClientKey, idempotentTransaction } from '../shared';
 import * as authStore from './authorization-store';
 import { openAccount } from './book-store';
 import { closeAuthorization, recordAuthorization, toAuthorization, type AuthorizationRecord } from './authorizations';
@@ -340,8 +340,8 @@ export class LedgerService {
   ): Promise<T> {
     checkClientKey(input.idempotencyKey);
     const { idempotencyKey, ...rest } = input;
-    return this.db.transaction((tx) =>
-      once(tx, { programId: actor.programId, key: idempotencyKey, operation, input: rest, revive }, async () => (await work(tx)).result),
+    return idempotentTransaction(this.db, { programId: actor.programId, key: idempotencyKey, operation, input: rest, revive }, async (tx) =>
+      (await work(tx)).result,
     );
   }
 

@@ -5,7 +5,7 @@ import { badInput } from '../../errors';
 import type { Earning } from '../earning';
 import { snapshot } from '../ledger';
 import type { Clock, MemberRef, RequestContext } from '../shared';
-import { checkClientKey, once, raise } from '../shared';
+import { checkClientKey, idempotentTransaction, raise } from '../shared';
 import { Books, lockOrder } from './order-books';
 import {
   type CheckoutQuoteRecord, type CheckoutTier, type CheckoutTiers, checkoutProgram, quoteFor, readSpender, spenderOf, tierDiscountFor,
@@ -243,9 +243,8 @@ export class OrderService {
   ): Promise<T> {
     checkClientKey(input.idempotencyKey);
     const { idempotencyKey, ...rest } = input;
-    return this.db.transaction((tx) => {
-      const books = new Books(tx, ctx.programId, this.clock.now());
-      return once(tx, { programId: ctx.programId, key: idempotencyKey, operation, input: rest, revive }, () => work(tx, books));
-    });
+    return idempotentTransaction(this.db, { programId: ctx.programId, key: idempotencyKey, operation, input: rest, revive }, (tx) =>
+      work(tx, new Books(tx, ctx.programId, this.clock.now())),
+    );
   }
 }

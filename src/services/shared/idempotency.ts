@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { UnitOfWork } from '../../db/unit-of-work';
+import type { Database, UnitOfWork } from '../../db/database';
 import { storeAnswer, takeTurn } from './idempotency-store';
 import { ErrorCode, PatronError, badInput } from '../../errors';
 
@@ -36,36 +36,55 @@ export interface IdempotentCall<T> {
  * same key waits for the first to commit, then replays its stored result. A different input
  * under the same key is an IDEMPOTENCY_CONFLICT. The key is written once, with the result, as
  * the call's last write; if the work fails, the transaction rolls back and the key stays free.
- *
- * When the call is the whole transaction (it starts it, and the transaction ends when it
- * returns), the turn and the work's first statements go out together, in one round trip:
- * PostgreSQL runs the work's behind the turn, and their answers reach the work only once the
- * turn has found the key new. A key used before leaves the work waiting for good (abandoned),
- * and the transaction rolls back whatever the work had sent. So the work starts before the turn
- * is known: what it does outside the transaction before its first answer (a flag set, a count)
- * happens on a replay too; and a replay runs the work's first statements, so it waits for the
- * locks they take (a member's account) as a new write would. A call inside a transaction that
- * did something before it waits for the turn first.
+ * A call that is a whole transaction is {@link idempotentTransaction}: a round trip shorter.
  */
 export async function once<T>(tx: UnitOfWork, call: IdempotentCall<T>, work: () => Promise<T>): Promise<T> {
-  checkIdempotencyKey(call.key);
-  const hash = requestHash(call.operation, call.input);
-  const pipelined = tx.untouched();
-  const turn = tx.run(takeTurn, [call.programId, call.key]).then(([first]) => first ?? null);
-  let working: Promise<T> | null = null;
-  if (pipelined) {
+  const hash = checkedHash(call);
+  const [first] = await tx.run(takeTurn, [call.programId, call.key]);
+  if (first) return replay(call, hash, first);
+  return answer(tx, call, hash, await work());
+}
+
+/**
+ * A transaction that is one idempotent call, as {@link once} runs it, a round trip shorter: the
+ * key's turn and the work's first statements go out together. PostgreSQL runs the work's behind
+ * the turn, and their answers reach the work only once the turn has found the key new
+ * (`tx.holdAnswersUntil`). A key used before leaves the work waiting for good (abandoned), and
+ * the transaction rolls back whatever the work had sent (`tx.discard`). So the work starts before
+ * the turn is known: what it does outside the transaction before its first answer (a flag set,
+ * a count) happens on a replay too; and a replay runs the work's first statements, so it waits
+ * for the locks they take (a member's account) as a new write would.
+ */
+export function idempotentTransaction<T>(db: Database, call: IdempotentCall<T>, work: (tx: UnitOfWork) => Promise<T>): Promise<T> {
+  const hash = checkedHash(call);
+  return db.transaction(async (tx) => {
+    const turn = tx.run(takeTurn, [call.programId, call.key]).then(([first]) => first ?? null);
     tx.holdAnswersUntil(turn.then((first) => first === null));
-    working = work();
+    const working = work(tx);
     // Abandoned on a replay: what it would throw then (the statements behind a failed turn) is not the answer.
     working.catch(() => undefined);
-  }
-  const first = await turn;
-  if (first) {
-    if (pipelined) tx.discard();
-    if (first.operation !== call.operation || first.request_hash !== hash) throw idempotencyConflict(call.key, first.operation);
-    return call.revive(first.response);
-  }
-  const result = await (working ?? work());
+    const first = await turn;
+    if (first) {
+      tx.discard();
+      return replay(call, hash, first);
+    }
+    return answer(tx, call, hash, await working);
+  });
+}
+
+function checkedHash(call: IdempotentCall<unknown>): string {
+  checkIdempotencyKey(call.key);
+  return requestHash(call.operation, call.input);
+}
+
+/** The stored answer of the key's first call, or IDEMPOTENCY_CONFLICT when this call is not the same. */
+function replay<T>(call: IdempotentCall<T>, hash: string, first: { operation: string; request_hash: string; response: unknown }): T {
+  if (first.operation !== call.operation || first.request_hash !== hash) throw idempotencyConflict(call.key, first.operation);
+  return call.revive(first.response);
+}
+
+/** Stores the first call's answer with the transaction, and gives it back as a replay would. */
+function answer<T>(tx: UnitOfWork, call: IdempotentCall<T>, hash: string, result: T): T {
   // Serialized once: the stored text, and (parsed back) the first answer, so both are equal.
   const stored = JSON.stringify(result);
   // Nothing reads it back in this transaction: it goes out with the commit.

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Database, Sql, UnitOfWork } from '../../db/database';
 import { ErrorCode, PatronError, badInput, notFound } from '../../errors';
 import { memberLookup } from '../members';
-import { checkClientKey, checkReason, once, type Actor, type Clock, type DomainHooks, type MemberRef } from '../shared';
+import { checkClientKey, checkReason, idempotentTransaction, type Actor, type Clock, type DomainHooks, type MemberRef } from '../shared';
 import { emitTierChanges } from './events';
 import {
   addMonths, amountAt, downgradeDue, justifiedAmount, lookbackStart, progressTo, rankFor, windowStart,
@@ -215,8 +215,10 @@ export class TierService {
       throw badInput(`months must be a whole number from 1 to ${MAX_MEMBERSHIP_MONTHS}`, { field: 'months' });
     }
     const { idempotencyKey, ...rest } = input;
-    return this.db.transaction((tx) =>
-      once(tx, { programId: actor.programId, key: idempotencyKey, operation: 'purchaseTierMembership', input: rest, revive: reviveMembership }, async () => {
+    return idempotentTransaction(
+      this.db,
+      { programId: actor.programId, key: idempotencyKey, operation: 'purchaseTierMembership', input: rest, revive: reviveMembership },
+      async (tx) => {
         const memberId = await lockMember(tx, actor.programId, input.member);
         const { structure, timeZone } = await this.requireStructure(tx, actor.programId);
         this.holdStructure(tx, actor.programId, structure);
@@ -231,7 +233,7 @@ export class TierService {
         const changes = await this.grant(tx, structure, memberId, { code: input.tierCode, kind: 'paid', until }, 'purchased', detail, now, true);
         await emitTierChanges(tx, actor.programId, changes);
         return { memberId, tierCode: input.tierCode, validUntil: until, renewed };
-      }),
+      },
     );
   }
 
