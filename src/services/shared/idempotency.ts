@@ -55,7 +55,7 @@ export async function once<T>(tx: UnitOfWork, call: IdempotentCall<T>, work: () 
  * a count) happens on a replay too; and a replay runs the work's first statements, so it waits
  * for the locks they take (a member's account) as a new write would.
  */
-export function idempotentTransaction<T>(db: Database, call: IdempotentCall<T>, work: (tx: UnitOfWork) => Promise<T>): Promise<T> {
+export async function idempotentTransaction<T>(db: Database, call: IdempotentCall<T>, work: (tx: UnitOfWork) => Promise<T>): Promise<T> {
   const hash = checkedHash(call);
   return db.transaction(async (tx) => {
     const turn = tx.run(takeTurn, [call.programId, call.key]).then(([first]) => first ?? null);
