@@ -57,7 +57,6 @@ export async function interleave(contestants: Contestant[], opts: MeasureOptions
     while (round < rounds && !slices.some((s) => s.some((slice) => slice.exhausted))) {
       for (const i of roundOrder(round, contestants.length)) {
         const c = contestants[i]!;
-        if (slices[i]!.some((s) => s.exhausted)) continue;
         slices[i]!.push(await runSlice(c.clients, opened[i]!.operation, { ...sliceOptions, meter: c.meter ?? opts.meter }));
         await settle?.();
       }

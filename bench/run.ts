@@ -274,7 +274,7 @@ async function main(): Promise<void> {
     if (rawRead) await stopServer(rawRead.child);
 
     // payOrder and simulateEvent against 10 order_paid rules (5 match, 5 do not); payOrder again
-    // with a tier structure on (same rules, same kind of orders); the requalify-tiers job.
+    // in the twin program, under its tier structure (same rules, same kind of orders).
     if (['payOrder 8', 'payOrder raw 8', 'baseline beside orders 8', 'simulateEvent 1', 'payOrder tiers 8'].some(want)) {
       await orderRows({
         url: started2.url, databaseUrl, programId: program.id, adminKey: ADMIN_KEY, serverKey: createApiKey.secret, memberIds: seeded.memberIds, simulateMemberId: seeded.memberIds[HOT]!,

@@ -134,6 +134,11 @@ export class Database implements Sql {
       const committed: Array<() => void> = [];
       const rolledBack: Array<() => void> = [];
       let discarded = false;
+      const rollBack = async () => {
+        // A connection that cannot roll back is broken: the pool must not hand it out again.
+        client.release(!(await connection.rollback()));
+        for (const fn of rolledBack) this.runCallback(fn, 'after-rollback');
+      };
       const tx: UnitOfWork = {
         run: (statement, params) => connection.run(statement, params),
         execute: (sql, params) => connection.execute(sql, params),
@@ -151,8 +156,7 @@ export class Database implements Sql {
         connection.begin(begin);
         const result = await work(tx);
         if (discarded) {
-          client.release(!(await connection.rollback()));
-          for (const fn of rolledBack) this.runCallback(fn, 'after-rollback');
+          await rollBack();
           return result;
         }
         // The events and the commit go out together: one round trip.
@@ -163,9 +167,7 @@ export class Database implements Sql {
         if (outbox.length > 0) this.outboxCommitted();
         return result;
       } catch (error) {
-        // A connection that cannot roll back is broken: the pool must not hand it out again.
-        client.release(!(await connection.rollback()));
-        for (const fn of rolledBack) this.runCallback(fn, 'after-rollback');
+        await rollBack();
         throw error;
       }
     });
